@@ -1,0 +1,53 @@
+#include "support/testing.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace ssm::test {
+
+std::vector<double> randn(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::normal_distribution<double> d(0.0, 1.0);
+  std::vector<double> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+std::vector<float> randn_f(std::size_t n, std::uint64_t seed) {
+  auto d = randn(n, seed);
+  return std::vector<float>(d.begin(), d.end());
+}
+
+double worst_ratio(const double* a, const double* b, std::size_t n, double atol, double rtol) {
+  double w = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double r = std::fabs(a[i] - b[i]) / (atol + rtol * std::fabs(b[i]));
+    if (!(r <= w)) w = r;  // NaN propagates as "worst"
+  }
+  return w;
+}
+
+std::string conformance_dir() {
+  if (const char* e = std::getenv("SSM_CONFORMANCE_DIR"); e && *e) return e;
+  return SSM_DEFAULT_CASES;
+}
+
+namespace {
+struct TempDir {
+  std::filesystem::path p;
+  TempDir() {
+    p = std::filesystem::temp_directory_path() / ("ssmkit-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(p);
+  }
+  ~TempDir() { std::error_code ec; std::filesystem::remove_all(p, ec); }
+};
+}  // namespace
+
+std::string temp_dir() {
+  static TempDir t;
+  return t.p.string();
+}
+
+}  // namespace ssm::test
