@@ -1,0 +1,33 @@
+# Thin wrapper over CMake. `make demo` and `make test` install what is missing (apt-get),
+# build Release, then run the demo / the test suite (all labels except `slow`).
+BUILD ?= build
+JOBS  ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build demo test test-slow bench clean
+
+all: build
+
+deps:
+	@bash .ci/deps.sh
+
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	$(BUILD)/examples/example_demo
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -LE slow -j$(JOBS)
+
+test-slow: build
+	cd $(BUILD) && ctest --output-on-failure -L slow
+
+bench: build
+	@for b in $(BUILD)/bench/bench_*; do echo "== $$b"; $$b; done
+
+clean:
+	rm -rf $(BUILD)
