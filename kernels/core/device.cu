@@ -1,0 +1,46 @@
+// Device discovery for the CUDA build (the non-CUDA build defines these in src/core/device.cpp).
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <string>
+
+#include "ssm/core/device.hpp"
+
+namespace ssm {
+
+bool cuda_compiled() noexcept { return true; }
+
+bool cuda_available() noexcept {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  return n > 0;
+}
+
+std::string cuda_description() {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return std::string("no usable GPU: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+  }
+  if (n == 0) return "no GPU visible to this process";
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) dev = 0;
+  cudaDeviceProp p{};
+  if (cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "GPU present but its properties could not be read";
+  }
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s (compute capability %d.%d, %d SMs, %.1f GiB, L2 %.0f MiB)",
+                p.name, p.major, p.minor, p.multiProcessorCount,
+                static_cast<double>(p.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0),
+                static_cast<double>(p.l2CacheSize) / (1024.0 * 1024.0));
+  return buf;
+}
+
+}  // namespace ssm
