@@ -19,6 +19,7 @@ build: configure
 
 demo: build
 	$(BUILD)/examples/example_demo
+	$(BUILD)/src/cli/ssmkit demo --out $(BUILD)/demo --figure $(BUILD)/demo/demo.png
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -LE slow -j$(JOBS)

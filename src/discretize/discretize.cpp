@@ -116,6 +116,7 @@ DiscreteSystem discretize(const ContinuousSystem& sys, double dt, const Discreti
 template <class T>
 void discretize_diag(std::complex<T> a, std::complex<T> b, T dt, Method method, T alpha,
                      std::complex<T>& Ad, std::complex<T>& Bd) {
+  require(std::isfinite(dt) && dt > T(0), "discretize_diag", "dt", "must be finite and > 0, got ", dt);
   if (method == Method::zoh) {
     const std::complex<T> z = dt * a;
     Ad = std::exp(z);
@@ -128,6 +129,7 @@ void discretize_diag(std::complex<T> a, std::complex<T> b, T dt, Method method, 
   }
   if (method == Method::foh) throw Error("discretize_diag: argument 'method' foh is not defined for the ssm convention");
   const T al = static_cast<T>(gbt_alpha(method, alpha));
+  require(al >= T(0) && al <= T(1), "discretize_diag", "alpha", "must lie in [0, 1], got ", al);
   const std::complex<T> den = T(1) - al * dt * a;
   Ad = (T(1) + (T(1) - al) * dt * a) / den;
   Bd = dt * b / den;

@@ -304,6 +304,14 @@ std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorOut>& te
             "of '", t.name, "' must have ", n, " elements (shape product), got ", t.values.size());
     require(t.name != "__metadata__" && !t.name.empty(), "serialize_safetensors", "name",
             "must be non-empty and not '__metadata__'");
+    if (t.dtype == DType::I64 || t.dtype == DType::I32 || t.dtype == DType::U8) {
+      const double lo = t.dtype == DType::U8 ? 0.0 : t.dtype == DType::I32 ? -2147483648.0 : -9223372036854775808.0;
+      const double hi = t.dtype == DType::U8 ? 255.0 : t.dtype == DType::I32 ? 2147483647.0 : 9223372036854774784.0;
+      for (double v : t.values)
+        require(std::isfinite(v) && v == std::trunc(v) && v >= lo && v <= hi, "serialize_safetensors",
+                "values", "of '", t.name, "' must be integers in [", lo, ", ", hi, "] for dtype ",
+                to_string(t.dtype), ", got ", v);
+    }
     const std::size_t bytes = static_cast<std::size_t>(n) * dtype_size(t.dtype);
     h[t.name] = {{"dtype", to_string(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + bytes}}};
     off += bytes;

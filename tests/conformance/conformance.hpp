@@ -35,6 +35,7 @@ struct OpHandler {
   bool has_f64 = true;   // offers a float64 computation
   bool has_cuda = false; // has a CUDA backend (float32 at least)
   bool cuda_f64 = false; // CUDA backend also in float64
+  std::vector<std::string> cuda_paths;  // paths that have a CUDA backend (empty: all paths)
   /// Which paths apply to this case (default: all of `paths`).
   std::function<std::vector<std::string>(const io::SafeTensors&)> paths_for;
   std::function<Outputs(const io::SafeTensors&, const Run&)> run;

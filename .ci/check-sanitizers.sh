@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# CI check: the CPU library and its tests built with AddressSanitizer + UndefinedBehaviorSanitizer
+# (GCC; the runtimes come with g++), then `ctest -L cpu`. Any sanitizer report aborts the test
+# that triggered it, so the job fails. Installs nothing beyond .ci/deps.sh. See docs/reliability.md.
+#
+#   bash .ci/check-sanitizers.sh            # build dir: build-asan (SSM_ASAN_BUILD overrides)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${SSM_ASAN_BUILD:-build-asan}
+JOBS=${JOBS:-2}
+
+# -O1 -g: fast enough to compile on 2 cores, exact stack traces; no NDEBUG, so Eigen's own
+# bounds assertions stay on as well.
+# GCC: its sanitizer runtimes and libgomp come with g++ (clang would need libomp). The compilers
+# are named only on the first configure (naming them again would make CMake wipe the cache).
+compilers=()
+[ -f "$BUILD/CMakeCache.txt" ] || compilers=(-DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++)
+cmake -S . -B "$BUILD" "${compilers[@]}" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+  -DSSM_SANITIZE=address,undefined \
+  -DSSM_WITH_CUDA=OFF -DSSM_WITH_AUDIO=OFF -DSSM_BUILD_BENCH=OFF -DSSM_BUILD_EXAMPLES=OFF \
+  -DSSM_NATIVE=OFF
+cmake --build "$BUILD" -j"$JOBS"
+
+# Leak checking needs ptrace-like access that some containers deny; LSan then dies with
+# "LeakSanitizer has encountered a fatal error". Probe once and turn it off only in that case.
+leaks=1
+probe=$(mktemp -d)
+printf 'int main(){return 0;}\n' > "$probe/p.c"
+if gcc -fsanitize=address "$probe/p.c" -o "$probe/p" 2>/dev/null; then
+  if ! ASAN_OPTIONS=detect_leaks=1 "$probe/p" 2>/dev/null; then
+    leaks=0
+    echo "check-sanitizers: LeakSanitizer cannot run here (ptrace denied?): leak checking off"
+  fi
+fi
+rm -rf "$probe"
+
+export ASAN_OPTIONS="detect_leaks=${leaks}:abort_on_error=1:strict_string_checks=1:check_initialization_order=1:detect_invalid_pointer_pairs=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export OMP_NUM_THREADS=2
+cd "$BUILD"
+ctest --output-on-failure -L cpu -j"$JOBS"
+echo "check-sanitizers: ASan+UBSan clean on ctest -L cpu"

@@ -1,0 +1,196 @@
+// Selective scan (S6) on the CPU, float32, variable B/C (G = 1), D, z, delta_bias, softplus
+// (the Mamba configuration), for the shapes (B=1, D=1536, N=16, L=4096) and
+// (B=8, D=2048, N=16, L=2048). Measured in the same run:
+//   * memcpy      of the scan's effective byte count (the machine's copy bandwidth)
+//   * naive       a straightforward sequential loop written to the reference semantics
+//                 (one thread, std::exp / std::log1p, B and C read in their (N, L) layout)
+//   * ssmkit      selective_scan_cpu with 1 and 2 threads (and the team default)
+// Effective bytes = reads of u, delta, z, B, C + the write of out (each element once).
+// Prints Google Benchmark counters and a summary: time, GB/s, fraction of the copy bandwidth,
+// speed-up over the naive loop and over one thread.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ssm/scan/selective_scan.hpp"
+
+namespace {
+
+struct Shape {
+  int B, D, N, L;
+  std::string name() const {
+    return "B" + std::to_string(B) + "_D" + std::to_string(D) + "_N" + std::to_string(N) + "_L" + std::to_string(L);
+  }
+};
+
+struct Data {
+  Shape s;
+  std::vector<float> u, delta, z, A, Bv, Cv, Dp, bias, out;
+  explicit Data(Shape sh) : s(sh) {
+    const std::size_t seq = static_cast<std::size_t>(s.B) * s.D * s.L;
+    const std::size_t bc = static_cast<std::size_t>(s.B) * s.N * s.L;
+    std::mt19937 g(1);
+    std::normal_distribution<float> nd(0, 1);
+    auto fill = [&](std::vector<float>& v, std::size_t n, float scale, float shift) {
+      v.resize(n);
+      for (auto& x : v) x = shift + scale * nd(g);
+    };
+    fill(u, seq, 1, 0);
+    fill(delta, seq, 0.5f, -2.0f);
+    fill(z, seq, 1, 0);
+    fill(Bv, bc, 1, 0);
+    fill(Cv, bc, 1, 0);
+    fill(Dp, s.D, 1, 0);
+    fill(bias, s.D, 0.1f, 0);
+    A.resize(static_cast<std::size_t>(s.D) * s.N);
+    for (int d = 0; d < s.D; ++d)
+      for (int n = 0; n < s.N; ++n) A[static_cast<std::size_t>(d) * s.N + n] = -static_cast<float>(n + 1);
+    out.assign(seq, 0.0f);
+  }
+  double bytes() const {
+    return 4.0 * (4.0 * s.B * s.D * s.L + 2.0 * s.B * s.N * s.L + 3.0 * s.D * s.N);
+  }
+  ssm::SelectiveScanArgs<float> args() {
+    ssm::SelectiveScanArgs<float> a;
+    a.batch = s.B; a.dim = s.D; a.dstate = s.N; a.length = s.L; a.groups = 1;
+    a.delta_softplus = true;
+    a.u = u.data(); a.delta = delta.data(); a.z = z.data(); a.A = A.data();
+    a.B = Bv.data(); a.C = Cv.data(); a.D = Dp.data(); a.delta_bias = bias.data();
+    a.out = out.data();
+    return a;
+  }
+};
+
+// The straightforward loop: FORMAT.md's formulas in the order they are written.
+void naive_scan(Data& d) {
+  const Shape s = d.s;
+  std::vector<float> h(s.N);
+  for (int b = 0; b < s.B; ++b)
+    for (int c = 0; c < s.D; ++c) {
+      std::fill(h.begin(), h.end(), 0.0f);
+      for (int t = 0; t < s.L; ++t) {
+        const std::size_t i = (static_cast<std::size_t>(b) * s.D + c) * s.L + t;
+        float dt = d.delta[i] + d.bias[c];
+        dt = dt > 20.0f ? dt : std::log1p(std::exp(dt));
+        float y = 0;
+        for (int n = 0; n < s.N; ++n) {
+          const std::size_t bi = (static_cast<std::size_t>(b) * s.N + n) * s.L + t;
+          h[n] = std::exp(dt * d.A[static_cast<std::size_t>(c) * s.N + n]) * h[n] + dt * d.Bv[bi] * d.u[i];
+          y += d.Cv[bi] * h[n];
+        }
+        y += d.Dp[c] * d.u[i];
+        d.out[i] = y * d.z[i] / (1.0f + std::exp(-d.z[i]));
+      }
+    }
+}
+
+std::map<std::string, Data*>& datasets() {
+  static std::map<std::string, Data*> m;
+  return m;
+}
+Data& data_for(const Shape& s) {
+  auto& m = datasets();
+  auto it = m.find(s.name());
+  if (it == m.end()) it = m.emplace(s.name(), new Data(s)).first;  // lives until exit
+  return *it->second;
+}
+
+// seconds per iteration of each measurement, for the summary and the ratios
+std::map<std::string, double>& results() {
+  static std::map<std::string, double> r;
+  return r;
+}
+
+template <class F>
+void timed(benchmark::State& st, const std::string& key, F&& f) {
+  double total = 0;
+  std::int64_t n = 0;
+  for (auto _ : st) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    const auto t1 = std::chrono::steady_clock::now();
+    total += std::chrono::duration<double>(t1 - t0).count();
+    ++n;
+  }
+  results()[key] = total / static_cast<double>(std::max<std::int64_t>(n, 1));
+}
+
+void BM_Memcpy(benchmark::State& st, Shape s) {
+  Data& d = data_for(s);
+  // Copy half the effective byte count: read + write = the bytes the scan moves.
+  const std::size_t n = static_cast<std::size_t>(d.bytes() / 2);
+  std::vector<char> src(n, 1), dst(n, 0);
+  timed(st, s.name() + "/memcpy", [&] {
+    std::memcpy(dst.data(), src.data(), n);
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  });
+  st.counters["GB/s"] = d.bytes() / results()[s.name() + "/memcpy"] / 1e9;
+}
+
+void BM_Naive(benchmark::State& st, Shape s) {
+  Data& d = data_for(s);
+  timed(st, s.name() + "/naive", [&] { naive_scan(d); benchmark::ClobberMemory(); });
+  st.counters["GB/s"] = d.bytes() / results()[s.name() + "/naive"] / 1e9;
+}
+
+void BM_Scan(benchmark::State& st, Shape s, int threads) {
+  Data& d = data_for(s);
+  const auto a = d.args();
+  const std::string key = s.name() + "/ssmkit_t" + std::to_string(threads);
+  timed(st, key, [&] { ssm::selective_scan_cpu(a, ssm::ScanCpuOptions{threads, 0}); benchmark::ClobberMemory(); });
+  const double t = results()[key];
+  st.counters["GB/s"] = d.bytes() / t / 1e9;
+  if (results().count(s.name() + "/memcpy"))
+    st.counters["frac_of_copy_bw"] = results()[s.name() + "/memcpy"] / t;
+  if (results().count(s.name() + "/naive")) st.counters["x_naive"] = results()[s.name() + "/naive"] / t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Shape shapes[] = {{1, 1536, 16, 4096}, {8, 2048, 16, 2048}};
+  const int team = std::max(1, omp_get_max_threads());
+  std::vector<int> thread_counts{1, 2};
+  if (team > 2) thread_counts.push_back(team);
+  for (const Shape& s : shapes) {
+    benchmark::RegisterBenchmark(("memcpy/" + s.name()).c_str(), BM_Memcpy, s)->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("naive/" + s.name()).c_str(), BM_Naive, s)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
+    for (int t : thread_counts)
+      benchmark::RegisterBenchmark(("ssmkit/" + s.name() + "/threads:" + std::to_string(t)).c_str(), BM_Scan, s, t)
+          ->Unit(benchmark::kMillisecond)->UseRealTime();
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+
+  auto& r = results();
+  std::printf("\nselective scan summary (float32, variable B/C, D, z, delta_bias, softplus)\n");
+  std::printf("%-28s %-12s %10s %8s %12s %9s %9s\n", "shape", "run", "ms", "GB/s", "frac copy bw", "x naive", "x 1 thr");
+  for (const Shape& s : shapes) {
+    const std::string k = s.name();
+    if (!r.count(k + "/memcpy")) continue;
+    const double bytes = data_for(s).bytes();
+    auto row = [&](const std::string& run) {
+      if (!r.count(k + "/" + run)) return;
+      const double t = r[k + "/" + run];
+      const double naive = r.count(k + "/naive") ? r[k + "/naive"] / t : NAN;
+      const double one = r.count(k + "/ssmkit_t1") ? r[k + "/ssmkit_t1"] / t : NAN;
+      std::printf("%-28s %-12s %10.2f %8.2f %12.3f %9.2f %9.2f\n", k.c_str(), run.c_str(), 1e3 * t,
+                  bytes / t / 1e9, r[k + "/memcpy"] / t, naive, one);
+    };
+    row("memcpy");
+    row("naive");
+    for (int t : thread_counts) row("ssmkit_t" + std::to_string(t));
+  }
+  return 0;
+}

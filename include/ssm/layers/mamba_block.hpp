@@ -1,0 +1,153 @@
+#pragma once
+// One Mamba block (the `Mamba` module of mamba_ssm), with its parameter names and semantics
+// (FORMAT.md `mamba_block`). For an input x (batch, L, d_model), row-major:
+//
+//   xz      = x in_proj.weightᵀ (+ in_proj.bias)          (batch, L, 2 d_inner); x | z halves
+//   xc[t]   = silu( conv1d.bias + sum_k conv1d.weight[:, 0, k] * x[t - d_conv + 1 + k] )
+//             (causal depthwise conv; x[t] for t < 0 is the conv state, zeros from a fresh start)
+//   x_dbl   = xc x_proj.weightᵀ  = [dt | B | C]            (dt_rank, d_state, d_state)
+//   delta   = dt dt_proj.weightᵀ                           (no bias here: it is delta_bias below)
+//   y       = selective_scan(u = xc, delta, A = -exp(A_log), B, C, D, z,
+//                            delta_bias = dt_proj.bias, delta_softplus = true)
+//   out     = y out_proj.weightᵀ (+ out_proj.bias)         (batch, L, d_model)
+//
+// State (mamba_ssm's inference cache, MambaBlockState):
+//   conv  (batch, d_inner, d_conv)   the last d_conv pre-convolution x values, oldest first
+//   ssm   (batch, d_inner, d_state)  the selective-scan state h
+// Invariant: forward() over L inputs from a state leaves exactly the state that L calls of
+// step() from that state leave, and produces the same outputs; so a prompt may be prefilled
+// with forward() (scan) and continued with step(), or a long signal scanned in chunks.
+//
+// Modes:
+//   forward(..., Device)  scan over whole sequences (offline). Projections and the convolution
+//                         run on the CPU (Eigen GEMM, OpenMP team); the selective scan runs on
+//                         `device` (Device::cuda: device buffers allocated per call).
+//   step(x, y, state)     one token per sequence, mamba_ssm's step(): real-time safe on the CPU
+//                         (no allocation, lock, throw or I/O; runs on the calling thread); all
+//                         scratch lives in the state made by make_state().
+//   step(..., Device::cuda) runs the state update on the GPU (state uploaded and downloaded per
+//                         call: a conformance/debug path, not a fast one).
+// Precision: T = float (all in float32) or double.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ssm/core/device.hpp"
+#include "ssm/io/safetensors.hpp"
+
+namespace ssm {
+
+class TensorReader;
+
+struct MambaBlockConfig {
+  int d_model = 0;
+  int d_inner = 0;   // expand * d_model in mamba_ssm
+  int d_state = 16;
+  int d_conv = 4;
+  int dt_rank = 0;   // ceil(d_model / 16) in mamba_ssm ("auto")
+  bool in_proj_bias = false;
+  bool conv_bias = true;
+  bool out_proj_bias = false;
+
+  /// Throws ssm::Error(where: argument '<field>' ...) unless every size is >= 1.
+  void validate(const char* where) const;
+};
+
+/// Parameters in PyTorch's layouts (row-major). Optional biases are empty when absent.
+template <class T>
+struct MambaBlockParams {
+  std::vector<T> in_proj_weight;   // (2 d_inner, d_model)
+  std::vector<T> in_proj_bias;     // (2 d_inner) or empty
+  std::vector<T> conv1d_weight;    // (d_inner, 1, d_conv)
+  std::vector<T> conv1d_bias;      // (d_inner) or empty
+  std::vector<T> x_proj_weight;    // (dt_rank + 2 d_state, d_inner)
+  std::vector<T> dt_proj_weight;   // (d_inner, dt_rank)
+  std::vector<T> dt_proj_bias;     // (d_inner)
+  std::vector<T> A_log;            // (d_inner, d_state)
+  std::vector<T> D;                // (d_inner)
+  std::vector<T> out_proj_weight;  // (d_model, d_inner)
+  std::vector<T> out_proj_bias;    // (d_model) or empty
+};
+
+/// The sizes implied by the tensors `<prefix>in_proj.weight`, `A_log`, `conv1d.weight`,
+/// `dt_proj.weight` of a file (bias flags from the presence of the bias tensors). Throws
+/// ssm::Error naming a missing tensor or an inconsistent shape.
+MambaBlockConfig infer_mamba_block_config(const io::SafeTensors& file, const std::string& prefix = "");
+
+/// Reads `<prefix>in_proj.weight` ... validating presence, shape and dtype against cfg.
+template <class T>
+MambaBlockParams<T> read_mamba_block(TensorReader& reader, const std::string& prefix,
+                                     const MambaBlockConfig& cfg);
+
+/// Random parameters drawn like mamba_ssm's initialization (uniform fan-in linear weights,
+/// dt = exp(U[log 1e-3, log 1e-1]) through the inverse softplus bias, A_log = log(1..d_state),
+/// D = 1). For tests and benchmarks of untrained models.
+template <class T>
+MambaBlockParams<T> random_mamba_block(const MambaBlockConfig& cfg, std::uint64_t seed);
+
+/// Everything a decoding stream of one block holds: conv and ssm states plus the step's scratch.
+template <class T>
+class MambaBlockState {
+public:
+  MambaBlockState() = default;
+  int batch() const noexcept { return batch_; }
+  /// (batch, d_inner, d_conv), oldest first.
+  std::vector<T>& conv() noexcept { return conv_; }
+  const std::vector<T>& conv() const noexcept { return conv_; }
+  /// (batch, d_inner, d_state).
+  std::vector<T>& ssm() noexcept { return ssm_; }
+  const std::vector<T>& ssm() const noexcept { return ssm_; }
+  /// Zeroes both states (no allocation).
+  void reset() noexcept;
+
+private:
+  template <class>
+  friend class MambaBlock;
+  int batch_ = 0;
+  std::vector<T> conv_, ssm_;
+  std::vector<T> xz_, xc_, xdbl_, dt_, z_, B_, C_, y_;  // step scratch
+};
+
+template <class T>
+class MambaBlock {
+public:
+  MambaBlock() = default;
+  /// Validates sizes against cfg and finiteness; precomputes A = -exp(A_log).
+  MambaBlock(const MambaBlockConfig& cfg, MambaBlockParams<T> params);
+
+  const MambaBlockConfig& config() const noexcept { return cfg_; }
+  const MambaBlockParams<T>& params() const noexcept { return p_; }
+
+  /// A zeroed state for `batch` sequences (allocates; batch >= 1).
+  MambaBlockState<T> make_state(int batch) const;
+
+  /// Scan mode: x (batch, length, d_model) -> y (batch, length, d_model), row-major; y must not
+  /// overlap x. With `state` (made for this batch) the sequence continues from it and the state
+  /// is advanced past the sequence; without it the sequence starts from zero states.
+  void forward(const T* x, int batch, int length, T* y, MambaBlockState<T>* state = nullptr,
+               Device device = Device::cpu) const;
+
+  /// Step mode: one token per sequence, x (batch, d_model) -> y (batch, d_model), advancing
+  /// `state` (batch = state.batch()). Real-time safe on the CPU. x and y may alias.
+  void step(const T* x, T* y, MambaBlockState<T>& state) const noexcept;
+  /// The same step with the state update on `device` (Device::cuda: not real-time safe; throws
+  /// ssm::Error without CUDA). Device::cpu is step() above.
+  void step(const T* x, T* y, MambaBlockState<T>& state, Device device) const;
+
+private:
+  void step_front(const T* x, MambaBlockState<T>& s) const noexcept;
+  void step_back(T* y, MambaBlockState<T>& s) const noexcept;
+  MambaBlockConfig cfg_{};
+  MambaBlockParams<T> p_{};
+  std::vector<T> A_;      // (d_inner, d_state) = -exp(A_log)
+  std::vector<T> conv_t_; // (d_conv, d_inner): conv1d weight transposed for the scan's conv
+  // the step's linear maps, weights transposed to (in, out) (see step(): output tiles in registers)
+  std::vector<T> in_t_, xproj_t_, dt_t_, out_t_;
+};
+
+extern template class MambaBlock<float>;
+extern template class MambaBlock<double>;
+extern template class MambaBlockState<float>;
+extern template class MambaBlockState<double>;
+
+}  // namespace ssm

@@ -1,0 +1,114 @@
+#pragma once
+// MambaModel: a residual stack of Mamba blocks as in mamba_ssm's MixerModel, with linear input
+// and output maps for signals in place of the token embedding and LM head.
+//
+//   h        = encoder(u)                          encoder.weight (d_model, d_input), encoder.bias
+//   for i < n_layers:                              (pre-norm residual blocks, mamba_ssm `Block`)
+//     res    = h (i = 0)  or  h + res              residual added before the norm, in T
+//                                                  (T = float: float32, mamba_ssm's residual_in_fp32)
+//     h      = mixer_i( norm_i(res) )              layers.{i}.mixer.*  (MambaBlock names)
+//                                                  layers.{i}.norm.weight (+ .bias for layernorm)
+//   res      = h + res
+//   y        = decoder( norm_f(res) )              norm_f.weight (+ .bias), decoder.weight
+//                                                  (d_output, d_model), decoder.bias
+// norm: RMSNorm  x / sqrt(mean(x^2) + eps) * w   (mamba_ssm's default, eps 1e-5), or LayerNorm.
+// u (batch, L, d_input) and y (batch, L, d_output) row-major: frames of d_input values.
+//
+// Model file (model_file.hpp): ssmkit.arch = "mamba", ssmkit.config = JSON with
+//   d_model, n_layers, d_state, d_conv, expand (d_inner = expand d_model) or d_inner,
+//   dt_rank (number or "auto" = ceil(d_model / 16)), d_input, d_output,
+//   norm ("rmsnorm" | "layernorm"), norm_eps, in_proj_bias, conv_bias, out_proj_bias,
+//   sample_rate (informational: Mamba's step is learned, nothing is re-discretized).
+//
+// Modes:
+//   forward()                   offline scan over whole sequences (selective scan on `device`)
+//   prepare/process/reset       streaming, one stream, mamba_ssm step() per frame; process()
+//                               and reset() are real-time safe (no allocation, lock, throw,
+//                               I/O), any block size n <= max_block (including 1).
+// Invariant: process() over any split of a signal equals forward() over the whole signal.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ssm/core/device.hpp"
+#include "ssm/io/safetensors.hpp"
+#include "ssm/layers/mamba_block.hpp"
+#include "ssm/stream/dense_filter.hpp"  // StreamSpec
+
+namespace ssm {
+
+enum class NormKind { rmsnorm, layernorm };
+
+struct MambaModelConfig {
+  int d_input = 1, d_output = 1;
+  int n_layers = 1;
+  MambaBlockConfig block;  // d_model, d_inner, d_state, d_conv, dt_rank, bias flags
+  NormKind norm = NormKind::rmsnorm;
+  double norm_eps = 1e-5;
+  double sample_rate = 0;  // informational (0: not given)
+
+  void validate(const char* where) const;
+  /// Parses the ssmkit.config JSON; throws ssm::Error naming the key and the expectation.
+  static MambaModelConfig from_json(const std::string& json);
+  std::string to_json() const;
+};
+
+template <class T>
+struct MambaModelParams {
+  std::vector<T> encoder_weight, encoder_bias;   // (d_model, d_input), (d_model)
+  std::vector<MambaBlockParams<T>> mixers;       // n_layers
+  std::vector<std::vector<T>> norm_weight, norm_bias;  // n_layers x (d_model); bias: layernorm only
+  std::vector<T> norm_f_weight, norm_f_bias;     // (d_model); bias: layernorm only
+  std::vector<T> decoder_weight, decoder_bias;   // (d_output, d_model), (d_output)
+};
+
+/// Untrained parameters (mamba_ssm-like initialization, unit norms) for tests and benchmarks.
+template <class T>
+MambaModelParams<T> random_mamba_model(const MambaModelConfig& cfg, std::uint64_t seed);
+
+template <class T>
+class MambaModel {
+public:
+  MambaModel() = default;
+  /// Validates every size against cfg (throws ssm::Error naming the parameter).
+  MambaModel(const MambaModelConfig& cfg, MambaModelParams<T> params);
+
+  /// Reads a model file (arch "mamba"), validating config and every tensor.
+  static MambaModel load(const std::string& path);
+  static MambaModel from_file(const io::SafeTensors& file);
+  /// Writes a model file that load() (and examples/python's importer) read back. F32 for
+  /// float, F64 for double.
+  void save(const std::string& path) const;
+
+  const MambaModelConfig& config() const noexcept { return cfg_; }
+  /// Encoder, norms and decoder (params().mixers is empty: the mixers live in block(i)).
+  const MambaModelParams<T>& params() const noexcept { return p_; }
+  const MambaBlock<T>& block(int i) const { return blocks_.at(static_cast<std::size_t>(i)); }
+
+  /// Offline: u (batch, length, d_input) -> y (batch, length, d_output), from zero states.
+  void forward(const T* u, int batch, int length, T* y, Device device = Device::cpu) const;
+
+  /// Allocates the step states and scratch for one stream (spec.max_block >= 1). Resets.
+  void prepare(const StreamSpec& spec);
+  /// n frames: in (n, d_input) -> out (n, d_output); n <= max_block. Before prepare() or for
+  /// n > max_block it writes zeros. Real-time safe. in and out may alias when d_input == d_output.
+  void process(const T* in, T* out, int n) noexcept;
+  void reset() noexcept;
+  bool prepared() const noexcept { return prepared_; }
+
+private:
+  void norm(const T* x, std::ptrdiff_t rows, const std::vector<T>& w, const std::vector<T>& b, T* y) const noexcept;
+  MambaModelConfig cfg_{};
+  MambaModelParams<T> p_{};
+  std::vector<MambaBlock<T>> blocks_;
+  // streaming
+  bool prepared_ = false;
+  int max_block_ = 0;
+  std::vector<MambaBlockState<T>> states_;
+  std::vector<T> h_, res_, hn_;
+};
+
+extern template class MambaModel<float>;
+extern template class MambaModel<double>;
+
+}  // namespace ssm

@@ -1,0 +1,315 @@
+// CUDA backend of ssm::fftconv through cuFFT (see fftconv_device.hpp for the method).
+#include <cuda_runtime.h>
+#include <cufft.h>
+
+#include <algorithm>
+#include <cstring>
+#include <list>
+#include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "conv/fftconv_cuda.hpp"
+#include "conv/fftconv_device.hpp"
+#include "core/cuda_check.cuh"
+#include "ssm/conv/fftconv.hpp"
+#include "ssm/core/device_buffer.hpp"
+
+namespace ssm::detail {
+namespace {
+
+constexpr const char* kWhere = "fftconv_cuda";
+
+/// Owner of one cuFFT plan.
+class CufftPlan {
+public:
+  CufftPlan() = default;
+  /// Batched 1-D real transform of size n over `batch` rows, in place with padded rows of
+  /// 2 (n/2 + 1) reals (= n/2 + 1 complex). forward: R2C, else C2R.
+  CufftPlan(long long n, long long batch, bool forward, bool in_place) {
+    SSM_CUFFT_CHECK(cufftCreate(&h_), kWhere);
+    long long nn[1] = {n};
+    const long long cpx = n / 2 + 1;
+    long long real_embed[1] = {in_place ? 2 * cpx : n};
+    long long cpx_embed[1] = {cpx};
+    const long long real_dist = in_place ? 2 * cpx : n;
+    std::size_t ws = 0;
+    cufftResult r;
+    if (forward)
+      r = cufftMakePlanMany64(h_, 1, nn, real_embed, 1, real_dist, cpx_embed, 1, cpx, CUFFT_R2C,
+                              batch, &ws);
+    else
+      r = cufftMakePlanMany64(h_, 1, nn, cpx_embed, 1, cpx, real_embed, 1, real_dist, CUFFT_C2R,
+                              batch, &ws);
+    if (r != CUFFT_SUCCESS) {
+      cufftDestroy(h_);
+      h_ = 0;
+      throw_cufft(r, kWhere, "cufftMakePlanMany64");
+    }
+  }
+  ~CufftPlan() {
+    if (h_) cufftDestroy(h_);
+  }
+  CufftPlan(CufftPlan&& o) noexcept : h_(std::exchange(o.h_, 0)) {}
+  cufftHandle get() const noexcept { return h_; }
+
+private:
+  cufftHandle h_ = 0;
+};
+
+/// Plans shared by every FFTConvCuda, keyed by (n, batch, direction, in place). cuFFT plans
+/// are not safe to execute concurrently from several host threads; all uses hold plan_mutex().
+std::mutex& plan_mutex() {
+  static std::mutex m;
+  return m;
+}
+cufftHandle cached_plan(long long n, long long batch, bool forward, bool in_place) {
+  static std::map<std::tuple<long long, long long, bool, bool>, CufftPlan> cache;
+  const auto key = std::make_tuple(n, batch, forward, in_place);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    if (cache.size() >= 16) cache.clear();  // bound the plans' workspace
+    it = cache.emplace(key, CufftPlan(n, batch, forward, in_place)).first;
+  }
+  return it->second.get();
+}
+
+// buf[s, t] = t < L ? src[(r0 + s), t] : 0 for t < n (rows of `pitch` reals).
+__global__ void pad_rows(const float* __restrict__ src, float* __restrict__ buf, long long L,
+                         long long n, long long pitch, long long Lsrc_row) {
+  const long long s = blockIdx.y;
+  const float* row = src + s * Lsrc_row;
+  float* out = buf + s * pitch;
+  for (long long t = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; t < n;
+       t += static_cast<long long>(gridDim.x) * blockDim.x)
+    out[t] = t < L ? row[t] : 0.f;
+}
+
+// X[s, f] *= S[(r0 + s) % H, f]: the fused spectral product (S includes D and 1/n).
+__global__ void spectral_product(float2* __restrict__ X, const float2* __restrict__ S,
+                                 long long cpx, long long r0, int H) {
+  const long long s = blockIdx.y;
+  const float2* k = S + ((r0 + s) % H) * cpx;
+  float2* x = X + s * cpx;
+  for (long long f = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; f < cpx;
+       f += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const float2 a = x[f], b = k[f];
+    x[f] = make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+  }
+}
+
+// y[s, t] = buf[s, t] for t < L.
+__global__ void extract_rows(const float* __restrict__ buf, float* __restrict__ y, long long L,
+                             long long pitch) {
+  const long long s = blockIdx.y;
+  for (long long t = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; t < L;
+       t += static_cast<long long>(gridDim.x) * blockDim.x)
+    y[s * L + t] = buf[s * pitch + t];
+}
+
+// S[h, f] = (S[h, f] + D[h]) / n.
+__global__ void finish_spectrum(float2* S, const float* D, long long cpx, float inv_n) {
+  const long long h = blockIdx.y;
+  const float d = D ? D[h] : 0.f;
+  for (long long f = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; f < cpx;
+       f += static_cast<long long>(gridDim.x) * blockDim.x) {
+    float2 v = S[h * cpx + f];
+    S[h * cpx + f] = make_float2((v.x + d) * inv_n, v.y * inv_n);
+  }
+}
+
+dim3 row_grid(long long len, long long rows) {
+  const long long bx = std::min<long long>((len + 255) / 256, 1024);
+  return dim3(static_cast<unsigned>(std::max<long long>(bx, 1)), static_cast<unsigned>(rows));
+}
+
+}  // namespace
+
+struct FFTConvCuda::Impl {
+  int H = 0;
+  long long max_L = 0, Lk = 0, n = 0, cpx = 0, pitch = 0, slab_rows = 0;
+  DeviceBuffer<float2> spectrum;  // (H, cpx)
+  mutable DeviceBuffer<float2> work;  // (slab_rows, cpx), in-place transform buffer
+};
+
+FFTConvCuda::FFTConvCuda(int H, std::ptrdiff_t max_length, const float* k, std::ptrdiff_t Lk,
+                         const float* D, std::size_t workspace_bytes)
+    : impl_(std::make_unique<Impl>()) {
+  require(H >= 1, "FFTConvCuda", "H", "must be >= 1, got ", H);
+  require(max_length >= 1, "FFTConvCuda", "max_length", "must be >= 1, got ", max_length);
+  require(Lk >= 1, "FFTConvCuda", "Lk", "must be >= 1, got ", Lk);
+  require(k != nullptr, "FFTConvCuda", "k", "must not be null");
+  Impl& m = *impl_;
+  m.H = H;
+  m.max_L = max_length;
+  m.Lk = Lk;
+  const long long taps = std::min<long long>(Lk, max_length);
+  // n >= 2 (cuFFT has no size-1 real transform); rows and channels go in grid.y (<= 65535).
+  m.n = fft_fast_size(std::max<long long>(2, max_length + taps - 1));
+  require(H <= 65535, "FFTConvCuda", "H", "must be <= 65535, got ", H);
+  m.cpx = m.n / 2 + 1;
+  m.pitch = 2 * m.cpx;
+  const std::size_t budget = workspace_bytes ? workspace_bytes : (std::size_t{1} << 30);
+  const long long row_bytes = m.cpx * static_cast<long long>(sizeof(float2));
+  m.slab_rows = std::clamp<long long>(static_cast<long long>(budget) / row_bytes, 1, 65535);
+
+  std::lock_guard<std::mutex> lock(plan_mutex());
+  m.spectrum = DeviceBuffer<float2>(static_cast<std::size_t>(H * m.cpx));
+  float* sre = reinterpret_cast<float*>(m.spectrum.data());
+  pad_rows<<<row_grid(m.n, H), 256>>>(k, sre, taps, m.n, m.pitch, Lk);
+  SSM_CUDA_CHECK_LAUNCH(kWhere);
+  SSM_CUFFT_CHECK(cufftExecR2C(cached_plan(m.n, H, true, true), sre,
+                               reinterpret_cast<cufftComplex*>(m.spectrum.data())),
+                  kWhere);
+  finish_spectrum<<<row_grid(m.cpx, H), 256>>>(m.spectrum.data(), D, m.cpx,
+                                                1.0f / static_cast<float>(m.n));
+  SSM_CUDA_CHECK_LAUNCH(kWhere);
+  SSM_CUDA_CHECK(cudaDeviceSynchronize(), kWhere);
+}
+
+FFTConvCuda::~FFTConvCuda() = default;
+FFTConvCuda::FFTConvCuda(FFTConvCuda&&) noexcept = default;
+FFTConvCuda& FFTConvCuda::operator=(FFTConvCuda&&) noexcept = default;
+int FFTConvCuda::channels() const noexcept { return impl_->H; }
+std::ptrdiff_t FFTConvCuda::fft_size() const noexcept { return impl_->n; }
+std::ptrdiff_t FFTConvCuda::max_length() const noexcept { return impl_->max_L; }
+
+void FFTConvCuda::apply(const float* u, float* y, int batch, std::ptrdiff_t L) const {
+  const Impl& m = *impl_;
+  require(batch >= 1, "FFTConvCuda::apply", "batch", "must be >= 1, got ", batch);
+  require(L >= 1 && L <= m.max_L, "FFTConvCuda::apply", "L", "must be in [1, ", m.max_L, "], got ", L);
+  require(u != nullptr && y != nullptr, "FFTConvCuda::apply", "u, y", "must not be null");
+  const long long rows = static_cast<long long>(batch) * m.H;
+  const long long slab = std::min(rows, m.slab_rows);
+  std::lock_guard<std::mutex> lock(plan_mutex());
+  if (m.work.size() < static_cast<std::size_t>(slab * m.cpx))
+    m.work = DeviceBuffer<float2>(static_cast<std::size_t>(slab * m.cpx));
+  float* buf = reinterpret_cast<float*>(m.work.data());
+  cufftComplex* X = reinterpret_cast<cufftComplex*>(m.work.data());
+  for (long long r0 = 0; r0 < rows; r0 += slab) {
+    const long long s = std::min(slab, rows - r0);
+    pad_rows<<<row_grid(m.n, s), 256>>>(u + r0 * L, buf, L, m.n, m.pitch, L);
+    SSM_CUDA_CHECK_LAUNCH(kWhere);
+    SSM_CUFFT_CHECK(cufftExecR2C(cached_plan(m.n, s, true, true), buf, X), kWhere);
+    spectral_product<<<row_grid(m.cpx, s), 256>>>(m.work.data(), m.spectrum.data(), m.cpx, r0, m.H);
+    SSM_CUDA_CHECK_LAUNCH(kWhere);
+    SSM_CUFFT_CHECK(cufftExecC2R(cached_plan(m.n, s, false, true), X, buf), kWhere);
+    extract_rows<<<row_grid(L, s), 256>>>(buf, y + r0 * L, L, m.pitch);
+    SSM_CUDA_CHECK_LAUNCH(kWhere);
+  }
+  SSM_CUDA_CHECK(cudaDeviceSynchronize(), kWhere);
+}
+
+// ---- the unfused baseline ----------------------------------------------------------------------
+namespace {
+__global__ void multiply_spectra(float2* X, const float2* K, long long cpx, int H) {
+  const long long s = blockIdx.y;
+  const float2* k = K + (s % H) * cpx;
+  for (long long f = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; f < cpx;
+       f += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const float2 a = X[s * cpx + f], b = k[f];
+    X[s * cpx + f] = make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+  }
+}
+__global__ void scale_add_skip(const float* full, const float* u, const float* D, float* y,
+                               long long L, long long n, int H, float inv_n) {
+  const long long s = blockIdx.y;
+  const float d = D ? D[s % H] : 0.f;
+  for (long long t = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; t < L;
+       t += static_cast<long long>(gridDim.x) * blockDim.x)
+    y[s * L + t] = full[s * n + t] * inv_n + d * u[s * L + t];
+}
+}  // namespace
+
+void fftconv_cuda_unfused(const float* u, const float* k, std::ptrdiff_t Lk, const float* D,
+                          float* y, int batch, int H, std::ptrdiff_t L) {
+  const long long taps = std::min<long long>(Lk, L);
+  const long long n = fft_fast_size(std::max<long long>(2, L + taps - 1)), cpx = n / 2 + 1;
+  const long long rows = static_cast<long long>(batch) * H;
+  require(rows <= 65535, "fftconv_cuda_unfused", "batch", "times H must be <= 65535, got ", rows);
+  DeviceBuffer<float> upad(static_cast<std::size_t>(rows * n)), kpad(static_cast<std::size_t>(H * n));
+  DeviceBuffer<float2> U(static_cast<std::size_t>(rows * cpx)), K(static_cast<std::size_t>(H * cpx));
+  CufftPlan fk(n, H, true, false), fu(n, rows, true, false), inv(n, rows, false, false);
+  pad_rows<<<row_grid(n, H), 256>>>(k, kpad.data(), taps, n, n, Lk);
+  pad_rows<<<row_grid(n, rows), 256>>>(u, upad.data(), L, n, n, L);
+  SSM_CUDA_CHECK_LAUNCH(kWhere);
+  SSM_CUFFT_CHECK(cufftExecR2C(fk.get(), kpad.data(), reinterpret_cast<cufftComplex*>(K.data())), kWhere);
+  SSM_CUFFT_CHECK(cufftExecR2C(fu.get(), upad.data(), reinterpret_cast<cufftComplex*>(U.data())), kWhere);
+  multiply_spectra<<<row_grid(cpx, rows), 256>>>(U.data(), K.data(), cpx, H);
+  SSM_CUDA_CHECK_LAUNCH(kWhere);
+  SSM_CUFFT_CHECK(cufftExecC2R(inv.get(), reinterpret_cast<cufftComplex*>(U.data()), upad.data()), kWhere);
+  scale_add_skip<<<row_grid(L, rows), 256>>>(upad.data(), u, D, y, L, n, H, 1.0f / static_cast<float>(n));
+  SSM_CUDA_CHECK_LAUNCH(kWhere);
+  SSM_CUDA_CHECK(cudaDeviceSynchronize(), kWhere);
+}
+
+// ---- the host entry used by ssm::fftconv(..., Device::cuda) -------------------------------------
+namespace {
+/// Kernel spectra of recently used kernels, keyed by their exact contents (host copies).
+struct SpectrumEntry {
+  int H;
+  long long Lk, max_L;
+  std::vector<float> k, D;
+  std::shared_ptr<FFTConvCuda> conv;
+};
+std::mutex& entry_mutex() {
+  static std::mutex m;
+  return m;
+}
+}  // namespace
+
+void fftconv_cuda(View3<const float> u, const float* k, std::ptrdiff_t Lk, const float* D,
+                  View3<float> y) {
+  const int B = static_cast<int>(u.batch), H = static_cast<int>(u.channels);
+  const std::ptrdiff_t L = u.length;
+  if (u.size() == 0) return;
+  const std::size_t total = static_cast<std::size_t>(u.size());
+  // Host side: gather u into the contiguous (B, H, L) layout the device path takes.
+  std::vector<float> packed;
+  const float* u_host = u.data;
+  if (!u.contiguous()) {
+    packed.resize(total);
+    for (std::ptrdiff_t b = 0; b < B; ++b)
+      for (std::ptrdiff_t h = 0; h < H; ++h)
+        for (std::ptrdiff_t t = 0; t < L; ++t) packed[(b * H + h) * L + t] = u(b, h, t);
+    u_host = packed.data();
+  }
+  std::vector<float> kh(k, k + static_cast<std::size_t>(H) * Lk);
+  std::vector<float> Dh = D ? std::vector<float>(D, D + H) : std::vector<float>{};
+
+  std::shared_ptr<FFTConvCuda> conv;
+  {
+    static std::list<SpectrumEntry> cache;  // most recent first, at most 4 kernels
+    std::lock_guard<std::mutex> lock(entry_mutex());
+    for (auto it = cache.begin(); it != cache.end(); ++it)
+      // A spectrum built for max_L >= L is exact for L too; reuse it unless it is much larger.
+      if (it->H == H && it->Lk == Lk && it->max_L >= L && it->max_L <= 2 * L && it->k == kh &&
+          it->D == Dh) {
+        cache.splice(cache.begin(), cache, it);
+        conv = it->conv;
+        break;
+      }
+    if (!conv) {
+      DeviceBuffer<float> kd(kh), Dd(Dh.size());
+      if (!Dh.empty()) Dd.upload(Dh);
+      conv = std::make_shared<FFTConvCuda>(H, L, kd.data(), Lk, Dh.empty() ? nullptr : Dd.data());
+      cache.push_front(SpectrumEntry{H, Lk, L, std::move(kh), std::move(Dh), conv});
+      if (cache.size() > 4) cache.pop_back();
+    }
+  }
+  DeviceBuffer<float> ud(total), yd(total);
+  ud.upload(u_host, total);
+  conv->apply(ud.data(), yd.data(), B, L);
+  if (y.contiguous()) {
+    yd.download(y.data, total);
+  } else {
+    std::vector<float> out(total);
+    yd.download(out.data(), total);
+    for (std::ptrdiff_t b = 0; b < B; ++b)
+      for (std::ptrdiff_t h = 0; h < H; ++h)
+        for (std::ptrdiff_t t = 0; t < L; ++t) y(b, h, t) = out[(b * H + h) * L + t];
+  }
+}
+
+}  // namespace ssm::detail

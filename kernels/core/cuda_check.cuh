@@ -1,0 +1,65 @@
+#pragma once
+// Error handling of the CUDA backend: every CUDA runtime and cuFFT status that is not success
+// becomes an ssm::Error naming the call site and the library's own message, e.g.
+//   "selective_scan_cuda: CUDA error 'out of memory' (cudaErrorMemoryAllocation) in cudaMalloc"
+// Kernel launches are checked with SSM_CUDA_CHECK_LAUNCH (cudaGetLastError right after the
+// launch: configuration errors); asynchronous faults surface at the next synchronizing call,
+// which is checked too.
+#include <cuda_runtime.h>
+#include <cufft.h>
+
+#include "ssm/core/error.hpp"
+
+namespace ssm::detail {
+
+[[noreturn]] inline void throw_cuda(cudaError_t e, const char* where, const char* what) {
+  (void)cudaGetLastError();  // clear a sticky-free error so later calls start clean
+  throw Error(concat(where, ": CUDA error '", cudaGetErrorString(e), "' (", cudaGetErrorName(e),
+                     ") in ", what));
+}
+
+inline const char* cufft_status_name(cufftResult r) noexcept {
+  switch (r) {
+    case CUFFT_SUCCESS: return "CUFFT_SUCCESS";
+    case CUFFT_INVALID_PLAN: return "CUFFT_INVALID_PLAN";
+    case CUFFT_ALLOC_FAILED: return "CUFFT_ALLOC_FAILED (out of device memory)";
+    case CUFFT_INVALID_TYPE: return "CUFFT_INVALID_TYPE";
+    case CUFFT_INVALID_VALUE: return "CUFFT_INVALID_VALUE";
+    case CUFFT_INTERNAL_ERROR: return "CUFFT_INTERNAL_ERROR";
+    case CUFFT_EXEC_FAILED: return "CUFFT_EXEC_FAILED";
+    case CUFFT_SETUP_FAILED: return "CUFFT_SETUP_FAILED";
+    case CUFFT_INVALID_SIZE: return "CUFFT_INVALID_SIZE";
+    case CUFFT_UNALIGNED_DATA: return "CUFFT_UNALIGNED_DATA";
+    case CUFFT_INVALID_DEVICE: return "CUFFT_INVALID_DEVICE";
+    case CUFFT_NO_WORKSPACE: return "CUFFT_NO_WORKSPACE";
+    case CUFFT_NOT_IMPLEMENTED: return "CUFFT_NOT_IMPLEMENTED";
+    case CUFFT_NOT_SUPPORTED: return "CUFFT_NOT_SUPPORTED";
+    default: return "unknown cuFFT status";
+  }
+}
+
+[[noreturn]] inline void throw_cufft(cufftResult r, const char* where, const char* what) {
+  throw Error(concat(where, ": cuFFT error ", static_cast<int>(r), " (", cufft_status_name(r),
+                     ") in ", what));
+}
+
+}  // namespace ssm::detail
+
+/// SSM_CUDA_CHECK(cudaMalloc(&p, n), "where"): throws ssm::Error unless cudaSuccess.
+#define SSM_CUDA_CHECK(expr, where)                                      \
+  do {                                                                   \
+    const cudaError_t ssm_cuda_err_ = (expr);                            \
+    if (ssm_cuda_err_ != cudaSuccess)                                    \
+      ::ssm::detail::throw_cuda(ssm_cuda_err_, (where), #expr);          \
+  } while (0)
+
+/// Checks the launch configuration of the kernel launched just before.
+#define SSM_CUDA_CHECK_LAUNCH(where) SSM_CUDA_CHECK(cudaGetLastError(), (where))
+
+/// SSM_CUFFT_CHECK(cufftExecR2C(...), "where"): throws ssm::Error unless CUFFT_SUCCESS.
+#define SSM_CUFFT_CHECK(expr, where)                                     \
+  do {                                                                   \
+    const cufftResult ssm_cufft_res_ = (expr);                           \
+    if (ssm_cufft_res_ != CUFFT_SUCCESS)                                 \
+      ::ssm::detail::throw_cufft(ssm_cufft_res_, (where), #expr);        \
+  } while (0)

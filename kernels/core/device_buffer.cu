@@ -1,0 +1,57 @@
+// CUDA implementation of ssm::DeviceMemory (include/ssm/core/device_buffer.hpp).
+#include <cuda_runtime.h>
+
+#include "core/cuda_check.cuh"
+#include "ssm/core/device_buffer.hpp"
+
+namespace ssm {
+
+DeviceMemory::DeviceMemory(std::size_t bytes) {
+  if (bytes == 0) return;
+  SSM_CUDA_CHECK(cudaMalloc(&ptr_, bytes), "DeviceMemory");
+  bytes_ = bytes;
+}
+
+DeviceMemory::~DeviceMemory() { release(); }
+
+void DeviceMemory::release() noexcept {
+  if (ptr_) (void)cudaFree(ptr_);  // a destructor must not throw; a pending fault shows elsewhere
+  ptr_ = nullptr;
+  bytes_ = 0;
+}
+
+void DeviceMemory::upload(const void* host, std::size_t bytes, std::size_t offset) {
+  require(offset <= bytes_ && bytes <= bytes_ - offset, "DeviceMemory::upload", "bytes",
+          "must fit the allocation: ", bytes, " bytes at offset ", offset, " of ", bytes_);
+  if (bytes == 0) return;
+  require(host != nullptr, "DeviceMemory::upload", "host", "must not be null");
+  SSM_CUDA_CHECK(cudaMemcpy(static_cast<char*>(ptr_) + offset, host, bytes, cudaMemcpyHostToDevice),
+                 "DeviceMemory::upload");
+}
+
+void DeviceMemory::download(void* host, std::size_t bytes, std::size_t offset) const {
+  require(offset <= bytes_ && bytes <= bytes_ - offset, "DeviceMemory::download", "bytes",
+          "must fit the allocation: ", bytes, " bytes at offset ", offset, " of ", bytes_);
+  if (bytes == 0) return;
+  require(host != nullptr, "DeviceMemory::download", "host", "must not be null");
+  SSM_CUDA_CHECK(cudaMemcpy(host, static_cast<const char*>(ptr_) + offset, bytes,
+                            cudaMemcpyDeviceToHost),
+                 "DeviceMemory::download");
+}
+
+void DeviceMemory::zero() {
+  if (bytes_ == 0) return;
+  SSM_CUDA_CHECK(cudaMemset(ptr_, 0, bytes_), "DeviceMemory::zero");
+}
+
+namespace detail {
+void device_buffer_range_error(const char* what, std::size_t n, std::size_t offset,
+                               std::size_t size) {
+  throw Error(concat("DeviceBuffer::", what, ": argument 'n' must fit the buffer: ", n,
+                     " elements at offset ", offset, " of ", size));
+}
+}  // namespace detail
+
+void device_synchronize() { SSM_CUDA_CHECK(cudaDeviceSynchronize(), "device_synchronize"); }
+
+}  // namespace ssm

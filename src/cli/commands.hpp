@@ -1,0 +1,52 @@
+#pragma once
+// The ssmkit subcommands. Each returns the process exit status; errors are ssm::Error
+// exceptions that main() turns into one line on stderr and exit status 1.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine.hpp"
+
+namespace ssm::cli {
+
+/// Where the model comes from: a file, a spec, or (both empty) kDefaultFilter.
+struct ModelSource {
+  std::string model_file;
+  std::string filter_spec;
+  /// Validates early (spec syntax, file existence) so errors surface before any input is read.
+  void validate() const;
+  std::unique_ptr<Model> make(int channels) const;
+};
+
+struct RunOptions {
+  ModelSource source;
+  std::vector<std::string> inputs, outputs;
+  Mode mode = Mode::stream;
+  std::string device = "cpu";
+  int block = 512;
+  double rate = 0;  // 0: not given (arrays default to 48 kHz)
+  bool check = false;
+  bool quiet = false;  // no summary lines (the demo prints its own)
+};
+
+struct RunReport {
+  std::vector<std::string> written;   // output paths
+  double audio_seconds = 0;           // signal duration summed over inputs
+  double compute_seconds = 0;         // wall time of the chosen mode
+  double real_time_factor = 0;        // audio_seconds / compute_seconds
+  std::map<std::string, double> max_diff;  // "stream vs conv" -> max |difference| (with --check)
+  double max_abs_output = 0;
+  std::string model;                  // describe() of the (first) model
+};
+
+/// The `run` flow: read every input, filter, (check), then write every output atomically:
+/// all outputs go to temporary files first and are renamed only once all succeeded, so a
+/// failed run leaves no output file behind.
+RunReport run_job(const RunOptions& options);
+int cmd_run(const RunOptions& options);
+int cmd_info(const std::string& path, const ModelSource& source);
+int cmd_live(const ModelSource& source, const std::string& in_dev, const std::string& out_dev, int block,
+             int channels, double rate, double seconds, bool list_devices);
+int cmd_demo(const std::string& out_dir, const std::string& figure, const ModelSource& source);
+
+}  // namespace ssm::cli

@@ -1,0 +1,103 @@
+#pragma once
+// The ssmkit program's view of a model: something that filters planar multi-channel signals
+// in up to three modes (stream, conv, scan) and streams blocks in real time.
+//
+// Models come from a filter spec (`--filter`, see parse_filter_spec) or a model file
+// (`--model`). A spec may leave the channel count open (S4D without H): the model is then
+// bound to the input's channel count by make_model().
+//
+// Signals are planar float32: channel c occupies in[c * frames, (c + 1) * frames).
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ssm/core/device.hpp"
+#include "ssm/discretize/discretize.hpp"
+
+namespace ssm::cli {
+
+enum class Mode { stream, conv, scan };
+Mode parse_mode(std::string_view name);  // "stream" | "conv" | "scan"; ssm::Error otherwise
+const char* to_string(Mode m) noexcept;
+
+/// Progress bar on stderr: shown only when stderr is a terminal and the job has been running
+/// for more than a second; a job is `total` units of work (samples x channels).
+class Progress {
+public:
+  explicit Progress(double total = 0, std::string label = {});
+  ~Progress();
+  void reset(double total, std::string label);
+  void advance(double units);
+  void finish();
+
+private:
+  double total_ = 0, done_ = 0;
+  std::string label_;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+  bool enabled_ = false, drawn_ = false;
+};
+
+/// Real-time streaming of planar blocks: in[c][i], out[c][i] for c < channels, i < frames.
+/// process()/reset() never allocate, lock, throw or log; frames may exceed the prepared
+/// max_block (processed in pieces).
+class Streamer {
+public:
+  virtual ~Streamer() = default;
+  virtual void process(const float* const* in, float* const* out, int frames) noexcept = 0;
+  virtual void reset() noexcept = 0;
+};
+
+class Model {
+public:
+  virtual ~Model() = default;
+  /// One line, e.g. "S4D-Lin diagonal SSM, H=2, N=64 (32 complex modes), zoh".
+  virtual std::string describe() const = 0;
+  /// Key/value lines for `ssmkit info`.
+  virtual std::vector<std::pair<std::string, std::string>> details() const = 0;
+  /// Channels the model processes (each an independent SISO channel).
+  virtual int channels() const = 0;
+  virtual bool supports(Mode mode, Device device) const = 0;
+  /// Offline filtering of channels() planar channels of `frames` samples at `rate` Hz.
+  /// stream mode processes blocks of `block` frames. Throws ssm::Error for an unsupported
+  /// mode/device combination.
+  virtual void run(Mode mode, Device device, const float* in, float* out, std::int64_t frames,
+                   double rate, int block, Progress& progress) const = 0;
+  /// A real-time streamer for channels() channels (prepare-time allocation happens here).
+  virtual std::unique_ptr<Streamer> streamer(double rate, int max_block) const = 0;
+  /// Latency in samples of the stream path (0 for recurrent filters).
+  virtual int latency() const { return 0; }
+
+  /// The modes this model supports on `device`, in the order stream, conv, scan.
+  std::vector<Mode> modes(Device device) const;
+  /// Impulse response of channel 0 over `length` samples at `rate` (through the stream path).
+  std::vector<float> impulse_response(double rate, std::int64_t length) const;
+};
+
+/// A parsed `--filter` spec:
+///   hippo:<measure>[:N=64][:theta=0.01][:delay=<theta/2>][:method=bilinear]
+///   s4d:<init>[:H=<channels>][:N=64][:seed=0][:dt_min=1e-3][:dt_max=1e-1][:method=zoh]
+/// (see docs/cli.md for the meaning of every key).
+struct FilterSpec {
+  std::string text;                         // the spec as given
+  std::string family;                       // "hippo" | "s4d"
+  std::string variant;                      // measure or init
+  std::map<std::string, std::string> keys;  // key=value pairs
+};
+
+/// The filter used when neither --model nor --filter is given.
+inline constexpr const char* kDefaultFilter = "s4d:lin:N=64";
+
+/// Parses and validates a spec (keys, value syntax and ranges). Throws ssm::Error naming the
+/// spec and the offending part.
+FilterSpec parse_filter_spec(std::string_view text);
+/// Builds the model of a spec for signals of `channels` channels.
+std::unique_ptr<Model> make_model(const FilterSpec& spec, int channels);
+/// Loads a model file (safetensors with ssmkit.arch metadata).
+std::unique_ptr<Model> load_model_file(const std::string& path, int channels);
+
+}  // namespace ssm::cli

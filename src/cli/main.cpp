@@ -1,0 +1,92 @@
+// ssmkit: put signals through state space models, from files or live. See docs/cli.md.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "commands.hpp"
+#include "ssm/core/error.hpp"
+
+int main(int argc, char** argv) {
+  using namespace ssm::cli;
+  CLI::App app{"ssmkit: streaming signal processing with continuous-time state space models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ssmkit 0.1.0");
+
+  auto add_source = [](CLI::App* cmd, ModelSource& src) {
+    auto* m = cmd->add_option("--model", src.model_file, "Model file (safetensors with ssmkit.arch metadata)");
+    auto* f = cmd->add_option("--filter", src.filter_spec,
+                              std::string("Filter spec, e.g. hippo:legt:N=64:theta=0.01 or s4d:lin:N=64 (default ") +
+                                  kDefaultFilter + ")");
+    m->excludes(f);
+  };
+
+  RunOptions run;
+  std::string mode = "stream";
+  auto* cmd_r = app.add_subcommand("run", "Filter audio files (WAV/FLAC) or time series (.npy/.safetensors)");
+  add_source(cmd_r, run.source);
+  cmd_r->add_option("IN", run.inputs, "Input files (several: processed as one batch)")->required();
+  cmd_r->add_option("-o,--output", run.outputs, "Output file, one per input, or a directory")->required();
+  cmd_r->add_option("--mode", mode, "stream | conv | scan")->check(CLI::IsMember({"stream", "conv", "scan"}));
+  cmd_r->add_option("--device", run.device, "cpu | cuda");
+  cmd_r->add_option("--block", run.block, "Block size of the stream mode (frames)");
+  cmd_r->add_option("--rate", run.rate, "Sample rate of array inputs in Hz (default 48000)");
+  cmd_r->add_flag("--check", run.check, "Also run the other modes and print the largest difference");
+
+  ModelSource live_src;
+  std::string in_dev, out_dev;
+  int live_block = 64, live_channels = 1;
+  double live_rate = 0, live_seconds = 0;
+  bool list_devices = false;
+  auto* cmd_l = app.add_subcommand("live", "Live audio through a model (PortAudio duplex stream)");
+  add_source(cmd_l, live_src);
+  cmd_l->add_option("--in", in_dev, "Input device (index or name; default: the host API's default)");
+  cmd_l->add_option("--out", out_dev, "Output device (index or name)");
+  cmd_l->add_option("--block", live_block, "Frames per callback");
+  cmd_l->add_option("--channels", live_channels, "Channels in and out");
+  cmd_l->add_option("--rate", live_rate, "Sample rate in Hz (default: the device's)");
+  cmd_l->add_option("--seconds", live_seconds, "Stop after this many seconds (default: run until Ctrl-C)");
+  cmd_l->add_flag("--list-devices", list_devices, "List the audio devices and exit");
+
+  ModelSource info_src;
+  std::string info_file;
+  auto* cmd_i = app.add_subcommand("info", "What a model, safetensors, .npy or audio file holds (or a --filter spec)");
+  add_source(cmd_i, info_src);
+  cmd_i->add_option("FILE", info_file, "The file");
+
+  ModelSource demo_src;
+  std::string demo_out = "ssmkit-demo", demo_figure;
+  auto* cmd_d = app.add_subcommand("demo", "Generate a clip, run it in every mode, write WAVs and a figure");
+  add_source(cmd_d, demo_src);
+  cmd_d->add_option("--out", demo_out, "Directory for the WAV files (default ./ssmkit-demo)");
+  cmd_d->add_option("--figure", demo_figure, "PNG figure path (default <out>/demo.png)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*cmd_r) {
+      run.mode = parse_mode(mode);
+      return cmd_run(run);
+    }
+    if (*cmd_l) return cmd_live(live_src, in_dev, out_dev, live_block, live_channels, live_rate, live_seconds, list_devices);
+    if (*cmd_i) {
+      if (info_file.empty() && !info_src.model_file.empty()) std::swap(info_file, info_src.model_file);
+      return cmd_info(info_file, info_src);
+    }
+    if (*cmd_d) return cmd_demo(demo_out, demo_figure.empty() ? demo_out + "/demo.png" : demo_figure, demo_src);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    // One line: "ssmkit: error: <what>" (messages raised here start with "ssmkit: " already).
+    std::string what = e.what();
+    if (what.rfind("ssmkit: ", 0) == 0) what.erase(0, 8);
+    for (char& ch : what)
+      if (ch == '\n') ch = ' ';
+    std::fprintf(stderr, "ssmkit: error: %s\n", what.c_str());
+    return 1;
+  }
+  return 0;
+}

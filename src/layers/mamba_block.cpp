@@ -1,0 +1,390 @@
+#include "ssm/layers/mamba_block.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "layers/nn_ops.hpp"
+#include "ssm/core/device_buffer.hpp"
+#include "ssm/core/error.hpp"
+#include "ssm/layers/model_file.hpp"
+#include "ssm/scan/selective_scan.hpp"
+#include "ssm/scan/state_update.hpp"
+
+namespace ssm {
+
+using layers_detail::linear_gemm;
+using layers_detail::linear_rows_t;
+using layers_detail::silu;
+
+void MambaBlockConfig::validate(const char* where) const {
+  require(d_model >= 1, where, "d_model", "must be >= 1, got ", d_model);
+  require(d_inner >= 1, where, "d_inner", "must be >= 1, got ", d_inner);
+  require(d_state >= 1, where, "d_state", "must be >= 1, got ", d_state);
+  require(d_conv >= 1, where, "d_conv", "must be >= 1, got ", d_conv);
+  require(dt_rank >= 1, where, "dt_rank", "must be >= 1, got ", dt_rank);
+}
+
+MambaBlockConfig infer_mamba_block_config(const io::SafeTensors& file, const std::string& prefix) {
+  TensorReader r(file, "infer_mamba_block_config");
+  auto dims = [&](const std::string& n, std::size_t rank) {
+    auto s = r.shape(prefix + n);
+    if (s.size() != rank)
+      throw Error("infer_mamba_block_config: tensor '" + prefix + n + "' has shape " + shape_string(s) +
+                  ", expected rank " + std::to_string(rank));
+    return s;
+  };
+  const auto in = dims("in_proj.weight", 2);
+  const auto al = dims("A_log", 2);
+  const auto cw = dims("conv1d.weight", 3);
+  const auto dp = dims("dt_proj.weight", 2);
+  MambaBlockConfig c;
+  c.d_model = static_cast<int>(in[1]);
+  c.d_inner = static_cast<int>(al[0]);
+  c.d_state = static_cast<int>(al[1]);
+  c.d_conv = static_cast<int>(cw[2]);
+  c.dt_rank = static_cast<int>(dp[1]);
+  c.in_proj_bias = file.has(prefix + "in_proj.bias");
+  c.conv_bias = file.has(prefix + "conv1d.bias");
+  c.out_proj_bias = file.has(prefix + "out_proj.bias");
+  c.validate("infer_mamba_block_config");
+  return c;
+}
+
+template <class T>
+MambaBlockParams<T> read_mamba_block(TensorReader& r, const std::string& pre, const MambaBlockConfig& c) {
+  c.validate("read_mamba_block");
+  const std::int64_t dm = c.d_model, di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
+  MambaBlockParams<T> p;
+  p.in_proj_weight = r.read<T>(pre + "in_proj.weight", {2 * di, dm});
+  if (c.in_proj_bias) p.in_proj_bias = r.read<T>(pre + "in_proj.bias", {2 * di});
+  p.conv1d_weight = r.read<T>(pre + "conv1d.weight", {di, 1, K});
+  if (c.conv_bias) p.conv1d_bias = r.read<T>(pre + "conv1d.bias", {di});
+  p.x_proj_weight = r.read<T>(pre + "x_proj.weight", {R + 2 * N, di});
+  p.dt_proj_weight = r.read<T>(pre + "dt_proj.weight", {di, R});
+  p.dt_proj_bias = r.read<T>(pre + "dt_proj.bias", {di});
+  p.A_log = r.read<T>(pre + "A_log", {di, N});
+  p.D = r.read<T>(pre + "D", {di});
+  p.out_proj_weight = r.read<T>(pre + "out_proj.weight", {dm, di});
+  if (c.out_proj_bias) p.out_proj_bias = r.read<T>(pre + "out_proj.bias", {dm});
+  return p;
+}
+
+template <class T>
+MambaBlockParams<T> random_mamba_block(const MambaBlockConfig& c, std::uint64_t seed) {
+  c.validate("random_mamba_block");
+  std::mt19937_64 rng(seed);
+  auto uniform = [&](std::size_t n, double bound) {
+    std::uniform_real_distribution<double> d(-bound, bound);
+    std::vector<T> v(n);
+    for (auto& x : v) x = static_cast<T>(d(rng));
+    return v;
+  };
+  const std::size_t dm = c.d_model, di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
+  MambaBlockParams<T> p;
+  p.in_proj_weight = uniform(2 * di * dm, 1 / std::sqrt(double(dm)));
+  if (c.in_proj_bias) p.in_proj_bias = uniform(2 * di, 1 / std::sqrt(double(dm)));
+  p.conv1d_weight = uniform(di * K, 1 / std::sqrt(double(K)));
+  if (c.conv_bias) p.conv1d_bias = uniform(di, 1 / std::sqrt(double(K)));
+  p.x_proj_weight = uniform((R + 2 * N) * di, 1 / std::sqrt(double(di)));
+  p.dt_proj_weight = uniform(di * R, 1 / std::sqrt(double(R)));
+  std::uniform_real_distribution<double> u01(0, 1);
+  p.dt_proj_bias.resize(di);
+  for (auto& b : p.dt_proj_bias) {
+    const double dt = std::max(1e-4, std::exp(u01(rng) * (std::log(0.1) - std::log(1e-3)) + std::log(1e-3)));
+    b = static_cast<T>(dt + std::log(-std::expm1(-dt)));  // inverse softplus
+  }
+  p.A_log.resize(di * N);
+  for (std::size_t d = 0; d < di; ++d)
+    for (std::size_t n = 0; n < N; ++n) p.A_log[d * N + n] = static_cast<T>(std::log(double(n + 1)));
+  p.D.assign(di, T(1));
+  p.out_proj_weight = uniform(dm * di, 1 / std::sqrt(double(di)));
+  if (c.out_proj_bias) p.out_proj_bias = uniform(dm, 1 / std::sqrt(double(di)));
+  return p;
+}
+
+template <class T>
+void MambaBlockState<T>::reset() noexcept {
+  std::fill(conv_.begin(), conv_.end(), T(0));
+  std::fill(ssm_.begin(), ssm_.end(), T(0));
+}
+
+namespace {
+template <class T>
+void check_size(const std::vector<T>& v, std::size_t n, const char* name, bool optional) {
+  if (optional && v.empty()) return;
+  require(v.size() == n, "MambaBlock", name, "must have ", n, " elements", optional ? " (or none)" : "",
+          ", got ", v.size());
+  for (const T& x : v) require(std::isfinite(static_cast<double>(x)), "MambaBlock", name, "must be finite");
+}
+}  // namespace
+
+template <class T>
+MambaBlock<T>::MambaBlock(const MambaBlockConfig& c, MambaBlockParams<T> p) : cfg_(c), p_(std::move(p)) {
+  c.validate("MambaBlock");
+  const std::size_t dm = c.d_model, di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
+  check_size(p_.in_proj_weight, 2 * di * dm, "in_proj.weight", false);
+  check_size(p_.in_proj_bias, 2 * di, "in_proj.bias", true);
+  check_size(p_.conv1d_weight, di * K, "conv1d.weight", false);
+  check_size(p_.conv1d_bias, di, "conv1d.bias", true);
+  check_size(p_.x_proj_weight, (R + 2 * N) * di, "x_proj.weight", false);
+  check_size(p_.dt_proj_weight, di * R, "dt_proj.weight", false);
+  check_size(p_.dt_proj_bias, di, "dt_proj.bias", false);
+  check_size(p_.A_log, di * N, "A_log", false);
+  check_size(p_.D, di, "D", false);
+  check_size(p_.out_proj_weight, dm * di, "out_proj.weight", false);
+  check_size(p_.out_proj_bias, dm, "out_proj.bias", true);
+  cfg_.in_proj_bias = !p_.in_proj_bias.empty();
+  cfg_.conv_bias = !p_.conv1d_bias.empty();
+  cfg_.out_proj_bias = !p_.out_proj_bias.empty();
+  A_.resize(di * N);
+  for (std::size_t i = 0; i < A_.size(); ++i) A_[i] = -std::exp(p_.A_log[i]);
+  in_t_ = layers_detail::transpose(p_.in_proj_weight, 2 * di, dm);
+  xproj_t_ = layers_detail::transpose(p_.x_proj_weight, R + 2 * N, di);
+  dt_t_ = layers_detail::transpose(p_.dt_proj_weight, di, R);
+  out_t_ = layers_detail::transpose(p_.out_proj_weight, dm, di);
+  conv_t_.resize(K * di);
+  for (std::size_t d = 0; d < di; ++d)
+    for (std::size_t k = 0; k < K; ++k) conv_t_[k * di + d] = p_.conv1d_weight[d * K + k];
+}
+
+template <class T>
+MambaBlockState<T> MambaBlock<T>::make_state(int batch) const {
+  require(batch >= 1, "MambaBlock::make_state", "batch", "must be >= 1, got ", batch);
+  const std::size_t b = batch, di = cfg_.d_inner, N = cfg_.d_state, K = cfg_.d_conv, R = cfg_.dt_rank;
+  MambaBlockState<T> s;
+  s.batch_ = batch;
+  s.conv_.assign(b * di * K, T(0));
+  s.ssm_.assign(b * di * N, T(0));
+  s.xz_.assign(b * 2 * di, T(0));
+  s.xc_.assign(b * di, T(0));
+  s.xdbl_.assign(b * (R + 2 * N), T(0));
+  s.dt_.assign(b * di, T(0));
+  s.z_.assign(b * di, T(0));
+  s.B_.assign(b * N, T(0));
+  s.C_.assign(b * N, T(0));
+  s.y_.assign(b * di, T(0));
+  return s;
+}
+
+template <class T>
+void MambaBlock<T>::forward(const T* x, int batch, int length, T* y, MambaBlockState<T>* state,
+                            Device device) const {
+  constexpr const char* w = "MambaBlock::forward";
+  require(batch >= 1, w, "batch", "must be >= 1, got ", batch);
+  require(length >= 1, w, "length", "must be >= 1, got ", length);
+  require(x != nullptr, w, "x", "must not be null");
+  require(y != nullptr, w, "y", "must not be null");
+  const std::ptrdiff_t dm = cfg_.d_model, di = cfg_.d_inner, N = cfg_.d_state, K = cfg_.d_conv,
+                       R = cfg_.dt_rank, L = length, M = std::ptrdiff_t(batch) * length, XD = R + 2 * N;
+  require(y + M * dm <= x || x + M * dm <= y, w, "y", "must not overlap x");
+  if (state)
+    require(state->batch() == batch && state->conv_.size() == std::size_t(batch * di * K) &&
+                state->ssm_.size() == std::size_t(batch * di * N),
+            w, "state", "must be made by make_state(", batch, ") of this block");
+
+  // in_proj: xz (M, 2 di) = [x | z]
+  std::vector<T> xz(std::size_t(M * 2 * di));
+  linear_gemm(x, M, dm, p_.in_proj_weight.data(), p_.in_proj_bias.empty() ? nullptr : p_.in_proj_bias.data(),
+              2 * di, xz.data());
+
+  // causal depthwise conv (left context: the conv state or zeros) + SiLU -> xc (M, di)
+  std::vector<T> xc(std::size_t(M * di));
+  const T* cbias = p_.conv1d_bias.empty() ? nullptr : p_.conv1d_bias.data();
+#pragma omp parallel for schedule(static) if (M * di * K > 65536)
+  for (std::ptrdiff_t row = 0; row < M; ++row) {
+    const std::ptrdiff_t b = row / L, t = row % L;
+    T* o = xc.data() + row * di;
+    for (std::ptrdiff_t c = 0; c < di; ++c) o[c] = cbias ? cbias[c] : T(0);
+    for (std::ptrdiff_t k = 0; k < K; ++k) {
+      const std::ptrdiff_t tt = t - (K - 1) + k;
+      const T* wk = conv_t_.data() + k * di;
+      if (tt >= 0) {
+        const T* src = xz.data() + (b * L + tt) * 2 * di;
+        for (std::ptrdiff_t c = 0; c < di; ++c) o[c] += wk[c] * src[c];
+      } else if (state) {
+        const T* cs = state->conv_.data() + b * di * K + (K + tt);
+        for (std::ptrdiff_t c = 0; c < di; ++c) o[c] += wk[c] * cs[c * K];
+      }
+    }
+    for (std::ptrdiff_t c = 0; c < di; ++c) o[c] = silu(o[c]);
+  }
+  // advance the conv state: new[j] = x[L - K + j] (or old[j + L] when that is before the sequence)
+  if (state)
+    for (std::ptrdiff_t b = 0; b < batch; ++b)
+      for (std::ptrdiff_t c = 0; c < di; ++c) {
+        T* cs = state->conv_.data() + (b * di + c) * K;
+        for (std::ptrdiff_t j = 0; j < K; ++j) {
+          const std::ptrdiff_t tt = L - K + j;
+          cs[j] = tt >= 0 ? xz[std::size_t((b * L + tt) * 2 * di + c)] : cs[j + L];
+        }
+      }
+
+  // x_proj -> (dt, B, C); dt_proj (no bias) -> delta (M, di)
+  std::vector<T> xdbl(std::size_t(M * XD)), delta(std::size_t(M * di));
+  linear_gemm(xc.data(), M, di, p_.x_proj_weight.data(), static_cast<const T*>(nullptr), XD, xdbl.data());
+  linear_gemm(xdbl.data(), M, R, p_.dt_proj_weight.data(), static_cast<const T*>(nullptr), di, delta.data(),
+              -1, XD);
+  // variable B, C in mamba_ssm's (batch, groups = 1, d_state, L) layout
+  std::vector<T> Bv(std::size_t(batch * N * L)), Cv(Bv.size());
+  for (std::ptrdiff_t b = 0; b < batch; ++b)
+    for (std::ptrdiff_t t = 0; t < L; ++t) {
+      const T* r = xdbl.data() + (b * L + t) * XD + R;
+      for (std::ptrdiff_t n = 0; n < N; ++n) {
+        Bv[std::size_t((b * N + n) * L + t)] = r[n];
+        Cv[std::size_t((b * N + n) * L + t)] = r[N + n];
+      }
+    }
+
+  // selective scan over (batch, d_inner, L) views of the time-major arrays
+  std::vector<T> ys(std::size_t(M * di));
+  SelectiveScanArgs<T> a;
+  a.batch = batch;
+  a.dim = int(di);
+  a.dstate = int(N);
+  a.length = length;
+  a.groups = 1;
+  a.delta_softplus = true;
+  a.u_strides = a.delta_strides = a.out_strides = Strides3{L * di, 1, di};
+  a.z_strides = Strides3{L * 2 * di, 1, 2 * di};
+  if (device == Device::cpu) {
+    a.u = xc.data();
+    a.delta = delta.data();
+    a.A = A_.data();
+    a.B = Bv.data();
+    a.C = Cv.data();
+    a.D = p_.D.data();
+    a.z = xz.data() + di;
+    a.delta_bias = p_.dt_proj_bias.data();
+    a.h0 = state ? state->ssm_.data() : nullptr;
+    a.last_state = state ? state->ssm_.data() : nullptr;
+    a.out = ys.data();
+    selective_scan(a, Device::cpu);
+  } else {
+    DeviceBuffer<T> du(xc), dd(delta), dA(A_), dB(Bv), dC(Cv), dD(p_.D), dz(xz), dbias(p_.dt_proj_bias),
+        dout(ys.size());
+    DeviceBuffer<T> dstate;
+    if (state) dstate = DeviceBuffer<T>(state->ssm_);
+    a.u = du.data();
+    a.delta = dd.data();
+    a.A = dA.data();
+    a.B = dB.data();
+    a.C = dC.data();
+    a.D = dD.data();
+    a.z = dz.data() + di;
+    a.delta_bias = dbias.data();
+    a.h0 = state ? dstate.data() : nullptr;
+    a.last_state = state ? dstate.data() : nullptr;
+    a.out = dout.data();
+    selective_scan(a, device);
+    dout.download(ys.data(), ys.size());
+    if (state) dstate.download(state->ssm_.data(), state->ssm_.size());
+  }
+
+  linear_gemm(ys.data(), M, di, p_.out_proj_weight.data(),
+              p_.out_proj_bias.empty() ? nullptr : p_.out_proj_bias.data(), dm, y);
+}
+
+template <class T>
+void MambaBlock<T>::step_front(const T* x, MambaBlockState<T>& s) const noexcept {
+  const std::ptrdiff_t dm = cfg_.d_model, di = cfg_.d_inner, N = cfg_.d_state, K = cfg_.d_conv,
+                       R = cfg_.dt_rank, XD = R + 2 * N;
+  const T* cbias = p_.conv1d_bias.empty() ? nullptr : p_.conv1d_bias.data();
+  for (std::ptrdiff_t b = 0; b < s.batch_; ++b) {
+    T* xz = s.xz_.data() + b * 2 * di;
+    linear_rows_t(x + b * dm, 1, dm, in_t_.data(),
+                p_.in_proj_bias.empty() ? nullptr : p_.in_proj_bias.data(), 2 * di, xz);
+    T* xc = s.xc_.data() + b * di;
+    for (std::ptrdiff_t c = 0; c < di; ++c) {
+      T* cs = s.conv_.data() + (b * di + c) * K;
+      const T* wc = p_.conv1d_weight.data() + c * K;
+      T acc = cbias ? cbias[c] : T(0);
+      for (std::ptrdiff_t k = 0; k + 1 < K; ++k) {
+        cs[k] = cs[k + 1];
+        acc += cs[k] * wc[k];
+      }
+      cs[K - 1] = xz[c];
+      acc += xz[c] * wc[K - 1];
+      xc[c] = silu(acc);
+      s.z_[std::size_t(b * di + c)] = xz[di + c];
+    }
+    T* xd = s.xdbl_.data() + b * XD;
+    linear_rows_t(xc, 1, di, xproj_t_.data(), static_cast<const T*>(nullptr), XD, xd);
+    linear_rows_t(xd, 1, R, dt_t_.data(), static_cast<const T*>(nullptr), di, s.dt_.data() + b * di);
+    std::copy(xd + R, xd + R + N, s.B_.data() + b * N);
+    std::copy(xd + R + N, xd + R + 2 * N, s.C_.data() + b * N);
+  }
+}
+
+template <class T>
+void MambaBlock<T>::step_back(T* y, MambaBlockState<T>& s) const noexcept {
+  linear_rows_t(s.y_.data(), s.batch_, cfg_.d_inner, out_t_.data(),
+              p_.out_proj_bias.empty() ? nullptr : p_.out_proj_bias.data(), cfg_.d_model, y);
+}
+
+template <class T>
+void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s) const noexcept {
+  step_front(x, s);
+  SelectiveStateUpdateArgs<T> a;
+  a.batch = s.batch_;
+  a.dim = cfg_.d_inner;
+  a.dstate = cfg_.d_state;
+  a.groups = 1;
+  a.dt_softplus = true;
+  a.state = s.ssm_.data();
+  a.x = s.xc_.data();
+  a.dt = s.dt_.data();
+  a.A = A_.data();
+  a.B = s.B_.data();
+  a.C = s.C_.data();
+  a.D = p_.D.data();
+  a.z = s.z_.data();
+  a.dt_bias = p_.dt_proj_bias.data();
+  a.out = s.y_.data();
+  selective_state_update_cpu(a);
+  step_back(y, s);
+}
+
+template <class T>
+void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s, Device device) const {
+  require(s.batch_ >= 1 && s.ssm_.size() == std::size_t(s.batch_) * cfg_.d_inner * cfg_.d_state,
+          "MambaBlock::step", "state", "must be made by make_state() of this block");
+  if (device == Device::cpu) {
+    step(x, y, s);
+    return;
+  }
+  step_front(x, s);
+  DeviceBuffer<T> dstate(s.ssm_), dx(s.xc_), ddt(s.dt_), dA(A_), dB(s.B_), dC(s.C_), dD(p_.D), dz(s.z_),
+      dbias(p_.dt_proj_bias), dout(s.y_.size());
+  SelectiveStateUpdateArgs<T> a;
+  a.batch = s.batch_;
+  a.dim = cfg_.d_inner;
+  a.dstate = cfg_.d_state;
+  a.groups = 1;
+  a.dt_softplus = true;
+  a.state = dstate.data();
+  a.x = dx.data();
+  a.dt = ddt.data();
+  a.A = dA.data();
+  a.B = dB.data();
+  a.C = dC.data();
+  a.D = dD.data();
+  a.z = dz.data();
+  a.dt_bias = dbias.data();
+  a.out = dout.data();
+  selective_state_update(a, device);
+  dout.download(s.y_.data(), s.y_.size());
+  dstate.download(s.ssm_.data(), s.ssm_.size());
+  step_back(y, s);
+}
+
+template class MambaBlock<float>;
+template class MambaBlock<double>;
+template class MambaBlockState<float>;
+template class MambaBlockState<double>;
+template MambaBlockParams<float> read_mamba_block<float>(TensorReader&, const std::string&, const MambaBlockConfig&);
+template MambaBlockParams<double> read_mamba_block<double>(TensorReader&, const std::string&, const MambaBlockConfig&);
+template MambaBlockParams<float> random_mamba_block<float>(const MambaBlockConfig&, std::uint64_t);
+template MambaBlockParams<double> random_mamba_block<double>(const MambaBlockConfig&, std::uint64_t);
+
+}  // namespace ssm

@@ -1,0 +1,485 @@
+#include "ssm/layers/s4d_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <numbers>
+#include <random>
+
+#include "layers/config_json.hpp"
+#include "layers/nn_ops.hpp"
+#include "ssm/conv/diag_kernel.hpp"
+#include "ssm/conv/fftconv.hpp"
+#include "ssm/core/denormals.hpp"
+#include "ssm/core/device_buffer.hpp"
+#include "ssm/core/error.hpp"
+#include "ssm/layers/model_file.hpp"
+#include "ssm/scan/diag_scan.hpp"
+
+namespace ssm {
+
+using layers_detail::linear_gemm;
+using layers_detail::linear_rows;
+
+const char* to_string(S4DMode m) noexcept {
+  switch (m) {
+    case S4DMode::stream: return "stream";
+    case S4DMode::conv: return "conv";
+    case S4DMode::scan: return "scan";
+  }
+  return "?";
+}
+
+S4DMode parse_s4d_mode(const std::string& name) {
+  if (name == "stream") return S4DMode::stream;
+  if (name == "conv") return S4DMode::conv;
+  if (name == "scan") return S4DMode::scan;
+  fail("parse_s4d_mode", "name", "must be \"stream\", \"conv\" or \"scan\", got \"", name, "\"");
+}
+
+// ---- config ---------------------------------------------------------------------------------
+
+void S4DModelConfig::validate(const char* where) const {
+  require(d_input >= 1, where, "d_input", "must be >= 1, got ", d_input);
+  require(d_output >= 1, where, "d_output", "must be >= 1, got ", d_output);
+  require(d_model >= 1, where, "d_model", "must be >= 1, got ", d_model);
+  require(n_layers >= 1, where, "n_layers", "must be >= 1, got ", n_layers);
+  require(d_state >= 2 && d_state % 2 == 0, where, "d_state", "must be even and >= 2 (N2 = d_state/2 complex modes), got ",
+          d_state);
+  require(norm_eps > 0 && std::isfinite(norm_eps), where, "norm_eps", "must be finite and > 0, got ", norm_eps);
+  require(sample_rate > 0 && std::isfinite(sample_rate), where, "sample_rate", "must be finite and > 0 Hz, got ",
+          sample_rate);
+}
+
+namespace {
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::gelu: return "gelu";
+    case Activation::silu: return "silu";
+    case Activation::relu: return "relu";
+    case Activation::identity: return "identity";
+  }
+  return "?";
+}
+}  // namespace
+
+S4DModelConfig S4DModelConfig::from_json(const std::string& text) {
+  layers_detail::ConfigJson j(text, "S4DModelConfig");
+  S4DModelConfig c;
+  c.d_model = j.integer("d_model");
+  c.n_layers = j.integer("n_layers");
+  c.d_state = j.integer("d_state");
+  c.d_input = j.integer("d_input", 1);
+  c.d_output = j.integer("d_output", 1);
+  c.prenorm = j.boolean("prenorm", false);
+  const std::string act = j.string("activation", "gelu");
+  if (act == "gelu") c.activation = Activation::gelu;
+  else if (act == "silu") c.activation = Activation::silu;
+  else if (act == "relu") c.activation = Activation::relu;
+  else if (act == "identity") c.activation = Activation::identity;
+  else j.bad("activation", "must be \"gelu\", \"silu\", \"relu\" or \"identity\", got \"" + act + "\"");
+  if (j.has("norm") && j.string("norm") != "layernorm") j.bad("norm", "must be \"layernorm\" (the S4 example's norm)");
+  c.norm_eps = j.number("norm_eps", 1e-5);
+  c.sample_rate = j.number("sample_rate", 48000.0);
+  c.validate("S4DModelConfig");
+  return c;
+}
+
+std::string S4DModelConfig::to_json() const {
+  nlohmann::ordered_json j;
+  j["d_model"] = d_model;
+  j["n_layers"] = n_layers;
+  j["d_state"] = d_state;
+  j["d_input"] = d_input;
+  j["d_output"] = d_output;
+  j["prenorm"] = prenorm;
+  j["activation"] = activation_name(activation);
+  j["norm"] = "layernorm";
+  j["norm_eps"] = norm_eps;
+  j["sample_rate"] = sample_rate;
+  return j.dump();
+}
+
+// ---- parameters -----------------------------------------------------------------------------
+
+template <class T>
+S4DModelParams<T> random_s4d_model(const S4DModelConfig& c, std::uint64_t seed) {
+  c.validate("random_s4d_model");
+  std::mt19937_64 rng(seed);
+  auto uniform = [&](std::size_t n, double lo, double hi) {
+    std::uniform_real_distribution<double> d(lo, hi);
+    std::vector<T> v(n);
+    for (auto& x : v) x = static_cast<T>(d(rng));
+    return v;
+  };
+  auto normal = [&](std::size_t n, double sd) {
+    std::normal_distribution<double> d(0, sd);
+    std::vector<T> v(n);
+    for (auto& x : v) x = static_cast<T>(d(rng));
+    return v;
+  };
+  const std::size_t H = c.d_model, N2 = c.modes();
+  const double bi = 1 / std::sqrt(double(c.d_input)), bh = 1 / std::sqrt(double(H));
+  S4DModelParams<T> p;
+  p.encoder_weight = uniform(H * c.d_input, -bi, bi);
+  p.encoder_bias = uniform(H, -bi, bi);
+  for (int i = 0; i < c.n_layers; ++i) {
+    S4DLayerParams<T> l;
+    l.log_dt = uniform(H, std::log(1e-3), std::log(1e-1));
+    l.log_A_real.assign(H * N2, static_cast<T>(std::log(0.5)));
+    l.A_imag.resize(H * N2);
+    for (std::size_t h = 0; h < H; ++h)
+      for (std::size_t n = 0; n < N2; ++n) l.A_imag[h * N2 + n] = static_cast<T>(std::numbers::pi * double(n));
+    l.C = normal(H * N2 * 2, std::sqrt(0.5));
+    l.D = normal(H, 1.0);
+    l.out_weight = uniform(2 * H * H, -bh, bh);
+    l.out_bias = uniform(2 * H, -bh, bh);
+    l.norm_weight.assign(H, T(1));
+    l.norm_bias.assign(H, T(0));
+    p.layers.push_back(std::move(l));
+  }
+  p.decoder_weight = uniform(std::size_t(c.d_output) * H, -bh, bh);
+  p.decoder_bias = uniform(c.d_output, -bh, bh);
+  return p;
+}
+
+namespace {
+template <class T>
+void check_vec(const std::vector<T>& v, std::size_t n, const std::string& name) {
+  if (v.size() != n)
+    throw Error("S4DModel: parameter '" + name + "' must have " + std::to_string(n) + " elements, got " +
+                std::to_string(v.size()));
+  for (const T& x : v)
+    if (!std::isfinite(static_cast<double>(x))) throw Error("S4DModel: parameter '" + name + "' must be finite");
+}
+}  // namespace
+
+template <class T>
+S4DModel<T>::S4DModel(const S4DModelConfig& c, S4DModelParams<T> p) : cfg_(c), p_(std::move(p)) {
+  c.validate("S4DModel");
+  const std::size_t H = c.d_model, N2 = c.modes();
+  check_vec(p_.encoder_weight, H * c.d_input, "encoder.weight");
+  check_vec(p_.encoder_bias, H, "encoder.bias");
+  check_vec(p_.decoder_weight, H * c.d_output, "decoder.weight");
+  check_vec(p_.decoder_bias, std::size_t(c.d_output), "decoder.bias");
+  if (p_.layers.size() != std::size_t(c.n_layers))
+    throw Error("S4DModel: parameters must hold n_layers = " + std::to_string(c.n_layers) + " layers, got " +
+                std::to_string(p_.layers.size()));
+  for (std::size_t i = 0; i < p_.layers.size(); ++i) {
+    const auto& l = p_.layers[i];
+    const std::string pre = "s4_layers." + std::to_string(i) + ".";
+    check_vec(l.log_dt, H, pre + "kernel.log_dt");
+    check_vec(l.log_A_real, H * N2, pre + "kernel.log_A_real");
+    check_vec(l.A_imag, H * N2, pre + "kernel.A_imag");
+    check_vec(l.C, H * N2 * 2, pre + "kernel.C");
+    check_vec(l.D, H, pre + "D");
+    check_vec(l.out_weight, 2 * H * H, pre + "output_linear.weight");
+    check_vec(l.out_bias, 2 * H, pre + "output_linear.bias");
+    check_vec(l.norm_weight, H, "norms." + std::to_string(i) + ".weight");
+    check_vec(l.norm_bias, H, "norms." + std::to_string(i) + ".bias");
+    DiagonalSSM s(static_cast<int>(H), static_cast<int>(N2));
+    for (std::size_t k = 0; k < H * N2; ++k) {
+      s.A.re[k] = -std::exp(double(l.log_A_real[k]));
+      s.A.im[k] = double(l.A_imag[k]);
+      s.B.re[k] = 1.0;
+      s.B.im[k] = 0.0;
+      s.C.re[k] = double(l.C[2 * k]);
+      s.C.im[k] = double(l.C[2 * k + 1]);
+    }
+    for (std::size_t h = 0; h < H; ++h) {
+      s.D[h] = double(l.D[h]);
+      s.log_dt[h] = double(l.log_dt[h]);
+    }
+    s.reference_rate = c.sample_rate;
+    out_wt_.push_back(layers_detail::transpose(l.out_weight, 2 * std::ptrdiff_t(H), std::ptrdiff_t(H)));
+    s.validate("S4DModel");
+    ssm_.push_back(std::move(s));
+  }
+}
+
+template <class T>
+S4DModel<T> S4DModel<T>::from_file(const io::SafeTensors& f) {
+  const std::string arch = model_arch(f);
+  if (arch != "s4d")
+    throw Error("S4DModel: model file '" + f.origin() + "' has ssmkit.arch \"" + arch + "\", expected \"s4d\"");
+  auto cit = f.metadata().find("ssmkit.config");
+  if (cit == f.metadata().end())
+    throw Error("S4DModel: model file '" + f.origin() + "': __metadata__ key 'ssmkit.config' is missing");
+  S4DModelConfig c;
+  try {
+    c = S4DModelConfig::from_json(cit->second);
+  } catch (const Error& e) {
+    throw Error("model file '" + f.origin() + "': " + e.what());
+  }
+  TensorReader r(f, "S4DModel");
+  const std::int64_t H = c.d_model, N2 = c.modes();
+  S4DModelParams<T> p;
+  p.encoder_weight = r.read<T>("encoder.weight", {H, c.d_input});
+  p.encoder_bias = r.read<T>("encoder.bias", {H});
+  for (int i = 0; i < c.n_layers; ++i) {
+    const std::string pre = "s4_layers." + std::to_string(i) + ".";
+    const std::string nrm = "norms." + std::to_string(i) + ".";
+    S4DLayerParams<T> l;
+    l.log_dt = r.read<T>(pre + "kernel.log_dt", {H});
+    l.log_A_real = r.read<T>(pre + "kernel.log_A_real", {H, N2});
+    l.A_imag = r.read<T>(pre + "kernel.A_imag", {H, N2});
+    l.C = r.read<T>(pre + "kernel.C", {H, N2, 2});
+    l.D = r.read<T>(pre + "D", {H});
+    l.out_weight = r.read_any<T>({pre + "output_linear.0.weight", pre + "output_linear.weight"},
+                                 {{2 * H, H, 1}, {2 * H, H}});
+    l.out_bias = r.read_any<T>({pre + "output_linear.0.bias", pre + "output_linear.bias"}, {{2 * H}});
+    l.norm_weight = r.read<T>(nrm + "weight", {H});
+    l.norm_bias = r.read<T>(nrm + "bias", {H});
+    p.layers.push_back(std::move(l));
+  }
+  p.decoder_weight = r.read<T>("decoder.weight", {c.d_output, H});
+  p.decoder_bias = r.read<T>("decoder.bias", {c.d_output});
+  r.finish();
+  return S4DModel(c, std::move(p));
+}
+
+template <class T>
+S4DModel<T> S4DModel<T>::load(const std::string& path) {
+  return from_file(io::SafeTensors::load(path));
+}
+
+template <class T>
+void S4DModel<T>::save(const std::string& path) const {
+  const io::DType dt = sizeof(T) == 4 ? io::DType::F32 : io::DType::F64;
+  std::vector<io::TensorOut> out;
+  auto add = [&](const std::string& name, std::vector<std::int64_t> shape, const std::vector<T>& v) {
+    out.push_back({name, dt, std::move(shape), std::vector<double>(v.begin(), v.end())});
+  };
+  const std::int64_t H = cfg_.d_model, N2 = cfg_.modes();
+  add("encoder.weight", {H, cfg_.d_input}, p_.encoder_weight);
+  add("encoder.bias", {H}, p_.encoder_bias);
+  for (std::size_t i = 0; i < p_.layers.size(); ++i) {
+    const auto& l = p_.layers[i];
+    const std::string pre = "s4_layers." + std::to_string(i) + ".";
+    const std::string nrm = "norms." + std::to_string(i) + ".";
+    add(pre + "kernel.log_dt", {H}, l.log_dt);
+    add(pre + "kernel.log_A_real", {H, N2}, l.log_A_real);
+    add(pre + "kernel.A_imag", {H, N2}, l.A_imag);
+    add(pre + "kernel.C", {H, N2, 2}, l.C);
+    add(pre + "D", {H}, l.D);
+    add(pre + "output_linear.0.weight", {2 * H, H, 1}, l.out_weight);
+    add(pre + "output_linear.0.bias", {2 * H}, l.out_bias);
+    add(nrm + "weight", {H}, l.norm_weight);
+    add(nrm + "bias", {H}, l.norm_bias);
+  }
+  add("decoder.weight", {cfg_.d_output, H}, p_.decoder_weight);
+  add("decoder.bias", {cfg_.d_output}, p_.decoder_bias);
+  io::save_safetensors(path, out, {{"ssmkit.arch", "s4d"}, {"ssmkit.config", cfg_.to_json()}});
+}
+
+// ---- compute --------------------------------------------------------------------------------
+
+template <class T>
+std::vector<typename S4DModel<T>::Discrete> S4DModel<T>::discretize_all(double dt_scale) const {
+  std::vector<Discrete> out;
+  for (const auto& s : ssm_) {
+    const DiagonalDiscrete dd = discretize(s, Method::zoh, dt_scale);
+    Discrete d;
+    const std::size_t n = dd.Ad.size();
+    d.ad_re.resize(n);
+    d.ad_im.resize(n);
+    d.w_re.resize(n);
+    d.w_im.resize(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::complex<double> w = s.C.get(k) * dd.Bd.get(k);  // fold Bd into the read-out
+      d.ad_re[k] = static_cast<T>(dd.Ad.re[k]);
+      d.ad_im[k] = static_cast<T>(dd.Ad.im[k]);
+      d.w_re[k] = static_cast<T>(w.real());
+      d.w_im[k] = static_cast<T>(w.imag());
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+// s_t = Ad s_{t-1} + z_t (s = h / Bd), y_t = 2 Re(sum_n W s_t) + D z_t with W = C Bd: the same
+// outputs as h_t = Ad h_{t-1} + Bd z_t, y_t = 2 Re(C h_t) + D z_t. z, y: (n, H) time-major.
+template <class T>
+void S4DModel<T>::recurrence(const Discrete& d, const T* D, int H, int N2, T* h_re, T* h_im, const T* z, T* y,
+                             std::ptrdiff_t n) noexcept {
+  for (int h = 0; h < H; ++h) {
+    T* __restrict hr = h_re + std::ptrdiff_t(h) * N2;
+    T* __restrict hi = h_im + std::ptrdiff_t(h) * N2;
+    const T* __restrict ar = d.ad_re.data() + std::ptrdiff_t(h) * N2;
+    const T* __restrict ai = d.ad_im.data() + std::ptrdiff_t(h) * N2;
+    const T* __restrict wr = d.w_re.data() + std::ptrdiff_t(h) * N2;
+    const T* __restrict wi = d.w_im.data() + std::ptrdiff_t(h) * N2;
+    for (std::ptrdiff_t t = 0; t < n; ++t) {
+      const T u = z[t * H + h];
+      T acc = 0;
+#pragma omp simd reduction(+ : acc)
+      for (int k = 0; k < N2; ++k) {
+        const T nr = ar[k] * hr[k] - ai[k] * hi[k] + u;
+        const T ni = ar[k] * hi[k] + ai[k] * hr[k];
+        hr[k] = nr;
+        hi[k] = ni;
+        acc += wr[k] * nr - wi[k] * ni;
+      }
+      y[t * H + h] = T(2) * acc + D[h] * u;
+    }
+  }
+}
+
+template <class T>
+void S4DModel<T>::layer_tail(std::size_t i, T* ys, std::ptrdiff_t rows, T* x, T* glu, bool offline) const noexcept {
+  const auto& l = p_.layers[i];
+  const std::ptrdiff_t H = cfg_.d_model, n = rows * H;
+  switch (cfg_.activation) {
+    case Activation::gelu: for (std::ptrdiff_t k = 0; k < n; ++k) ys[k] = layers_detail::gelu(ys[k]); break;
+    case Activation::silu: for (std::ptrdiff_t k = 0; k < n; ++k) ys[k] = layers_detail::silu(ys[k]); break;
+    case Activation::relu: for (std::ptrdiff_t k = 0; k < n; ++k) ys[k] = std::max(ys[k], T(0)); break;
+    case Activation::identity: break;
+  }
+  if (offline) linear_gemm(ys, rows, H, l.out_weight.data(), l.out_bias.data(), 2 * H, glu);
+  else layers_detail::linear_rows_t(ys, rows, H, out_wt_[i].data(), l.out_bias.data(), 2 * H, glu);
+  for (std::ptrdiff_t r = 0; r < rows; ++r) {
+    const T* g = glu + r * 2 * H;
+    T* xr = x + r * H;
+    for (std::ptrdiff_t c = 0; c < H; ++c) xr[c] += g[c] / (T(1) + std::exp(-g[H + c]));
+  }
+  if (!cfg_.prenorm)
+    layers_detail::layer_norm(x, rows, H, l.norm_weight.data(), l.norm_bias.data(), cfg_.norm_eps, x);
+}
+
+template <class T>
+void S4DModel<T>::forward(const T* u, int batch, int length, T* y, S4DMode mode, double sample_rate,
+                          Device device) const {
+  constexpr const char* w = "S4DModel::forward";
+  require(!ssm_.empty(), w, "this", "must be a constructed model");
+  require(batch >= 1, w, "batch", "must be >= 1, got ", batch);
+  require(length >= 1, w, "length", "must be >= 1, got ", length);
+  require(u != nullptr && y != nullptr, w, "u/y", "must not be null");
+  require(sample_rate >= 0 && std::isfinite(sample_rate), w, "sample_rate",
+          "must be finite and > 0 (or 0: the model's rate), got ", sample_rate);
+  require(mode != S4DMode::stream || device == Device::cpu, w, "device", "must be cpu for the stream mode");
+  const double rate = sample_rate > 0 ? sample_rate : cfg_.sample_rate;
+  const double dt_scale = cfg_.sample_rate / rate;
+  const std::ptrdiff_t H = cfg_.d_model, N2 = cfg_.modes(), L = length, M = std::ptrdiff_t(batch) * L;
+  std::vector<T> x(std::size_t(M * H)), z(x.size()), ys(x.size()), glu(std::size_t(M * 2 * H));
+  linear_gemm(u, M, cfg_.d_input, p_.encoder_weight.data(), p_.encoder_bias.data(), H, x.data());
+  std::vector<Discrete> disc;
+  if (mode == S4DMode::stream) disc = discretize_all(dt_scale);
+  std::vector<T> hr(std::size_t(H * N2)), hi(hr.size()), K;
+
+  for (std::size_t i = 0; i < ssm_.size(); ++i) {
+    const auto& l = p_.layers[i];
+    if (cfg_.prenorm)
+      layers_detail::layer_norm(x.data(), M, H, l.norm_weight.data(), l.norm_bias.data(), cfg_.norm_eps, z.data());
+    else
+      z = x;
+    const View3<const T> zv(z.data(), batch, H, L, L * H, 1, H);
+    const View3<T> yv(ys.data(), batch, H, L, L * H, 1, H);
+    switch (mode) {
+      case S4DMode::stream:
+        for (int b = 0; b < batch; ++b) {
+          std::fill(hr.begin(), hr.end(), T(0));
+          std::fill(hi.begin(), hi.end(), T(0));
+          recurrence(disc[i], l.D.data(), int(H), int(N2), hr.data(), hi.data(), z.data() + b * L * H,
+                     ys.data() + b * L * H, L);
+        }
+        break;
+      case S4DMode::conv:
+        K = diag_kernel<T>(ssm_[i], Method::zoh, L, dt_scale);
+        fftconv<T>(zv, K.data(), L, l.D.data(), yv, device);
+        break;
+      case S4DMode::scan: {
+        std::vector<T> A(std::size_t(H * N2 * 2)), B(A.size()), C(l.C), dt(static_cast<std::size_t>(H));
+        for (std::ptrdiff_t k = 0; k < H * N2; ++k) {
+          A[std::size_t(2 * k)] = static_cast<T>(ssm_[i].A.re[std::size_t(k)]);
+          A[std::size_t(2 * k + 1)] = static_cast<T>(ssm_[i].A.im[std::size_t(k)]);
+          B[std::size_t(2 * k)] = T(1);
+        }
+        for (std::ptrdiff_t h = 0; h < H; ++h) dt[std::size_t(h)] = static_cast<T>(ssm_[i].dt(int(h)) * dt_scale);
+        DiagScanArgs<T> a;
+        a.batch = batch;
+        a.channels = int(H);
+        a.modes = int(N2);
+        a.length = length;
+        a.method = Method::zoh;
+        a.u_strides = a.y_strides = Strides3{L * H, 1, H};
+        if (device == Device::cpu) {
+          a.A = A.data();
+          a.B = B.data();
+          a.C = C.data();
+          a.D = l.D.data();
+          a.dt = dt.data();
+          a.u = z.data();
+          a.y = ys.data();
+          diag_scan(a, Device::cpu);
+        } else {
+          DeviceBuffer<T> dA(A), dB(B), dC(C), dD(l.D), ddt(dt), du(z), dy(ys.size());
+          a.A = dA.data();
+          a.B = dB.data();
+          a.C = dC.data();
+          a.D = dD.data();
+          a.dt = ddt.data();
+          a.u = du.data();
+          a.y = dy.data();
+          diag_scan(a, device);
+          dy.download(ys.data(), ys.size());
+        }
+        break;
+      }
+    }
+    layer_tail(i, ys.data(), M, x.data(), glu.data(), true);
+  }
+  linear_gemm(x.data(), M, H, p_.decoder_weight.data(), p_.decoder_bias.data(), cfg_.d_output, y);
+}
+
+template <class T>
+void S4DModel<T>::prepare(const StreamSpec& spec) {
+  require(!ssm_.empty(), "S4DModel::prepare", "this", "must be a constructed model");
+  require(spec.max_block >= 1, "S4DModel::prepare", "spec.max_block", "must be >= 1, got ", spec.max_block);
+  require(spec.sample_rate > 0 && std::isfinite(spec.sample_rate), "S4DModel::prepare", "spec.sample_rate",
+          "must be finite and > 0 Hz, got ", spec.sample_rate);
+  prepared_ = false;
+  disc_ = discretize_all(cfg_.sample_rate / spec.sample_rate);
+  const std::size_t H = cfg_.d_model, N2 = cfg_.modes(), B = spec.max_block;
+  h_re_.assign(ssm_.size(), std::vector<T>(H * N2, T(0)));
+  h_im_.assign(ssm_.size(), std::vector<T>(H * N2, T(0)));
+  x_.assign(B * H, T(0));
+  z_.assign(B * H, T(0));
+  y_.assign(B * H, T(0));
+  glu_.assign(B * 2 * H, T(0));
+  max_block_ = spec.max_block;
+  prepared_ = true;
+}
+
+template <class T>
+void S4DModel<T>::reset() noexcept {
+  for (auto& v : h_re_) std::fill(v.begin(), v.end(), T(0));
+  for (auto& v : h_im_) std::fill(v.begin(), v.end(), T(0));
+}
+
+template <class T>
+void S4DModel<T>::process(const T* in, T* out, int n) noexcept {
+  if (!prepared_ || n > max_block_ || n < 0) {
+    if (n > 0) std::fill(out, out + std::ptrdiff_t(n) * cfg_.d_output, T(0));
+    return;
+  }
+  ScopedFlushDenormals ftz;
+  const std::ptrdiff_t H = cfg_.d_model;
+  linear_rows(in, n, cfg_.d_input, p_.encoder_weight.data(), p_.encoder_bias.data(), H, x_.data());
+  for (std::size_t i = 0; i < disc_.size(); ++i) {
+    const auto& l = p_.layers[i];
+    if (cfg_.prenorm)
+      layers_detail::layer_norm(x_.data(), n, H, l.norm_weight.data(), l.norm_bias.data(), cfg_.norm_eps, z_.data());
+    else
+      std::copy_n(x_.data(), n * H, z_.data());
+    recurrence(disc_[i], l.D.data(), int(H), cfg_.modes(), h_re_[i].data(), h_im_[i].data(), z_.data(), y_.data(), n);
+    layer_tail(i, y_.data(), n, x_.data(), glu_.data(), false);
+  }
+  linear_rows(x_.data(), n, H, p_.decoder_weight.data(), p_.decoder_bias.data(), cfg_.d_output, out);
+}
+
+template class S4DModel<float>;
+template class S4DModel<double>;
+template S4DModelParams<float> random_s4d_model<float>(const S4DModelConfig&, std::uint64_t);
+template S4DModelParams<double> random_s4d_model<double>(const S4DModelConfig&, std::uint64_t);
+
+}  // namespace ssm

@@ -1,0 +1,146 @@
+// CUDA convolution paths against the CPU ones: ssm::fftconv on Device::cuda (cuFFT, cached
+// kernel spectra, fused skip) vs the direct O(L Lk) sum and vs the unfused cuFFT path; the
+// slab loop (small workspace); and the CUDA Vandermonde kernel vs the CPU diag_kernel.
+// Exits 77 (CTest: skipped) when no GPU is present.
+#define BOOST_TEST_MODULE conv_cuda
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <vector>
+
+#include "ssm/conv/diag_kernel.hpp"
+#include "ssm/conv/fftconv.hpp"
+#include "ssm/core/device.hpp"
+#include "ssm/core/device_buffer.hpp"
+#include "ssm/core/error.hpp"
+#include "support/testing.hpp"
+#include "../../kernels/conv/diag_kernel_cuda.hpp"
+#include "../../kernels/conv/fftconv_device.hpp"
+
+using namespace ssm;
+
+namespace {
+
+struct RequireGpu {
+  RequireGpu() {
+    if (!cuda_available()) {
+      std::cout << "SKIP: no GPU present (" << cuda_description() << ")\n";
+      std::exit(77);
+    }
+  }
+};
+
+/// max |a - b| relative to max |b| (FFT round-off scales with the signal, not per element).
+double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double m = 0, e = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    m = std::fmax(m, std::fabs(double(b[i])));
+    const double d = std::fabs(double(a[i]) - double(b[i]));
+    if (!(d <= e)) e = d;
+  }
+  return e / (m > 0 ? m : 1.0);
+}
+
+}  // namespace
+
+BOOST_TEST_GLOBAL_FIXTURE(RequireGpu);
+
+BOOST_AUTO_TEST_CASE(fftconv_cuda_matches_direct_sum) {
+  struct Shape { std::ptrdiff_t B, H, L, Lk; bool D; };
+  std::uint64_t seed = 1;
+  for (const Shape s : {Shape{1, 1, 1, 1, true}, Shape{2, 3, 100, 17, true}, Shape{1, 4, 1000, 3000, true},
+                        Shape{3, 2, 777, 777, false}, Shape{2, 5, 4096, 50, true}}) {
+    const auto u = test::randn_f(std::size_t(s.B * s.H * s.L), seed++);
+    const auto k = test::randn_f(std::size_t(s.H * s.Lk), seed++);
+    const auto D = test::randn_f(std::size_t(s.H), seed++);
+    std::vector<float> y_ref(u.size()), y(u.size(), -777.f);
+    direct_conv<float>(View3<const float>(u.data(), s.B, s.H, s.L), k.data(), s.Lk,
+                       s.D ? D.data() : nullptr, View3<float>(y_ref.data(), s.B, s.H, s.L));
+    fftconv<float>(View3<const float>(u.data(), s.B, s.H, s.L), k.data(), s.Lk, s.D ? D.data() : nullptr,
+                   View3<float>(y.data(), s.B, s.H, s.L), Device::cuda);
+    BOOST_TEST_CONTEXT("B=" << s.B << " H=" << s.H << " L=" << s.L << " Lk=" << s.Lk) {
+      BOOST_TEST(rel_err(y, y_ref) < 2e-5);
+      // A second call reuses the cached spectrum and must give the same bits.
+      std::vector<float> y2(u.size());
+      fftconv<float>(View3<const float>(u.data(), s.B, s.H, s.L), k.data(), s.Lk, s.D ? D.data() : nullptr,
+                     View3<float>(y2.data(), s.B, s.H, s.L), Device::cuda);
+      BOOST_TEST((y2 == y));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fftconv_cuda_strided_views) {
+  // u and y as (B, L, H) storage viewed as (B, H, L): strides (L*H, 1, H).
+  const std::ptrdiff_t B = 2, H = 3, L = 300, Lk = 64;
+  const auto u_bhl = test::randn_f(std::size_t(B * H * L), 50);
+  const auto k = test::randn_f(std::size_t(H * Lk), 51), D = test::randn_f(std::size_t(H), 52);
+  std::vector<float> u_blh(u_bhl.size()), y_blh(u_bhl.size()), y_ref(u_bhl.size());
+  for (std::ptrdiff_t b = 0; b < B; ++b)
+    for (std::ptrdiff_t h = 0; h < H; ++h)
+      for (std::ptrdiff_t t = 0; t < L; ++t) u_blh[(b * L + t) * H + h] = u_bhl[(b * H + h) * L + t];
+  direct_conv<float>(View3<const float>(u_bhl.data(), B, H, L), k.data(), Lk, D.data(),
+                     View3<float>(y_ref.data(), B, H, L));
+  fftconv<float>(View3<const float>(u_blh.data(), B, H, L, L * H, 1, H), k.data(), Lk, D.data(),
+                 View3<float>(y_blh.data(), B, H, L, L * H, 1, H), Device::cuda);
+  std::vector<float> y(u_bhl.size());
+  for (std::ptrdiff_t b = 0; b < B; ++b)
+    for (std::ptrdiff_t h = 0; h < H; ++h)
+      for (std::ptrdiff_t t = 0; t < L; ++t) y[(b * H + h) * L + t] = y_blh[(b * L + t) * H + h];
+  BOOST_TEST(rel_err(y, y_ref) < 2e-5);
+}
+
+BOOST_AUTO_TEST_CASE(fused_slabs_match_unfused_path) {
+  // A workspace of a few rows forces the slab loop (rows not a multiple of the slab, and
+  // slabs that start mid-way through the channels).
+  const int B = 3, H = 5;
+  const std::ptrdiff_t L = 5000, Lk = 2500;
+  const auto u = test::randn_f(std::size_t(B) * H * L, 60);
+  const auto k = test::randn_f(std::size_t(H) * Lk, 61), D = test::randn_f(H, 62);
+  DeviceBuffer<float> du(u), dk(k), dD(D), y1(u.size()), y2(u.size());
+  detail::FFTConvCuda conv(H, L, dk.data(), Lk, dD.data(), /*workspace_bytes=*/4 * 8 * 8192);
+  conv.apply(du.data(), y1.data(), B, L);
+  detail::fftconv_cuda_unfused(du.data(), dk.data(), Lk, dD.data(), y2.data(), B, H, L);
+  BOOST_TEST(rel_err(y1.to_host(), y2.to_host()) < 1e-5);
+  // Shorter inputs through the same object (spectra built for max_length).
+  const std::ptrdiff_t L2 = 1234;
+  DeviceBuffer<float> du2(std::vector<float>(u.begin(), u.begin() + std::ptrdiff_t(B) * H * L2)),
+      y3(std::size_t(B) * H * L2), y4(std::size_t(B) * H * L2);
+  conv.apply(du2.data(), y3.data(), B, L2);
+  detail::fftconv_cuda_unfused(du2.data(), dk.data(), Lk, dD.data(), y4.data(), B, H, L2);
+  BOOST_TEST(rel_err(y3.to_host(), y4.to_host()) < 1e-5);
+  BOOST_CHECK_THROW(conv.apply(du.data(), y1.data(), B, L + 1), ssm::Error);
+}
+
+BOOST_AUTO_TEST_CASE(fftconv_cuda_rejects_double) {
+  std::vector<double> u(8, 1.0), k(2, 1.0), y(8);
+  BOOST_CHECK_THROW(fftconv<double>(View3<const double>(u.data(), 1, 2, 4), k.data(), 1, nullptr,
+                                    View3<double>(y.data(), 1, 2, 4), Device::cuda),
+                    ssm::Error);
+}
+
+BOOST_AUTO_TEST_CASE(vandermonde_kernel_matches_cpu) {
+  for (Method m : {Method::zoh, Method::bilinear}) {
+    const int H = 5, N2 = 24;
+    DiagonalSSM model(H, N2);
+    const auto r = test::randn(std::size_t(H) * N2 * 6, 70);
+    for (int h = 0; h < H; ++h)
+      for (int n = 0; n < N2; ++n) {
+        const std::size_t i = model.index(h, n), o = 6 * i;
+        model.A.set(i, {-0.5, 3.14159 * n});  // S4D-Lin
+        model.B.set(i, {r[o], r[o + 1]});
+        model.C.set(i, {r[o + 2], r[o + 3]});
+      }
+    std::vector<double> dt(H);
+    for (int h = 0; h < H; ++h) dt[h] = 1e-3 * std::pow(10.0, h * 0.5);
+    model.set_dt(dt);
+    for (std::ptrdiff_t L : {std::ptrdiff_t(1), std::ptrdiff_t(33), std::ptrdiff_t(100000)}) {
+      const auto K_cpu = diag_kernel<float>(model, m, L);
+      std::vector<float> K(K_cpu.size());
+      detail::diag_kernel_cuda(model, m, L, K.data());
+      BOOST_TEST_CONTEXT("method " << int(m) << " L=" << L) { BOOST_TEST(rel_err(K, K_cpu) < 1e-5); }
+    }
+  }
+}

@@ -1,0 +1,187 @@
+#define BOOST_TEST_MODULE layers_mamba_block
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "ssm/core/error.hpp"
+#include "ssm/layers/mamba_block.hpp"
+#include "support/rt_guard.hpp"
+#include "support/testing.hpp"
+
+using namespace ssm;
+
+namespace {
+
+MambaBlockConfig config(bool biases) {
+  MambaBlockConfig c;
+  c.d_model = 24;
+  c.d_inner = 48;
+  c.d_state = 8;
+  c.d_conv = 4;
+  c.dt_rank = 3;
+  c.in_proj_bias = biases;
+  c.out_proj_bias = biases;
+  c.conv_bias = true;
+  return c;
+}
+
+template <class T>
+std::vector<T> input(std::size_t n, std::uint64_t seed) {
+  const auto d = test::randn(n, seed);
+  return std::vector<T>(d.begin(), d.end());
+}
+
+// Runs x (batch, L, d_model) token by token through step() from `state`.
+template <class T>
+std::vector<T> run_steps(const MambaBlock<T>& blk, const std::vector<T>& x, int batch, int L,
+                         MambaBlockState<T>& state) {
+  const std::size_t dm = blk.config().d_model;
+  std::vector<T> y(x.size()), xt(batch * dm), yt(batch * dm);
+  for (int t = 0; t < L; ++t) {
+    for (int b = 0; b < batch; ++b) std::copy_n(&x[(std::size_t(b) * L + t) * dm], dm, &xt[b * dm]);
+    blk.step(xt.data(), yt.data(), state);
+    for (int b = 0; b < batch; ++b) std::copy_n(&yt[b * dm], dm, &y[(std::size_t(b) * L + t) * dm]);
+  }
+  return y;
+}
+
+double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    num = std::max(num, std::fabs(a[i] - b[i]));
+    den = std::max(den, std::fabs(b[i]));
+  }
+  return num / std::max(den, 1e-30);
+}
+template <class T>
+std::vector<double> dbl(const std::vector<T>& v) { return {v.begin(), v.end()}; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(step_equals_scan_f64_and_f32) {
+  for (bool biases : {false, true}) {
+    const auto cfg = config(biases);
+    const int batch = 3, L = 41;
+    const auto pd = random_mamba_block<double>(cfg, 7);
+    MambaBlock<double> bd(cfg, pd);
+    const auto x = input<double>(std::size_t(batch) * L * cfg.d_model, 11);
+    std::vector<double> y_scan(x.size());
+    auto s_scan = bd.make_state(batch);
+    bd.forward(x.data(), batch, L, y_scan.data(), &s_scan);
+    auto s_step = bd.make_state(batch);
+    const auto y_step = run_steps(bd, x, batch, L, s_step);
+    BOOST_TEST(rel_err(y_step, y_scan) < 1e-12);
+    BOOST_TEST(rel_err(s_step.conv(), s_scan.conv()) < 1e-13);
+    BOOST_TEST(rel_err(s_step.ssm(), s_scan.ssm()) < 1e-12);
+    // the output is not trivially zero and depends on the input
+    BOOST_TEST(*std::max_element(y_scan.begin(), y_scan.end()) > 1e-3);
+
+    // float32: same model rounded, compared with the float64 result
+    MambaBlockParams<float> pf;
+    auto cvt = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+    pf.in_proj_weight = cvt(pd.in_proj_weight); pf.in_proj_bias = cvt(pd.in_proj_bias);
+    pf.conv1d_weight = cvt(pd.conv1d_weight); pf.conv1d_bias = cvt(pd.conv1d_bias);
+    pf.x_proj_weight = cvt(pd.x_proj_weight); pf.dt_proj_weight = cvt(pd.dt_proj_weight);
+    pf.dt_proj_bias = cvt(pd.dt_proj_bias); pf.A_log = cvt(pd.A_log); pf.D = cvt(pd.D);
+    pf.out_proj_weight = cvt(pd.out_proj_weight); pf.out_proj_bias = cvt(pd.out_proj_bias);
+    MambaBlock<float> bf(cfg, pf);
+    const auto xf = cvt(x);
+    std::vector<float> yf(xf.size());
+    auto sf = bf.make_state(batch);
+    bf.forward(xf.data(), batch, L, yf.data(), &sf);
+    BOOST_TEST(rel_err(dbl(yf), y_scan) < 1e-4);
+    auto sf2 = bf.make_state(batch);
+    const auto yf_step = run_steps(bf, xf, batch, L, sf2);
+    BOOST_TEST(rel_err(dbl(yf_step), y_scan) < 1e-4);
+    BOOST_TEST(rel_err(dbl(sf2.ssm()), s_scan.ssm()) < 1e-4);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(prefill_then_steps_and_chunked_scans_equal_one_scan) {
+  const auto cfg = config(true);
+  const int batch = 2, L = 37;
+  MambaBlock<double> blk(cfg, random_mamba_block<double>(cfg, 3));
+  const std::size_t dm = cfg.d_model;
+  const auto x = input<double>(std::size_t(batch) * L * dm, 5);
+  std::vector<double> y_ref(x.size());
+  auto s_ref = blk.make_state(batch);
+  blk.forward(x.data(), batch, L, y_ref.data(), &s_ref);
+
+  // chunk boundaries include chunks shorter than d_conv (the conv state crosses them)
+  for (int split : {1, 2, 3, 10, 36}) {
+    // prefill `split` tokens with the scan, then step the rest
+    std::vector<double> x1(batch * split * dm), y1(x1.size());
+    std::vector<double> x2(batch * (L - split) * dm);
+    for (int b = 0; b < batch; ++b) {
+      std::copy_n(&x[b * L * dm], split * dm, &x1[b * split * dm]);
+      std::copy_n(&x[(b * L + split) * dm], (L - split) * dm, &x2[b * (L - split) * dm]);
+    }
+    auto s = blk.make_state(batch);
+    blk.forward(x1.data(), batch, split, y1.data(), &s);
+    auto s_chunks = s;  // for the chunked-scan variant
+    const auto y2 = run_steps(blk, x2, batch, L - split, s);
+    std::vector<double> y2c(x2.size());
+    blk.forward(x2.data(), batch, L - split, y2c.data(), &s_chunks);
+    std::vector<double> y(x.size()), yc(x.size());
+    for (int b = 0; b < batch; ++b) {
+      std::copy_n(&y1[b * split * dm], split * dm, &y[b * L * dm]);
+      std::copy_n(&y2[b * (L - split) * dm], (L - split) * dm, &y[(b * L + split) * dm]);
+      std::copy_n(&y1[b * split * dm], split * dm, &yc[b * L * dm]);
+      std::copy_n(&y2c[b * (L - split) * dm], (L - split) * dm, &yc[(b * L + split) * dm]);
+    }
+    BOOST_TEST(rel_err(y, y_ref) < 1e-12, "split " << split);
+    BOOST_TEST(rel_err(yc, y_ref) < 1e-12, "split " << split);
+    BOOST_TEST(rel_err(s.ssm(), s_ref.ssm()) < 1e-12);
+    BOOST_TEST(rel_err(s.conv(), s_ref.conv()) < 1e-14);
+    BOOST_TEST(rel_err(s_chunks.ssm(), s_ref.ssm()) < 1e-12);
+    BOOST_TEST(rel_err(s_chunks.conv(), s_ref.conv()) < 1e-14);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(step_is_real_time_safe_and_reset_restarts) {
+  const auto cfg = config(true);
+  MambaBlock<float> blk(cfg, random_mamba_block<float>(cfg, 9));
+  auto s = blk.make_state(2);
+  const auto x = input<float>(2 * cfg.d_model, 1);
+  std::vector<float> y1(x.size()), y2(x.size());
+  blk.step(x.data(), y1.data(), s);  // warm
+  s.reset();
+  {
+    test::RtGuard g;
+    blk.step(x.data(), y1.data(), s);
+    for (int i = 0; i < 20; ++i) blk.step(x.data(), y2.data(), s);
+    s.reset();
+    blk.step(x.data(), y2.data(), s);
+    const auto v = g.stop();
+    BOOST_TEST(v.allocations == 0u);
+    BOOST_TEST(v.locks == 0u);
+    BOOST_TEST(v.throws == 0u);
+    BOOST_TEST(v.clean());
+  }
+  BOOST_TEST(test::max_abs_diff(y1, y2) == 0.0);  // reset gives back the fresh-state output
+}
+
+BOOST_AUTO_TEST_CASE(invalid_arguments_throw) {
+  auto cfg = config(false);
+  auto p = random_mamba_block<float>(cfg, 1);
+  p.A_log.pop_back();
+  BOOST_CHECK_THROW(MambaBlock<float>(cfg, p), Error);
+  try {
+    MambaBlock<float> b(cfg, p);
+  } catch (const Error& e) {
+    BOOST_TEST(std::string(e.what()).find("A_log") != std::string::npos);
+  }
+  auto q = random_mamba_block<float>(cfg, 1);
+  q.D[3] = NAN;
+  BOOST_CHECK_THROW(MambaBlock<float>(cfg, q), Error);
+  MambaBlock<float> ok(cfg, random_mamba_block<float>(cfg, 1));
+  std::vector<float> x(2 * 5 * cfg.d_model), y(x.size());
+  auto s3 = ok.make_state(3);
+  BOOST_CHECK_THROW(ok.forward(x.data(), 2, 5, y.data(), &s3), Error);  // state for another batch
+  BOOST_CHECK_THROW(ok.forward(x.data(), 2, 0, y.data()), Error);
+  BOOST_CHECK_THROW(ok.forward(x.data(), 2, 5, x.data()), Error);  // in place
+  BOOST_CHECK_THROW(ok.make_state(0), Error);
+  cfg.dt_rank = 0;
+  BOOST_CHECK_THROW(random_mamba_block<float>(cfg, 1), Error);
+}

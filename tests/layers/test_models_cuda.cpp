@@ -1,0 +1,83 @@
+// The CUDA paths of the layers agree with the CPU paths: MambaBlock scan (selective scan on
+// the GPU) and step (state update on the GPU), MambaModel forward, S4DModel scan (diag_scan on
+// the GPU) and conv (cuFFT).
+#define BOOST_TEST_MODULE layers_models_cuda
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+
+#include "ssm/core/device.hpp"
+#include "ssm/layers/mamba_model.hpp"
+#include "ssm/layers/s4d_model.hpp"
+#include "support/testing.hpp"
+
+using namespace ssm;
+
+namespace {
+template <class A, class B>
+double rel(const A& a, const B& b) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
+    den = std::max(den, std::fabs(double(b[i])));
+  }
+  return num / den;
+}
+struct RequireGpu {
+  RequireGpu() {
+    if (!cuda_available()) {
+      std::cout << "SKIP: " << cuda_description() << "\n";
+      std::exit(77);
+    }
+  }
+};
+}  // namespace
+
+BOOST_TEST_GLOBAL_FIXTURE(RequireGpu);
+
+BOOST_AUTO_TEST_CASE(mamba_cuda_equals_cpu) {
+  MambaModelConfig c;
+  c.n_layers = 2;
+  c.block.d_model = 64;
+  c.block.d_inner = 128;
+  c.block.d_state = 16;
+  c.block.dt_rank = 4;
+  MambaModel<float> m(c, random_mamba_model<float>(c, 1));
+  const int batch = 3, L = 500;
+  const auto r = test::randn(std::size_t(batch) * L, 2);
+  const std::vector<float> u(r.begin(), r.end());
+  std::vector<float> yc(u.size()), yg(u.size());
+  m.forward(u.data(), batch, L, yc.data(), Device::cpu);
+  m.forward(u.data(), batch, L, yg.data(), Device::cuda);
+  BOOST_TEST(rel(yg, yc) < 1e-4);
+
+  const auto& blk = m.block(0);
+  std::vector<float> x(std::size_t(batch) * 64), y1(x.size()), y2(x.size());
+  auto s1 = blk.make_state(batch), s2 = blk.make_state(batch);
+  for (int t = 0; t < 20; ++t) {
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(0.3 * double(i + 7 * t)));
+    blk.step(x.data(), y1.data(), s1, Device::cpu);
+    blk.step(x.data(), y2.data(), s2, Device::cuda);
+  }
+  BOOST_TEST(rel(y2, y1) < 1e-4);
+  BOOST_TEST(rel(s2.ssm(), s1.ssm()) < 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(s4d_cuda_equals_cpu) {
+  S4DModelConfig c;
+  c.n_layers = 4;
+  c.d_model = 64;
+  c.d_state = 64;
+  S4DModel<float> m(c, random_s4d_model<float>(c, 3));
+  const int batch = 2, L = 20000;
+  const auto r = test::randn(std::size_t(batch) * L, 4);
+  const std::vector<float> u(r.begin(), r.end());
+  std::vector<float> ys(u.size()), yn(u.size()), yc(u.size());
+  m.forward(u.data(), batch, L, ys.data(), S4DMode::stream);
+  m.forward(u.data(), batch, L, yn.data(), S4DMode::scan, 0, Device::cuda);
+  m.forward(u.data(), batch, L, yc.data(), S4DMode::conv, 0, Device::cuda);
+  BOOST_TEST(rel(yn, ys) < 1e-3);
+  BOOST_TEST(rel(yc, ys) < 1e-3);
+}
