@@ -53,7 +53,11 @@ __attribute__((noinline)) float fma_kernel(long iters, float a, float b) {
   for (long k = 0; k < iters; ++k) {
 #pragma GCC unroll 12
     for (int c = 0; c < kChains; ++c) acc[c] = acc[c] * va + vb;  // contracted to one FMA
-    asm volatile("" : "+m"(acc[0]));  // keeps the loop from being folded
+#if defined(__AVX512F__)
+    asm volatile("" : "+v"(acc[0]));  // keeps the loop from being folded (register only)
+#else
+    asm volatile("" : "+x"(acc[0]));
+#endif
   }
   float s = 0;
   for (int c = 0; c < kChains; ++c)

@@ -24,6 +24,7 @@
 #include "ssm/layers/s4d_model.hpp"
 #include "ssm/scan/diag_scan.hpp"
 #include "ssm/stream/dense_filter.hpp"
+#include "ssm/stream/diag_filter.hpp"
 
 namespace ssm::cli {
 
@@ -248,53 +249,33 @@ private:
 };
 
 // ---- S4D diagonal model ---------------------------------------------------------------------
-// Streaming recurrence of H x N2 complex modes (ssm convention, split real/imaginary):
+// Streams through the library's DiagFilter (ssm convention, split re/im, SIMD over modes):
 //   x_t = Ad x_{t-1} + Bd u_t,   y_t = 2 Re(sum_n C x_t) + D u_t.
+// The host's planar channel buffers are interleaved into preallocated frames (no allocation in
+// process()).
 class DiagStreamer final : public Streamer {
 public:
-  DiagStreamer(const DiagonalSSM& m, Method method, double rate) : H_(m.H), N2_(m.N2) {
-    const DiagonalDiscrete d = discretize(m, method, m.reference_rate / rate);
-    const std::size_t n = d.Ad.size();
-    ar_.assign(d.Ad.re.begin(), d.Ad.re.end());
-    ai_.assign(d.Ad.im.begin(), d.Ad.im.end());
-    br_.assign(d.Bd.re.begin(), d.Bd.re.end());
-    bi_.assign(d.Bd.im.begin(), d.Bd.im.end());
-    cr_.assign(m.C.re.begin(), m.C.re.end());
-    ci_.assign(m.C.im.begin(), m.C.im.end());
-    D_.assign(m.D.begin(), m.D.end());
-    xr_.assign(n, 0.f);
-    xi_.assign(n, 0.f);
+  DiagStreamer(const DiagonalSSM& m, Method method, double rate, int max_block)
+      : H_(m.H), max_block_(std::max(1, max_block)), filter_(m, method),
+        in_(static_cast<std::size_t>(H_) * static_cast<std::size_t>(max_block_)), out_(in_.size()) {
+    filter_.prepare({rate, max_block_});
   }
   void process(const float* const* in, float* const* out, int frames) noexcept override {
-    ScopedFlushDenormals ftz;
-    for (int h = 0; h < H_; ++h) {
-      const std::size_t o = static_cast<std::size_t>(h) * static_cast<std::size_t>(N2_);
-      float* xr = xr_.data() + o;
-      float* xi = xi_.data() + o;
-      const float *ar = ar_.data() + o, *ai = ai_.data() + o, *br = br_.data() + o, *bi = bi_.data() + o;
-      const float *cr = cr_.data() + o, *ci = ci_.data() + o;
-      for (int t = 0; t < frames; ++t) {
-        const float u = in[h][t];
-        float acc = 0.f;
-        for (int n = 0; n < N2_; ++n) {
-          const float r = ar[n] * xr[n] - ai[n] * xi[n] + br[n] * u;
-          const float i = ar[n] * xi[n] + ai[n] * xr[n] + bi[n] * u;
-          xr[n] = r;
-          xi[n] = i;
-          acc += cr[n] * r - ci[n] * i;
-        }
-        out[h][t] = 2.f * acc + D_[static_cast<std::size_t>(h)] * u;
-      }
+    for (int t0 = 0; t0 < frames; t0 += max_block_) {
+      const int n = std::min(max_block_, frames - t0);
+      for (int t = 0; t < n; ++t)
+        for (int h = 0; h < H_; ++h) in_[static_cast<std::size_t>(t * H_ + h)] = in[h][t0 + t];
+      filter_.process(in_.data(), out_.data(), static_cast<std::size_t>(n));
+      for (int t = 0; t < n; ++t)
+        for (int h = 0; h < H_; ++h) out[h][t0 + t] = out_[static_cast<std::size_t>(t * H_ + h)];
     }
   }
-  void reset() noexcept override {
-    std::fill(xr_.begin(), xr_.end(), 0.f);
-    std::fill(xi_.begin(), xi_.end(), 0.f);
-  }
+  void reset() noexcept override { filter_.reset(); }
 
 private:
-  int H_, N2_;
-  std::vector<float> ar_, ai_, br_, bi_, cr_, ci_, D_, xr_, xi_;
+  int H_, max_block_;
+  DiagFilter<float> filter_;
+  std::vector<float> in_, out_;
 };
 
 class DiagSpecModel final : public Model {
@@ -328,7 +309,7 @@ public:
     require_supported(*this, mode, device);
     const int H = m_.H;
     if (mode == Mode::stream) {
-      DiagStreamer s(m_, method_, rate);
+      DiagStreamer s(m_, method_, rate, block);
       run_streamer(s, H, in, out, frames, block, progress);
     } else if (mode == Mode::conv) {
       std::vector<float> K(static_cast<std::size_t>(H) * static_cast<std::size_t>(frames));
@@ -376,8 +357,8 @@ public:
       }
     }
   }
-  std::unique_ptr<Streamer> streamer(double rate, int) const override {
-    return std::make_unique<DiagStreamer>(m_, method_, rate);
+  std::unique_ptr<Streamer> streamer(double rate, int max_block) const override {
+    return std::make_unique<DiagStreamer>(m_, method_, rate, max_block);
   }
 
 private:

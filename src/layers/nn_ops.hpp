@@ -46,8 +46,9 @@ void linear_rows(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* W,
 /// Y[r, o] = b[o] + sum_i X[r, i] Wt[i, o]. Outputs are computed in tiles of 64 bytes x 4
 /// held in registers while the inputs stream by (no horizontal sums). X and Y must not overlap.
 template <class T>
-void linear_rows_t(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wt, const T* b,
-                   std::ptrdiff_t out, T* Y) noexcept {
+__attribute__((always_inline)) inline void linear_rows_t_impl(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in,
+                                                              const T* Wt, const T* b, std::ptrdiff_t out,
+                                                              T* Y) noexcept {
   constexpr std::ptrdiff_t kTile = 256 / sizeof(T);
   for (std::ptrdiff_t r = 0; r < rows; ++r) {
     const T* x = X + r * in;
@@ -74,6 +75,50 @@ void linear_rows_t(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* 
       }
     }
   }
+}
+
+// ISA variants of the real-time kernels (x86-64 GCC/Clang): the library itself is built for the
+// baseline ISA; the hot loops are compiled again for AVX2+FMA and AVX-512 and picked once at
+// start-up (kCpuIsa is initialised during static initialisation: reading it takes no lock).
+enum class Isa { base, avx2, avx512 };
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SSM_LAYERS_ISA_VARIANTS 1
+#define SSM_LAYERS_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+#define SSM_LAYERS_TARGET_AVX2 __attribute__((target("avx2,fma")))
+inline Isa detect_isa() noexcept {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+    return Isa::avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+  return Isa::base;
+}
+#else
+inline Isa detect_isa() noexcept { return Isa::base; }
+#endif
+inline const Isa kCpuIsa = detect_isa();
+
+#if defined(SSM_LAYERS_ISA_VARIANTS)
+template <class T>
+SSM_LAYERS_TARGET_AVX512 void linear_rows_t_avx512(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wt,
+                                                   const T* b, std::ptrdiff_t out, T* Y) noexcept {
+  linear_rows_t_impl(X, rows, in, Wt, b, out, Y);
+}
+template <class T>
+SSM_LAYERS_TARGET_AVX2 void linear_rows_t_avx2(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wt,
+                                               const T* b, std::ptrdiff_t out, T* Y) noexcept {
+  linear_rows_t_impl(X, rows, in, Wt, b, out, Y);
+}
+#endif
+
+template <class T>
+void linear_rows_t(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wt, const T* b,
+                   std::ptrdiff_t out, T* Y) noexcept {
+#if defined(SSM_LAYERS_ISA_VARIANTS)
+  if (kCpuIsa == Isa::avx512) return linear_rows_t_avx512(X, rows, in, Wt, b, out, Y);
+  if (kCpuIsa == Isa::avx2) return linear_rows_t_avx2(X, rows, in, Wt, b, out, Y);
+#endif
+  linear_rows_t_impl(X, rows, in, Wt, b, out, Y);
 }
 
 /// Wt (in, out) from W (out, in).

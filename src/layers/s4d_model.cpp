@@ -299,16 +299,18 @@ std::vector<typename S4DModel<T>::Discrete> S4DModel<T>::discretize_all(double d
 
 // s_t = Ad s_{t-1} + z_t (s = h / Bd), y_t = 2 Re(sum_n W s_t) + D z_t with W = C Bd: the same
 // outputs as h_t = Ad h_{t-1} + Bd z_t, y_t = 2 Re(C h_t) + D z_t. z, y: (n, H) time-major.
+namespace {
 template <class T>
-void S4DModel<T>::recurrence(const Discrete& d, const T* D, int H, int N2, T* h_re, T* h_im, const T* z, T* y,
-                             std::ptrdiff_t n) noexcept {
+__attribute__((always_inline)) inline void recurrence_impl(const T* ad_re, const T* ad_im, const T* w_re,
+                                                           const T* w_im, const T* D, int H, int N2, T* h_re,
+                                                           T* h_im, const T* z, T* y, std::ptrdiff_t n) noexcept {
   for (int h = 0; h < H; ++h) {
     T* __restrict hr = h_re + std::ptrdiff_t(h) * N2;
     T* __restrict hi = h_im + std::ptrdiff_t(h) * N2;
-    const T* __restrict ar = d.ad_re.data() + std::ptrdiff_t(h) * N2;
-    const T* __restrict ai = d.ad_im.data() + std::ptrdiff_t(h) * N2;
-    const T* __restrict wr = d.w_re.data() + std::ptrdiff_t(h) * N2;
-    const T* __restrict wi = d.w_im.data() + std::ptrdiff_t(h) * N2;
+    const T* __restrict ar = ad_re + std::ptrdiff_t(h) * N2;
+    const T* __restrict ai = ad_im + std::ptrdiff_t(h) * N2;
+    const T* __restrict wr = w_re + std::ptrdiff_t(h) * N2;
+    const T* __restrict wi = w_im + std::ptrdiff_t(h) * N2;
     for (std::ptrdiff_t t = 0; t < n; ++t) {
       const T u = z[t * H + h];
       T acc = 0;
@@ -323,6 +325,31 @@ void S4DModel<T>::recurrence(const Discrete& d, const T* D, int H, int N2, T* h_
       y[t * H + h] = T(2) * acc + D[h] * u;
     }
   }
+}
+#if defined(SSM_LAYERS_ISA_VARIANTS)
+template <class T>
+SSM_LAYERS_TARGET_AVX512 void recurrence_avx512(const T* a, const T* b, const T* c, const T* d, const T* D, int H,
+                                                int N2, T* hr, T* hi, const T* z, T* y, std::ptrdiff_t n) noexcept {
+  recurrence_impl(a, b, c, d, D, H, N2, hr, hi, z, y, n);
+}
+template <class T>
+SSM_LAYERS_TARGET_AVX2 void recurrence_avx2(const T* a, const T* b, const T* c, const T* d, const T* D, int H,
+                                            int N2, T* hr, T* hi, const T* z, T* y, std::ptrdiff_t n) noexcept {
+  recurrence_impl(a, b, c, d, D, H, N2, hr, hi, z, y, n);
+}
+#endif
+}  // namespace
+
+template <class T>
+void S4DModel<T>::recurrence(const Discrete& d, const T* D, int H, int N2, T* h_re, T* h_im, const T* z, T* y,
+                             std::ptrdiff_t n) noexcept {
+  const T *a = d.ad_re.data(), *b = d.ad_im.data(), *c = d.w_re.data(), *e = d.w_im.data();
+#if defined(SSM_LAYERS_ISA_VARIANTS)
+  using layers_detail::Isa;
+  if (layers_detail::kCpuIsa == Isa::avx512) return recurrence_avx512(a, b, c, e, D, H, N2, h_re, h_im, z, y, n);
+  if (layers_detail::kCpuIsa == Isa::avx2) return recurrence_avx2(a, b, c, e, D, H, N2, h_re, h_im, z, y, n);
+#endif
+  recurrence_impl(a, b, c, e, D, H, N2, h_re, h_im, z, y, n);
 }
 
 template <class T>

@@ -30,13 +30,14 @@ ContinuousSystem round_to(const ContinuousSystem& s, Precision p) {
 
 OpHandler hippo_handler() {
   OpHandler h;
-  h.has_f64 = false;  // the matrices are built in double; f32 = same values rounded
-  h.run = [](const io::SafeTensors& st, const Run&) {
+  // The matrices are built in double; the float32 run checks them rounded to float.
+  h.run = [](const io::SafeTensors& st, const Run& r) {
     const auto t = hippo::transition(hippo::parse_measure(st.meta("measure")),
                                      static_cast<int>(st.meta_int("N")));
+    const bool f32 = r.precision == Precision::f32;
     Outputs o;
-    o["A"] = out_matrix(t.A);
-    o["B"] = out_matrix(t.B);
+    o["A"] = out_matrix(f32 ? Eigen::MatrixXd(t.A.cast<float>().cast<double>()) : t.A);
+    o["B"] = out_matrix(f32 ? Eigen::MatrixXd(t.B.cast<float>().cast<double>()) : Eigen::MatrixXd(t.B));
     return o;
   };
   return h;

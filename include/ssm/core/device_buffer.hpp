@@ -61,6 +61,17 @@ public:
   explicit DeviceBuffer(std::size_t n) : mem_(n * sizeof(T)), n_(n) {}
   /// Allocates host.size() elements and uploads them.
   explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) { upload(host); }
+  /// Moving leaves the source empty (size() == 0, data() == nullptr).
+  DeviceBuffer(DeviceBuffer&& o) noexcept : mem_(std::move(o.mem_)), n_(std::exchange(o.n_, 0)) {}
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) {
+      mem_ = std::move(o.mem_);
+      n_ = std::exchange(o.n_, 0);
+    }
+    return *this;
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 
   T* data() const noexcept { return static_cast<T*>(mem_.get()); }
   std::size_t size() const noexcept { return n_; }
