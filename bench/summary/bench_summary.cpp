@@ -20,11 +20,14 @@
 //   models: S4D model (4 layers, d_model 64, d_state 64) and a small Mamba model streaming at
 //                              48 kHz: real-time factors (audio seconds per compute second)
 //
-// Timing: each measurement is the best (minimum) wall time per call over a few repetitions,
-// each repetition lasting at least a minimum time; the minimum filters out preemption by other
-// processes on a shared machine. Repetitions are fewer than Google Benchmark would use, so that
-// the whole run stays under about a minute; --quick uses smaller shapes and one short
-// repetition (a smoke test, a few seconds; its ratios are indicative only).
+// Timing: each measurement is the best (minimum) time per call over a few repetitions, each
+// repetition lasting at least a minimum time. Single-threaded measurements (every baseline,
+// every "1 thread" row, the streaming filters and models) use the CPU time of the calling
+// thread, so time spent preempted by other processes on a shared machine is not counted;
+// multi-threaded and GPU rows use wall time (and are the noisy ones on a loaded machine).
+// Repetitions are fewer than Google Benchmark would use, so that the whole run stays under
+// about a minute; --quick uses smaller shapes and one short repetition (a smoke test of a few
+// seconds; its ratios are indicative only).
 //
 // Usage: bench_summary_summary [--quick] [--markdown FILE] [--plot FILE.png] [--sweep-max P]
 //   --plot also measures cost per sample vs sequence length L = 2^8 .. 2^P (default P = 20)
@@ -78,30 +81,49 @@ namespace {
 
 // ---- timing ---------------------------------------------------------------------------------
 
+/// What a measurement's seconds are: wall-clock time, or the CPU time of the calling thread.
+/// On a shared, loaded machine a single-threaded measurement is far less noisy in thread CPU
+/// time (time spent preempted is not counted); multi-threaded and GPU measurements need wall time.
+enum class Timer { wall, thread_cpu };
+
 struct Budget {
   int reps = 5;           // repetitions; the minimum is reported
   double rep_s = 0.2;     // each repetition calls f until at least this long has passed
   bool warmup = true;     // one untimed call first (caches, lazily planned FFTs)
+  Timer timer = Timer::thread_cpu;
+  Budget with(Timer t) const {
+    Budget b = *this;
+    b.timer = t;
+    return b;
+  }
 };
+
+double now_s(Timer t) {
+  if (t == Timer::wall)
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-/// Best wall seconds per call of f.
+/// Best seconds per call of f (wall or thread CPU time, as the budget says).
 template <class F>
 double seconds_per_call(F&& f, const Budget& b) {
   if (b.warmup) f();
   double best = std::numeric_limits<double>::infinity();
   for (int r = 0; r < b.reps; ++r) {
     long calls = 0;
-    const auto t0 = Clock::now();
+    const double t0 = now_s(b.timer);
     double el = 0;
     do {
       f();
       ++calls;
-      el = since(t0);
+      el = now_s(b.timer) - t0;
     } while (el < b.rep_s);
     best = std::min(best, el / static_cast<double>(calls));
   }
@@ -211,7 +233,8 @@ std::string machine_markdown(const Settings& set) {
   s += "| GPU | " + ssm::cuda_description() + " |\n";
   s += "| run | " + std::string(date) + (set.quick ? ", --quick (smaller shapes, 1 short repetition)" :
        ", best of " + std::to_string(set.fast.reps) + " repetitions of >= " +
-       fmt("%.1f", set.fast.rep_s) + " s (slow baselines: best of " + std::to_string(set.slow.reps) + " calls)") + " |\n";
+       fmt("%.1f", set.fast.rep_s) + " s (slow baselines: best of " + std::to_string(set.slow.reps) + " calls)") +
+       "; single-threaded rows in thread CPU time, multi-threaded and GPU rows in wall time |\n";
   return s;
 }
 
@@ -421,9 +444,11 @@ void bench_conv(const Settings& set, Table& t) {
   const ssm::View3<float> yv(y.data(), 1, H, L);
 
   const int team = omp_get_max_threads();
-  const double s_lib = seconds_per_call([&] { ssm::fftconv<float>(uv, k.data(), L, D.data(), yv); }, set.fast);
+  const double s_lib = seconds_per_call([&] { ssm::fftconv<float>(uv, k.data(), L, D.data(), yv); }, set.fast.with(Timer::wall));
   omp_set_num_threads(1);
   const double s_lib1 = seconds_per_call([&] { ssm::fftconv<float>(uv, k.data(), L, D.data(), yv); }, set.fast);
+  const ssm::FFTConv<float> object(H, L, k.data(), L, D.data());
+  const double s_obj1 = seconds_per_call([&] { object.apply(uv, yv); }, set.fast);
   omp_set_num_threads(team);
   const double s_naive = seconds_per_call([&] { naive_fftw_conv(u.data(), k.data(), D.data(), yb.data(), H, L); }, set.slow);
   double err = 0, ref = 0;
@@ -437,6 +462,8 @@ void bench_conv(const Settings& set, Table& t) {
          speedup_str(s_naive / s_lib)});
   t.add({"fftconv, 1 thread", time_str(s_lib1) + fmt(" (max diff %.1e rel.)", err / ref), base,
          speedup_str(s_naive / s_lib1)});
+  t.add({"FFTConv::apply (spectra held by the object), 1 thread", time_str(s_obj1), base,
+         speedup_str(s_naive / s_obj1)});
 
   // Partitioned (streaming, zero latency, blocks of 64) with the same kernels, one thread.
   ssm::PartitionedConvolver<float> pc;
@@ -461,10 +488,10 @@ void bench_conv(const Settings& set, Table& t) {
     }
     benchmark::DoNotOptimize(ys.data());
   }, set.fast) / static_cast<double>(frames);
-  const double s_off = s_lib1 / static_cast<double>(L);
+  const double s_off = s_obj1 / static_cast<double>(L);
   t.add({"Partitioned convolver, blocks of 64, latency 0 (H=64, Lk=" + std::to_string(L) + ", P1=64, P2=2048)",
          time_str(s_part) + "/frame, " + fmt("%.0fx real time at 48 kHz", 1.0 / 48000.0 / s_part),
-         "offline fftconv, 1 thread: " + time_str(s_off) + "/frame",
+         "offline FFTConv::apply, 1 thread: " + time_str(s_off) + "/frame",
          fmt("%.1fx the offline cost", s_part / s_off)});
 }
 
@@ -537,7 +564,7 @@ void bench_scan_cpu(const Settings& set, Table& t) {
   ScanData d(1, 1536, 16, set.quick ? 512 : 4096);
   const auto args = d.args();
   const int team = omp_get_max_threads();
-  const double s_lib = seconds_per_call([&] { ssm::selective_scan(args); }, set.fast);
+  const double s_lib = seconds_per_call([&] { ssm::selective_scan(args); }, set.fast.with(Timer::wall));
   ssm::ScanCpuOptions one;
   one.threads = 1;
   const double s_lib1 = seconds_per_call([&] { ssm::selective_scan_cpu(args, one); }, set.fast);
@@ -590,7 +617,7 @@ void bench_scan_gpu(const Settings& set, Table& t) {
     const double s_scan = seconds_per_call([&] {
       for (int i = 0; i < kCalls; ++i) ssm::selective_scan(a, ssm::Device::cuda);
       ssm::device_synchronize();
-    }, set.fast) / kCalls;
+    }, set.fast.with(Timer::wall)) / kCalls;
     const std::size_t half = static_cast<std::size_t>(d.bytes() / 2);
     ssm::DeviceMemory src(half), dst(half);
     src.zero();
@@ -598,7 +625,7 @@ void bench_scan_gpu(const Settings& set, Table& t) {
       for (int i = 0; i < kCalls; ++i)
         cuda_check(cudaMemcpy(dst.get(), src.get(), half, cudaMemcpyDeviceToDevice), "cudaMemcpy");
       ssm::device_synchronize();
-    }, set.fast) / kCalls;
+    }, set.fast.with(Timer::wall)) / kCalls;
     // Agreement with the CPU path on the same data.
     ssm::selective_scan(d.args());
     const auto g = out.to_host();

@@ -11,6 +11,7 @@
 
 #include "conformance/conformance.hpp"
 #include "conformance/op_scan.hpp"
+#include "conformance/op_cuda.hpp"
 #include "ssm/continuous/diagonal.hpp"
 #include "ssm/conv/diag_kernel.hpp"
 #include "ssm/conv/fftconv.hpp"
@@ -59,7 +60,9 @@ Outputs run_diag_kernel(const io::SafeTensors& st, Precision p) {
 
 OpHandler diag_kernel_handler() {
   OpHandler h;
+  h.has_cuda = true;
   h.run = [](const io::SafeTensors& st, const Run& r) {
+    if (r.device == Device::cuda) return cuda_diag_kernel(case_model(st, r.precision), parse_method(st.meta("method")), st.meta_int("L"));
     return r.precision == Precision::f32 ? run_diag_kernel<float>(st, r.precision)
                                          : run_diag_kernel<double>(st, r.precision);
   };
@@ -149,7 +152,10 @@ Outputs run_diag_filter(const io::SafeTensors& st, Precision p, const std::strin
 OpHandler diag_filter_handler() {
   OpHandler h;
   h.paths = {"stream", "conv", "scan"};
+  h.has_cuda = true;
+  h.cuda_paths = {"conv", "scan"};  // the recurrence ("stream") is a CPU real-time path
   h.run = [](const io::SafeTensors& st, const Run& r) {
+    if (r.device == Device::cuda && r.path == "conv") return cuda_diag_filter_conv(st, case_model(st, r.precision), parse_method(st.meta("method")));
     if (r.path == "scan") return run_diag_filter_scan(st, r);  // tests/conformance/op_scan.cpp
     return r.precision == Precision::f32 ? run_diag_filter<float>(st, r.precision, r.path)
                                          : run_diag_filter<double>(st, r.precision, r.path);

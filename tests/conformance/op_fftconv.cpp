@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "conformance/conformance.hpp"
+#include "conformance/op_cuda.hpp"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/stream/partitioned_convolver.hpp"
 
@@ -51,8 +52,9 @@ OpHandler fftconv_handler() {
   OpHandler h;
   h.paths = {"fft", "partitioned"};
   h.has_f64 = true;
-  h.has_cuda = false;  // the cuFFT backend (kernels/conv/fftconv.cu) flips this
+  h.has_cuda = true;
   h.run = [](const io::SafeTensors& st, const Run& r) {
+    if (r.device == Device::cuda && r.path == "partitioned") return cuda_fftconv_unfused(st);
     return r.precision == Precision::f32 ? run_fftconv<float>(st, r) : run_fftconv<double>(st, r);
   };
   return h;

@@ -182,7 +182,7 @@ Outputs run_diag(const io::SafeTensors& st, const Run& r) {
 OpHandler selective_scan_handler() {
   OpHandler h;
   h.paths = {"scan", "chunked"};
-  h.has_cuda = false;  // flipped by the CUDA backend (kernels/scan)
+  h.has_cuda = true;
   h.run = [](const io::SafeTensors& st, const Run& r) {
     return r.precision == Precision::f32 ? run_selective_scan<float>(st, r)
                                          : run_selective_scan<double>(st, r);
@@ -193,7 +193,7 @@ OpHandler selective_scan_handler() {
 OpHandler state_update_handler() {
   OpHandler h;
   h.paths = {"step"};
-  h.has_cuda = false;  // flipped by the CUDA backend (kernels/scan)
+  h.has_cuda = true;
   h.run = [](const io::SafeTensors& st, const Run& r) {
     return r.precision == Precision::f32 ? run_state_update<float>(st, r)
                                          : run_state_update<double>(st, r);
