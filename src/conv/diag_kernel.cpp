@@ -4,6 +4,9 @@
 #include <vector>
 
 #include "ssm/core/error.hpp"
+#ifdef SSM_WITH_CUDA
+#include "conv/diag_kernel_cuda.hpp"  // kernels/conv
+#endif
 
 namespace ssm {
 
@@ -86,6 +89,16 @@ std::vector<T> diag_kernel(const DiagonalSSM& model, Method method, std::ptrdiff
   std::vector<T> K(static_cast<std::size_t>(model.H > 0 ? model.H : 0) * static_cast<std::size_t>(L));
   diag_kernel<T>(model, method, L, K.data(), dt_scale, alpha);
   return K;
+}
+
+void diag_kernel(const DiagonalSSM& model, Method method, std::ptrdiff_t L, float* K, Device device,
+                 double dt_scale, double alpha) {
+  if (device == Device::cpu) return diag_kernel<float>(model, method, L, K, dt_scale, alpha);
+#ifdef SSM_WITH_CUDA
+  detail::diag_kernel_cuda(model, method, L, K, dt_scale, alpha);
+#else
+  throw Error("diag_kernel: argument 'device' cuda requested but ssmkit was built without CUDA");
+#endif
 }
 
 template void vandermonde_kernel<float>(std::ptrdiff_t, const double*, const double*, const double*,

@@ -4,6 +4,7 @@
 #include <complex>
 #include <vector>
 
+#include "ssm/conv/diag_kernel.hpp"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
@@ -18,7 +19,7 @@ namespace ssm::conformance {
 
 Outputs cuda_diag_kernel(const DiagonalSSM& model, Method method, std::ptrdiff_t L) {
   std::vector<float> K(static_cast<std::size_t>(model.H) * static_cast<std::size_t>(L));
-  detail::diag_kernel_cuda(model, method, L, K.data());
+  diag_kernel(model, method, L, K.data(), Device::cuda);  // the public entry point
   Outputs o;
   o["K"] = out_real(K);
   return o;

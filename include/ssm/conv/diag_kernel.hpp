@@ -16,12 +16,19 @@
 #include <vector>
 
 #include "ssm/continuous/diagonal.hpp"
+#include "ssm/core/device.hpp"
 
 namespace ssm {
 
 /// Writes K (H, L) row-major. L >= 1. Throws ssm::Error on an invalid model or discretization.
 template <class T>
 void diag_kernel(const DiagonalSSM& model, Method method, std::ptrdiff_t L, T* K,
+                 double dt_scale = 1.0, double alpha = 0.5);
+
+/// Device-selecting entry: Device::cpu is the overload above; Device::cuda evaluates the
+/// Vandermonde product on the GPU (kernels/conv/diag_kernel.cu) and copies K (host memory,
+/// H * L floats) back. Throws ssm::Error for cuda when ssmkit was built without CUDA.
+void diag_kernel(const DiagonalSSM& model, Method method, std::ptrdiff_t L, float* K, Device device,
                  double dt_scale = 1.0, double alpha = 0.5);
 
 /// Same, returned as an (H * L) row-major vector.
