@@ -138,6 +138,18 @@ struct Settings {
 
 // ---- reporting ------------------------------------------------------------------------------
 
+/// Every row with a second implementation compares outputs; a relative difference above this
+/// makes the program exit with status 1 (so the --quick smoke test in CI checks agreement too).
+constexpr double kAgreeTol = 1e-3;
+int g_disagreements = 0;
+double agree(const char* what, double rel_diff) {
+  if (!(rel_diff <= kAgreeTol)) {
+    std::fprintf(stderr, "ssmkit-bench: %s: outputs differ by %.3g (relative), more than %.0e\n", what, rel_diff, kAgreeTol);
+    ++g_disagreements;
+  }
+  return rel_diff;
+}
+
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
@@ -167,6 +179,15 @@ struct Table {
     return s;
   }
 };
+
+double max_rel_diff(const std::vector<float>& a, const std::vector<float>& ref) {
+  double err = 0, mag = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    err = std::max(err, static_cast<double>(std::abs(a[i] - ref[i])));
+    mag = std::max(mag, static_cast<double>(std::abs(ref[i])));
+  }
+  return mag > 0 ? err / mag : err;
+}
 
 // ---- machine --------------------------------------------------------------------------------
 
@@ -313,7 +334,7 @@ void bench_diag_filter(const Settings& set, double peak, Table& t) {
     c[i] = std::complex<float>(model.C.get(i));
   }
   std::vector<float> yb(u.size());
-  const double s_plain = seconds_per_call([&] {
+  auto baseline = [&] {
     for (int f = 0; f < frames; ++f)
       for (int h = 0; h < H; ++h) {
         const float uu = u[f * H + h];
@@ -327,13 +348,22 @@ void bench_diag_filter(const Settings& set, double peak, Table& t) {
       }
     benchmark::DoNotOptimize(yb.data());
     benchmark::DoNotOptimize(x.data());
-  }, set.fast) / frames;
+  };
+  const double s_plain = seconds_per_call(baseline, set.fast) / frames;
+
+  // Agreement: one pass of each from a zero state.
+  block.reset();
+  std::fill(x.begin(), x.end(), std::complex<float>(0));
+  for (int f = 0; f < frames; f += kBlock) block.process(u.data() + f * H, y.data() + f * H, kBlock);
+  baseline();
+  const double diag_diff = max_rel_diff(y, yb);
 
   // 8 FMA slots per mode and frame: x = a x + b u on split re/im (6), read-out 2 Re(c x) (2).
   const double slots = 8.0 * H * N2;
   const std::string plain = "std::complex loop: " + time_str(s_plain) + "/frame";
   t.add({"Streaming diagonal filter, blocks of 64 (H=64, N2=32, f32)",
-         time_str(s_block) + "/frame, " + pct_str(slots / s_block / peak) + " of FMA peak", plain,
+         time_str(s_block) + "/frame, " + pct_str(slots / s_block / peak) + " of FMA peak" +
+             fmt(" (max diff %.1e rel.)", agree("DiagFilter vs std::complex loop", diag_diff)), plain,
          speedup_str(s_plain / s_block)});
   t.add({"Streaming diagonal filter, one frame per call",
          time_str(s_single) + "/frame, " + pct_str(slots / s_single / peak) + " of FMA peak", plain,
@@ -369,7 +399,7 @@ void bench_dense_filter(const Settings& set, double peak, Table& t) {
   }
   const float Dd = static_cast<float>(ds.Dd(0, 0));
   std::vector<float> yb(u.size());
-  const double s_plain = seconds_per_call([&] {
+  auto baseline = [&] {
     for (int i = 0; i < frames; ++i) {
       for (int r = 0; r < N; ++r) {
         float acc = Bd[r] * u[i];
@@ -382,10 +412,17 @@ void bench_dense_filter(const Settings& set, double peak, Table& t) {
       yb[i] = acc;
     }
     benchmark::DoNotOptimize(yb.data());
-  }, set.fast) / frames;
+  };
+  const double s_plain = seconds_per_call(baseline, set.fast) / frames;
+  f.reset();
+  std::fill(x.begin(), x.end(), 0.0f);
+  for (int i = 0; i < frames; i += kBlock) f.process(u.data() + i, y.data() + i, kBlock);
+  baseline();
+  const double dense_diff = agree("DenseFilter vs plain loop", max_rel_diff(y, yb));
   const double slots = static_cast<double>(N) * N + 2.0 * N;
   t.add({"Dense HiPPO-LegT filter, blocks of 64 (N=64, f32)",
-         time_str(s_lib) + "/sample, " + pct_str(slots / s_lib / peak) + " of FMA peak",
+         time_str(s_lib) + "/sample, " + pct_str(slots / s_lib / peak) + " of FMA peak" +
+             fmt(" (max diff %.1e rel.)", dense_diff),
          "plain mat-vec loop: " + time_str(s_plain) + "/sample", speedup_str(s_plain / s_lib)});
 }
 
@@ -460,7 +497,7 @@ void bench_conv(const Settings& set, Table& t) {
   const std::string base = "per-row FFTW, no caching, 1 thread: " + time_str(s_naive);
   t.add({"fftconv, " + std::to_string(team) + " threads (" + shape + ", f32)", time_str(s_lib), base,
          speedup_str(s_naive / s_lib)});
-  t.add({"fftconv, 1 thread", time_str(s_lib1) + fmt(" (max diff %.1e rel.)", err / ref), base,
+  t.add({"fftconv, 1 thread", time_str(s_lib1) + fmt(" (max diff %.1e rel.)", agree("fftconv vs per-row FFTW", err / ref)), base,
          speedup_str(s_naive / s_lib1)});
   t.add({"FFTConv::apply (spectra held by the object), 1 thread", time_str(s_obj1), base,
          speedup_str(s_naive / s_obj1)});
@@ -585,7 +622,7 @@ void bench_scan_cpu(const Settings& set, Table& t) {
   const std::string seq = "sequential loop, 1 thread: " + time_str(s_seq);
   t.add({"CPU selective scan, " + std::to_string(team) + " threads (" + d.name() + ", Mamba config, f32)",
          time_str(s_lib) + fmt(", %.1f GB/s", d.bytes() / s_lib / 1e9), seq, speedup_str(s_seq / s_lib)});
-  t.add({"CPU selective scan, 1 thread", time_str(s_lib1) + fmt(" (max diff %.1e rel.)", err / mag), seq,
+  t.add({"CPU selective scan, 1 thread", time_str(s_lib1) + fmt(" (max diff %.1e rel.)", agree("CPU selective scan vs sequential loop", err / mag)), seq,
          speedup_str(s_seq / s_lib1)});
   t.add({"CPU selective scan vs memory bandwidth", fmt("%.1f GB/s", d.bytes() / s_lib / 1e9),
          "memcpy of the same bytes: " + fmt("%.1f GB/s", d.bytes() / s_copy / 1e9),
@@ -635,7 +672,7 @@ void bench_scan_gpu(const Settings& set, Table& t) {
       mag = std::max(mag, static_cast<double>(std::abs(d.out[i])));
     }
     t.add({"GPU selective scan (" + d.name() + ", f32)",
-           time_str(s_scan) + fmt(", %.0f GB/s", d.bytes() / s_scan / 1e9) + fmt(" (vs CPU: max diff %.1e rel.)", err / mag),
+           time_str(s_scan) + fmt(", %.0f GB/s", d.bytes() / s_scan / 1e9) + fmt(" (vs CPU: max diff %.1e rel.)", agree("GPU vs CPU selective scan", err / mag)),
            "device copy of the same bytes: " + fmt("%.0f GB/s", d.bytes() / s_copy / 1e9),
            pct_str(s_copy / s_scan) + " of copy bandwidth"});
   }
@@ -757,7 +794,7 @@ std::vector<SweepPoint> sweep(int max_pow, const Settings& set) {
       mag = std::max(mag, static_cast<double>(std::abs(ys[i])));
     }
     const double n = static_cast<double>(H) * static_cast<double>(L);
-    pts.push_back({L, s_stream / n * 1e9, s_conv / n * 1e9, s_scan / n * 1e9, s_setup / n * 1e9, diff / mag});
+    pts.push_back({L, s_stream / n * 1e9, s_conv / n * 1e9, s_scan / n * 1e9, s_setup / n * 1e9, agree("stream vs conv vs scan", diff / mag)});
     std::fprintf(stderr, "  sweep L=2^%d: stream %.2f  conv %.2f  scan %.2f ns/sample  (max diff %.1e)\n", p,
                  pts.back().stream_ns, pts.back().conv_ns, pts.back().scan_ns, pts.back().max_diff);
   }
@@ -868,5 +905,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ssmkit-bench: %s\n", e.what());
     return 1;
   }
-  return 0;
+  return g_disagreements == 0 ? 0 : 1;
 }

@@ -136,6 +136,10 @@ constexpr std::size_t kMaxHeader = 1u << 20;
 }  // namespace
 
 std::int64_t NpyHeader::numel() const noexcept {
+  // An empty dimension anywhere makes the array empty; check first so that huge dimensions
+  // before a zero never overflow the product (the header parser bounds non-empty products).
+  for (auto d : shape)
+    if (d == 0) return 0;
   std::int64_t n = 1;
   for (auto d : shape) n *= d;
   return n;

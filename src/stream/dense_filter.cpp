@@ -77,6 +77,8 @@ void DenseFilter<T>::reset() noexcept {
 template <class T>
 bool DenseFilter<T>::set_state(std::span<const T> x) noexcept {
   if (static_cast<Eigen::Index>(x.size()) != x_.size()) return false;
+  for (T v : x)
+    if (!std::isfinite(v)) return false;  // a NaN state would persist until reset()
   std::copy(x.begin(), x.end(), x_.data());
   return true;
 }

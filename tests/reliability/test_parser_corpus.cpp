@@ -8,6 +8,7 @@
 // sanitizers, read out of bounds / overflow).
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>

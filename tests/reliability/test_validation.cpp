@@ -3,9 +3,8 @@
 //
 // Part 1 checks, for a representative bad input of each entry point, that ssm::Error is raised
 // and that its message names the offending argument (the library's error contract,
-// include/ssm/core/error.hpp). Part 2 (test cases named missing_check_*) documents entry points
-// the audit found WITHOUT a check the contract asks for; they fail until the owner adds the
-// check (reported to the lead; this file does not change library code).
+// include/ssm/core/error.hpp). Part 2 (test cases named audit_*) covers checks the audit found
+// missing; both have since been added to the library and these tests keep them in place.
 #include <boost/test/unit_test.hpp>
 
 #include <Eigen/Dense>
@@ -181,13 +180,13 @@ BOOST_AUTO_TEST_CASE(npy_writer) {
 }
 #endif
 
-// ---- Part 2: checks the audit found missing (fail until added; see docs/reliability.md) -----
+// ---- Part 2: checks the audit found missing, since added (docs/reliability.md) ---------------
 
-// discretize_diag (include/ssm/discretize/discretize.hpp) is public and takes dt and alpha, but
-// validates neither: dt <= 0, NaN dt or alpha outside [0, 1] silently return garbage Ad/Bd
-// (e.g. dt < 0 turns a stable mode into an unstable one). discretize() and
-// discretize(DiagonalSSM) both reject these; discretize_diag should too.
-BOOST_AUTO_TEST_CASE(missing_check_discretize_diag_dt_and_alpha) {
+// discretize_diag (include/ssm/discretize/discretize.hpp) is public and takes dt and alpha; the
+// audit found it validated neither (dt <= 0, NaN dt or alpha outside [0, 1] returned garbage
+// Ad/Bd; dt < 0 turns a stable mode into an unstable one), unlike discretize() and
+// discretize(DiagonalSSM).
+BOOST_AUTO_TEST_CASE(audit_discretize_diag_dt_and_alpha) {
   std::complex<double> Ad, Bd;
   const std::complex<double> a(-0.5, 3.0), b(1.0, 0.0);
   expect_rejects("discretize_diag dt < 0", [&] { discretize_diag(a, b, -1e-2, Method::zoh, 0.5, Ad, Bd); }, "'dt'");
@@ -196,11 +195,11 @@ BOOST_AUTO_TEST_CASE(missing_check_discretize_diag_dt_and_alpha) {
   expect_rejects("discretize_diag alpha 2", [&] { discretize_diag(a, b, 1e-2, Method::gbt, 2.0, Ad, Bd); }, "'alpha'");
 }
 
-// serialize_safetensors / save_safetensors store double values into integer dtypes with a
-// plain static_cast: a value outside the dtype's range or a NaN is undefined behaviour
-// (UBSan: float-cast-overflow) and a non-integer is silently truncated. The library's rule is
-// "nothing silently clamped": these must raise ssm::Error naming 'values'.
-BOOST_AUTO_TEST_CASE(missing_check_safetensors_integer_values_out_of_range) {
+// serialize_safetensors / save_safetensors stored double values into integer dtypes with a
+// plain static_cast: a value outside the dtype's range or a NaN was undefined behaviour
+// (UBSan: float-cast-overflow) and a non-integer was silently truncated. The library's rule is
+// "nothing silently clamped": these raise ssm::Error naming 'values'.
+BOOST_AUTO_TEST_CASE(audit_safetensors_integer_values_out_of_range) {
   using namespace ssm::io;
   expect_rejects("I32 value 1e10", [] { serialize_safetensors({{"x", DType::I32, {1}, {1e10}}}, {}); }, "'values'");
   expect_rejects("U8 value 300", [] { serialize_safetensors({{"x", DType::U8, {1}, {300.0}}}, {}); }, "'values'");

@@ -33,7 +33,7 @@ namespace ssm {
 
 /// Causal FFT convolution with skip (see the file comment for the exact formula).
 ///   u: (B, H, L) any strides;  k: (H, Lk) row-major contiguous;  D: (H) or nullptr;
-///   y: (B, H, L) any strides, must not overlap u (checked when both are contiguous).
+///   y: (B, H, L) any strides; either exactly u (same data and strides: in place) or not overlapping u at all (partial overlap is rejected).
 /// T is float or double. Throws ssm::Error on shape mismatch, Lk < 1, null pointers,
 /// non-finite k or D, or Device::cuda without CUDA (or with T = double).
 /// Kernel spectra of recently used kernels are cached (keyed by the kernel's exact contents,

@@ -8,8 +8,8 @@
 // state() is x[k] (control: the state before the next input; ssm: the state after the last).
 //
 // Real-time contract: process(), reset(), set_state() never allocate, lock, throw or log;
-// they assume prepare() was called (a filter that is not prepared outputs silence) and that
-// blocks hold at most max_block frames (longer blocks are processed in max_block pieces).
+// they assume prepare() was called (a filter that is not prepared outputs silence); blocks
+// of any length are accepted (the recurrence needs no scratch per block).
 // Denormals are flushed while processing. T is float or double; the discretization is
 // computed in double and rounded to T.
 //
@@ -50,7 +50,8 @@ public:
   void reset() noexcept;
 
   std::span<const T> state() const noexcept { return {x_.data(), static_cast<std::size_t>(x_.size())}; }
-  /// Copies `x` (states() values) into the state; returns false (and changes nothing) on size mismatch.
+  /// Copies `x` (states() values) into the state; returns false (and changes nothing) on a size
+  /// mismatch or a non-finite value.
   bool set_state(std::span<const T> x) noexcept;
   /// State that reset() restores (default zero). Not real-time: may allocate.
   void set_initial_state(std::span<const T> x0);
