@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test test-slow bench clean
+.PHONY: all deps configure build demo test test-slow bench bench-all clean
 
 all: build
 
@@ -28,6 +28,9 @@ test-slow: build
 	cd $(BUILD) && ctest --output-on-failure -L slow
 
 bench: build
+	$(BUILD)/bench/ssmkit-bench
+
+bench-all: build
 	@for b in $(BUILD)/bench/bench_*; do echo "== $$b"; $$b; done
 
 clean:

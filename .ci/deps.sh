@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages ssmkit needs, only those missing. Used by `make` and CI.
 set -euo pipefail
 PKGS=(cmake g++ make pkg-config libeigen3-dev libfftw3-dev libboost-test-dev nlohmann-json3-dev
-      portaudio19-dev libsndfile1-dev libbenchmark-dev libcli11-dev jackd2 clang libclang-rt-14-dev)
+      portaudio19-dev libsndfile1-dev libbenchmark-dev libcli11-dev jackd2 clang libclang-rt-14-dev libomp-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

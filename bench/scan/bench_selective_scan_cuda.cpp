@@ -7,6 +7,8 @@
 //   (B=8, D=2048, N=16, L=4096) and (B=1, D=1536, N=16, L=65536), float32 and bf16 storage
 //   (float32 compute). Prints a summary table; lines "SUMMARY scan <name> ms=<t>" are read by
 //   bench/scan/torch_selective_scan_ref.py for the ratio to a sequential PyTorch loop.
+// The kernel column says which CUDA kernel ran; SSM_CUDA_SCAN_KERNEL=legacy|fast|auto picks
+// it (auto: the fast kernel where it applies, which it does for all four problems).
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 
@@ -31,6 +33,7 @@ void check(cudaError_t e, const char* what) {
 
 struct Result {
   double scan_ms = 0, copy_ms = 0, bytes = 0;
+  std::string kernel;
 };
 std::map<std::string, Result>& results() {
   static std::map<std::string, Result> r;
@@ -118,7 +121,10 @@ void BM_selective_scan(benchmark::State& state, const char* name, int B, int D, 
   state.counters["GB/s"] = bytes / (scan_ms * 1e-3) * 1e-9;
   state.counters["copy_GB/s"] = bytes / (copy_ms * 1e-3) * 1e-9;
   state.counters["frac_of_copy"] = copy_ms / scan_ms;
-  results()[name] = Result{scan_ms, copy_ms, bytes};
+  // The kernel that ran (SSM_CUDA_SCAN_KERNEL=legacy|fast|auto selects it for A/B runs).
+  const char* kernel = ssm::detail::selective_scan_kernel_name(a);
+  state.SetLabel(kernel);
+  results()[name] = Result{scan_ms, copy_ms, bytes, kernel};
 }
 
 }  // namespace
@@ -138,10 +144,10 @@ int main(int argc, char** argv) {
   std::printf("device: %s\n", ssm::cuda_description().c_str());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  std::printf("\n%-44s %10s %10s %12s %10s\n", "selective scan (median of 10)", "ms", "GB/s",
-              "copy GB/s", "fraction");
+  std::printf("\n%-44s %8s %10s %10s %12s %10s\n", "selective scan (median of 10)", "kernel", "ms",
+              "GB/s", "copy GB/s", "fraction");
   for (const auto& [name, r] : results()) {
-    std::printf("%-44s %10.3f %10.1f %12.1f %10.2f\n", name.c_str(), r.scan_ms,
+    std::printf("%-44s %8s %10.3f %10.1f %12.1f %10.2f\n", name.c_str(), r.kernel.c_str(), r.scan_ms,
                 r.bytes / r.scan_ms * 1e-6, r.bytes / r.copy_ms * 1e-6, r.copy_ms / r.scan_ms);
     std::printf("SUMMARY scan %s ms=%.4f\n", name.c_str(), r.scan_ms);
   }

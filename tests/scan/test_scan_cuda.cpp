@@ -121,8 +121,9 @@ struct ScanData {
     return a;
   }
 
-  /// Runs on `dev`; returns (out in (B, D, L) order, last_state).
-  std::pair<std::vector<T>, std::vector<T>> run(Device dev) const {
+  /// Runs on `dev` (float32 on CUDA: with `kernel`); returns (out in (B, D, L) order, last_state).
+  std::pair<std::vector<T>, std::vector<T>> run(Device dev,
+                                                detail::ScanKernel kernel = detail::ScanKernel::automatic) const {
     auto a = args();
     const std::size_t BDL = u.size();
     std::vector<T> out(BDL, T(-777)), last(h0.size(), T(-777));
@@ -141,26 +142,53 @@ struct ScanData {
     a.D = c.D ? dD.data() : nullptr; a.z = c.z ? dz.data() : nullptr;
     a.delta_bias = c.bias ? dbias.data() : nullptr; a.h0 = c.h0 ? dh0.data() : nullptr;
     a.out = dout.data(); a.last_state = dlast.data();
-    selective_scan(a, Device::cuda);
+    if constexpr (std::is_same_v<T, float>) detail::selective_scan_cuda_with(a, kernel);
+    else selective_scan(a, Device::cuda);
     return {unlayout(dout.to_host()), dlast.to_host()};
   }
 };
 
+/// The CUDA kernels that run case c: float32 gets the legacy kernel and, when it applies,
+/// the fast one (each compared with the CPU); double has only the legacy kernel.
 template <class T>
-void check_scan(const ScanCase& c, std::uint64_t seed) {
+std::vector<detail::ScanKernel> kernels_for(const ScanData<T>& data) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return {detail::ScanKernel::automatic};
+  } else {
+    std::vector<detail::ScanKernel> k{detail::ScanKernel::legacy};
+    auto a = data.args();
+    if (data.c.z) a.z = data.u.data();  // only its presence matters (z strides checked)
+    if (detail::selective_scan_fast_applies(a)) k.push_back(detail::ScanKernel::fast);
+    return k;
+  }
+}
+
+const char* kernel_name(detail::ScanKernel k) {
+  return k == detail::ScanKernel::fast ? "fast" : k == detail::ScanKernel::legacy ? "legacy" : "auto";
+}
+
+/// Returns how many CUDA kernels were compared (1 or 2).
+template <class T>
+int check_scan(const ScanCase& c, std::uint64_t seed) {
   const ScanData<T> data(c, seed);
   const auto [out_cpu, last_cpu] = data.run(Device::cpu);
-  const auto [out_gpu, last_gpu] = data.run(Device::cuda);
   const double tol = std::is_same_v<T, float> ? 2e-4 : 1e-10;
-  const double w_out = worst(out_gpu, out_cpu, tol, tol);
-  const double w_last = worst(last_gpu, last_cpu, tol, tol);
-  BOOST_TEST_CONTEXT("B=" << c.batch << " D=" << c.dim << " N=" << c.dstate << " L=" << c.length
-                          << " G=" << c.groups << " complex=" << c.complex_A << " Bvar=" << c.B_var
-                          << " Cvar=" << c.C_var << " transposed=" << c.transposed
-                          << " T=" << (sizeof(T) == 4 ? "f32" : "f64")) {
-    BOOST_TEST(w_out <= 1.0);
-    BOOST_TEST(w_last <= 1.0);
+  const auto kernels = kernels_for(data);
+  for (const auto k : kernels) {
+    const auto [out_gpu, last_gpu] = data.run(Device::cuda, k);
+    const double w_out = worst(out_gpu, out_cpu, tol, tol);
+    const double w_last = worst(last_gpu, last_cpu, tol, tol);
+    BOOST_TEST_CONTEXT("B=" << c.batch << " D=" << c.dim << " N=" << c.dstate << " L=" << c.length
+                            << " G=" << c.groups << " complex=" << c.complex_A << " Bvar=" << c.B_var
+                            << " Cvar=" << c.C_var << " D=" << c.D << " z=" << c.z << " bias=" << c.bias
+                            << " softplus=" << c.softplus << " h0=" << c.h0
+                            << " transposed=" << c.transposed
+                            << " T=" << (sizeof(T) == 4 ? "f32" : "f64") << " kernel=" << kernel_name(k)) {
+      BOOST_TEST(w_out <= 1.0);
+      BOOST_TEST(w_last <= 1.0);
+    }
   }
+  return static_cast<int>(kernels.size());
 }
 
 }  // namespace
@@ -205,17 +233,73 @@ BOOST_AUTO_TEST_CASE(selective_scan_options_groups_strides) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(selective_scan_fast_kernel_matches_cpu) {
+  // Shapes the fast kernel takes (dim/groups a multiple of 128/N), each also run with the
+  // legacy kernel; check_scan returns 2 when both ran.
+  std::uint64_t seed = 800;
+  for (int N : {4, 8, 16, 32}) {
+    const int ch = 128 / N;
+    for (int L : {1, 37, 64, 200, 1031}) {
+      ScanCase c;
+      c.dstate = N;
+      c.dim = 2 * ch;
+      c.length = L;
+      BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    }
+    ScanCase c;
+    c.dstate = N;
+    c.length = 301;
+    c.dim = 4 * ch; c.groups = 2;  // two blocks a group
+    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    c.dim = 2 * ch; c.groups = 2;  // one block a group
+    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    c.B_var = false;
+    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    c.B_var = true; c.C_var = false;
+    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    c.B_var = false;
+    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    c.B_var = c.C_var = true;
+    c.z = false;
+    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    c.D = false; c.h0 = false;
+    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    c.bias = false; c.softplus = false;
+    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+  }
+  // Not taken by the fast kernel: dim/groups not a multiple of 128/N, N = 12, complex A.
+  ScanCase c;
+  c.dstate = 16; c.dim = 12; c.length = 100;
+  BOOST_TEST(check_scan<float>(c, seed++) == 1);
+  c.dim = 16; c.dstate = 12;
+  BOOST_TEST(check_scan<float>(c, seed++) == 1);
+  c.dstate = 16; c.complex_A = true;
+  BOOST_TEST(check_scan<float>(c, seed++) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(selective_scan_fast_kernel_long_sequence) {
+  // L = 65536 (1024 chunks) against the CPU, both kernels.
+  ScanCase c;
+  c.batch = 1; c.dstate = 16; c.dim = 16; c.length = 65536;
+  BOOST_TEST(check_scan<float>(c, 900) == 2);
+}
+
+BOOST_AUTO_TEST_CASE(selective_scan_fast_kernel_rejects_unsupported) {
+  ScanCase c;
+  c.dstate = 16; c.dim = 12; c.length = 10;  // 12 % 8 != 0
+  const ScanData<float> data(c, 1);
+  BOOST_CHECK_THROW(data.run(Device::cuda, detail::ScanKernel::fast), ssm::Error);
+}
+
 BOOST_AUTO_TEST_CASE(selective_scan_long_sequence_carries_state) {
   ScanCase c;
   c.batch = 1; c.dim = 4; c.dstate = 16; c.length = 20000;
   check_scan<float>(c, 300);
 }
 
-BOOST_AUTO_TEST_CASE(selective_scan_bf16_matches_float_on_rounded_inputs) {
-  ScanCase c;
-  c.length = 1500;
-  c.dim = 8;
-  ScanData<float> data(c, 400);
+/// bf16 storage on `kernel` against the float32 kernel on the bf16-rounded inputs.
+static void check_bf16(const ScanCase& c, std::uint64_t seed, detail::ScanKernel kernel) {
+  ScanData<float> data(c, seed);
   auto to_bf16 = [](float f) {
     std::uint32_t x;
     std::memcpy(&x, &f, 4);
@@ -249,12 +333,34 @@ BOOST_AUTO_TEST_CASE(selective_scan_bf16_matches_float_on_rounded_inputs) {
   a.A = dA.data(); a.D = dD.data(); a.delta_bias = dbias.data(); a.h0 = dh0.data();
   a.last_state = dlast.data();
   detail::SelectiveScanBf16 io{du.data(), ddl.data(), dz.data(), dB.data(), dC.data(), dout.data()};
-  detail::selective_scan_cuda_bf16(a, io);
+  detail::selective_scan_cuda_bf16(a, io, /*synchronize=*/true, kernel);
   const auto bits = dout.to_host();
   std::vector<float> out(bits.size());
   for (std::size_t i = 0; i < bits.size(); ++i) out[i] = from_bf16(bits[i]);
-  BOOST_TEST(worst(out, ref_out, 1e-2, 8e-3) <= 1.0);  // output rounded to bf16
-  BOOST_TEST(worst(dlast.to_host(), ref_last, 1e-4, 1e-4) <= 1.0);
+  BOOST_TEST_CONTEXT("bf16 N=" << c.dstate << " D=" << c.dim << " G=" << c.groups << " L=" << c.length
+                               << " kernel=" << kernel_name(kernel)) {
+    BOOST_TEST(worst(out, ref_out, 1e-2, 8e-3) <= 1.0);  // output rounded to bf16
+    BOOST_TEST(worst(dlast.to_host(), ref_last, 1e-4, 1e-4) <= 1.0);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(selective_scan_bf16_matches_float_on_rounded_inputs) {
+  ScanCase c;
+  c.length = 1500;
+  c.dim = 8;
+  check_bf16(c, 400, detail::ScanKernel::legacy);  // N = 4, 8 channels: legacy only
+  for (int N : {4, 16, 32}) {
+    ScanCase f;
+    f.dstate = N;
+    f.dim = 2 * (128 / N);
+    f.groups = 2;
+    f.length = 1499;  // not a multiple of 4: scalar B/C loads, unaligned rows
+    check_bf16(f, 410 + N, detail::ScanKernel::legacy);
+    check_bf16(f, 410 + N, detail::ScanKernel::fast);
+    f.length = 1024;  // aligned: vector loads
+    check_bf16(f, 420 + N, detail::ScanKernel::legacy);
+    check_bf16(f, 420 + N, detail::ScanKernel::fast);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(prefill_then_state_update_equals_longer_scan) {
