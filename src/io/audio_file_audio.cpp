@@ -161,11 +161,14 @@ AudioBuffer read_audio(const std::string& path) {
                                 " channels is too large");
   if ((info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAV || (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAVEX)
     check_riff_data_chunk(path);
-  AudioBuffer out(C, F, static_cast<double>(info.samplerate));
   sf_command(f.get(), SFC_SET_NORM_FLOAT, nullptr, SF_TRUE);
 
+  // Decode into a buffer that grows with the frames actually decoded: the header's frame count
+  // is only a claim (a 67-byte FLAC header can promise billions of frames), so nothing is
+  // allocated for it up front; a short read is an error as soon as the data runs out.
   std::vector<float> chunk(static_cast<std::size_t>(std::min<sf_count_t>(kChunkFrames, std::max<sf_count_t>(F, 1))) *
                            static_cast<std::size_t>(C));
+  std::vector<float> interleaved;
   std::int64_t done = 0;
   while (done < F) {
     const sf_count_t want = std::min<sf_count_t>(kChunkFrames, F - done);
@@ -176,12 +179,13 @@ AudioBuffer read_audio(const std::string& path) {
                                   " of " + std::to_string(F) + " frames" +
                                   (err ? std::string(" (") + sf_strerror(f.get()) + ")" : std::string()));
     }
-    for (int c = 0; c < C; ++c) {
-      float* dst = out.channel(c).data() + done;
-      const float* src = chunk.data() + c;
-      for (sf_count_t k = 0; k < got; ++k) dst[k] = src[k * C];
-    }
+    interleaved.insert(interleaved.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got * C));
     done += got;
+  }
+  AudioBuffer out(C, F, static_cast<double>(info.samplerate));
+  for (int c = 0; c < C; ++c) {
+    float* dst = out.channel(c).data();
+    for (std::int64_t k = 0; k < F; ++k) dst[k] = interleaved[static_cast<std::size_t>(k * C + c)];
   }
   if (sf_error(f.get()) != SF_ERR_NO_ERROR)
     bad("read_audio", path, std::string("decode error: ") + sf_strerror(f.get()));

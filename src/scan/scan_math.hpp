@@ -32,7 +32,9 @@ SSM_SCAN_INLINE float exp_ps(float x) noexcept {
   // Keep k = round(x log2 e) within [-150, 129]; the scale 2^k is applied as two normal
   // factors 2^(k/2) 2^(k - k/2), so results down to the subnormal range and the overflow to
   // +inf come out of the multiplication itself.
-  const float xc = x < -104.0f ? -104.0f : (x > 89.0f ? 89.0f : x);
+  // NaN-safe clamp (NaN -> 0 here; the result is replaced by NaN below): the float-to-int
+  // conversion of k further down must never see NaN or out-of-range values.
+  const float xc = x != x ? 0.0f : (x < -104.0f ? -104.0f : (x > 89.0f ? 89.0f : x));
   const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float kf = (xc * 1.44269504088896341f + shifter) - shifter;
   // Cody-Waite: r = x - k ln2 with ln2 split in a part exact in float and a remainder.
