@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/baselines.hpp"
 #include "ssm/conv/fftconv.hpp"
 
 namespace {
@@ -76,43 +77,6 @@ void record(benchmark::State& st, const std::string& name, double seconds_total,
   st.counters["Msamples_per_s"] = samples / per_call * 1e-6;
 }
 
-// The plain baseline: one row at a time, nothing reused between rows or calls.
-void naive_fftw_conv(const float* u, const float* k, const float* D, float* y, std::ptrdiff_t H,
-                     std::ptrdiff_t L, std::ptrdiff_t Lk) {
-  const int n = static_cast<int>(ssm::fft_fast_size(L + std::min(L, Lk) - 1));
-  const int nc = n / 2 + 1;
-  float* a = fftwf_alloc_real(static_cast<std::size_t>(n));
-  float* b = fftwf_alloc_real(static_cast<std::size_t>(n));
-  fftwf_complex* A = fftwf_alloc_complex(static_cast<std::size_t>(nc));
-  fftwf_complex* K = fftwf_alloc_complex(static_cast<std::size_t>(nc));
-  for (std::ptrdiff_t h = 0; h < H; ++h) {
-    fftwf_plan fa = fftwf_plan_dft_r2c_1d(n, a, A, FFTW_ESTIMATE);
-    fftwf_plan fb = fftwf_plan_dft_r2c_1d(n, b, K, FFTW_ESTIMATE);
-    fftwf_plan inv = fftwf_plan_dft_c2r_1d(n, A, a, FFTW_ESTIMATE);
-    std::fill(a, a + n, 0.f);
-    std::fill(b, b + n, 0.f);
-    std::copy(u + h * L, u + (h + 1) * L, a);
-    std::copy(k + h * Lk, k + h * Lk + std::min(L, Lk), b);
-    fftwf_execute(fa);
-    fftwf_execute(fb);
-    for (int f = 0; f < nc; ++f) {
-      const float re = A[f][0] * K[f][0] - A[f][1] * K[f][1];
-      const float im = A[f][0] * K[f][1] + A[f][1] * K[f][0];
-      A[f][0] = re;
-      A[f][1] = im;
-    }
-    fftwf_execute(inv);
-    const float s = 1.f / static_cast<float>(n);
-    for (std::ptrdiff_t t = 0; t < L; ++t) y[h * L + t] = a[t] * s + D[h] * u[h * L + t];
-    fftwf_destroy_plan(fa);
-    fftwf_destroy_plan(fb);
-    fftwf_destroy_plan(inv);
-  }
-  fftwf_free(a);
-  fftwf_free(b);
-  fftwf_free(A);
-  fftwf_free(K);
-}
 
 using Clock = std::chrono::steady_clock;
 
@@ -122,7 +86,7 @@ void BM_naive_fftw(benchmark::State& st) {
   const double cpu0 = thread_cpu_seconds();
   for (auto _ : st) {
     const auto t0 = Clock::now();
-    naive_fftw_conv(p.u.data(), p.k.data(), p.D.data(), p.y.data(), kH, p.L, p.L);
+    ssm::bench::naive_fftw_conv(p.u.data(), p.k.data(), p.D.data(), p.y.data(), kH, p.L, p.L);
     secs += std::chrono::duration<double>(Clock::now() - t0).count();
     benchmark::DoNotOptimize(p.y.data());
   }

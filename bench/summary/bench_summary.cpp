@@ -60,6 +60,7 @@
 #include "ssm/continuous/hippo.hpp"
 #include "ssm/continuous/s4d_init.hpp"
 #include "ssm/conv/diag_kernel.hpp"
+#include "common/baselines.hpp"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
@@ -428,44 +429,6 @@ void bench_dense_filter(const Settings& set, double peak, Table& t) {
 
 // ---- fftconv and the partitioned convolver --------------------------------------------------
 
-/// Per-row FFTW convolution with nothing reused: plan, transform kernel and input, multiply,
-/// transform back, destroy the plans, for every row of every call; one thread.
-void naive_fftw_conv(const float* u, const float* k, const float* D, float* y, std::ptrdiff_t H,
-                     std::ptrdiff_t L) {
-  const int n = static_cast<int>(ssm::fft_fast_size(2 * L - 1));
-  const int nc = n / 2 + 1;
-  float* a = fftwf_alloc_real(static_cast<std::size_t>(n));
-  float* b = fftwf_alloc_real(static_cast<std::size_t>(n));
-  fftwf_complex* A = fftwf_alloc_complex(static_cast<std::size_t>(nc));
-  fftwf_complex* K = fftwf_alloc_complex(static_cast<std::size_t>(nc));
-  for (std::ptrdiff_t h = 0; h < H; ++h) {
-    fftwf_plan fa = fftwf_plan_dft_r2c_1d(n, a, A, FFTW_ESTIMATE);
-    fftwf_plan fb = fftwf_plan_dft_r2c_1d(n, b, K, FFTW_ESTIMATE);
-    fftwf_plan inv = fftwf_plan_dft_c2r_1d(n, A, a, FFTW_ESTIMATE);
-    std::fill(a, a + n, 0.0f);
-    std::fill(b, b + n, 0.0f);
-    std::copy(u + h * L, u + (h + 1) * L, a);
-    std::copy(k + h * L, k + (h + 1) * L, b);
-    fftwf_execute(fa);
-    fftwf_execute(fb);
-    for (int i = 0; i < nc; ++i) {
-      const float re = A[i][0] * K[i][0] - A[i][1] * K[i][1];
-      const float im = A[i][0] * K[i][1] + A[i][1] * K[i][0];
-      A[i][0] = re;
-      A[i][1] = im;
-    }
-    fftwf_execute(inv);
-    const float scale = 1.0f / static_cast<float>(n);
-    for (std::ptrdiff_t i = 0; i < L; ++i) y[h * L + i] = a[i] * scale + D[h] * u[h * L + i];
-    fftwf_destroy_plan(fa);
-    fftwf_destroy_plan(fb);
-    fftwf_destroy_plan(inv);
-  }
-  fftwf_free(a);
-  fftwf_free(b);
-  fftwf_free(A);
-  fftwf_free(K);
-}
 
 void bench_conv(const Settings& set, Table& t) {
   constexpr std::ptrdiff_t H = 64;
@@ -487,7 +450,7 @@ void bench_conv(const Settings& set, Table& t) {
   const ssm::FFTConv<float> object(H, L, k.data(), L, D.data());
   const double s_obj1 = seconds_per_call([&] { object.apply(uv, yv); }, set.fast);
   omp_set_num_threads(team);
-  const double s_naive = seconds_per_call([&] { naive_fftw_conv(u.data(), k.data(), D.data(), yb.data(), H, L); }, set.slow);
+  const double s_naive = seconds_per_call([&] { ssm::bench::naive_fftw_conv(u.data(), k.data(), D.data(), yb.data(), H, L, L); }, set.slow);
   double err = 0, ref = 0;
   for (std::size_t i = 0; i < y.size(); ++i) {
     err = std::max(err, static_cast<double>(std::abs(y[i] - yb[i])));
