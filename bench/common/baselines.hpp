@@ -4,9 +4,12 @@
 #include <fftw3.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <vector>
 
 #include "ssm/conv/fftconv.hpp"
+#include "ssm/scan/selective_scan.hpp"
 
 namespace ssm::bench {
 
@@ -48,6 +51,31 @@ inline void naive_fftw_conv(const float* u, const float* k, const float* D, floa
   fftwf_free(b);
   fftwf_free(A);
   fftwf_free(K);
+}
+
+/// The straightforward selective scan: FORMAT.md's formulas in the order they are written, one
+/// thread. Covers the benches' configuration: real A, variable B/C with one group, softplus,
+/// delta_bias, D and z present, contiguous layouts, zero initial state. Writes `out` (B, D, L).
+inline void sequential_selective_scan(const SelectiveScanArgs<float>& a, float* out) {
+  const int N = a.dstate, L = a.length;
+  std::vector<float> h(static_cast<std::size_t>(N));
+  for (int b = 0; b < a.batch; ++b)
+    for (int c = 0; c < a.dim; ++c) {
+      std::fill(h.begin(), h.end(), 0.0f);
+      for (int t = 0; t < L; ++t) {
+        const std::size_t i = (static_cast<std::size_t>(b) * a.dim + c) * L + t;
+        float dt = a.delta[i] + a.delta_bias[c];
+        dt = dt > 20.0f ? dt : std::log1p(std::exp(dt));
+        float y = 0;
+        for (int n = 0; n < N; ++n) {
+          const std::size_t bi = (static_cast<std::size_t>(b) * N + n) * L + t;
+          h[n] = std::exp(dt * a.A[static_cast<std::size_t>(c) * N + n]) * h[n] + dt * a.B[bi] * a.u[i];
+          y += a.C[bi] * h[n];
+        }
+        y += a.D[c] * a.u[i];
+        out[i] = y * a.z[i] / (1.0f + std::exp(-a.z[i]));
+      }
+    }
 }
 
 }  // namespace ssm::bench

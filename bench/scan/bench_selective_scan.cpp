@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/baselines.hpp"
 #include "ssm/scan/selective_scan.hpp"
 
 namespace {
@@ -70,28 +71,6 @@ struct Data {
   }
 };
 
-// The straightforward loop: FORMAT.md's formulas in the order they are written.
-void naive_scan(Data& d) {
-  const Shape s = d.s;
-  std::vector<float> h(s.N);
-  for (int b = 0; b < s.B; ++b)
-    for (int c = 0; c < s.D; ++c) {
-      std::fill(h.begin(), h.end(), 0.0f);
-      for (int t = 0; t < s.L; ++t) {
-        const std::size_t i = (static_cast<std::size_t>(b) * s.D + c) * s.L + t;
-        float dt = d.delta[i] + d.bias[c];
-        dt = dt > 20.0f ? dt : std::log1p(std::exp(dt));
-        float y = 0;
-        for (int n = 0; n < s.N; ++n) {
-          const std::size_t bi = (static_cast<std::size_t>(b) * s.N + n) * s.L + t;
-          h[n] = std::exp(dt * d.A[static_cast<std::size_t>(c) * s.N + n]) * h[n] + dt * d.Bv[bi] * d.u[i];
-          y += d.Cv[bi] * h[n];
-        }
-        y += d.Dp[c] * d.u[i];
-        d.out[i] = y * d.z[i] / (1.0f + std::exp(-d.z[i]));
-      }
-    }
-}
 
 std::map<std::string, Data*>& datasets() {
   static std::map<std::string, Data*> m;
@@ -139,7 +118,11 @@ void BM_Memcpy(benchmark::State& st, Shape s) {
 
 void BM_Naive(benchmark::State& st, Shape s) {
   Data& d = data_for(s);
-  timed(st, s.name() + "/naive", [&] { naive_scan(d); benchmark::ClobberMemory(); });
+  const auto args = d.args();
+  timed(st, s.name() + "/naive", [&] {
+    ssm::bench::sequential_selective_scan(args, d.out.data());
+    benchmark::ClobberMemory();
+  });
   st.counters["GB/s"] = d.bytes() / results()[s.name() + "/naive"] / 1e9;
 }
 

@@ -538,27 +538,6 @@ struct ScanData {
   }
 };
 
-/// The sequential reference: FORMAT.md's formulas in the order they are written, one thread.
-void sequential_scan(const ScanData& d, std::vector<float>& out) {
-  std::vector<float> h(static_cast<std::size_t>(d.N));
-  for (int b = 0; b < d.B; ++b)
-    for (int c = 0; c < d.D; ++c) {
-      std::fill(h.begin(), h.end(), 0.0f);
-      for (int t = 0; t < d.L; ++t) {
-        const std::size_t i = (static_cast<std::size_t>(b) * d.D + c) * d.L + t;
-        float dt = d.delta[i] + d.bias[c];
-        dt = dt > 20.0f ? dt : std::log1p(std::exp(dt));
-        float y = 0;
-        for (int n = 0; n < d.N; ++n) {
-          const std::size_t bi = (static_cast<std::size_t>(b) * d.N + n) * d.L + t;
-          h[n] = std::exp(dt * d.A[static_cast<std::size_t>(c) * d.N + n]) * h[n] + dt * d.Bv[bi] * d.u[i];
-          y += d.Cv[bi] * h[n];
-        }
-        y += d.Dp[c] * d.u[i];
-        out[i] = y * d.z[i] / (1.0f + std::exp(-d.z[i]));
-      }
-    }
-}
 
 void bench_scan_cpu(const Settings& set, Table& t) {
   ScanData d(1, 1536, 16, set.quick ? 512 : 4096);
@@ -569,7 +548,7 @@ void bench_scan_cpu(const Settings& set, Table& t) {
   one.threads = 1;
   const double s_lib1 = seconds_per_call([&] { ssm::selective_scan_cpu(args, one); }, set.fast);
   std::vector<float> ref(d.out.size());
-  const double s_seq = seconds_per_call([&] { sequential_scan(d, ref); }, set.slow);
+  const double s_seq = seconds_per_call([&] { ssm::bench::sequential_selective_scan(args, ref.data()); }, set.slow);
   double err = 0, mag = 0;
   for (std::size_t i = 0; i < ref.size(); ++i) {
     err = std::max(err, static_cast<double>(std::abs(ref[i] - d.out[i])));
