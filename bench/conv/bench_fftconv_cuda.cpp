@@ -6,6 +6,7 @@
 // At L = 1M the unfused baseline's buffers for B = 8 exceed GPU memory, so both paths are
 // also timed at B = 1 and compared there (the fused path's B = 8 time is printed as well).
 // GB/s counts the bytes that must move (u read, y written) over the median time.
+// `python3 bench/conv/torch_fftconv_ref.py LOG` adds the ratio to torch.fft on the same GPU.
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 
@@ -115,5 +116,7 @@ int main(int argc, char** argv) {
   const Row *f1 = get("/fused_B1_H768_L1M"), *u1 = get("/unfused_B1_H768_L1M");
   if (f64 && u64) std::printf("speed-up fused vs unfused cuFFT, B=8 H=768 L=64K: %.2fx\n", u64->ms / f64->ms);
   if (f1 && u1) std::printf("speed-up fused vs unfused cuFFT, B=1 H=768 L=1M:  %.2fx\n", u1->ms / f1->ms);
+  // Read by bench/conv/torch_fftconv_ref.py for the ratio to torch.fft on the same GPU.
+  for (const auto& [name, row] : r) std::printf("SUMMARY fftconv %s ms=%.4f\n", name.c_str(), row.ms);
   return 0;
 }

@@ -4,8 +4,10 @@
 //     groups that fill whole blocks and time-contiguous rows: the common Mamba case;
 //   * the chunked warp scan of scan_kernel.cuh (legacy) for everything else (complex A,
 //     double, other dstate, strided time).
-// SSM_CUDA_SCAN_KERNEL=legacy|fast|auto (read once) overrides the choice for A/B timing.
+// SSM_CUDA_SCAN_KERNEL=legacy|fast|fast1|fast2|fast4|auto (read once) overrides the choice
+// for A/B timing.
 // All pointers are device pointers.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -53,23 +55,100 @@ ScanKernel env_choice() {
     if (!v || !*v || std::strcmp(v, "auto") == 0) return ScanKernel::automatic;
     if (std::strcmp(v, "legacy") == 0) return ScanKernel::legacy;
     if (std::strcmp(v, "fast") == 0) return ScanKernel::fast;
-    fail("selective_scan_cuda", "SSM_CUDA_SCAN_KERNEL", "must be legacy, fast or auto, got '", v, "'");
+    if (std::strcmp(v, "fast1") == 0) return ScanKernel::fast_s1;
+    if (std::strcmp(v, "fast2") == 0) return ScanKernel::fast_s2;
+    if (std::strcmp(v, "fast4") == 0) return ScanKernel::fast_s4;
+    if (std::strcmp(v, "split") == 0) return ScanKernel::fast_split;
+    fail("selective_scan_cuda", "SSM_CUDA_SCAN_KERNEL",
+         "must be legacy, fast, fast1, fast2, fast4, split or auto, got '", v, "'");
   }();
   return k;
 }
 
-/// true: run the fast kernel. `choice` automatic defers to the environment; an explicit
-/// fast choice on unsupported args throws; the environment's "fast" falls back silently.
-bool use_fast(const SelectiveScanArgs<float>& a, ScanKernel choice, const char* where) {
-  const bool applies = selective_scan_fast_applies(a);
-  if (choice == ScanKernel::fast) {
-    require(applies, where, "kernel",
+/// Streaming multiprocessors of the current device (read once).
+int sm_count() {
+  static const int n = [] {
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || v <= 0) {
+      cudaGetLastError();  // clear; the launch reports a real failure
+      v = 1;
+    }
+    return v;
+  }();
+  return n;
+}
+
+/// How the fast kernel runs a call: S states a thread (0: the legacy kernel runs instead) and
+/// the time split into `segments` (1: none).
+struct FastConfig {
+  int S = 0, segments = 1;
+};
+
+long long fast_blocks(const SelectiveScanArgs<float>& a, int S) {
+  return static_cast<long long>(a.batch) * a.dim / scan_fast::channels_per_block(a.dstate, S);
+}
+
+/// The time split for S states a thread: enough segments for about four blocks an SM, each of at
+/// least four chunks; `at_least` segments where the sequence has that many chunks.
+int split_segments(const SelectiveScanArgs<float>& a, int S, int at_least) {
+  const long long chunks = (a.length + scan_fast::chunk_steps(a.dstate, S) - 1) / scan_fast::chunk_steps(a.dstate, S);
+  const long long blocks = fast_blocks(a, S);
+  long long k = (4LL * sm_count() + blocks - 1) / blocks;
+  k = std::min(k, chunks / 4);
+  k = std::max<long long>(k, std::min<long long>(at_least, chunks));
+  return static_cast<int>(std::clamp<long long>(k, 1, 1024));
+}
+
+/// The automatic choice: the largest S in {4, 2, 1} that applies and gives at least three
+/// 128-thread blocks an SM (more states a thread need less shared-memory and shuffle traffic
+/// per state-step); for thinner problems the largest S that applies with time split into
+/// segments when the sequence is long enough (two passes, each with enough blocks), else the
+/// smallest S (the most threads) in one pass.
+FastConfig choose_fast(const SelectiveScanArgs<float>& a) {
+  int largest = 0, smallest = 0;
+  for (int S : {4, 2, 1}) {
+    if (!selective_scan_fast_applies(a, S)) continue;
+    if (!largest) largest = S;
+    smallest = S;
+    if (fast_blocks(a, S) >= 3LL * sm_count()) return {S, 1};
+  }
+  if (!largest) return {};
+  if (const int k = split_segments(a, largest, 1); k >= 2) return {largest, k};
+  return {smallest, 1};
+}
+
+int forced_states(ScanKernel k) {
+  return k == ScanKernel::fast_s1 ? 1 : k == ScanKernel::fast_s2 ? 2 : k == ScanKernel::fast_s4 ? 4 : 0;
+}
+
+/// The fast kernel's configuration for this call (S = 0: the legacy kernel). `choice`
+/// automatic defers to the environment; an explicit fast choice on unsupported args throws;
+/// the environment's choice falls back silently (to the automatic one where it does not apply).
+FastConfig fast_config(const SelectiveScanArgs<float>& a, ScanKernel choice, const char* where) {
+  if (choice == ScanKernel::legacy) return {};
+  if (choice == ScanKernel::fast || choice == ScanKernel::fast_split) {
+    require(selective_scan_fast_applies(a), where, "kernel",
             "fast needs real A, dstate in {4, 8, 16, 32}, (dim/groups) % (128/dstate) == 0 "
             "and time stride 1");
-    return true;
+    if (choice == ScanKernel::fast) return choose_fast(a);
+    int S = 1;
+    for (int s : {4, 2})
+      if (selective_scan_fast_applies(a, s)) { S = s; break; }
+    return {S, split_segments(a, S, 3)};
   }
-  if (choice == ScanKernel::legacy) return false;
-  return env_choice() != ScanKernel::legacy && applies;
+  if (const int S = forced_states(choice)) {
+    require(selective_scan_fast_applies(a, S), where, "kernel",
+            "fast with ", S, " states a thread needs real A, dstate in {4, 8, 16, 32} (>= ", S,
+            "), (dim/groups) % (128*", S, "/dstate) == 0 and time stride 1");
+    return {S, 1};
+  }
+  const ScanKernel env = env_choice();
+  if (env == ScanKernel::legacy || !selective_scan_fast_applies(a)) return {};
+  if (const int S = forced_states(env))
+    return selective_scan_fast_applies(a, S) ? FastConfig{S, 1} : choose_fast(a);
+  if (env == ScanKernel::fast_split) return fast_config(a, env, where);  // applies: no throw
+  return choose_fast(a);
 }
 
 bool aligned(const void* ptr, std::size_t bytes) {
@@ -86,6 +165,8 @@ scan_fast::FastParams<Tin> make_fast(const SelectiveScanArgs<float>& a, const Ti
   p.groups = a.groups;
   p.dim_per_group = a.dim / a.groups;
   p.softplus = a.delta_softplus;
+  p.B_var = a.B_variable;
+  p.C_var = a.C_variable;
   p.u = u; p.delta = delta; p.z = z; p.B = B; p.C = C; p.out = out;
   p.A = a.A; p.D = a.D; p.delta_bias = a.delta_bias; p.h0 = a.h0; p.last_state = a.last_state;
   const Strides3 su = a.u_strides.resolved(a.dim, a.length);
@@ -109,9 +190,9 @@ scan_fast::FastParams<Tin> make_fast(const SelectiveScanArgs<float>& a, const Ti
 }
 
 void launch_float(const SelectiveScanArgs<float>& a, ScanKernel choice, const char* where) {
-  if (use_fast(a, choice, where)) {
-    scan_fast::launch<float>(make_fast<float>(a, a.u, a.delta, a.z, a.B, a.C, a.out), a.dstate,
-                             a.B_variable, a.C_variable, where);
+  if (const FastConfig f = fast_config(a, choice, where); f.S) {
+    scan_fast::launch<float>(make_fast<float>(a, a.u, a.delta, a.z, a.B, a.C, a.out), a.dstate, f.S,
+                             f.segments, where);
     return;
   }
   auto p = make_params<float, float>(a);
@@ -128,8 +209,10 @@ void run(const SelectiveScanArgs<double>& a) {
 
 }  // namespace
 
-bool selective_scan_fast_applies(const SelectiveScanArgs<float>& a) {
-  const int ch = scan_fast::channels_per_block(a.dstate);
+bool selective_scan_fast_applies(const SelectiveScanArgs<float>& a, int states_per_thread) {
+  if (states_per_thread == 0)  // S = 1 has the fewest channels a block, which the others' divide
+    return selective_scan_fast_applies(a, 1);
+  const int ch = scan_fast::channels_per_block(a.dstate, states_per_thread);
   if (a.complex_A || ch == 0 || a.groups <= 0 || a.dim % a.groups != 0) return false;
   if ((a.dim / a.groups) % ch != 0) return false;
   auto time_contiguous = [&](const Strides3& s) { return s.resolved(a.dim, a.length).l == 1; };
@@ -138,7 +221,14 @@ bool selective_scan_fast_applies(const SelectiveScanArgs<float>& a) {
 }
 
 const char* selective_scan_kernel_name(const SelectiveScanArgs<float>& args, ScanKernel choice) {
-  return use_fast(args, choice, "selective_scan_kernel_name") ? "fast" : "legacy";
+  const FastConfig f = fast_config(args, choice, "selective_scan_kernel_name");
+  const bool split = f.segments > 1;
+  switch (f.S) {
+    case 1: return split ? "fast1-split" : "fast1";
+    case 2: return split ? "fast2-split" : "fast2";
+    case 4: return split ? "fast4-split" : "fast4";
+    default: return "legacy";
+  }
 }
 
 void selective_scan_cuda(const SelectiveScanArgs<float>& args) {
@@ -173,9 +263,9 @@ void selective_scan_cuda_bf16(const SelectiveScanArgs<float>& args, const Select
   const auto* B = reinterpret_cast<const __nv_bfloat16*>(io.B);
   const auto* C = reinterpret_cast<const __nv_bfloat16*>(io.C);
   auto* out = reinterpret_cast<__nv_bfloat16*>(io.out);
-  if (use_fast(shape, kernel, where)) {
+  if (const FastConfig f = fast_config(shape, kernel, where); f.S) {
     scan_fast::launch<__nv_bfloat16>(make_fast<__nv_bfloat16>(args, u, delta, z, B, C, out),
-                                     args.dstate, args.B_variable, args.C_variable, where);
+                                     args.dstate, f.S, f.segments, where);
   } else {
     auto p = make_params<__nv_bfloat16, float>(args);
     p.u = u; p.delta = delta; p.z = z; p.B = B; p.C = C; p.out = out;

@@ -20,21 +20,31 @@ struct SelectiveScanBf16 {
 
 /// Which CUDA kernel runs a float32 / bf16 selective scan.
 ///   automatic: what the environment variable SSM_CUDA_SCAN_KERNEL says (read once per
-///              process: "legacy", "fast" or "auto"; unset means "auto"); "auto" and "fast"
-///              run the fast kernel whenever it applies, else the legacy one.
+///              process: "legacy", "fast", "fast1", "fast2", "fast4", "split" or "auto"; unset means
+///              "auto"); "auto" and "fast" run the fast kernel whenever it applies (with the
+///              states-a-thread it picks), "fastS" forces S states a thread where that applies;
+///              everything else runs the legacy kernel.
 ///   legacy:    always the chunked warp scan (kernels/scan/scan_kernel.cuh).
-///   fast:      the sequential-in-time kernel (kernels/scan/selective_scan_fast.cuh); a call
-///              with args it does not support throws ssm::Error.
+///   fast:      the sequential-in-time kernel (kernels/scan/selective_scan_fast.cuh) with the
+///              states a thread S chosen from the shape (the largest S in {4, 2, 1} that still
+///              gives every SM about three blocks; for thinner problems with long sequences, the
+///              largest S with time split into segments run by different blocks: a pass that
+///              records each segment's end state, then the output pass from the carried
+///              states); fast_s1/s2/s4 force S in one pass; fast_split forces the time split
+///              (at least 3 segments where the sequence has 3 chunks). A call with args the
+///              chosen variant does not support throws ssm::Error.
 /// double precision always runs the legacy kernel.
-enum class ScanKernel { automatic, legacy, fast };
+enum class ScanKernel { automatic, legacy, fast, fast_s1, fast_s2, fast_s4, fast_split };
 
-/// Whether the fast kernel supports args: real A, dstate in {4, 8, 16, 32},
-/// (dim / groups) % (128 / dstate) == 0, and time stride 1 for u, delta, out (and z if given).
+/// Whether the fast kernel supports args with S states a thread (S = 0: with any S): real A,
+/// dstate in {4, 8, 16, 32}, S in {1, 2, 4} with S <= dstate, (dim / groups) a multiple of the
+/// block's channels 128 S / dstate, and time stride 1 for u, delta, out (and z if given).
 /// Shapes and strides only (pointers are not read).
-bool selective_scan_fast_applies(const SelectiveScanArgs<float>& args);
+bool selective_scan_fast_applies(const SelectiveScanArgs<float>& args, int states_per_thread = 0);
 
-/// The kernel a call with `choice` runs for args: "fast" or "legacy" (throws like the call
-/// would for ScanKernel::fast with unsupported args, or for a bad SSM_CUDA_SCAN_KERNEL).
+/// The kernel a call with `choice` runs for args: "legacy", "fast1", "fast2", "fast4", or
+/// with the time split "fast1-split", "fast2-split", "fast4-split"
+/// (throws like the call would for an unsupported forced choice or a bad SSM_CUDA_SCAN_KERNEL).
 const char* selective_scan_kernel_name(const SelectiveScanArgs<float>& args,
                                        ScanKernel choice = ScanKernel::automatic);
 

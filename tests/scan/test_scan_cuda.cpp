@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <string>
 #include <vector>
 
 #include "ssm/core/device.hpp"
@@ -148,8 +149,10 @@ struct ScanData {
   }
 };
 
-/// The CUDA kernels that run case c: float32 gets the legacy kernel and, when it applies,
-/// the fast one (each compared with the CPU); double has only the legacy kernel.
+/// The CUDA kernels that run case c: float32 gets the legacy kernel and every variant of the
+/// fast one that applies (1, 2, 4 states a thread in one pass, and the time split into at
+/// least 3 segments where the sequence has 3 chunks), each compared with the CPU; double has
+/// only the legacy kernel.
 template <class T>
 std::vector<detail::ScanKernel> kernels_for(const ScanData<T>& data) {
   if constexpr (!std::is_same_v<T, float>) {
@@ -158,16 +161,27 @@ std::vector<detail::ScanKernel> kernels_for(const ScanData<T>& data) {
     std::vector<detail::ScanKernel> k{detail::ScanKernel::legacy};
     auto a = data.args();
     if (data.c.z) a.z = data.u.data();  // only its presence matters (z strides checked)
-    if (detail::selective_scan_fast_applies(a)) k.push_back(detail::ScanKernel::fast);
+    if (detail::selective_scan_fast_applies(a, 1)) k.push_back(detail::ScanKernel::fast_s1);
+    if (detail::selective_scan_fast_applies(a, 2)) k.push_back(detail::ScanKernel::fast_s2);
+    if (detail::selective_scan_fast_applies(a, 4)) k.push_back(detail::ScanKernel::fast_s4);
+    if (detail::selective_scan_fast_applies(a)) k.push_back(detail::ScanKernel::fast_split);
     return k;
   }
 }
 
 const char* kernel_name(detail::ScanKernel k) {
-  return k == detail::ScanKernel::fast ? "fast" : k == detail::ScanKernel::legacy ? "legacy" : "auto";
+  switch (k) {
+    case detail::ScanKernel::legacy: return "legacy";
+    case detail::ScanKernel::fast: return "fast";
+    case detail::ScanKernel::fast_s1: return "fast1";
+    case detail::ScanKernel::fast_s2: return "fast2";
+    case detail::ScanKernel::fast_s4: return "fast4";
+    case detail::ScanKernel::fast_split: return "fast-split";
+    default: return "auto";
+  }
 }
 
-/// Returns how many CUDA kernels were compared (1 or 2).
+/// Returns how many CUDA kernels were compared (1 + the fast variants that apply).
 template <class T>
 int check_scan(const ScanCase& c, std::uint64_t seed) {
   const ScanData<T> data(c, seed);
@@ -234,38 +248,40 @@ BOOST_AUTO_TEST_CASE(selective_scan_options_groups_strides) {
 }
 
 BOOST_AUTO_TEST_CASE(selective_scan_fast_kernel_matches_cpu) {
-  // Shapes the fast kernel takes (dim/groups a multiple of 128/N), each also run with the
-  // legacy kernel; check_scan returns 2 when both ran.
+  // Shapes the fast kernel takes, each run with the legacy kernel, with every
+  // states-a-thread variant S whose block (128 S / N channels) divides dim/groups, and with the
+  // time split; check_scan returns how many kernels ran. dim = 128 * 4 / N * 2 fits all three
+  // variants (S <= N).
   std::uint64_t seed = 800;
   for (int N : {4, 8, 16, 32}) {
-    const int ch = 128 / N;
+    const int ch1 = 128 / N;  // channels a block with S = 1
     for (int L : {1, 37, 64, 200, 1031}) {
       ScanCase c;
       c.dstate = N;
-      c.dim = 2 * ch;
+      c.dim = 8 * ch1;  // two blocks of S = 4
       c.length = L;
-      BOOST_TEST(check_scan<float>(c, seed++) == 2);
+      BOOST_TEST(check_scan<float>(c, seed++) == 5);
     }
     ScanCase c;
     c.dstate = N;
     c.length = 301;
-    c.dim = 4 * ch; c.groups = 2;  // two blocks a group
-    BOOST_TEST(check_scan<float>(c, seed++) == 2);
-    c.dim = 2 * ch; c.groups = 2;  // one block a group
-    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    c.dim = 4 * ch1; c.groups = 2;  // S = 1: two blocks a group; S = 2: one; S = 4: none
+    BOOST_TEST(check_scan<float>(c, seed++) == 4);
+    c.dim = 8 * ch1;  // S = 4: one block a group
+    BOOST_TEST(check_scan<float>(c, seed++) == 5);
     c.B_var = false;
-    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    BOOST_TEST(check_scan<float>(c, seed++) == 5);
     c.B_var = true; c.C_var = false;
-    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    BOOST_TEST(check_scan<float>(c, seed++) == 5);
     c.B_var = false;
-    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    BOOST_TEST(check_scan<float>(c, seed++) == 5);
     c.B_var = c.C_var = true;
     c.z = false;
-    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    BOOST_TEST(check_scan<float>(c, seed++) == 5);
     c.D = false; c.h0 = false;
-    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    BOOST_TEST(check_scan<float>(c, seed++) == 5);
     c.bias = false; c.softplus = false;
-    BOOST_TEST(check_scan<float>(c, seed++) == 2);
+    BOOST_TEST(check_scan<float>(c, seed++) == 5);
   }
   // Not taken by the fast kernel: dim/groups not a multiple of 128/N, N = 12, complex A.
   ScanCase c;
@@ -277,11 +293,29 @@ BOOST_AUTO_TEST_CASE(selective_scan_fast_kernel_matches_cpu) {
   BOOST_TEST(check_scan<float>(c, seed++) == 1);
 }
 
+BOOST_AUTO_TEST_CASE(selective_scan_fast_kernel_choice) {
+  // The automatic choice: S = 4 when that still gives about three blocks an SM, the smallest
+  // S (most threads) for a thin problem; forced variants name themselves.
+  // (Shapes only: the pointers are not read.)
+  SelectiveScanArgs<float> a;
+  a.batch = 64; a.dim = 4096; a.dstate = 16; a.length = 4096;  // 8192 blocks with S = 4
+  BOOST_TEST(std::string(detail::selective_scan_kernel_name(a, detail::ScanKernel::fast)) == "fast4");
+  a.batch = 1; a.dim = 128;  // 4 blocks with S = 4, 16 with S = 1: fewer than 3 an SM on any GPU
+  // 128 chunks of 32 steps: S = 4 with the time split
+  BOOST_TEST(std::string(detail::selective_scan_kernel_name(a, detail::ScanKernel::fast)) == "fast4-split");
+  a.length = 64;  // 2 chunks: too short to split; the most threads in one pass
+  BOOST_TEST(std::string(detail::selective_scan_kernel_name(a, detail::ScanKernel::fast)) == "fast1");
+  BOOST_TEST(std::string(detail::selective_scan_kernel_name(a, detail::ScanKernel::fast_s2)) == "fast2");
+  BOOST_TEST(std::string(detail::selective_scan_kernel_name(a, detail::ScanKernel::legacy)) == "legacy");
+  a.dim = 24;  // 24 % 32 != 0: S = 4 (32 channels a block) does not apply
+  BOOST_CHECK_THROW(detail::selective_scan_kernel_name(a, detail::ScanKernel::fast_s4), ssm::Error);
+}
+
 BOOST_AUTO_TEST_CASE(selective_scan_fast_kernel_long_sequence) {
-  // L = 65536 (1024 chunks) against the CPU, both kernels.
+  // L = 65536 (1024 to 2048 chunks) against the CPU, every kernel.
   ScanCase c;
-  c.batch = 1; c.dstate = 16; c.dim = 16; c.length = 65536;
-  BOOST_TEST(check_scan<float>(c, 900) == 2);
+  c.batch = 1; c.dstate = 16; c.dim = 32; c.length = 65536;
+  BOOST_TEST(check_scan<float>(c, 900) == 5);
 }
 
 BOOST_AUTO_TEST_CASE(selective_scan_fast_kernel_rejects_unsupported) {
@@ -352,14 +386,16 @@ BOOST_AUTO_TEST_CASE(selective_scan_bf16_matches_float_on_rounded_inputs) {
   for (int N : {4, 16, 32}) {
     ScanCase f;
     f.dstate = N;
-    f.dim = 2 * (128 / N);
+    f.dim = 2 * (4 * 128 / N);
     f.groups = 2;
     f.length = 1499;  // not a multiple of 4: scalar B/C loads, unaligned rows
-    check_bf16(f, 410 + N, detail::ScanKernel::legacy);
-    check_bf16(f, 410 + N, detail::ScanKernel::fast);
+    for (auto k : {detail::ScanKernel::legacy, detail::ScanKernel::fast_s1, detail::ScanKernel::fast_s2,
+                   detail::ScanKernel::fast_s4, detail::ScanKernel::fast_split})
+      check_bf16(f, 410 + N, k);
     f.length = 1024;  // aligned: vector loads
-    check_bf16(f, 420 + N, detail::ScanKernel::legacy);
-    check_bf16(f, 420 + N, detail::ScanKernel::fast);
+    for (auto k : {detail::ScanKernel::legacy, detail::ScanKernel::fast_s1, detail::ScanKernel::fast_s2,
+                   detail::ScanKernel::fast_s4, detail::ScanKernel::fast_split})
+      check_bf16(f, 420 + N, k);
   }
 }
 
