@@ -1,10 +1,11 @@
 // CUDA backend of ssm::selective_scan (include/ssm/scan/selective_scan.hpp). Two kernels:
-//   * the fast kernel (selective_scan_fast.cuh): one thread a state, sequential in time; for
+//   * the fast kernel (selective_scan_fast.cuh): S states a thread in registers, sequential in
+//     time (with time split across blocks for thin problems); for
 //     real A, float32 compute (float32 or bf16 storage), dstate in {4, 8, 16, 32}, channel
 //     groups that fill whole blocks and time-contiguous rows: the common Mamba case;
 //   * the chunked warp scan of scan_kernel.cuh (legacy) for everything else (complex A,
 //     double, other dstate, strided time).
-// SSM_CUDA_SCAN_KERNEL=legacy|fast|fast1|fast2|fast4|auto (read once) overrides the choice
+// SSM_CUDA_SCAN_KERNEL=legacy|fast|fast1|fast2|fast4|split|auto (read once) overrides the choice
 // for A/B timing.
 // All pointers are device pointers.
 #include <algorithm>

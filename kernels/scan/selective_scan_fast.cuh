@@ -11,8 +11,13 @@
 //     CH = 128 / P channels d0 .. d0+CH-1 of one batch element inside one B/C group (the
 //     host requires (dim / groups) % CH == 0). S trades parallelism (batch x dim x P threads)
 //     against shared-memory and shuffle traffic per state-step: the host takes the largest S
-//     that still gives every SM about three blocks (S = 4 for B=8, D=2048, N=16; S = 1 for
-//     B=1, D=1536).
+//     that still gives every SM about three blocks (S = 4 for B=8, D=2048, N=16).
+//   * Time split (thin problems, e.g. B=1, D=1536: 48 blocks of S = 4 on 132 SMs): the
+//     sequence is cut into K segments run by different blocks (gridDim.y). A state pass runs
+//     segments 0 .. K-2 on u, delta, B only and records each one's end state from h = 0
+//     (segment 0: from h0) and its sum of dt; the output pass runs every segment from the state
+//     carried over the earlier ones, H_k = 2^(A log2 e sum dt_k) H_(k-1) + h_k (A is real and
+//     diagonal, so a segment's decay is one exp of its dt sum).
 //   * Time goes in chunks of T steps (T = 64 for CH <= 16, 16 for CH = 128, else 32). Per chunk:
 //       1. the raw u, delta, z (CH x T) and variable B, C (N x T) of the chunk, copied during
 //          the previous chunk into staging slots of shared memory (cp.async, 16 bytes a copy;
@@ -35,10 +40,10 @@
 //     n = g S + s goes to row s P + g), so the P lanes of a channel read P consecutive rows:
 //     every float4 access is conflict-free or a broadcast.
 //   * Math: exp through ex2.approx.ftz of a pre-scaled A (flushes results below 2^-126 to
-//     zero), softplus(x) = x above 20, a 4-term series of e^x below -3.5, else log2(1 + e^x) ln 2 (MUFU
-//     ex2/lg2, branch-free), silu through __expf and
-//     __fdividef (exact limits: z -> -inf gives -0); accuracy well inside the 1e-4 relative
-//     tolerance of the conformance cases against float64.
+//     zero); softplus(x) = x above 20, a 4-term series of e^x below -3.5, else
+//     log2(1 + e^x) ln 2 (MUFU ex2/lg2, branch-free); silu through __expf and __fdividef
+//     (exact limits: z -> -inf gives -0); accuracy well inside the 1e-4 relative tolerance of
+//     the conformance cases against float64.
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 
