@@ -8,7 +8,8 @@
 // fraction of max(copy time, ex2 time), the roofline bound of the two.
 //
 // Problems (variable B/C, one group, D, z, delta_bias, softplus; real A, N = 16):
-//   (B=8, D=2048, N=16, L=4096) and (B=1, D=1536, N=16, L=65536), float32 and bf16 storage
+//   (B=8, D=2048, N=16, L=4096) and (B=1, D=1536, N=16, L=65536), float32 and bf16 storage,
+//   and (B=2, D=2048, N=16, L=4096) float32, a mid-size shape for the automatic choice
 //   (float32 compute). Prints a summary table; lines "SUMMARY scan <name> ms=<t>" are read by
 //   bench/scan/torch_selective_scan_ref.py for the ratio to a sequential PyTorch loop.
 // Every problem runs with every kernel that applies, in the same process: the legacy chunked
@@ -82,6 +83,7 @@ struct Problem {
 const Problem kProblems[] = {{"f32_B8_D2048_N16_L4096", 8, 2048, 16, 4096, false},
                              {"bf16_B8_D2048_N16_L4096", 8, 2048, 16, 4096, true},
                              {"f32_B1_D1536_N16_L65536", 1, 1536, 16, 65536, false},
+                             {"f32_B2_D2048_N16_L4096", 2, 2048, 16, 4096, false},  // mid-size: the choice
                              {"bf16_B1_D1536_N16_L65536", 1, 1536, 16, 65536, true}};
 
 ssm::SelectiveScanArgs<float> shape_of(const Problem& pr) {

@@ -101,18 +101,22 @@ int split_segments(const SelectiveScanArgs<float>& a, int S, int at_least) {
   return static_cast<int>(std::clamp<long long>(k, 1, 1024));
 }
 
-/// The automatic choice: the largest S in {4, 2, 1} that applies and gives at least three
-/// 128-thread blocks an SM (more states a thread need less shared-memory and shuffle traffic
-/// per state-step); for thinner problems the largest S that applies with time split into
-/// segments when the sequence is long enough (two passes, each with enough blocks), else the
-/// smallest S (the most threads) in one pass.
+/// The automatic choice, from the H100 measurements in docs/cuda.md (blocks an SM in brackets):
+///   * S = 4 in one pass when it gives at least 3 blocks an SM (B=8, D=2048: fast4 0.573 ms,
+///     fast2 0.704 [7.8], split 0.886, fast1 1.017 [15.5]);
+///   * else S = 2 in one pass with at least 1.5 blocks an SM (B=2, D=2048, L=4096: fast2 0.251 ms
+///     [1.9], fast1 0.256 [3.9], fast4 0.306 [1.0], split 0.307);
+///   * else S = 4 (the largest S that applies) with the time split, when the sequence has enough
+///     chunks (B=1, D=1536, L=65536: split 1.47 ms, fast1 3.00 [1.5], fast2 3.33, fast4 4.77);
+///   * else the smallest S (the most threads) in one pass.
 FastConfig choose_fast(const SelectiveScanArgs<float>& a) {
   int largest = 0, smallest = 0;
   for (int S : {4, 2, 1}) {
     if (!selective_scan_fast_applies(a, S)) continue;
     if (!largest) largest = S;
     smallest = S;
-    if (fast_blocks(a, S) >= 3LL * sm_count()) return {S, 1};
+    if (S == 4 && fast_blocks(a, S) >= 3LL * sm_count()) return {S, 1};
+    if (S == 2 && 2 * fast_blocks(a, S) >= 3LL * sm_count()) return {S, 1};
   }
   if (!largest) return {};
   if (const int k = split_segments(a, largest, 1); k >= 2) return {largest, k};

@@ -300,6 +300,9 @@ BOOST_AUTO_TEST_CASE(selective_scan_fast_kernel_choice) {
   SelectiveScanArgs<float> a;
   a.batch = 64; a.dim = 4096; a.dstate = 16; a.length = 4096;  // 8192 blocks with S = 4
   BOOST_TEST(std::string(detail::selective_scan_kernel_name(a, detail::ScanKernel::fast)) == "fast4");
+  a.batch = 1; a.dim = 2 * 16 * 132;  // H100 (132 SMs): S = 2 gives 2 blocks an SM, S = 4 one
+  if (cuda_description().find("132 SMs") != std::string::npos)
+    BOOST_TEST(std::string(detail::selective_scan_kernel_name(a, detail::ScanKernel::fast)) == "fast2");
   a.batch = 1; a.dim = 128;  // 4 blocks with S = 4, 16 with S = 1: fewer than 3 an SM on any GPU
   // 128 chunks of 32 steps: S = 4 with the time split
   BOOST_TEST(std::string(detail::selective_scan_kernel_name(a, detail::ScanKernel::fast)) == "fast4-split");
