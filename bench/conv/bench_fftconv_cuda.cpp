@@ -14,9 +14,11 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "conv/fftconv_device.hpp"
+#include "common/cuda_timing.hpp"
 #include "core/fill.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
@@ -24,31 +26,13 @@
 
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw ssm::Error(std::string(what) + ": " + cudaGetErrorString(e));
-}
+using ssm::bench::check;
 
+/// Median of `reps` event-timed runs of f after 1 warm-up run, in ms (the first run plans
+/// and allocates workspaces).
 template <class F>
 double time_ms(F&& f, int reps) {
-  cudaEvent_t a, b;
-  check(cudaEventCreate(&a), "cudaEventCreate");
-  check(cudaEventCreate(&b), "cudaEventCreate");
-  f();  // warm-up (plans, workspace)
-  check(cudaDeviceSynchronize(), "warm-up");
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    check(cudaEventRecord(a), "cudaEventRecord");
-    f();
-    check(cudaEventRecord(b), "cudaEventRecord");
-    check(cudaEventSynchronize(b), "cudaEventSynchronize");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, a, b), "cudaEventElapsedTime");
-    t.push_back(ms);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return ssm::bench::median_event_ms(std::forward<F>(f), reps, 1);
 }
 
 struct Row {

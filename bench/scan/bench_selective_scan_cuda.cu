@@ -25,8 +25,10 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "common/cuda_timing.hpp"
 #include "core/fill.hpp"
 #include "scan/selective_scan_ext.hpp"
 #include "ssm/core/device.hpp"
@@ -34,6 +36,8 @@
 #include "ssm/core/error.hpp"
 
 namespace {
+
+using ssm::bench::check;
 
 /// Independent chains x <- 2^-x (8 a thread): all MUFU.EX2, the pipe the scan's exp runs on.
 __global__ void ex2_peak_kernel(float* out, int iters) {
@@ -48,10 +52,6 @@ __global__ void ex2_peak_kernel(float* out, int iters) {
 #pragma unroll
   for (int i = 0; i < 8; ++i) s += v[i];
   if (s == 12345.f) out[0] = s;  // keeps the chains alive; never true in practice
-}
-
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw ssm::Error(std::string(what) + ": " + cudaGetErrorString(e));
 }
 
 struct Result {
@@ -93,28 +93,10 @@ ssm::SelectiveScanArgs<float> shape_of(const Problem& pr) {
   return a;
 }
 
-/// Median of `reps` event-timed runs of f (after 3 warm-ups), in ms.
+/// Median of `reps` event-timed runs of f after 3 warm-up runs, in ms.
 template <class F>
 double time_ms(F&& f, int reps) {
-  cudaEvent_t a, b;
-  check(cudaEventCreate(&a), "cudaEventCreate");
-  check(cudaEventCreate(&b), "cudaEventCreate");
-  for (int i = 0; i < 3; ++i) f();
-  check(cudaDeviceSynchronize(), "warm-up");
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    check(cudaEventRecord(a), "cudaEventRecord");
-    f();
-    check(cudaEventRecord(b), "cudaEventRecord");
-    check(cudaEventSynchronize(b), "cudaEventSynchronize");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, a, b), "cudaEventElapsedTime");
-    t.push_back(ms);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return ssm::bench::median_event_ms(std::forward<F>(f), reps, 3);
 }
 
 /// ex2 a second of the device (median of 5 timed launches of 132k-thread chains), measured once.
