@@ -20,17 +20,6 @@
 #include "ssm/stream/dense_filter.hpp"
 
 namespace {
-// Legendre polynomial P_n(x) by the three-term recurrence.
-double legendre(int n, double x) {
-  double p0 = 1, p1 = x;
-  if (n == 0) return p0;
-  for (int k = 1; k < n; ++k) {
-    const double p2 = ((2 * k + 1) * x * p1 - k * p0) / (k + 1);
-    p0 = p1;
-    p1 = p2;
-  }
-  return p1;
-}
 double arg(int argc, char** argv, int i, double dflt) { return argc > i ? std::atof(argv[i]) : dflt; }
 }  // namespace
 
@@ -51,9 +40,8 @@ int main(int argc, char** argv) {
   }
 
   // The model. The S4 convention of LegT spans a window of 2 time units, so theta = window / 2.
-  Eigen::RowVectorXd C(N);
-  for (int n = 0; n < N; ++n) C(n) = std::sqrt(2.0 * n + 1) * legendre(n, 1.0 - 2.0 * delay / window);
-  const auto sys = ssm::hippo::system(ssm::hippo::Measure::legt, N, C, 0.0, window / 2);
+  const auto sys = ssm::hippo::system(ssm::hippo::Measure::legt, N,
+                                      ssm::hippo::legt_delay_readout(N, delay, window), 0.0, window / 2);
   ssm::DenseFilter<float> per_sample(sys, {ssm::Method::bilinear, ssm::Convention::ssm});
   ssm::DenseFilter<float> blocked(sys, {ssm::Method::bilinear, ssm::Convention::ssm});
   per_sample.prepare({rate, 1});

@@ -19,19 +19,6 @@
 #include "ssm/io/png.hpp"
 #include "ssm/stream/dense_filter.hpp"
 
-namespace {
-double legendre(int n, double x) {
-  double p0 = 1, p1 = x;
-  if (n == 0) return p0;
-  for (int k = 1; k < n; ++k) {
-    const double p2 = ((2 * k + 1) * x * p1 - k * p0) / (k + 1);
-    p0 = p1;
-    p1 = p2;
-  }
-  return p1;
-}
-}  // namespace
-
 int main(int argc, char** argv) {
   const std::string figure = argc > 1 ? argv[1] : "docs/figures/hippo_memory.png";
   const double rate = 8000, window = 0.05;  // 50 ms of memory
@@ -63,9 +50,9 @@ int main(int argc, char** argv) {
     std::vector<double> r(W + 1);
     double err = 0, ref = 0;
     for (std::size_t k = 0; k <= W; ++k) {  // d = k / rate seconds ago
-      const double z = 1.0 - 2.0 * static_cast<double>(k) / static_cast<double>(W);
+      const auto C = ssm::hippo::legt_delay_readout(N, static_cast<double>(k), static_cast<double>(W));
       double v = 0;
-      for (int n = 0; n < N; ++n) v += x[static_cast<std::size_t>(n)] * std::sqrt(2.0 * n + 1) * legendre(n, z);
+      for (int n = 0; n < N; ++n) v += x[static_cast<std::size_t>(n)] * C(n);
       r[k] = v;
       const double truth = u[L - 1 - k];
       if (k > 0 && k < W) {  // interior of the window (the endpoints converge slowest)

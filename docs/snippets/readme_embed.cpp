@@ -7,8 +7,7 @@
 
 int main() {
   // A 32-state HiPPO-LegT memory over a 10 ms window, read out as the input 5 ms ago.
-  Eigen::RowVectorXd C(32);
-  for (int n = 0; n < 32; ++n) C(n) = std::sqrt(2.0 * n + 1) * std::legendre(n, 0.0);
+  const Eigen::RowVectorXd C = ssm::hippo::legt_delay_readout(32, /*delay=*/0.005, /*window=*/0.010);
   ssm::DenseFilter<float> filter(ssm::hippo::system(ssm::hippo::Measure::legt, 32, C, 0.0, 0.005),
                                  {ssm::Method::bilinear, ssm::Convention::ssm});
   filter.prepare({48000.0, /*max_block=*/512});  // allocates; discretizes at dt = 1/48000

@@ -137,16 +137,6 @@ std::string fmt(double v) {
 }
 
 // ---- dense HiPPO filter ---------------------------------------------------------------------
-double legendre(int n, double x) {
-  double p0 = 1, p1 = x;
-  if (n == 0) return p0;
-  for (int k = 1; k < n; ++k) {
-    const double p2 = ((2 * k + 1) * x * p1 - k * p0) / (k + 1);
-    p0 = p1;
-    p1 = p2;
-  }
-  return p1;
-}
 
 class DenseStreamer final : public Streamer {
 public:
@@ -176,8 +166,7 @@ public:
     if (measure == hippo::Measure::legt) {
       // Delay-line read-out: the Legendre reconstruction of u(t - delay) over the window
       // [t - theta, t]; S4's LegT spans 2 time units, hence the time scale theta / 2.
-      for (int n = 0; n < N; ++n) C(n) = std::sqrt(2.0 * n + 1) * legendre(n, 1.0 - 2.0 * delay / theta);
-      sys_ = hippo::system(measure, N, C, 0.0, theta / 2);
+      sys_ = hippo::system(measure, N, hippo::legt_delay_readout(N, delay, theta), 0.0, theta / 2);
     } else {
       // Reconstruction of the most recent input, normalized to unit DC gain.
       const auto tr = hippo::transition(measure, N);

@@ -98,4 +98,26 @@ ContinuousSystem system(Measure measure, int N, const Eigen::RowVectorXd& C, dou
   return make_siso(t.A / theta, t.B / theta, C, D);
 }
 
+double legendre(int n, double x) {
+  require(n >= 0, "hippo::legendre", "n", "must be >= 0, got ", n);
+  double p0 = 1, p1 = x;
+  if (n == 0) return p0;
+  for (int k = 1; k < n; ++k) {
+    const double p2 = ((2 * k + 1) * x * p1 - k * p0) / (k + 1);
+    p0 = p1;
+    p1 = p2;
+  }
+  return p1;
+}
+
+Eigen::RowVectorXd legt_delay_readout(int N, double delay, double window) {
+  require(N >= 1, "hippo::legt_delay_readout", "N", "must be >= 1, got ", N);
+  require(window > 0 && std::isfinite(window), "hippo::legt_delay_readout", "window",
+          "must be finite and > 0, got ", window);
+  Eigen::RowVectorXd C(N);
+  const double x = 1.0 - 2.0 * delay / window;
+  for (int n = 0; n < N; ++n) C(n) = std::sqrt(2.0 * n + 1) * legendre(n, x);
+  return C;
+}
+
 }  // namespace ssm::hippo

@@ -52,6 +52,20 @@ BOOST_AUTO_TEST_CASE(legt_is_a_delay_line) {
   BOOST_TEST(worst < 0.01);
 }
 
+BOOST_AUTO_TEST_CASE(legendre_and_legt_readout_match_std_legendre) {
+  // The library's recurrence against libstdc++'s std::legendre (an independent implementation).
+  for (int n : {0, 1, 2, 5, 17, 40})
+    for (double x : {-1.0, -0.73, 0.0, 0.31, 1.0})
+      BOOST_TEST(hippo::legendre(n, x) == std::legendre(n, x), boost::test_tools::tolerance(1e-12));
+  const auto C = hippo::legt_delay_readout(8, 0.25, 2.0);  // x = 1 - 2 * 0.25 / 2 = 0.75
+  BOOST_TEST(C.size() == 8);
+  for (int n = 0; n < 8; ++n)
+    BOOST_TEST(C(n) == std::sqrt(2.0 * n + 1) * std::legendre(n, 0.75), boost::test_tools::tolerance(1e-12));
+  BOOST_CHECK_THROW(hippo::legendre(-1, 0.5), Error);
+  BOOST_CHECK_THROW(hippo::legt_delay_readout(0, 0.1, 1.0), Error);
+  BOOST_CHECK_THROW(hippo::legt_delay_readout(4, 0.1, 0.0), Error);
+}
+
 BOOST_AUTO_TEST_CASE(bad_arguments) {
   BOOST_CHECK_EXCEPTION(hippo::fout(5), Error, [](const Error& e) {
     return std::string(e.what()).find("'N' must be even") != std::string::npos;

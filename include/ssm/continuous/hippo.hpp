@@ -46,4 +46,16 @@ Transition fout(int N);
 ContinuousSystem system(Measure measure, int N, const Eigen::RowVectorXd& C, double D = 0.0,
                         double theta = 1.0);
 
+/// Legendre polynomial P_n(x) by the three-term recurrence
+///   P_0 = 1, P_1 = x, (k+1) P_(k+1) = (2k+1) x P_k - k P_(k-1);  n >= 0 (n < 0 throws).
+double legendre(int n, double x);
+
+/// The LegT read-out that reconstructs the input `delay` seconds ago from the state of
+/// system(Measure::legt, N, C, D, window / 2) (S4's LegT spans 2 time units, hence the time
+/// scale window / 2):
+///   C[n] = sqrt(2n+1) P_n(1 - 2 delay / window),   n = 0 .. N-1,
+/// meaningful for 0 <= delay <= window (delay 0: the newest input, window: the oldest).
+/// Throws ssm::Error for N < 1 or a window that is not finite and > 0.
+Eigen::RowVectorXd legt_delay_readout(int N, double delay, double window);
+
 }  // namespace ssm::hippo
