@@ -5,10 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <complex>
 #include <cstddef>
+#include <random>
 #include <vector>
 
+#include "ssm/continuous/diagonal.hpp"
 #include "ssm/conv/fftconv.hpp"
+#include "ssm/discretize/discretize.hpp"
 #include "ssm/scan/selective_scan.hpp"
 
 namespace ssm::bench {
@@ -52,6 +56,80 @@ inline void naive_fftw_conv(const float* u, const float* k, const float* D, floa
   fftwf_free(A);
   fftwf_free(K);
 }
+
+/// The plain diagonal-filter baseline: the modes of `model` discretized with zoh at
+/// dt_scale = 1 (as DiagFilter::prepare_scaled(1.0, ...) and prepare at the model's reference
+/// rate do), held as std::complex<float>, run frame by frame with the textbook loop
+///   x = a x + b u,   y = 2 Re(sum_n c x) + D u.
+/// u and y interleave the H channels: frame f, channel h at f H + h.
+struct ComplexDiagBaseline {
+  int H, N2;
+  std::vector<std::complex<float>> a, b, c, x;
+  std::vector<float> D;
+  explicit ComplexDiagBaseline(const DiagonalSSM& model)
+      : H(model.H), N2(model.N2), a(static_cast<std::size_t>(H) * N2), b(a.size()), c(a.size()),
+        x(a.size()), D(model.D.begin(), model.D.end()) {
+    const auto d = discretize(model, Method::zoh, 1.0);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      a[i] = std::complex<float>(d.Ad.get(i));
+      b[i] = std::complex<float>(d.Bd.get(i));
+      c[i] = std::complex<float>(model.C.get(i));
+    }
+  }
+  void reset() { std::fill(x.begin(), x.end(), std::complex<float>(0)); }
+  void run(const float* u, float* y, int frames) {
+    for (int f = 0; f < frames; ++f)
+      for (int h = 0; h < H; ++h) {
+        const float uu = u[f * H + h];
+        std::complex<float> acc = 0;
+        for (int n = 0; n < N2; ++n) {
+          auto& xs = x[h * N2 + n];
+          xs = a[h * N2 + n] * xs + b[h * N2 + n] * uu;
+          acc += c[h * N2 + n] * xs;
+        }
+        y[f * H + h] = 2.0f * acc.real() + D[h] * uu;
+      }
+  }
+};
+
+/// The selective-scan problem the CPU benches time (B, D, N, L): Gaussian u, z, B, C (variable,
+/// one group), delta ~ N(-2, 0.5), D ~ N(0, 1), delta_bias ~ N(0, 0.1), S4D-real A[d, n] =
+/// -(n + 1), softplus on, zero initial state; the same draws (seed 1) in every bench.
+struct ScanProblem {
+  int B, D, N, L;
+  std::vector<float> u, delta, z, A, Bv, Cv, Dp, bias, out;
+  ScanProblem(int b, int d, int n, int l) : B(b), D(d), N(n), L(l) {
+    const std::size_t seq = static_cast<std::size_t>(B) * D * L, bc = static_cast<std::size_t>(B) * N * L;
+    std::mt19937 g(1);
+    std::normal_distribution<float> nd(0, 1);
+    auto fill = [&](std::vector<float>& v, std::size_t cnt, float scale, float shift) {
+      v.resize(cnt);
+      for (auto& x : v) x = shift + scale * nd(g);
+    };
+    fill(u, seq, 1, 0);
+    fill(delta, seq, 0.5f, -2.0f);
+    fill(z, seq, 1, 0);
+    fill(Bv, bc, 1, 0);
+    fill(Cv, bc, 1, 0);
+    fill(Dp, static_cast<std::size_t>(D), 1, 0);
+    fill(bias, static_cast<std::size_t>(D), 0.1f, 0);
+    A.resize(static_cast<std::size_t>(D) * N);
+    for (int c = 0; c < D; ++c)
+      for (int k = 0; k < N; ++k) A[static_cast<std::size_t>(c) * N + k] = -static_cast<float>(k + 1);
+    out.assign(seq, 0.0f);
+  }
+  /// Bytes a scan must move at least: u, delta, z, B, C read once, out written once (+ A, D, bias).
+  double bytes() const { return 4.0 * (4.0 * B * D * L + 2.0 * B * N * L + static_cast<double>(D) * (N + 2)); }
+  SelectiveScanArgs<float> args() {
+    SelectiveScanArgs<float> a;
+    a.batch = B; a.dim = D; a.dstate = N; a.length = L; a.groups = 1;
+    a.delta_softplus = true;
+    a.u = u.data(); a.delta = delta.data(); a.z = z.data(); a.A = A.data();
+    a.B = Bv.data(); a.C = Cv.data(); a.D = Dp.data(); a.delta_bias = bias.data();
+    a.out = out.data();
+    return a;
+  }
+};
 
 /// The straightforward selective scan: FORMAT.md's formulas in the order they are written, one
 /// thread. Covers the benches' configuration: real A, variable B/C with one group, softplus,

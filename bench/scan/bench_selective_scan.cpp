@@ -33,44 +33,7 @@ struct Shape {
   }
 };
 
-struct Data {
-  Shape s;
-  std::vector<float> u, delta, z, A, Bv, Cv, Dp, bias, out;
-  explicit Data(Shape sh) : s(sh) {
-    const std::size_t seq = static_cast<std::size_t>(s.B) * s.D * s.L;
-    const std::size_t bc = static_cast<std::size_t>(s.B) * s.N * s.L;
-    std::mt19937 g(1);
-    std::normal_distribution<float> nd(0, 1);
-    auto fill = [&](std::vector<float>& v, std::size_t n, float scale, float shift) {
-      v.resize(n);
-      for (auto& x : v) x = shift + scale * nd(g);
-    };
-    fill(u, seq, 1, 0);
-    fill(delta, seq, 0.5f, -2.0f);
-    fill(z, seq, 1, 0);
-    fill(Bv, bc, 1, 0);
-    fill(Cv, bc, 1, 0);
-    fill(Dp, s.D, 1, 0);
-    fill(bias, s.D, 0.1f, 0);
-    A.resize(static_cast<std::size_t>(s.D) * s.N);
-    for (int d = 0; d < s.D; ++d)
-      for (int n = 0; n < s.N; ++n) A[static_cast<std::size_t>(d) * s.N + n] = -static_cast<float>(n + 1);
-    out.assign(seq, 0.0f);
-  }
-  double bytes() const {
-    return 4.0 * (4.0 * s.B * s.D * s.L + 2.0 * s.B * s.N * s.L + 3.0 * s.D * s.N);
-  }
-  ssm::SelectiveScanArgs<float> args() {
-    ssm::SelectiveScanArgs<float> a;
-    a.batch = s.B; a.dim = s.D; a.dstate = s.N; a.length = s.L; a.groups = 1;
-    a.delta_softplus = true;
-    a.u = u.data(); a.delta = delta.data(); a.z = z.data(); a.A = A.data();
-    a.B = Bv.data(); a.C = Cv.data(); a.D = Dp.data(); a.delta_bias = bias.data();
-    a.out = out.data();
-    return a;
-  }
-};
-
+using Data = ssm::bench::ScanProblem;
 
 std::map<std::string, Data*>& datasets() {
   static std::map<std::string, Data*> m;
@@ -79,7 +42,7 @@ std::map<std::string, Data*>& datasets() {
 Data& data_for(const Shape& s) {
   auto& m = datasets();
   auto it = m.find(s.name());
-  if (it == m.end()) it = m.emplace(s.name(), new Data(s)).first;  // lives until exit
+  if (it == m.end()) it = m.emplace(s.name(), new Data(s.B, s.D, s.N, s.L)).first;  // lives until exit
   return *it->second;
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/baselines.hpp"
 #include "ssm/continuous/s4d_init.hpp"
 #include "ssm/stream/diag_filter.hpp"
 
@@ -64,30 +65,13 @@ void BM_DiagFilter_PerSample(benchmark::State& st) {
 
 // Baseline: the obvious implementation with std::complex<float>, same discretized modes.
 void BM_StdComplex_Block64(benchmark::State& st) {
-  const auto m = bench_model();
-  const auto d = ssm::discretize(m, ssm::Method::zoh, 1.0);
-  std::vector<std::complex<float>> a(kH * kN2), b(a.size()), c(a.size()), x(a.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    a[i] = std::complex<float>(d.Ad.get(i));
-    b[i] = std::complex<float>(d.Bd.get(i));
-    c[i] = std::complex<float>(m.C.get(i));
-  }
+  ssm::bench::ComplexDiagBaseline plain(bench_model());
   const auto u = input(kH * kBlock);
   std::vector<float> y(u.size());
   for (auto _ : st) {
-    for (int t = 0; t < kBlock; ++t)
-      for (int h = 0; h < kH; ++h) {
-        const float uu = u[t * kH + h];
-        std::complex<float> acc = 0;
-        for (int n = 0; n < kN2; ++n) {
-          auto& xs = x[h * kN2 + n];
-          xs = a[h * kN2 + n] * xs + b[h * kN2 + n] * uu;
-          acc += c[h * kN2 + n] * xs;
-        }
-        y[t * kH + h] = 2.0f * acc.real() + m.D[h] * uu;
-      }
+    plain.run(u.data(), y.data(), kBlock);
     benchmark::DoNotOptimize(y.data());
-    benchmark::DoNotOptimize(x.data());
+    benchmark::DoNotOptimize(plain.x.data());
   }
   st.SetItemsProcessed(st.iterations() * kBlock);
   st.counters["ns/sample"] = benchmark::Counter(static_cast<double>(st.iterations()) * kBlock,

@@ -327,34 +327,18 @@ void bench_diag_filter(const Settings& set, double peak, Table& t) {
   }, set.fast) / frames;
 
   // Baseline: the obvious std::complex<float> loop over the same discretized modes.
-  const auto d = ssm::discretize(model, ssm::Method::zoh, 1.0);
-  std::vector<std::complex<float>> a(H * N2), bb(a.size()), c(a.size()), x(a.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    a[i] = std::complex<float>(d.Ad.get(i));
-    bb[i] = std::complex<float>(d.Bd.get(i));
-    c[i] = std::complex<float>(model.C.get(i));
-  }
+  ssm::bench::ComplexDiagBaseline plain_filter(model);
   std::vector<float> yb(u.size());
   auto baseline = [&] {
-    for (int f = 0; f < frames; ++f)
-      for (int h = 0; h < H; ++h) {
-        const float uu = u[f * H + h];
-        std::complex<float> acc = 0;
-        for (int n = 0; n < N2; ++n) {
-          auto& xs = x[h * N2 + n];
-          xs = a[h * N2 + n] * xs + bb[h * N2 + n] * uu;
-          acc += c[h * N2 + n] * xs;
-        }
-        yb[f * H + h] = 2.0f * acc.real() + static_cast<float>(model.D[h]) * uu;
-      }
+    plain_filter.run(u.data(), yb.data(), frames);
     benchmark::DoNotOptimize(yb.data());
-    benchmark::DoNotOptimize(x.data());
+    benchmark::DoNotOptimize(plain_filter.x.data());
   };
   const double s_plain = seconds_per_call(baseline, set.fast) / frames;
 
   // Agreement: one pass of each from a zero state.
   block.reset();
-  std::fill(x.begin(), x.end(), std::complex<float>(0));
+  plain_filter.reset();
   for (int f = 0; f < frames; f += kBlock) block.process(u.data() + f * H, y.data() + f * H, kBlock);
   baseline();
   const double diag_diff = max_rel_diff(y, yb);
@@ -497,47 +481,12 @@ void bench_conv(const Settings& set, Table& t) {
 
 // ---- selective scan -------------------------------------------------------------------------
 
-struct ScanData {
-  int B, D, N, L;
-  std::vector<float> u, delta, z, A, Bv, Cv, Dp, bias, out;
-  ScanData(int b, int d, int n, int l) : B(b), D(d), N(n), L(l) {
-    const std::size_t seq = static_cast<std::size_t>(B) * D * L, bc = static_cast<std::size_t>(B) * N * L;
-    std::mt19937 g(1);
-    std::normal_distribution<float> nd(0, 1);
-    auto fill = [&](std::vector<float>& v, std::size_t cnt, float scale, float shift) {
-      v.resize(cnt);
-      for (auto& x : v) x = shift + scale * nd(g);
-    };
-    fill(u, seq, 1, 0);
-    fill(delta, seq, 0.5f, -2.0f);
-    fill(z, seq, 1, 0);
-    fill(Bv, bc, 1, 0);
-    fill(Cv, bc, 1, 0);
-    fill(Dp, static_cast<std::size_t>(D), 1, 0);
-    fill(bias, static_cast<std::size_t>(D), 0.1f, 0);
-    A.resize(static_cast<std::size_t>(D) * N);
-    for (int c = 0; c < D; ++c)
-      for (int n = 0; n < N; ++n) A[static_cast<std::size_t>(c) * N + n] = -static_cast<float>(n + 1);  // S4D-real init
-    out.assign(seq, 0.0f);
-  }
-  /// Bytes a scan must move at least: u, delta, z, B, C read once, out written once (+ A, D, bias).
-  double bytes() const {
-    return 4.0 * (4.0 * B * D * L + 2.0 * B * N * L + static_cast<double>(D) * (N + 2));
-  }
-  ssm::SelectiveScanArgs<float> args() {
-    ssm::SelectiveScanArgs<float> a;
-    a.batch = B; a.dim = D; a.dstate = N; a.length = L; a.groups = 1;
-    a.delta_softplus = true;
-    a.u = u.data(); a.delta = delta.data(); a.z = z.data(); a.A = A.data();
-    a.B = Bv.data(); a.C = Cv.data(); a.D = Dp.data(); a.delta_bias = bias.data();
-    a.out = out.data();
-    return a;
-  }
-  std::string name() const {
-    return "B=" + std::to_string(B) + ", D=" + std::to_string(D) + ", N=" + std::to_string(N) + ", L=" + std::to_string(L);
-  }
-};
+using ScanData = ssm::bench::ScanProblem;
 
+std::string scan_name(const ScanData& d) {
+  return "B=" + std::to_string(d.B) + ", D=" + std::to_string(d.D) + ", N=" + std::to_string(d.N) +
+         ", L=" + std::to_string(d.L);
+}
 
 void bench_scan_cpu(const Settings& set, Table& t) {
   ScanData d(1, 1536, 16, set.quick ? 512 : 4096);
@@ -562,7 +511,7 @@ void bench_scan_cpu(const Settings& set, Table& t) {
     benchmark::DoNotOptimize(dst.data());
   }, set.fast);
   const std::string seq = "sequential loop, 1 thread: " + time_str(s_seq);
-  t.add({"CPU selective scan, " + std::to_string(team) + " threads (" + d.name() + ", Mamba config, f32)",
+  t.add({"CPU selective scan, " + std::to_string(team) + " threads (" + scan_name(d) + ", Mamba config, f32)",
          time_str(s_lib) + fmt(", %.1f GB/s", d.bytes() / s_lib / 1e9), seq, speedup_str(s_seq / s_lib)});
   t.add({"CPU selective scan, 1 thread", time_str(s_lib1) + fmt(" (max diff %.1e rel.)", agree("CPU selective scan vs sequential loop", err / mag)), seq,
          speedup_str(s_seq / s_lib1)});
@@ -613,7 +562,7 @@ void bench_scan_gpu(const Settings& set, Table& t) {
       err = std::max(err, static_cast<double>(std::abs(g[i] - d.out[i])));
       mag = std::max(mag, static_cast<double>(std::abs(d.out[i])));
     }
-    t.add({"GPU selective scan (" + d.name() + ", f32)",
+    t.add({"GPU selective scan (" + scan_name(d) + ", f32)",
            time_str(s_scan) + fmt(", %.0f GB/s", d.bytes() / s_scan / 1e9) + fmt(" (vs CPU: max diff %.1e rel.)", agree("GPU vs CPU selective scan", err / mag)),
            "device copy of the same bytes: " + fmt("%.0f GB/s", d.bytes() / s_copy / 1e9),
            pct_str(s_copy / s_scan) + " of copy bandwidth"});
