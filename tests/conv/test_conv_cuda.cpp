@@ -6,8 +6,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
-#include <cstdlib>
-#include <iostream>
 #include <vector>
 
 #include "ssm/conv/diag_kernel.hpp"
@@ -23,15 +21,6 @@ using namespace ssm;
 
 namespace {
 
-struct RequireGpu {
-  RequireGpu() {
-    if (!cuda_available()) {
-      std::cout << "SKIP: no GPU present (" << cuda_description() << ")\n";
-      std::exit(77);
-    }
-  }
-};
-
 /// max |a - b| relative to max |b| (FFT round-off scales with the signal, not per element).
 double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
   if (a.size() != b.size()) return INFINITY;
@@ -46,6 +35,7 @@ double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
 
 }  // namespace
 
+using ssm::test::RequireGpu;
 BOOST_TEST_GLOBAL_FIXTURE(RequireGpu);
 
 BOOST_AUTO_TEST_CASE(fftconv_cuda_matches_direct_sum) {

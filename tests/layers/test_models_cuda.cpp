@@ -5,8 +5,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
-#include <cstdlib>
-#include <iostream>
 
 #include "ssm/core/device.hpp"
 #include "ssm/layers/mamba_model.hpp"
@@ -25,16 +23,9 @@ double rel(const A& a, const B& b) {
   }
   return num / den;
 }
-struct RequireGpu {
-  RequireGpu() {
-    if (!cuda_available()) {
-      std::cout << "SKIP: " << cuda_description() << "\n";
-      std::exit(77);
-    }
-  }
-};
 }  // namespace
 
+using ssm::test::RequireGpu;
 BOOST_TEST_GLOBAL_FIXTURE(RequireGpu);
 
 BOOST_AUTO_TEST_CASE(mamba_cuda_equals_cpu) {

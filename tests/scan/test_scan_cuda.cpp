@@ -8,9 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <iostream>
 #include <string>
 #include <vector>
 
@@ -26,15 +24,6 @@
 using namespace ssm;
 
 namespace {
-
-struct RequireGpu {
-  RequireGpu() {
-    if (!cuda_available()) {
-      std::cout << "SKIP: no GPU present (" << cuda_description() << ")\n";
-      std::exit(77);
-    }
-  }
-};
 
 template <class T>
 std::vector<T> rnd(std::size_t n, std::uint64_t seed, double scale = 1.0, double shift = 0.0) {
@@ -207,6 +196,7 @@ int check_scan(const ScanCase& c, std::uint64_t seed) {
 
 }  // namespace
 
+using ssm::test::RequireGpu;
 BOOST_TEST_GLOBAL_FIXTURE(RequireGpu);
 
 BOOST_AUTO_TEST_CASE(selective_scan_matches_cpu_real_and_complex) {

@@ -4,6 +4,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
+
+#include "ssm/core/device.hpp"
 
 namespace ssm::test {
 
@@ -48,6 +51,13 @@ struct TempDir {
 std::string temp_dir() {
   static TempDir t;
   return t.p.string();
+}
+
+RequireGpu::RequireGpu() {
+  if (!cuda_available()) {
+    std::cout << "SKIP: no GPU present (" << cuda_description() << ")\n";
+    std::exit(77);
+  }
 }
 
 }  // namespace ssm::test

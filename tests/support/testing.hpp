@@ -29,4 +29,11 @@ std::string conformance_dir();
 /// A temporary directory unique to this process, removed at exit.
 std::string temp_dir();
 
+/// Global fixture of the cuda-labelled test programs (BOOST_TEST_GLOBAL_FIXTURE(ssm::test::RequireGpu)):
+/// without a GPU it prints "SKIP: no GPU present (...)" and exits 77, which CTest reports as
+/// skipped (SKIP_RETURN_CODE).
+struct RequireGpu {
+  RequireGpu();
+};
+
 }  // namespace ssm::test
