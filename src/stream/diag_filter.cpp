@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
@@ -19,6 +20,32 @@ struct Kernel {
   int H, stride;
 };
 
+// One channel over `frames` samples, modes n < count (an int, or std::integral_constant for a
+// compile-time count): x_n = a_n x_n + b_n u (complex, split re/im), y = sum_n Re(c_n x_n) + d u
+// (the stored c carries the factor 2 of 2 Re). Sample t of the channel is at base + t fs.
+template <class T, class Count>
+[[gnu::always_inline]] inline void run_channel(const T* __restrict ar, const T* __restrict ai,
+                                               const T* __restrict br, const T* __restrict bi,
+                                               const T* __restrict cr, const T* __restrict ci,
+                                               T* __restrict xr, T* __restrict xi, Count count, T dh,
+                                               const T* u, T* y, std::size_t frames, std::ptrdiff_t base,
+                                               std::ptrdiff_t fs) noexcept {
+  for (std::size_t t = 0; t < frames; ++t) {
+    const std::ptrdiff_t at = base + static_cast<std::ptrdiff_t>(t) * fs;
+    const T uu = u[at];
+    T acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (int n = 0; n < count; ++n) {
+      const T r = ar[n] * xr[n] - ai[n] * xi[n] + br[n] * uu;
+      const T i = ar[n] * xi[n] + ai[n] * xr[n] + bi[n] * uu;
+      xr[n] = r;
+      xi[n] = i;
+      acc += cr[n] * r - ci[n] * i;
+    }
+    y[at] = acc + dh * uu;
+  }
+}
+
 // The recurrence for all channels over `frames` samples. Channel-outer, time, then the SIMD
 // mode loop: the channel's coefficients stay in L1 while its samples stream through.
 template <class T>
@@ -26,30 +53,8 @@ template <class T>
                                        std::ptrdiff_t cs, std::ptrdiff_t fs) noexcept {
   for (int h = 0; h < k.H; ++h) {
     const std::size_t o = static_cast<std::size_t>(h) * k.stride;
-    const T* __restrict ar = k.ar + o;
-    const T* __restrict ai = k.ai + o;
-    const T* __restrict br = k.br + o;
-    const T* __restrict bi = k.bi + o;
-    const T* __restrict cr = k.cr + o;
-    const T* __restrict ci = k.ci + o;
-    T* __restrict xr = k.xr + o;
-    T* __restrict xi = k.xi + o;
-    const T dh = k.d[h];
-    const int n2 = k.stride;
-    for (std::size_t t = 0; t < frames; ++t) {
-      const std::ptrdiff_t at = h * cs + static_cast<std::ptrdiff_t>(t) * fs;
-      const T uu = u[at];
-      T acc = 0;
-#pragma omp simd reduction(+ : acc)
-      for (int n = 0; n < n2; ++n) {
-        const T r = ar[n] * xr[n] - ai[n] * xi[n] + br[n] * uu;
-        const T i = ar[n] * xi[n] + ai[n] * xr[n] + bi[n] * uu;
-        xr[n] = r;
-        xi[n] = i;
-        acc += cr[n] * r - ci[n] * i;
-      }
-      y[at] = acc + dh * uu;
-    }
+    run_channel(k.ar + o, k.ai + o, k.br + o, k.bi + o, k.cr + o, k.ci + o, k.xr + o, k.xi + o, k.stride,
+                k.d[h], u, y, frames, h * cs, fs);
   }
 }
 
@@ -67,21 +72,8 @@ template <int NP, class T>
       ar[n] = k.ar[o + n]; ai[n] = k.ai[o + n]; br[n] = k.br[o + n]; bi[n] = k.bi[o + n];
       cr[n] = k.cr[o + n]; ci[n] = k.ci[o + n]; xr[n] = k.xr[o + n]; xi[n] = k.xi[o + n];
     }
-    const T dh = k.d[h];
-    for (std::size_t t = 0; t < frames; ++t) {
-      const std::ptrdiff_t at = h * cs + static_cast<std::ptrdiff_t>(t) * fs;
-      const T uu = u[at];
-      T acc = 0;
-#pragma omp simd reduction(+ : acc)
-      for (int n = 0; n < NP; ++n) {
-        const T r = ar[n] * xr[n] - ai[n] * xi[n] + br[n] * uu;
-        const T i = ar[n] * xi[n] + ai[n] * xr[n] + bi[n] * uu;
-        xr[n] = r;
-        xi[n] = i;
-        acc += cr[n] * r - ci[n] * i;
-      }
-      y[at] = acc + dh * uu;
-    }
+    run_channel(ar, ai, br, bi, cr, ci, xr, xi, std::integral_constant<int, NP>{}, k.d[h], u, y, frames,
+                h * cs, fs);
     for (int n = 0; n < NP; ++n) {
       k.xr[o + n] = xr[n];
       k.xi[o + n] = xi[n];
