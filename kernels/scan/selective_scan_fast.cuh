@@ -234,15 +234,17 @@ __device__ __forceinline__ float4 ld4(const float* p) { return *reinterpret_cast
 __device__ __forceinline__ void st4(float* p, const float4& v) { *reinterpret_cast<float4*>(p) = v; }
 
 /// Sums (v0..v3), the partial outputs of 4 consecutive steps, over the P lanes of a channel
-/// (lane `g` of P, GS lanes apart in one warp) and stores the totals to dst[0..3]. The
-/// first round swaps halves (each lane keeps 2 of the 4 steps), the second swaps the last
-/// pair, the rest add: 4 steps cost 2 + 1 + log2(P / 4) shuffles, and the lane holding step
-/// e = 2 (g & P/2 ? 1 : 0) + (g & P/4 ? 1 : 0) with g % (P / 4) == 0 stores it.
+/// (lane `g` of P, GS lanes apart in one warp); store_reduced4 then writes the totals to
+/// dst[0..3]. The first round swaps halves (each lane keeps 2 of the 4 steps), the second swaps
+/// the last pair, the rest add: 4 steps cost 2 + 1 + log2(P / 4) shuffles, and the lane holding
+/// step e = 2 (g & P/2 ? 1 : 0) + (g & P/4 ? 1 : 0) with g % (P / 4) == 0 stores it (P = 2: the
+/// pair 2 (g & 1), +1; P = 1: all four). Split in two so that the scan can run the shuffles of
+/// one step group while it computes the next (their latency hidden behind that work).
 template <int P, int GS>
-__device__ __forceinline__ void reduce_store4(float v0, float v1, float v2, float v3, float* dst, int g) {
+__device__ __forceinline__ float4 reduce4(float v0, float v1, float v2, float v3, int g) {
   constexpr unsigned kAll = 0xffffffffu;
   if constexpr (P == 1) {
-    st4(dst, make_float4(v0, v1, v2, v3));
+    return make_float4(v0, v1, v2, v3);
   } else {
     const bool up1 = (g & (P / 2)) != 0;
     const float s0 = up1 ? v0 : v2, s1 = up1 ? v1 : v3;  // sent to the partner
@@ -250,15 +252,25 @@ __device__ __forceinline__ void reduce_store4(float v0, float v1, float v2, floa
     k0 += __shfl_xor_sync(kAll, s0, (P / 2) * GS);
     k1 += __shfl_xor_sync(kAll, s1, (P / 2) * GS);
     if constexpr (P == 2) {
-      *reinterpret_cast<float2*>(dst + (up1 ? 2 : 0)) = make_float2(k0, k1);
+      return make_float4(k0, k1, 0.f, 0.f);
     } else {
       const bool up2 = (g & (P / 4)) != 0;
       float k = up2 ? k1 : k0;
       k += __shfl_xor_sync(kAll, up2 ? k0 : k1, (P / 4) * GS);
 #pragma unroll
       for (int o = P / 8; o >= 1; o /= 2) k += __shfl_xor_sync(kAll, k, o * GS);
-      if ((g & (P / 4 - 1)) == 0) dst[(up1 ? 2 : 0) + (up2 ? 1 : 0)] = k;
+      return make_float4(k, 0.f, 0.f, 0.f);
     }
+  }
+}
+template <int P>
+__device__ __forceinline__ void store_reduced4(const float4& r, float* dst, int g) {
+  if constexpr (P == 1) {
+    st4(dst, r);
+  } else if constexpr (P == 2) {
+    *reinterpret_cast<float2*>(dst + ((g & 1) ? 2 : 0)) = make_float2(r.x, r.y);
+  } else {
+    if ((g & (P / 4 - 1)) == 0) dst[((g & (P / 2)) ? 2 : 0) + ((g & (P / 4)) ? 1 : 0)] = r.x;
   }
 }
 
@@ -330,8 +342,10 @@ fast_scan_kernel(const FastParams<Tin> p) {
   float dt_sum = 0.f;  // state pass: sum of dt over the segment
 
   // ---- load role: row groups i = tid + k NT (channel i / G, steps 4 (i % G) ..) ----
+  // Row offsets are recomputed from the channel where used (kernel parameters live in the
+  // constant bank), which keeps registers for the scan.
   float bias_k[KU], D_k[KU];
-  long long ou_k[KU], od_k[KU], oz_k[KU], oo_k[KU];
+  int d_k[KU];
 #pragma unroll
   for (int k = 0; k < KU; ++k) {
     const int i = tid + k * NT;
@@ -339,10 +353,7 @@ fast_scan_kernel(const FastParams<Tin> p) {
     const int d = d0 + c;
     bias_k[k] = p.delta_bias ? p.delta_bias[d] : 0.f;
     D_k[k] = p.D ? p.D[d] : 0.f;
-    ou_k[k] = b * p.su_b + d * p.su_d;
-    od_k[k] = b * p.sd_b + d * p.sd_d;
-    oz_k[k] = b * p.sz_b + d * p.sz_d;
-    oo_k[k] = b * p.so_b + d * p.so_d;
+    d_k[k] = d;
   }
   const long long bc_base = (static_cast<long long>(b) * p.groups + grp) * N;  // row of state 0
 
@@ -360,9 +371,10 @@ fast_scan_kernel(const FastParams<Tin> p) {
       const int i = tid + k * NT;
       if (K::kUFull || i < K::kRowGroups) {
         const int t = c0 + (i % G) * 4;
-        stage_raw4<Tin>(slot(0, k), p.u + ou_k[k], t, t_end, p.vec_rows);
-        stage_raw4<Tin>(slot(1, k), p.delta + od_k[k], t, t_end, p.vec_rows);
-        if (!kStates && p.z) stage_raw4<Tin>(slot(2, k), p.z + oz_k[k], t, t_end, p.vec_rows);
+        const long long d = d_k[k];
+        stage_raw4<Tin>(slot(0, k), p.u + (b * p.su_b + d * p.su_d), t, t_end, p.vec_rows);
+        stage_raw4<Tin>(slot(1, k), p.delta + (b * p.sd_b + d * p.sd_d), t, t_end, p.vec_rows);
+        if (!kStates && p.z) stage_raw4<Tin>(slot(2, k), p.z + (b * p.sz_b + d * p.sz_d), t, t_end, p.vec_rows);
       }
     }
 #pragma unroll
@@ -432,12 +444,18 @@ fast_scan_kernel(const FastParams<Tin> p) {
       const float* pdt = s_dt + sc * PITCH;
       const float* pdu = s_du + sc * PITCH;
       float* py = s_y + sc * PITCH;
+      // The previous step group's partial sums are reduced across the channel's lanes while
+      // this group computes (shuffle latency hidden), and stored after this group's shared
+      // reads (a store before them would hold them back: same shared array to the compiler).
+      float4 pend = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll 2
       for (int q = 0; q < G; ++q) {
         const int j = q * 4;
         const float4 dt4 = ld4(pdt + j), du4 = ld4(pdu + j);
         float y0 = 0.f, y1 = 0.f, y2 = 0.f, y3 = 0.f;
         if constexpr (kStates) dt_sum += (dt4.x + dt4.y) + (dt4.z + dt4.w);
+        float4 red = pend;
+        if constexpr (!kStates) red = reduce4<P, W>(pend.x, pend.y, pend.z, pend.w, g);
 #pragma unroll
         for (int s = 0; s < S; ++s) {
           const int r = s * P + g;
@@ -453,8 +471,13 @@ fast_scan_kernel(const FastParams<Tin> p) {
           hs = fmaf(a3, hs, du4.w * b4.w); y3 = fmaf(c4.w, hs, y3);
           h[s] = hs;
         }
-        if constexpr (!kStates) reduce_store4<P, W>(y0, y1, y2, y3, py + j, g);
+        if constexpr (!kStates) {
+          if (q > 0) store_reduced4<P>(red, py + j - 4, g);
+          pend = make_float4(y0, y1, y2, y3);
+        }
       }
+      if constexpr (!kStates)
+        store_reduced4<P>(reduce4<P, W>(pend.x, pend.y, pend.z, pend.w, g), py + (G - 1) * 4, g);
     }
     __syncthreads();
 
@@ -469,7 +492,7 @@ fast_scan_kernel(const FastParams<Tin> p) {
                        sk = ld4(s_skip + c * PITCH + j);
           const float4 o = make_float4(fmaf(y.x, gt.x, sk.x), fmaf(y.y, gt.y, sk.y),
                                        fmaf(y.z, gt.z, sk.z), fmaf(y.w, gt.w, sk.w));
-          store4(p.out + oo_k[k], t, t_end, p.vec_rows, o);
+          store4(p.out + (b * p.so_b + static_cast<long long>(d_k[k]) * p.so_d), t, t_end, p.vec_rows, o);
         }
       }
     }
