@@ -32,7 +32,8 @@
 //          then the P partial sums of 4 steps are combined by a transpose-reduce over the
 //          channel's lanes (log2 P shuffle rounds; the first two halve the values each lane
 //          carries, so 4 steps cost 3 shuffles for P = 4) and the lane left holding step t
-//          writes y[c][t] to shared memory;
+//          writes y[c][t] to shared memory. A group's shuffles run while the next group
+//          computes (their latency hidden), its store after that group's shared reads;
 //       4. __syncthreads; out[c][t] = y gate + D u gate by the thread that loaded (c, t),
 //          stored coalesced.
 //     So u, delta, z, B, C are read once and out written once; the states never leave the SM.
