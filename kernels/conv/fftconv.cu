@@ -58,18 +58,21 @@ private:
   cufftHandle h_ = 0;
 };
 
-/// Plans shared by every FFTConvCuda, keyed by (n, batch, direction, in place). cuFFT plans
-/// are not safe to execute concurrently from several host threads; all uses hold plan_mutex().
+/// Plans shared by every FFTConvCuda, per device (a plan belongs to the device current when it
+/// was made) and keyed by (n, batch, direction, in place). cuFFT plans are not safe to execute
+/// concurrently from several host threads; all uses hold plan_mutex().
 std::mutex& plan_mutex() {
   static std::mutex m;
   return m;
 }
 cufftHandle cached_plan(long long n, long long batch, bool forward, bool in_place) {
-  static std::map<std::tuple<long long, long long, bool, bool>, CufftPlan> cache;
+  static std::map<int, std::map<std::tuple<long long, long long, bool, bool>, CufftPlan>> per_device;
+  auto& cache = per_device[current_device(kWhere)];
   const auto key = std::make_tuple(n, batch, forward, in_place);
   auto it = cache.find(key);
   if (it == cache.end()) {
-    if (cache.size() >= 16) cache.clear();  // bound the plans' workspace
+    // Bound the plans' workspace; cleared while their own device is current.
+    if (cache.size() >= 16) cache.clear();
     it = cache.emplace(key, CufftPlan(n, batch, forward, in_place)).first;
   }
   return it->second.get();
@@ -127,6 +130,7 @@ dim3 row_grid(long long len, long long rows) {
 }  // namespace
 
 struct FFTConvCuda::Impl {
+  int device = 0;  // where the spectra live; apply() runs there
   int H = 0;
   long long max_L = 0, Lk = 0, n = 0, cpx = 0, pitch = 0, slab_rows = 0;
   DeviceBuffer<float2> spectrum;  // (H, cpx)
@@ -141,6 +145,7 @@ FFTConvCuda::FFTConvCuda(int H, std::ptrdiff_t max_length, const float* k, std::
   require(Lk >= 1, "FFTConvCuda", "Lk", "must be >= 1, got ", Lk);
   require(k != nullptr, "FFTConvCuda", "k", "must not be null");
   Impl& m = *impl_;
+  m.device = current_device(kWhere);
   m.H = H;
   m.max_L = max_length;
   m.Lk = Lk;
@@ -172,6 +177,7 @@ FFTConvCuda::~FFTConvCuda() = default;
 FFTConvCuda::FFTConvCuda(FFTConvCuda&&) noexcept = default;
 FFTConvCuda& FFTConvCuda::operator=(FFTConvCuda&&) noexcept = default;
 int FFTConvCuda::channels() const noexcept { return impl_->H; }
+int FFTConvCuda::device() const noexcept { return impl_->device; }
 std::ptrdiff_t FFTConvCuda::fft_size() const noexcept { return impl_->n; }
 std::ptrdiff_t FFTConvCuda::max_length() const noexcept { return impl_->max_L; }
 
@@ -182,6 +188,7 @@ void FFTConvCuda::apply(const float* u, float* y, int batch, std::ptrdiff_t L) c
   require(u != nullptr && y != nullptr, "FFTConvCuda::apply", "u, y", "must not be null");
   const long long rows = static_cast<long long>(batch) * m.H;
   const long long slab = std::min(rows, m.slab_rows);
+  const DeviceGuard on_device(m.device, kWhere);  // the device of the spectra (and of u, y)
   std::lock_guard<std::mutex> lock(plan_mutex());
   if (m.work.size() < static_cast<std::size_t>(slab * m.cpx))
     m.work = DeviceBuffer<float2>(static_cast<std::size_t>(slab * m.cpx));
@@ -248,6 +255,7 @@ void fftconv_cuda_unfused(const float* u, const float* k, std::ptrdiff_t Lk, con
 namespace {
 /// Kernel spectra of recently used kernels, keyed by their exact contents (host copies).
 struct SpectrumEntry {
+  int device;  // the GPU the spectrum lives on
   int H;
   long long Lk, max_L;
   std::vector<float> k, D;
@@ -279,12 +287,13 @@ void fftconv_cuda(View3<const float> u, const float* k, std::ptrdiff_t Lk, const
   std::vector<float> Dh = D ? std::vector<float>(D, D + H) : std::vector<float>{};
 
   std::shared_ptr<FFTConvCuda> conv;
+  const int device = current_device(kWhere);
   {
     static std::list<SpectrumEntry> cache;  // most recent first, at most 4 kernels
     std::lock_guard<std::mutex> lock(entry_mutex());
     for (auto it = cache.begin(); it != cache.end(); ++it)
       // A spectrum built for max_L >= L is exact for L too; reuse it unless it is much larger.
-      if (it->H == H && it->Lk == Lk && it->max_L >= L && it->max_L <= 2 * L && it->k == kh &&
+      if (it->device == device && it->H == H && it->Lk == Lk && it->max_L >= L && it->max_L <= 2 * L && it->k == kh &&
           it->D == Dh) {
         cache.splice(cache.begin(), cache, it);
         conv = it->conv;
@@ -294,7 +303,7 @@ void fftconv_cuda(View3<const float> u, const float* k, std::ptrdiff_t Lk, const
       DeviceBuffer<float> kd(kh), Dd(Dh.size());
       if (!Dh.empty()) Dd.upload(Dh);
       conv = std::make_shared<FFTConvCuda>(H, L, kd.data(), Lk, Dh.empty() ? nullptr : Dd.data());
-      cache.push_front(SpectrumEntry{H, Lk, L, std::move(kh), std::move(Dh), conv});
+      cache.push_front(SpectrumEntry{device, H, Lk, L, std::move(kh), std::move(Dh), conv});
       if (cache.size() > 4) cache.pop_back();
     }
   }

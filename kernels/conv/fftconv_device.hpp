@@ -19,16 +19,20 @@ namespace ssm::detail {
 
 class FFTConvCuda {
 public:
-  /// k: (H, Lk) and D: (H) or null, device pointers; max_length: the longest L apply() takes.
-  /// workspace_bytes: bound on the slab buffer (0: 1 GiB). Computes the kernel spectra.
+  /// k: (H, Lk) and D: (H) or null, device pointers on the current device; max_length: the
+  /// longest L apply() takes. workspace_bytes: bound on the slab buffer (0: 1 GiB). Computes the
+  /// kernel spectra on the current device, which the object keeps (device()).
   FFTConvCuda(int H, std::ptrdiff_t max_length, const float* k, std::ptrdiff_t Lk, const float* D,
               std::size_t workspace_bytes = 0);
   ~FFTConvCuda();
   FFTConvCuda(FFTConvCuda&&) noexcept;
   FFTConvCuda& operator=(FFTConvCuda&&) noexcept;
 
-  /// u, y: (batch, H, L) contiguous device arrays, L <= max_length; y must not overlap u.
+  /// u, y: (batch, H, L) contiguous arrays on device(), L <= max_length; y must not overlap u.
+  /// Runs on device() whatever the current device is, and restores the current device.
   void apply(const float* u, float* y, int batch, std::ptrdiff_t L) const;
+  /// The GPU the spectra live on (current when the object was made).
+  int device() const noexcept;
 
   int channels() const noexcept;
   std::ptrdiff_t fft_size() const noexcept;

@@ -63,3 +63,35 @@ inline const char* cufft_status_name(cufftResult r) noexcept {
     if (ssm_cufft_res_ != CUFFT_SUCCESS)                                 \
       ::ssm::detail::throw_cufft(ssm_cufft_res_, (where), #expr);        \
   } while (0)
+
+namespace ssm::detail {
+
+/// The calling thread's current CUDA device.
+inline int current_device(const char* where) {
+  int dev = 0;
+  SSM_CUDA_CHECK(cudaGetDevice(&dev), where);
+  return dev;
+}
+
+/// Makes `device` the current device for its lifetime, then restores the one that was current
+/// (for objects bound to the device they were created on).
+class DeviceGuard {
+public:
+  DeviceGuard(int device, const char* where) : prev_(current_device(where)) {
+    if (device != prev_) {
+      SSM_CUDA_CHECK(cudaSetDevice(device), where);
+      switched_ = true;
+    }
+  }
+  ~DeviceGuard() {
+    if (switched_) (void)cudaSetDevice(prev_);  // a destructor must not throw
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+private:
+  int prev_ = 0;
+  bool switched_ = false;
+};
+
+}  // namespace ssm::detail

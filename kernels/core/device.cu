@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "core/cuda_check.cuh"
 #include "ssm/core/device.hpp"
 
 namespace ssm {
@@ -41,6 +42,28 @@ std::string cuda_description() {
                 static_cast<double>(p.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0),
                 static_cast<double>(p.l2CacheSize) / (1024.0 * 1024.0));
   return buf;
+}
+
+int cuda_device_count() noexcept {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+int cuda_current_device() {
+  int dev = 0;
+  SSM_CUDA_CHECK(cudaGetDevice(&dev), "cuda_current_device");
+  return dev;
+}
+
+void cuda_set_device(int index) {
+  const int n = cuda_device_count();
+  require(index >= 0 && index < n, "cuda_set_device", "index", "must name a visible GPU (0 <= index < ",
+          n, "), got ", index);
+  SSM_CUDA_CHECK(cudaSetDevice(index), "cuda_set_device");
 }
 
 }  // namespace ssm

@@ -66,18 +66,16 @@ ScanKernel env_choice() {
   return k;
 }
 
-/// Streaming multiprocessors of the current device (read once).
+/// Streaming multiprocessors of the current device (queried per call: the current device may
+/// change between calls; the attribute query is a host-side lookup).
 int sm_count() {
-  static const int n = [] {
-    int dev = 0, v = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || v <= 0) {
-      cudaGetLastError();  // clear; the launch reports a real failure
-      v = 1;
-    }
-    return v;
-  }();
-  return n;
+  int dev = 0, v = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || v <= 0) {
+    cudaGetLastError();  // clear; the launch reports a real failure
+    v = 1;
+  }
+  return v;
 }
 
 /// How the fast kernel runs a call: S states a thread (0: the legacy kernel runs instead) and

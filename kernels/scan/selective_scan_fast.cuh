@@ -518,15 +518,12 @@ template <class Tin, int N, int S, bool kVarBC, int kPass>
 void launch_pass(const FastParams<Tin>& p, int segments, const char* where) {
   using K = Cfg<N, S>;
   auto kernel = fast_scan_kernel<Tin, N, S, kVarBC, kPass>;
-  if constexpr (K::kSmemBytes > 48 * 1024) {
-    static const bool attr_set = [&] {
-      SSM_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(K::kSmemBytes)),
-                     where);
-      return true;
-    }();
-    (void)attr_set;
-  }
+  // The attribute belongs to the current device: set it on every call (a host-side setting,
+  // microseconds), so that a later call on another GPU of the process has it too.
+  if constexpr (K::kSmemBytes > 48 * 1024)
+    SSM_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        static_cast<int>(K::kSmemBytes)),
+                   where);
   const long long blocks = static_cast<long long>(p.batch) * (p.dim / K::kCh);
   require(blocks <= INT_MAX, where, "batch*dim", "must give at most 2^31-1 blocks on the GPU");
   const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(segments));

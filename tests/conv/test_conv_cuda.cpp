@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "ssm/conv/diag_kernel.hpp"
@@ -131,6 +132,53 @@ BOOST_AUTO_TEST_CASE(vandermonde_kernel_matches_cpu) {
       std::vector<float> K(K_cpu.size());
       detail::diag_kernel_cuda(model, m, L, K.data());
       BOOST_TEST_CONTEXT("method " << int(m) << " L=" << L) { BOOST_TEST(rel_err(K, K_cpu) < 1e-5); }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_gpu_runs_fftconv_with_its_own_spectra_and_plans) {
+  // Device::cuda runs on the current device. The same kernel on every visible GPU in turn, twice
+  // around: the cached spectrum and the cuFFT plans are per device (a spectrum or plan of another
+  // GPU would fault or read another device's memory). Then an FFTConvCuda made on GPU 0 and
+  // applied while the last GPU is current: it runs on its own device and leaves the current one.
+  const int n = cuda_device_count();
+  BOOST_TEST_MESSAGE(n << " GPU(s) visible");
+  BOOST_REQUIRE(n >= 1);
+  const int first = cuda_current_device();
+  const std::ptrdiff_t B = 2, H = 3, L = 3000, Lk = 700;
+  const auto u = test::randn_f(std::size_t(B * H * L), 70);
+  const auto k = test::randn_f(std::size_t(H * Lk), 71), D = test::randn_f(std::size_t(H), 72);
+  std::vector<float> y_ref(u.size());
+  direct_conv<float>(View3<const float>(u.data(), B, H, L), k.data(), Lk, D.data(),
+                     View3<float>(y_ref.data(), B, H, L));
+  for (int pass = 0; pass < 2; ++pass)
+    for (int d = 0; d < n; ++d) {
+      cuda_set_device(d);
+      BOOST_TEST(cuda_current_device() == d);
+      std::vector<float> y(u.size(), -777.f);
+      fftconv<float>(View3<const float>(u.data(), B, H, L), k.data(), Lk, D.data(),
+                     View3<float>(y.data(), B, H, L), Device::cuda);
+      BOOST_TEST_CONTEXT("GPU " << d << ", pass " << pass) { BOOST_TEST(rel_err(y, y_ref) < 2e-5); }
+    }
+  cuda_set_device(0);
+  DeviceBuffer<float> du(u), dk(k), dD(D), dy(u.size());
+  detail::FFTConvCuda conv(int(H), L, dk.data(), Lk, dD.data());
+  BOOST_TEST(conv.device() == 0);
+  cuda_set_device(n - 1);
+  conv.apply(du.data(), dy.data(), int(B), L);
+  BOOST_TEST(cuda_current_device() == n - 1);
+  BOOST_TEST(rel_err(dy.to_host(), y_ref) < 2e-5);
+  cuda_set_device(first);
+}
+
+BOOST_AUTO_TEST_CASE(cuda_set_device_rejects_unknown_gpus) {
+  const int n = cuda_device_count();
+  for (const int bad : {-1, n, n + 7}) {
+    try {
+      cuda_set_device(bad);
+      BOOST_ERROR("cuda_set_device(" << bad << ") did not throw");
+    } catch (const ssm::Error& e) {
+      BOOST_TEST(std::string(e.what()).find("'index'") != std::string::npos, e.what());
     }
   }
 }

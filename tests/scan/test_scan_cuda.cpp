@@ -527,3 +527,26 @@ BOOST_AUTO_TEST_CASE(device_buffer_checks_ranges_and_round_trips) {
   // An absurd allocation is an ssm::Error, not a crash.
   BOOST_CHECK_THROW(DeviceBuffer<float>(std::size_t{1} << 46), ssm::Error);
 }
+
+BOOST_AUTO_TEST_CASE(every_gpu_runs_every_scan_kernel) {
+  // Launch state is per device: the fast kernel's shared-memory attribute (dstate 4 and 8 with 4
+  // states a thread need more than 48 KB a block) and the SM count behind the automatic choice.
+  // Every kernel on every visible GPU in turn, twice around, against the CPU.
+  const int n = cuda_device_count();
+  BOOST_TEST_MESSAGE(n << " GPU(s) visible");
+  BOOST_REQUIRE(n >= 1);
+  const int first = cuda_current_device();
+  std::uint64_t seed = 1000;
+  for (int pass = 0; pass < 2; ++pass)
+    for (int d = 0; d < n; ++d)
+      for (const int N : {4, 8, 16}) {
+        cuda_set_device(d);
+        ScanCase c;
+        c.batch = 2; c.dim = 128; c.dstate = N; c.length = 300;
+        BOOST_TEST_CONTEXT("GPU " << d << ", pass " << pass << ", N=" << N) {
+          BOOST_TEST(check_scan<float>(c, seed++) >= 4);  // legacy and fast 1, 2, 4 (and split)
+          BOOST_TEST(cuda_current_device() == d);
+        }
+      }
+  cuda_set_device(first);
+}
