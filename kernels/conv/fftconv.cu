@@ -3,7 +3,9 @@
 #include <cufft.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <tuple>
 #include <list>
 #include <map>
 #include <mutex>
@@ -14,6 +16,7 @@
 #include "conv/fftconv_device.hpp"
 #include "core/cuda_check.cuh"
 #include "ssm/conv/fftconv.hpp"
+#include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device_buffer.hpp"
 
 namespace ssm::detail {
@@ -59,22 +62,26 @@ private:
 };
 
 /// Plans shared by every FFTConvCuda, per device (a plan belongs to the device current when it
-/// was made) and keyed by (n, batch, direction, in place). cuFFT plans are not safe to execute
-/// concurrently from several host threads; all uses hold plan_mutex().
+/// was made) and keyed by (n, batch, direction, in place, stream): work queued on different
+/// streams gets different plans, hence different cuFFT work areas, and may overlap on the GPU.
+/// The plan is bound to `stream` before it is returned. Setting a plan's stream and executing
+/// it is not safe from several host threads at once; all uses hold plan_mutex().
 std::mutex& plan_mutex() {
   static std::mutex m;
   return m;
 }
-cufftHandle cached_plan(long long n, long long batch, bool forward, bool in_place) {
-  static std::map<int, std::map<std::tuple<long long, long long, bool, bool>, CufftPlan>> per_device;
+cufftHandle cached_plan(long long n, long long batch, bool forward, bool in_place, cudaStream_t stream) {
+  static std::map<int, std::map<std::tuple<long long, long long, bool, bool, std::uintptr_t>, CufftPlan>>
+      per_device;
   auto& cache = per_device[current_device(kWhere)];
-  const auto key = std::make_tuple(n, batch, forward, in_place);
+  const auto key = std::make_tuple(n, batch, forward, in_place, reinterpret_cast<std::uintptr_t>(stream));
   auto it = cache.find(key);
   if (it == cache.end()) {
     // Bound the plans' workspace; cleared while their own device is current.
     if (cache.size() >= 16) cache.clear();
     it = cache.emplace(key, CufftPlan(n, batch, forward, in_place)).first;
   }
+  SSM_CUFFT_CHECK(cufftSetStream(it->second.get(), stream), kWhere);
   return it->second.get();
 }
 
@@ -135,6 +142,17 @@ struct FFTConvCuda::Impl {
   long long max_L = 0, Lk = 0, n = 0, cpx = 0, pitch = 0, slab_rows = 0;
   DeviceBuffer<float2> spectrum;  // (H, cpx)
   mutable DeviceBuffer<float2> work;  // (slab_rows, cpx), in-place transform buffer
+  // Recorded after the last use of `work` on the stream of that call; a call on another stream
+  // waits for it on the GPU first, so that calls on different streams take turns with `work`.
+  mutable cudaEvent_t work_free = nullptr;
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() {
+    if (work_free) (void)cudaEventDestroy(work_free);  // no throw in a destructor
+  }
+  /// Queues the convolution on `stream` (the current device is the object's).
+  void enqueue(const float* u, float* y, int batch, long long L, cudaStream_t stream) const;
 };
 
 FFTConvCuda::FFTConvCuda(int H, std::ptrdiff_t max_length, const float* k, std::ptrdiff_t Lk,
@@ -164,7 +182,7 @@ FFTConvCuda::FFTConvCuda(int H, std::ptrdiff_t max_length, const float* k, std::
   float* sre = reinterpret_cast<float*>(m.spectrum.data());
   pad_rows<<<row_grid(m.n, H), 256>>>(k, sre, taps, m.n, m.pitch, Lk);
   SSM_CUDA_CHECK_LAUNCH(kWhere);
-  SSM_CUFFT_CHECK(cufftExecR2C(cached_plan(m.n, H, true, true), sre,
+  SSM_CUFFT_CHECK(cufftExecR2C(cached_plan(m.n, H, true, true, nullptr), sre,
                                reinterpret_cast<cufftComplex*>(m.spectrum.data())),
                   kWhere);
   finish_spectrum<<<row_grid(m.cpx, H), 256>>>(m.spectrum.data(), D, m.cpx,
@@ -181,31 +199,46 @@ int FFTConvCuda::device() const noexcept { return impl_->device; }
 std::ptrdiff_t FFTConvCuda::fft_size() const noexcept { return impl_->n; }
 std::ptrdiff_t FFTConvCuda::max_length() const noexcept { return impl_->max_L; }
 
-void FFTConvCuda::apply(const float* u, float* y, int batch, std::ptrdiff_t L) const {
-  const Impl& m = *impl_;
+void FFTConvCuda::Impl::enqueue(const float* u, float* y, int batch, long long L, cudaStream_t stream) const {
   require(batch >= 1, "FFTConvCuda::apply", "batch", "must be >= 1, got ", batch);
-  require(L >= 1 && L <= m.max_L, "FFTConvCuda::apply", "L", "must be in [1, ", m.max_L, "], got ", L);
+  require(L >= 1 && L <= max_L, "FFTConvCuda::apply", "L", "must be in [1, ", max_L, "], got ", L);
   require(u != nullptr && y != nullptr, "FFTConvCuda::apply", "u, y", "must not be null");
-  const long long rows = static_cast<long long>(batch) * m.H;
-  const long long slab = std::min(rows, m.slab_rows);
-  const DeviceGuard on_device(m.device, kWhere);  // the device of the spectra (and of u, y)
+  const long long rows = static_cast<long long>(batch) * H;
+  const long long slab = std::min(rows, slab_rows);
   std::lock_guard<std::mutex> lock(plan_mutex());
-  if (m.work.size() < static_cast<std::size_t>(slab * m.cpx))
-    m.work = DeviceBuffer<float2>(static_cast<std::size_t>(slab * m.cpx));
-  float* buf = reinterpret_cast<float*>(m.work.data());
-  cufftComplex* X = reinterpret_cast<cufftComplex*>(m.work.data());
+  if (work.size() < static_cast<std::size_t>(slab * cpx))  // cudaFree of the old one waits for its users
+    work = DeviceBuffer<float2>(static_cast<std::size_t>(slab * cpx));
+  if (!work_free) SSM_CUDA_CHECK(cudaEventCreateWithFlags(&work_free, cudaEventDisableTiming), kWhere);
+  else SSM_CUDA_CHECK(cudaStreamWaitEvent(stream, work_free, 0), kWhere);
+  float* buf = reinterpret_cast<float*>(work.data());
+  cufftComplex* X = reinterpret_cast<cufftComplex*>(work.data());
   for (long long r0 = 0; r0 < rows; r0 += slab) {
     const long long s = std::min(slab, rows - r0);
-    pad_rows<<<row_grid(m.n, s), 256>>>(u + r0 * L, buf, L, m.n, m.pitch, L);
+    pad_rows<<<row_grid(n, s), 256, 0, stream>>>(u + r0 * L, buf, L, n, pitch, L);
     SSM_CUDA_CHECK_LAUNCH(kWhere);
-    SSM_CUFFT_CHECK(cufftExecR2C(cached_plan(m.n, s, true, true), buf, X), kWhere);
-    spectral_product<<<row_grid(m.cpx, s), 256>>>(m.work.data(), m.spectrum.data(), m.cpx, r0, m.H);
+    SSM_CUFFT_CHECK(cufftExecR2C(cached_plan(n, s, true, true, stream), buf, X), kWhere);
+    spectral_product<<<row_grid(cpx, s), 256, 0, stream>>>(work.data(), spectrum.data(), cpx, r0, H);
     SSM_CUDA_CHECK_LAUNCH(kWhere);
-    SSM_CUFFT_CHECK(cufftExecC2R(cached_plan(m.n, s, false, true), X, buf), kWhere);
-    extract_rows<<<row_grid(L, s), 256>>>(buf, y + r0 * L, L, m.pitch);
+    SSM_CUFFT_CHECK(cufftExecC2R(cached_plan(n, s, false, true, stream), X, buf), kWhere);
+    extract_rows<<<row_grid(L, s), 256, 0, stream>>>(buf, y + r0 * L, L, pitch);
     SSM_CUDA_CHECK_LAUNCH(kWhere);
   }
-  SSM_CUDA_CHECK(cudaDeviceSynchronize(), kWhere);
+  SSM_CUDA_CHECK(cudaEventRecord(work_free, stream), kWhere);
+}
+
+void FFTConvCuda::apply(const float* u, float* y, int batch, std::ptrdiff_t L) const {
+  const DeviceGuard on_device(impl_->device, kWhere);  // the device of the spectra (and of u, y)
+  impl_->enqueue(u, y, batch, L, nullptr);
+  SSM_CUDA_CHECK(cudaStreamSynchronize(nullptr), kWhere);
+}
+
+void FFTConvCuda::apply(const float* u, float* y, int batch, std::ptrdiff_t L, const CudaStream& stream) const {
+  const cudaStream_t s = stream_of(stream, "FFTConvCuda::apply");
+  require(stream.device() == impl_->device, "FFTConvCuda::apply", "stream",
+          "must belong to the GPU the spectra live on (", impl_->device, "), got a stream of GPU ",
+          stream.device());
+  const DeviceGuard on_device(impl_->device, kWhere);
+  impl_->enqueue(u, y, batch, L, s);
 }
 
 // ---- the unfused baseline ----------------------------------------------------------------------

@@ -15,6 +15,10 @@
 #include <cstddef>
 #include <memory>
 
+namespace ssm {
+class CudaStream;
+}
+
 namespace ssm::detail {
 
 class FFTConvCuda {
@@ -30,7 +34,13 @@ public:
 
   /// u, y: (batch, H, L) contiguous arrays on device(), L <= max_length; y must not overlap u.
   /// Runs on device() whatever the current device is, and restores the current device.
+  /// Returns once the result is in y.
   void apply(const float* u, float* y, int batch, std::ptrdiff_t L) const;
+  /// The same queued on `stream` (a stream of device()), returning without waiting
+  /// (include/ssm/core/cuda_stream.hpp). Calls on different streams may be queued at once: they
+  /// take turns with the object's transform buffer on the GPU (event-ordered), and cuFFT plans
+  /// are kept per stream.
+  void apply(const float* u, float* y, int batch, std::ptrdiff_t L, const CudaStream& stream) const;
   /// The GPU the spectra live on (current when the object was made).
   int device() const noexcept;
 

@@ -64,7 +64,15 @@ inline const char* cufft_status_name(cufftResult r) noexcept {
       ::ssm::detail::throw_cufft(ssm_cufft_res_, (where), #expr);        \
   } while (0)
 
+namespace ssm {
+class CudaStream;
+}
+
 namespace ssm::detail {
+
+/// The cudaStream_t of a live ssm::CudaStream (throws ssm::Error naming 'stream' for a
+/// moved-from one); kernels/core/cuda_stream.cu.
+cudaStream_t stream_of(const CudaStream& s, const char* where);
 
 /// The calling thread's current CUDA device.
 inline int current_device(const char* where) {

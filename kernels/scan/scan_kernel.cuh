@@ -424,7 +424,7 @@ inline int pick_warps(int dim_per_group) {
 }
 
 template <class Tin, class T, bool kComplex, bool kLTI, int kItems>
-void launch_items(Params<Tin, T> p, const char* where) {
+void launch_items(Params<Tin, T> p, const char* where, cudaStream_t stream) {
   const int comps = kComplex ? 2 : 1;
   const bool Bv = !kLTI && p.B_variable, Cv = !kLTI && p.C_variable;
   const int warps = kLTI ? 4 : pick_warps(p.dim_per_group);
@@ -444,21 +444,21 @@ void launch_items(Params<Tin, T> p, const char* where) {
                    where);
   require(p.batch <= 65535, where, "batch", "must be <= 65535 on the GPU, got ", p.batch);
   const dim3 grid(static_cast<unsigned>((p.dim + warps - 1) / warps), static_cast<unsigned>(p.batch));
-  kernel<<<grid, static_cast<unsigned>(warps * 32), smem>>>(p);
+  kernel<<<grid, static_cast<unsigned>(warps * 32), smem, stream>>>(p);
   SSM_CUDA_CHECK_LAUNCH(where);
 }
 
 /// Runs the scan described by p (complex-ness and LTI mode chosen at run time); returns once
-/// the launch is queued (the caller synchronizes).
+/// the launch is queued on `stream` (the caller synchronizes).
 template <class Tin, class T>
-void launch(const Params<Tin, T>& p, bool complex, bool lti, const char* where) {
+void launch(const Params<Tin, T>& p, bool complex, bool lti, const char* where, cudaStream_t stream = nullptr) {
   constexpr bool kWide = std::is_same_v<T, float>;  // float compute: 8 steps a lane when real
   if (complex) {
-    if (lti) launch_items<Tin, T, true, true, 4>(p, where);
-    else launch_items<Tin, T, true, false, 4>(p, where);
+    if (lti) launch_items<Tin, T, true, true, 4>(p, where, stream);
+    else launch_items<Tin, T, true, false, 4>(p, where, stream);
   } else {
-    if (lti) launch_items<Tin, T, false, true, kWide ? 8 : 4>(p, where);
-    else launch_items<Tin, T, false, false, kWide ? 8 : 4>(p, where);
+    if (lti) launch_items<Tin, T, false, true, kWide ? 8 : 4>(p, where, stream);
+    else launch_items<Tin, T, false, false, kWide ? 8 : 4>(p, where, stream);
   }
 }
 

@@ -192,22 +192,22 @@ scan_fast::FastParams<Tin> make_fast(const SelectiveScanArgs<float>& a, const Ti
   return p;
 }
 
-void launch_float(const SelectiveScanArgs<float>& a, ScanKernel choice, const char* where) {
+void launch_float(const SelectiveScanArgs<float>& a, ScanKernel choice, const char* where,
+                  cudaStream_t stream = nullptr) {
   if (const FastConfig f = fast_config(a, choice, where); f.S) {
     scan_fast::launch<float>(make_fast<float>(a, a.u, a.delta, a.z, a.B, a.C, a.out), a.dstate, f.S,
-                             f.segments, where);
+                             f.segments, where, stream);
     return;
   }
   auto p = make_params<float, float>(a);
   p.u = a.u; p.delta = a.delta; p.z = a.z; p.B = a.B; p.C = a.C; p.out = a.out;
-  scan::launch<float, float>(p, a.complex_A, /*lti=*/false, where);
+  scan::launch<float, float>(p, a.complex_A, /*lti=*/false, where, stream);
 }
 
-void run(const SelectiveScanArgs<double>& a) {
+void launch_double(const SelectiveScanArgs<double>& a, const char* where, cudaStream_t stream = nullptr) {
   auto p = make_params<double, double>(a);
   p.u = a.u; p.delta = a.delta; p.z = a.z; p.B = a.B; p.C = a.C; p.out = a.out;
-  scan::launch<double, double>(p, a.complex_A, /*lti=*/false, "selective_scan_cuda");
-  SSM_CUDA_CHECK(cudaDeviceSynchronize(), "selective_scan_cuda");
+  scan::launch<double, double>(p, a.complex_A, /*lti=*/false, where, stream);
 }
 
 }  // namespace
@@ -238,7 +238,22 @@ void selective_scan_cuda(const SelectiveScanArgs<float>& args) {
   launch_float(args, ScanKernel::automatic, "selective_scan_cuda");
   SSM_CUDA_CHECK(cudaDeviceSynchronize(), "selective_scan_cuda");
 }
-void selective_scan_cuda(const SelectiveScanArgs<double>& args) { run(args); }
+void selective_scan_cuda(const SelectiveScanArgs<double>& args) {
+  launch_double(args, "selective_scan_cuda");
+  SSM_CUDA_CHECK(cudaDeviceSynchronize(), "selective_scan_cuda");
+}
+void selective_scan_cuda(const SelectiveScanArgs<float>& args, const CudaStream& stream) {
+  const char* where = "selective_scan";
+  const cudaStream_t s = stream_of(stream, where);
+  const DeviceGuard on_device(stream.device(), where);
+  launch_float(args, ScanKernel::automatic, where, s);
+}
+void selective_scan_cuda(const SelectiveScanArgs<double>& args, const CudaStream& stream) {
+  const char* where = "selective_scan";
+  const cudaStream_t s = stream_of(stream, where);
+  const DeviceGuard on_device(stream.device(), where);
+  launch_double(args, where, s);
+}
 
 void selective_scan_cuda_with(const SelectiveScanArgs<float>& args, ScanKernel kernel) {
   args.validate();
@@ -247,8 +262,10 @@ void selective_scan_cuda_with(const SelectiveScanArgs<float>& args, ScanKernel k
 }
 
 void selective_scan_cuda_bf16(const SelectiveScanArgs<float>& args, const SelectiveScanBf16& io,
-                              bool synchronize, ScanKernel kernel) {
+                              bool synchronize, ScanKernel kernel, const CudaStream* stream) {
   const char* where = "selective_scan_cuda_bf16";
+  const cudaStream_t st = stream ? stream_of(*stream, where) : nullptr;
+  const DeviceGuard on_device(stream ? stream->device() : current_device(where), where);
   require(io.u && io.delta && io.B && io.C && io.out, where, "io",
           "must give device pointers u, delta, B, C and out");
   // The shapes, with the bf16 pointers standing in for the float ones.
@@ -268,13 +285,13 @@ void selective_scan_cuda_bf16(const SelectiveScanArgs<float>& args, const Select
   auto* out = reinterpret_cast<__nv_bfloat16*>(io.out);
   if (const FastConfig f = fast_config(shape, kernel, where); f.S) {
     scan_fast::launch<__nv_bfloat16>(make_fast<__nv_bfloat16>(args, u, delta, z, B, C, out),
-                                     args.dstate, f.S, f.segments, where);
+                                     args.dstate, f.S, f.segments, where, st);
   } else {
     auto p = make_params<__nv_bfloat16, float>(args);
     p.u = u; p.delta = delta; p.z = z; p.B = B; p.C = C; p.out = out;
-    scan::launch<__nv_bfloat16, float>(p, args.complex_A, /*lti=*/false, where);
+    scan::launch<__nv_bfloat16, float>(p, args.complex_A, /*lti=*/false, where, st);
   }
-  if (synchronize) SSM_CUDA_CHECK(cudaDeviceSynchronize(), where);
+  if (synchronize) SSM_CUDA_CHECK(cudaStreamSynchronize(st), where);
 }
 
 void selective_scan_cuda_async(const SelectiveScanArgs<float>& args, ScanKernel kernel) {

@@ -53,10 +53,12 @@ void selective_scan_cuda_with(const SelectiveScanArgs<float>& args, ScanKernel k
 
 /// Selective scan whose u, delta, z, B, C, out are bf16 (taken from `io`; the float pointers
 /// of the same name in `args` are ignored); A, D, delta_bias, h0, last_state stay float32 in
-/// `args`. Validates the shape part of args. synchronize = false returns right after the
-/// launch on the default stream (errors of the kernel then surface at the next sync).
+/// `args`. Validates the shape part of args. Queued on `stream` (null: the legacy default
+/// stream of the current device; else on the stream's device); synchronize = false returns
+/// right after the launch (errors of the kernel then surface at the next sync of the stream).
 void selective_scan_cuda_bf16(const SelectiveScanArgs<float>& args, const SelectiveScanBf16& io,
-                              bool synchronize = true, ScanKernel kernel = ScanKernel::automatic);
+                              bool synchronize = true, ScanKernel kernel = ScanKernel::automatic,
+                              const CudaStream* stream = nullptr);
 
 /// float32 selective scan that returns after queuing the kernel on the default stream
 /// (args must have passed validate()); for timing loops.

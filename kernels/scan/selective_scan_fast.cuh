@@ -515,7 +515,7 @@ fast_scan_kernel(const FastParams<Tin> p) {
 // ---- host side --------------------------------------------------------------------------------
 
 template <class Tin, int N, int S, bool kVarBC, int kPass>
-void launch_pass(const FastParams<Tin>& p, int segments, const char* where) {
+void launch_pass(const FastParams<Tin>& p, int segments, const char* where, cudaStream_t stream) {
   using K = Cfg<N, S>;
   auto kernel = fast_scan_kernel<Tin, N, S, kVarBC, kPass>;
   // The attribute belongs to the current device: set it on every call (a host-side setting,
@@ -527,7 +527,7 @@ void launch_pass(const FastParams<Tin>& p, int segments, const char* where) {
   const long long blocks = static_cast<long long>(p.batch) * (p.dim / K::kCh);
   require(blocks <= INT_MAX, where, "batch*dim", "must give at most 2^31-1 blocks on the GPU");
   const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(segments));
-  kernel<<<grid, K::kThreads, K::kSmemBytes>>>(p);
+  kernel<<<grid, K::kThreads, K::kSmemBytes, stream>>>(p);
   SSM_CUDA_CHECK_LAUNCH(where);
 }
 
@@ -535,12 +535,12 @@ void launch_pass(const FastParams<Tin>& p, int segments, const char* where) {
 /// workspace (stream-ordered cudaMallocAsync, freed after the output pass; cudaMalloc where the
 /// device has no memory pools), then the outputs.
 template <class Tin, int N, int S, bool kVarBC>
-void launch_t(FastParams<Tin> p, int segments, const char* where) {
+void launch_t(FastParams<Tin> p, int segments, const char* where, cudaStream_t stream) {
   constexpr int T = Cfg<N, S>::kT;
   const int chunks = (p.length + T - 1) / T;
   segments = segments < 1 ? 1 : (segments > chunks ? chunks : segments);
   if (segments == 1) {
-    launch_pass<Tin, N, S, kVarBC, kWhole>(p, 1, where);
+    launch_pass<Tin, N, S, kVarBC, kWhole>(p, 1, where, stream);
     return;
   }
   p.seg_len = (chunks + segments - 1) / segments * T;
@@ -553,50 +553,50 @@ void launch_t(FastParams<Tin> p, int segments, const char* where) {
   SSM_CUDA_CHECK(cudaGetDevice(&device), where);
   SSM_CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device), where);
   void* ws = nullptr;
-  if (pools) SSM_CUDA_CHECK(cudaMallocAsync(&ws, bytes, 0), where);
+  if (pools) SSM_CUDA_CHECK(cudaMallocAsync(&ws, bytes, stream), where);
   else SSM_CUDA_CHECK(cudaMalloc(&ws, bytes), where);
   p.seg_h = static_cast<float*>(ws);
   p.seg_dt = p.seg_h + (segments - 1) * per_seg * N;
-  launch_pass<Tin, N, S, kVarBC, kSegmentStates>(p, segments - 1, where);
-  launch_pass<Tin, N, S, kVarBC, kSegmentOutputs>(p, segments, where);
-  if (pools) SSM_CUDA_CHECK(cudaFreeAsync(ws, 0), where);
+  launch_pass<Tin, N, S, kVarBC, kSegmentStates>(p, segments - 1, where, stream);
+  launch_pass<Tin, N, S, kVarBC, kSegmentOutputs>(p, segments, where, stream);
+  if (pools) SSM_CUDA_CHECK(cudaFreeAsync(ws, stream), where);
   else SSM_CUDA_CHECK(cudaFree(ws), where);
 }
 
 template <class Tin, int N, int S>
-void launch_s(const FastParams<Tin>& p, int segments, const char* where) {
-  if (p.B_var && p.C_var) launch_t<Tin, N, S, true>(p, segments, where);
-  else launch_t<Tin, N, S, false>(p, segments, where);
+void launch_s(const FastParams<Tin>& p, int segments, const char* where, cudaStream_t stream) {
+  if (p.B_var && p.C_var) launch_t<Tin, N, S, true>(p, segments, where, stream);
+  else launch_t<Tin, N, S, false>(p, segments, where, stream);
 }
 
 template <class Tin, int N>
-void launch_n(const FastParams<Tin>& p, int S, int segments, const char* where) {
+void launch_n(const FastParams<Tin>& p, int S, int segments, const char* where, cudaStream_t stream) {
   switch (S) {
-    case 1: launch_s<Tin, N, 1>(p, segments, where); break;
-    case 2: launch_s<Tin, N, 2>(p, segments, where); break;
-    case 4: launch_s<Tin, N, 4>(p, segments, where); break;
+    case 1: launch_s<Tin, N, 1>(p, segments, where, stream); break;
+    case 2: launch_s<Tin, N, 2>(p, segments, where, stream); break;
+    case 4: launch_s<Tin, N, 4>(p, segments, where, stream); break;
     default: require(false, where, "states_per_thread", "must be 1, 2 or 4, got ", S);
   }
 }
 
-/// Queues the fast kernel with S states a thread and the time split into `segments` (1: none;
-/// clamped to the number of chunks). The caller checked that it applies:
+/// Queues the fast kernel on `stream` with S states a thread and the time split into `segments`
+/// (1: none; clamped to the number of chunks). The caller checked that it applies:
 /// channels_per_block(dstate, S) > 0 divides dim/groups, real A, time strides 1.
 template <class Tin>
-void launch(const FastParams<Tin>& p, int dstate, int S, int segments, const char* where) {
+void launch(const FastParams<Tin>& p, int dstate, int S, int segments, const char* where, cudaStream_t stream) {
   switch (dstate) {
-    case 4: launch_n<Tin, 4>(p, S, segments, where); break;
-    case 8: launch_n<Tin, 8>(p, S, segments, where); break;
-    case 16: launch_n<Tin, 16>(p, S, segments, where); break;
-    case 32: launch_n<Tin, 32>(p, S, segments, where); break;
+    case 4: launch_n<Tin, 4>(p, S, segments, where, stream); break;
+    case 8: launch_n<Tin, 8>(p, S, segments, where, stream); break;
+    case 16: launch_n<Tin, 16>(p, S, segments, where, stream); break;
+    case 32: launch_n<Tin, 32>(p, S, segments, where, stream); break;
     default: require(false, where, "dstate", "must be 4, 8, 16 or 32 for the fast kernel, got ", dstate);
   }
 }
 
 // Instantiated once for each storage type, in selective_scan_fast_f32.cu and
 // selective_scan_fast_bf16.cu (separate translation units: they compile in parallel).
-extern template void launch<float>(const FastParams<float>&, int, int, int, const char*);
-extern template void launch<__nv_bfloat16>(const FastParams<__nv_bfloat16>&, int, int, int, const char*);
+extern template void launch<float>(const FastParams<float>&, int, int, int, const char*, cudaStream_t);
+extern template void launch<__nv_bfloat16>(const FastParams<__nv_bfloat16>&, int, int, int, const char*, cudaStream_t);
 
 /// Time steps a chunk of the fast kernel (0: unsupported dstate / S).
 constexpr int chunk_steps(int N, int S) {

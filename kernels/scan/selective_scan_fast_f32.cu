@@ -3,5 +3,5 @@
 #include "scan/selective_scan_fast.cuh"
 
 namespace ssm::detail::scan_fast {
-template void launch<float>(const FastParams<float>&, int, int, int, const char*);
+template void launch<float>(const FastParams<float>&, int, int, int, const char*, cudaStream_t);
 }  // namespace ssm::detail::scan_fast

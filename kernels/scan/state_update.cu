@@ -58,19 +58,34 @@ __global__ void state_update_kernel(const SelectiveStateUpdateArgs<T> a) {
 }
 
 template <class T>
-void run(const SelectiveStateUpdateArgs<T>& a) {
+void launch(const SelectiveStateUpdateArgs<T>& a, const char* where, cudaStream_t stream) {
   const long long warps = static_cast<long long>(a.batch) * a.dim;
   constexpr int kThreads = 256;
   const long long blocks = std::min<long long>((warps * 32 + kThreads - 1) / kThreads, 65535LL * 8);
-  if (a.complex_A) state_update_kernel<T, true><<<static_cast<unsigned>(blocks), kThreads>>>(a);
-  else state_update_kernel<T, false><<<static_cast<unsigned>(blocks), kThreads>>>(a);
-  SSM_CUDA_CHECK_LAUNCH("selective_state_update_cuda");
+  if (a.complex_A) state_update_kernel<T, true><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(a);
+  else state_update_kernel<T, false><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(a);
+  SSM_CUDA_CHECK_LAUNCH(where);
+}
+
+template <class T>
+void run(const SelectiveStateUpdateArgs<T>& a) {
+  launch(a, "selective_state_update_cuda", nullptr);
   SSM_CUDA_CHECK(cudaDeviceSynchronize(), "selective_state_update_cuda");
+}
+
+template <class T>
+void run_on(const SelectiveStateUpdateArgs<T>& a, const CudaStream& stream) {
+  const char* where = "selective_state_update";
+  const cudaStream_t s = stream_of(stream, where);
+  const DeviceGuard on_device(stream.device(), where);
+  launch(a, where, s);
 }
 
 }  // namespace
 
 void selective_state_update_cuda(const SelectiveStateUpdateArgs<float>& args) { run(args); }
 void selective_state_update_cuda(const SelectiveStateUpdateArgs<double>& args) { run(args); }
+void selective_state_update_cuda(const SelectiveStateUpdateArgs<float>& args, const CudaStream& s) { run_on(args, s); }
+void selective_state_update_cuda(const SelectiveStateUpdateArgs<double>& args, const CudaStream& s) { run_on(args, s); }
 
 }  // namespace ssm::detail

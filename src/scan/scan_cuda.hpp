@@ -2,8 +2,9 @@
 // Internal: the CUDA backends of the scan ops, implemented in kernels/scan/*.cu and called by
 // the public entry points (src/scan/*.cpp) with Device::cuda when SSM_WITH_CUDA is defined.
 // The arguments have already passed validate(); all pointers are device pointers. Each
-// function enqueues its work on the legacy default stream (so a following cudaMemcpy on that
-// stream sees the results); launch/CUDA errors are raised as ssm::Error.
+// function without a stream runs on the legacy default stream of the current device and
+// returns once the work has finished; those with a CudaStream queue on it (on its device) and
+// return at once. Launch/CUDA errors are raised as ssm::Error.
 #include "ssm/scan/diag_scan.hpp"
 #include "ssm/scan/selective_scan.hpp"
 #include "ssm/scan/state_update.hpp"
@@ -12,9 +13,14 @@ namespace ssm::detail {
 
 void selective_scan_cuda(const SelectiveScanArgs<float>& args);
 void selective_scan_cuda(const SelectiveScanArgs<double>& args);
+/// Queued on `stream` (on its device); returns without waiting.
+void selective_scan_cuda(const SelectiveScanArgs<float>& args, const CudaStream& stream);
+void selective_scan_cuda(const SelectiveScanArgs<double>& args, const CudaStream& stream);
 
 void selective_state_update_cuda(const SelectiveStateUpdateArgs<float>& args);
 void selective_state_update_cuda(const SelectiveStateUpdateArgs<double>& args);
+void selective_state_update_cuda(const SelectiveStateUpdateArgs<float>& args, const CudaStream& stream);
+void selective_state_update_cuda(const SelectiveStateUpdateArgs<double>& args, const CudaStream& stream);
 
 void diag_scan_cuda(const DiagScanArgs<float>& args);
 void diag_scan_cuda(const DiagScanArgs<double>& args);

@@ -718,6 +718,21 @@ void scan_entry(const SelectiveScanArgs<T>& a, Device device) {
 
 void selective_scan(const SelectiveScanArgs<float>& a, Device device) { scan_entry(a, device); }
 void selective_scan(const SelectiveScanArgs<double>& a, Device device) { scan_entry(a, device); }
+
+namespace {
+template <class T>
+void scan_on_stream(const SelectiveScanArgs<T>& a, const CudaStream& stream) {
+  a.validate();
+#ifdef SSM_WITH_CUDA
+  detail::selective_scan_cuda(a, stream);
+#else
+  (void)stream;
+  throw Error("selective_scan: argument 'stream' names a CUDA stream but ssmkit was built without CUDA");
+#endif
+}
+}  // namespace
+void selective_scan(const SelectiveScanArgs<float>& a, const CudaStream& s) { scan_on_stream(a, s); }
+void selective_scan(const SelectiveScanArgs<double>& a, const CudaStream& s) { scan_on_stream(a, s); }
 void selective_scan_cpu(const SelectiveScanArgs<float>& a, const ScanCpuOptions& o) { scan_cpu(a, o); }
 void selective_scan_cpu(const SelectiveScanArgs<double>& a, const ScanCpuOptions& o) { scan_cpu(a, o); }
 

@@ -98,10 +98,23 @@ void step_entry(const SelectiveStateUpdateArgs<T>& a, Device device) {
   step_cpu(a);
 }
 
+template <class T>
+void step_on_stream(const SelectiveStateUpdateArgs<T>& a, const CudaStream& stream) {
+  a.validate();
+#ifdef SSM_WITH_CUDA
+  detail::selective_state_update_cuda(a, stream);
+#else
+  (void)stream;
+  throw Error("selective_state_update: argument 'stream' names a CUDA stream but ssmkit was built without CUDA");
+#endif
+}
+
 }  // namespace
 
 void selective_state_update(const SelectiveStateUpdateArgs<float>& a, Device d) { step_entry(a, d); }
 void selective_state_update(const SelectiveStateUpdateArgs<double>& a, Device d) { step_entry(a, d); }
+void selective_state_update(const SelectiveStateUpdateArgs<float>& a, const CudaStream& s) { step_on_stream(a, s); }
+void selective_state_update(const SelectiveStateUpdateArgs<double>& a, const CudaStream& s) { step_on_stream(a, s); }
 void selective_state_update_cpu(const SelectiveStateUpdateArgs<float>& a) noexcept { step_cpu(a); }
 void selective_state_update_cpu(const SelectiveStateUpdateArgs<double>& a) noexcept { step_cpu(a); }
 

@@ -11,6 +11,7 @@
 
 #include "ssm/conv/diag_kernel.hpp"
 #include "ssm/conv/fftconv.hpp"
+#include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
@@ -181,4 +182,34 @@ BOOST_AUTO_TEST_CASE(cuda_set_device_rejects_unknown_gpus) {
       BOOST_TEST(std::string(e.what()).find("'index'") != std::string::npos, e.what());
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(fftconv_object_queued_on_streams_matches_and_shares_its_buffer_safely) {
+  // One FFTConvCuda (one transform buffer) applied to three inputs queued on two streams before
+  // any is waited for, with a slab smaller than the rows (several uses of the buffer per call):
+  // the calls take turns with the buffer on the GPU and each matches the synchronous apply.
+  const int B = 2, H = 3;
+  const std::ptrdiff_t L = 2000, Lk = 500;
+  const auto k = test::randn_f(std::size_t(H) * Lk, 80), D = test::randn_f(H, 81);
+  DeviceBuffer<float> dk(k), dD(D);
+  detail::FFTConvCuda conv(H, L, dk.data(), Lk, dD.data(), /*workspace_bytes=*/4 * 8 * 2048);
+  std::vector<DeviceBuffer<float>> u, y;
+  std::vector<std::vector<float>> ref;
+  for (int i = 0; i < 3; ++i) {
+    u.emplace_back(test::randn_f(std::size_t(B) * H * L, 82 + i));
+    y.emplace_back(std::size_t(B) * H * L);
+    DeviceBuffer<float> yr(std::size_t(B) * H * L);
+    conv.apply(u.back().data(), yr.data(), B, L);
+    ref.push_back(yr.to_host());
+  }
+  CudaStream s1, s2;
+  conv.apply(u[0].data(), y[0].data(), B, L, s1);
+  conv.apply(u[1].data(), y[1].data(), B, L, s2);
+  conv.apply(u[2].data(), y[2].data(), B, L, s1);
+  s1.synchronize();
+  s2.synchronize();
+  for (int i = 0; i < 3; ++i)
+    BOOST_TEST_CONTEXT("input " << i) { BOOST_TEST((y[i].to_host() == ref[i])); }
+  CudaStream moved(std::move(s1));
+  BOOST_CHECK_THROW(conv.apply(u[0].data(), y[0].data(), B, L, s1), ssm::Error);
 }

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/error.hpp"
 
@@ -44,4 +45,21 @@ BOOST_AUTO_TEST_CASE(gpu_index_api_matches_what_is_visible) {
     cuda_set_device(cur);
     BOOST_TEST(cuda_current_device() == cur);
   }
+}
+
+BOOST_AUTO_TEST_CASE(streams_need_a_gpu_and_moved_from_streams_are_refused) {
+  if (!cuda_available()) {
+    // No GPU (or no CUDA): creating a stream is refused, with the reason.
+    BOOST_CHECK_THROW(CudaStream{}, ssm::Error);
+    return;
+  }
+  CudaStream s;
+  BOOST_TEST(s.valid());
+  BOOST_TEST(s.handle() != nullptr);
+  s.synchronize();
+  BOOST_TEST(s.ready());
+  CudaStream t = std::move(s);
+  BOOST_TEST(!s.valid());
+  BOOST_CHECK_EXCEPTION(s.synchronize(), ssm::Error, [](const ssm::Error& e) { return message_has(e, "'stream'"); });
+  BOOST_TEST(t.ready());
 }

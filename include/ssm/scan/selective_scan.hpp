@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device.hpp"
 
 namespace ssm {
@@ -81,6 +82,11 @@ struct SelectiveScanArgs {
 /// or when Device::cuda is requested and ssmkit was built without CUDA).
 void selective_scan(const SelectiveScanArgs<float>& args, Device device = Device::cpu);
 void selective_scan(const SelectiveScanArgs<double>& args, Device device = Device::cpu);
+/// The CUDA scan queued on `stream` (pointers: device memory of stream.device()); returns
+/// without waiting for it (include/ssm/core/cuda_stream.hpp says when results are there).
+/// Validates first; throws ssm::Error on bad arguments, a moved-from stream, or without CUDA.
+void selective_scan(const SelectiveScanArgs<float>& args, const CudaStream& stream);
+void selective_scan(const SelectiveScanArgs<double>& args, const CudaStream& stream);
 
 /// CPU tuning knobs (tests and benches; the defaults are what selective_scan uses).
 struct ScanCpuOptions {

@@ -20,6 +20,7 @@
 // for Device::cuda; the caller transfers). `out` must not overlap any input.
 // On the CPU one call performs no allocation, lock or throw after validate() has passed, and
 // runs on the calling thread (it is the per-token path of a decoder).
+#include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device.hpp"
 
 namespace ssm {
@@ -52,6 +53,11 @@ struct SelectiveStateUpdateArgs {
 /// Device::cuda is requested and ssmkit was built without CUDA.
 void selective_state_update(const SelectiveStateUpdateArgs<float>& args, Device device = Device::cpu);
 void selective_state_update(const SelectiveStateUpdateArgs<double>& args, Device device = Device::cpu);
+/// The CUDA step queued on `stream` (pointers: device memory of stream.device()); returns
+/// without waiting for it (include/ssm/core/cuda_stream.hpp). Validates first; throws
+/// ssm::Error on bad arguments, a moved-from stream, or without CUDA.
+void selective_state_update(const SelectiveStateUpdateArgs<float>& args, const CudaStream& stream);
+void selective_state_update(const SelectiveStateUpdateArgs<double>& args, const CudaStream& stream);
 
 /// The CPU step without validation: never allocates, locks or throws (args must have passed
 /// validate()). For real-time decoders that validate once and then step.
