@@ -24,7 +24,13 @@ CudaStream CudaStream::wrap(void* cuda_stream) { return CudaStream(Wrap{}, cuda_
 CudaStream::~CudaStream() { release(); }
 
 void CudaStream::release() noexcept {
-  if (owned_ && stream_) (void)cudaStreamDestroy(static_cast<cudaStream_t>(stream_));  // no throw
+  if (owned_ && stream_) {  // destroyed with its own device current (no throw in a destructor)
+    int cur = -1;
+    const bool switch_device = cudaGetDevice(&cur) == cudaSuccess && cur != device_ &&
+                               cudaSetDevice(device_) == cudaSuccess;
+    (void)cudaStreamDestroy(static_cast<cudaStream_t>(stream_));
+    if (switch_device) (void)cudaSetDevice(cur);
+  }
   stream_ = nullptr;
   owned_ = false;
   valid_ = false;

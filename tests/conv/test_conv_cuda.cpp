@@ -1,6 +1,7 @@
 // CUDA convolution paths against the CPU ones: ssm::fftconv on Device::cuda (cuFFT, cached
 // kernel spectra, fused skip) vs the direct O(L Lk) sum and vs the unfused cuFFT path; the
-// slab loop (small workspace); and the CUDA Vandermonde kernel vs the CPU diag_kernel.
+// slab loop (small workspace); every visible GPU (spectra and plans per device); one FFT object
+// queued on two streams; and the CUDA Vandermonde kernel vs the CPU diag_kernel.
 // Exits 77 (CTest: skipped) when no GPU is present.
 #define BOOST_TEST_MODULE conv_cuda
 #include <boost/test/unit_test.hpp>

@@ -1,8 +1,9 @@
 // CUDA scan kernels against the CPU implementations (a second, independent path): the
 // selective scan (real/complex A, fixed/variable grouped B/C, D, z, delta_bias, softplus, h0,
 // strided inputs, lengths that do not fill a chunk, float and double), its bf16 variant, the
-// selective state update and the diagonal LTI scan. Exits 77 (CTest: skipped) when no GPU is
-// present.
+// selective state update and the diagonal LTI scan; every kernel on every visible GPU; work
+// queued on CudaStreams (returns before running, bit-equal to the synchronous call, two streams
+// at once). Exits 77 (CTest: skipped) when no GPU is present.
 #define BOOST_TEST_MODULE scan_cuda
 #include <boost/test/unit_test.hpp>
 
