@@ -1,4 +1,4 @@
-// GPU FFT convolution (ssm::detail::FFTConvCuda: cached kernel spectra with D and 1/n folded
+// GPU FFT convolution (ssm::CudaFFTConv: cached kernel spectra with D and 1/n folded
 // in, plans cached, in-place batched R2C/C2R, one fused spectral product) against the plain
 // cuFFT recipe measured in the same run (fftconv_cuda_unfused: per call it plans, transforms
 // the kernel, transforms u out of place, multiplies, transforms back and adds D u in a
@@ -56,7 +56,7 @@ void BM_fftconv(benchmark::State& state, const char* name, int B, int H, long lo
   double ms = 0;
   const int reps = L > (1 << 20) - 1 ? 3 : 5;
   if (fused) {
-    ssm::detail::FFTConvCuda conv(H, L, k.data(), L, D.data());
+    ssm::CudaFFTConv conv(H, L, k.data(), L, D.data());
     for (auto _ : state) {
       ms = time_ms([&] { conv.apply(u.data(), y.data(), B, L); }, reps);
       state.SetIterationTime(ms * 1e-3);

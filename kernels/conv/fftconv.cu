@@ -1,4 +1,5 @@
-// CUDA backend of ssm::fftconv through cuFFT (see fftconv_device.hpp for the method).
+// CUDA backend of ssm::fftconv and ssm::CudaFFTConv through cuFFT (include/ssm/conv/fftconv_cuda.hpp
+// describes the method).
 #include <cuda_runtime.h>
 #include <cufft.h>
 
@@ -14,6 +15,7 @@
 
 #include "conv/fftconv_cuda.hpp"
 #include "conv/fftconv_device.hpp"
+#include "ssm/conv/fftconv_cuda.hpp"
 #include "core/cuda_check.cuh"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/cuda_stream.hpp"
@@ -61,7 +63,7 @@ private:
   cufftHandle h_ = 0;
 };
 
-/// Plans shared by every FFTConvCuda, per device (a plan belongs to the device current when it
+/// Plans shared by every CudaFFTConv, per device (a plan belongs to the device current when it
 /// was made) and keyed by (n, batch, direction, in place, stream): work queued on different
 /// streams gets different plans, hence different cuFFT work areas, and may overlap on the GPU.
 /// The plan is bound to `stream` before it is returned. Setting a plan's stream and executing
@@ -136,7 +138,13 @@ dim3 row_grid(long long len, long long rows) {
 
 }  // namespace
 
-struct FFTConvCuda::Impl {
+}  // namespace ssm::detail
+
+// ---- ssm::CudaFFTConv ---------------------------------------------------------------------------
+namespace ssm {
+using namespace detail;  // the helpers above
+
+struct CudaFFTConv::Impl {
   int device = 0;  // where the spectra live; apply() runs there
   int H = 0;
   long long max_L = 0, Lk = 0, n = 0, cpx = 0, pitch = 0, slab_rows = 0;
@@ -155,13 +163,13 @@ struct FFTConvCuda::Impl {
   void enqueue(const float* u, float* y, int batch, long long L, cudaStream_t stream) const;
 };
 
-FFTConvCuda::FFTConvCuda(int H, std::ptrdiff_t max_length, const float* k, std::ptrdiff_t Lk,
+CudaFFTConv::CudaFFTConv(int H, std::ptrdiff_t max_length, const float* k, std::ptrdiff_t Lk,
                          const float* D, std::size_t workspace_bytes)
     : impl_(std::make_unique<Impl>()) {
-  require(H >= 1, "FFTConvCuda", "H", "must be >= 1, got ", H);
-  require(max_length >= 1, "FFTConvCuda", "max_length", "must be >= 1, got ", max_length);
-  require(Lk >= 1, "FFTConvCuda", "Lk", "must be >= 1, got ", Lk);
-  require(k != nullptr, "FFTConvCuda", "k", "must not be null");
+  require(H >= 1, "CudaFFTConv", "H", "must be >= 1, got ", H);
+  require(max_length >= 1, "CudaFFTConv", "max_length", "must be >= 1, got ", max_length);
+  require(Lk >= 1, "CudaFFTConv", "Lk", "must be >= 1, got ", Lk);
+  require(k != nullptr, "CudaFFTConv", "k", "must not be null");
   Impl& m = *impl_;
   m.device = current_device(kWhere);
   m.H = H;
@@ -170,7 +178,7 @@ FFTConvCuda::FFTConvCuda(int H, std::ptrdiff_t max_length, const float* k, std::
   const long long taps = std::min<long long>(Lk, max_length);
   // n >= 2 (cuFFT has no size-1 real transform); rows and channels go in grid.y (<= 65535).
   m.n = fft_fast_size(std::max<long long>(2, max_length + taps - 1));
-  require(H <= 65535, "FFTConvCuda", "H", "must be <= 65535, got ", H);
+  require(H <= 65535, "CudaFFTConv", "H", "must be <= 65535, got ", H);
   m.cpx = m.n / 2 + 1;
   m.pitch = 2 * m.cpx;
   const std::size_t budget = workspace_bytes ? workspace_bytes : (std::size_t{1} << 30);
@@ -191,18 +199,18 @@ FFTConvCuda::FFTConvCuda(int H, std::ptrdiff_t max_length, const float* k, std::
   SSM_CUDA_CHECK(cudaDeviceSynchronize(), kWhere);
 }
 
-FFTConvCuda::~FFTConvCuda() = default;
-FFTConvCuda::FFTConvCuda(FFTConvCuda&&) noexcept = default;
-FFTConvCuda& FFTConvCuda::operator=(FFTConvCuda&&) noexcept = default;
-int FFTConvCuda::channels() const noexcept { return impl_->H; }
-int FFTConvCuda::device() const noexcept { return impl_->device; }
-std::ptrdiff_t FFTConvCuda::fft_size() const noexcept { return impl_->n; }
-std::ptrdiff_t FFTConvCuda::max_length() const noexcept { return impl_->max_L; }
+CudaFFTConv::~CudaFFTConv() = default;
+CudaFFTConv::CudaFFTConv(CudaFFTConv&&) noexcept = default;
+CudaFFTConv& CudaFFTConv::operator=(CudaFFTConv&&) noexcept = default;
+int CudaFFTConv::channels() const noexcept { return impl_->H; }
+int CudaFFTConv::device() const noexcept { return impl_->device; }
+std::ptrdiff_t CudaFFTConv::fft_size() const noexcept { return impl_->n; }
+std::ptrdiff_t CudaFFTConv::max_length() const noexcept { return impl_->max_L; }
 
-void FFTConvCuda::Impl::enqueue(const float* u, float* y, int batch, long long L, cudaStream_t stream) const {
-  require(batch >= 1, "FFTConvCuda::apply", "batch", "must be >= 1, got ", batch);
-  require(L >= 1 && L <= max_L, "FFTConvCuda::apply", "L", "must be in [1, ", max_L, "], got ", L);
-  require(u != nullptr && y != nullptr, "FFTConvCuda::apply", "u, y", "must not be null");
+void CudaFFTConv::Impl::enqueue(const float* u, float* y, int batch, long long L, cudaStream_t stream) const {
+  require(batch >= 1, "CudaFFTConv::apply", "batch", "must be >= 1, got ", batch);
+  require(L >= 1 && L <= max_L, "CudaFFTConv::apply", "L", "must be in [1, ", max_L, "], got ", L);
+  require(u != nullptr && y != nullptr, "CudaFFTConv::apply", "u, y", "must not be null");
   const long long rows = static_cast<long long>(batch) * H;
   const long long slab = std::min(rows, slab_rows);
   std::lock_guard<std::mutex> lock(plan_mutex());
@@ -226,20 +234,24 @@ void FFTConvCuda::Impl::enqueue(const float* u, float* y, int batch, long long L
   SSM_CUDA_CHECK(cudaEventRecord(work_free, stream), kWhere);
 }
 
-void FFTConvCuda::apply(const float* u, float* y, int batch, std::ptrdiff_t L) const {
+void CudaFFTConv::apply(const float* u, float* y, int batch, std::ptrdiff_t L) const {
   const DeviceGuard on_device(impl_->device, kWhere);  // the device of the spectra (and of u, y)
   impl_->enqueue(u, y, batch, L, nullptr);
   SSM_CUDA_CHECK(cudaStreamSynchronize(nullptr), kWhere);
 }
 
-void FFTConvCuda::apply(const float* u, float* y, int batch, std::ptrdiff_t L, const CudaStream& stream) const {
-  const cudaStream_t s = stream_of(stream, "FFTConvCuda::apply");
-  require(stream.device() == impl_->device, "FFTConvCuda::apply", "stream",
+void CudaFFTConv::apply(const float* u, float* y, int batch, std::ptrdiff_t L, const CudaStream& stream) const {
+  const cudaStream_t s = stream_of(stream, "CudaFFTConv::apply");
+  require(stream.device() == impl_->device, "CudaFFTConv::apply", "stream",
           "must belong to the GPU the spectra live on (", impl_->device, "), got a stream of GPU ",
           stream.device());
   const DeviceGuard on_device(impl_->device, kWhere);
   impl_->enqueue(u, y, batch, L, s);
 }
+
+}  // namespace ssm
+
+namespace ssm::detail {
 
 // ---- the unfused baseline ----------------------------------------------------------------------
 namespace {
@@ -292,7 +304,7 @@ struct SpectrumEntry {
   int H;
   long long Lk, max_L;
   std::vector<float> k, D;
-  std::shared_ptr<FFTConvCuda> conv;
+  std::shared_ptr<CudaFFTConv> conv;
 };
 std::mutex& entry_mutex() {
   static std::mutex m;
@@ -319,7 +331,7 @@ void fftconv_cuda(View3<const float> u, const float* k, std::ptrdiff_t Lk, const
   std::vector<float> kh(k, k + static_cast<std::size_t>(H) * Lk);
   std::vector<float> Dh = D ? std::vector<float>(D, D + H) : std::vector<float>{};
 
-  std::shared_ptr<FFTConvCuda> conv;
+  std::shared_ptr<CudaFFTConv> conv;
   const int device = current_device(kWhere);
   {
     static std::list<SpectrumEntry> cache;  // most recent first, at most 4 kernels
@@ -335,7 +347,7 @@ void fftconv_cuda(View3<const float> u, const float* k, std::ptrdiff_t Lk, const
     if (!conv) {
       DeviceBuffer<float> kd(kh), Dd(Dh.size());
       if (!Dh.empty()) Dd.upload(Dh);
-      conv = std::make_shared<FFTConvCuda>(H, L, kd.data(), Lk, Dh.empty() ? nullptr : Dd.data());
+      conv = std::make_shared<CudaFFTConv>(H, L, kd.data(), Lk, Dh.empty() ? nullptr : Dd.data());
       cache.push_front(SpectrumEntry{device, H, Lk, L, std::move(kh), std::move(Dh), conv});
       if (cache.size() > 4) cache.pop_back();
     }

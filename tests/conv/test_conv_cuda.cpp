@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(fused_slabs_match_unfused_path) {
   const auto u = test::randn_f(std::size_t(B) * H * L, 60);
   const auto k = test::randn_f(std::size_t(H) * Lk, 61), D = test::randn_f(H, 62);
   DeviceBuffer<float> du(u), dk(k), dD(D), y1(u.size()), y2(u.size());
-  detail::FFTConvCuda conv(H, L, dk.data(), Lk, dD.data(), /*workspace_bytes=*/4 * 8 * 8192);
+  CudaFFTConv conv(H, L, dk.data(), Lk, dD.data(), /*workspace_bytes=*/4 * 8 * 8192);
   conv.apply(du.data(), y1.data(), B, L);
   detail::fftconv_cuda_unfused(du.data(), dk.data(), Lk, dD.data(), y2.data(), B, H, L);
   BOOST_TEST(rel_err(y1.to_host(), y2.to_host()) < 1e-5);
@@ -141,7 +141,7 @@ BOOST_AUTO_TEST_CASE(vandermonde_kernel_matches_cpu) {
 BOOST_AUTO_TEST_CASE(every_gpu_runs_fftconv_with_its_own_spectra_and_plans) {
   // Device::cuda runs on the current device. The same kernel on every visible GPU in turn, twice
   // around: the cached spectrum and the cuFFT plans are per device (a spectrum or plan of another
-  // GPU would fault or read another device's memory). Then an FFTConvCuda made on GPU 0 and
+  // GPU would fault or read another device's memory). Then an CudaFFTConv made on GPU 0 and
   // applied while the last GPU is current: it runs on its own device and leaves the current one.
   const int n = cuda_device_count();
   BOOST_TEST_MESSAGE(n << " GPU(s) visible");
@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(every_gpu_runs_fftconv_with_its_own_spectra_and_plans) {
     }
   cuda_set_device(0);
   DeviceBuffer<float> du(u), dk(k), dD(D), dy(u.size());
-  detail::FFTConvCuda conv(int(H), L, dk.data(), Lk, dD.data());
+  CudaFFTConv conv(int(H), L, dk.data(), Lk, dD.data());
   BOOST_TEST(conv.device() == 0);
   cuda_set_device(n - 1);
   conv.apply(du.data(), dy.data(), int(B), L);
@@ -186,14 +186,14 @@ BOOST_AUTO_TEST_CASE(cuda_set_device_rejects_unknown_gpus) {
 }
 
 BOOST_AUTO_TEST_CASE(fftconv_object_queued_on_streams_matches_and_shares_its_buffer_safely) {
-  // One FFTConvCuda (one transform buffer) applied to three inputs queued on two streams before
+  // One CudaFFTConv (one transform buffer) applied to three inputs queued on two streams before
   // any is waited for, with a slab smaller than the rows (several uses of the buffer per call):
   // the calls take turns with the buffer on the GPU and each matches the synchronous apply.
   const int B = 2, H = 3;
   const std::ptrdiff_t L = 2000, Lk = 500;
   const auto k = test::randn_f(std::size_t(H) * Lk, 80), D = test::randn_f(H, 81);
   DeviceBuffer<float> dk(k), dD(D);
-  detail::FFTConvCuda conv(H, L, dk.data(), Lk, dD.data(), /*workspace_bytes=*/4 * 8 * 2048);
+  CudaFFTConv conv(H, L, dk.data(), Lk, dD.data(), /*workspace_bytes=*/4 * 8 * 2048);
   std::vector<DeviceBuffer<float>> u, y;
   std::vector<std::vector<float>> ref;
   for (int i = 0; i < 3; ++i) {

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "ssm/conv/fftconv_cuda.hpp"
 #include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/error.hpp"
@@ -49,8 +50,10 @@ BOOST_AUTO_TEST_CASE(gpu_index_api_matches_what_is_visible) {
 
 BOOST_AUTO_TEST_CASE(streams_need_a_gpu_and_moved_from_streams_are_refused) {
   if (!cuda_available()) {
-    // No GPU (or no CUDA): creating a stream is refused, with the reason.
+    // No GPU (or no CUDA): creating a stream or a GPU convolution is refused, with the reason.
     BOOST_CHECK_THROW(CudaStream{}, ssm::Error);
+    const float k[2] = {1.f, 0.5f};  // never read: there is no device to run on
+    BOOST_CHECK_THROW(CudaFFTConv(1, 8, k, 2, nullptr), ssm::Error);
     return;
   }
   CudaStream s;

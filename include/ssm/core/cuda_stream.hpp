@@ -4,7 +4,7 @@
 // The Device::cuda entry points (e.g. selective_scan(args, Device::cuda)) run on the legacy
 // default stream of the current device and return once their work has finished. The overloads
 // that take a CudaStream (selective_scan, selective_state_update, the cuFFT convolution's
-// FFTConvCuda::apply) queue the same work on that stream, on the stream's device, and return at
+// CudaFFTConv::apply) queue the same work on that stream, on the stream's device, and return at
 // once:
 //   * argument errors (shapes, strides, null pointers, an unsupported forced kernel) throw
 //     ssm::Error before anything is queued;
