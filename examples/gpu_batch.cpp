@@ -1,8 +1,9 @@
 // Offline batch inference of Mamba's selective scan on every visible GPU at once.
 //
-// The batch is cut into one slice a GPU; each slice is uploaded to its GPU and its scan queued
-// on a CudaStream of that GPU, so the GPUs run at the same time; then every stream is waited
-// for, the outputs downloaded and checked against the CPU implementation.
+// The batch lives in pinned host memory (PinnedBuffer) and is cut into one slice a GPU. For
+// each slice, its upload, its scan and the download of its output are queued on a CudaStream of
+// its GPU; the calls return at once, so every GPU copies and computes at the same time while the
+// CPU computes the reference. Then every stream is waited for and the outputs are checked.
 //
 //   example_gpu_batch [batch] [length]
 // Without a GPU (or without CUDA compiled in) it says so and exits 0.
@@ -67,6 +68,15 @@ int main(int argc, char** argv) {
     return a;
   };
 
+  // The streamed tensors in pinned memory: asynchronous copies need it.
+  auto pin = [](const std::vector<float>& v) {
+    ssm::PinnedBuffer<float> p(v.size());
+    std::copy(v.begin(), v.end(), p.begin());
+    return p;
+  };
+  const auto h_u = pin(u), h_delta = pin(delta), h_z = pin(z), h_B = pin(Bv), h_C = pin(Cv);
+  ssm::PinnedBuffer<float> h_y(BDL);
+
   // Queue one slice a GPU; nothing waits until every GPU has its work.
   const int gpus = std::min(ssm::cuda_device_count(), batch), first = ssm::cuda_current_device();
   std::vector<Slice> slices(static_cast<std::size_t>(gpus));
@@ -79,21 +89,25 @@ int main(int argc, char** argv) {
     ssm::cuda_set_device(g);  // buffers and the stream belong to this GPU
     s.stream.emplace();
     const std::size_t row = std::size_t(D) * L, bc = std::size_t(N) * L, n = std::size_t(s.batch);
-    auto part = [&](const std::vector<float>& v, std::size_t per) {
-      return std::vector<float>(v.begin() + std::ptrdiff_t(s.b0 * per), v.begin() + std::ptrdiff_t((s.b0 + n) * per));
-    };
-    s.u = ssm::DeviceBuffer<float>(part(u, row));
-    s.delta = ssm::DeviceBuffer<float>(part(delta, row));
-    s.z = ssm::DeviceBuffer<float>(part(z, row));
-    s.B = ssm::DeviceBuffer<float>(part(Bv, bc));
-    s.C = ssm::DeviceBuffer<float>(part(Cv, bc));
-    s.A = ssm::DeviceBuffer<float>(A);
+    s.A = ssm::DeviceBuffer<float>(A);  // the small parameters: plain synchronous uploads
     s.D = ssm::DeviceBuffer<float>(Dv);
     s.bias = ssm::DeviceBuffer<float>(bias);
+    s.u = ssm::DeviceBuffer<float>(n * row);
+    s.delta = ssm::DeviceBuffer<float>(n * row);
+    s.z = ssm::DeviceBuffer<float>(n * row);
+    s.B = ssm::DeviceBuffer<float>(n * bc);
+    s.C = ssm::DeviceBuffer<float>(n * bc);
     s.out = ssm::DeviceBuffer<float>(n * row);
+    // Queued, in stream order: the slice's inputs, its scan, its output. Each call returns at once.
+    s.u.upload_async(h_u.data() + s.b0 * row, n * row, 0, *s.stream);
+    s.delta.upload_async(h_delta.data() + s.b0 * row, n * row, 0, *s.stream);
+    s.z.upload_async(h_z.data() + s.b0 * row, n * row, 0, *s.stream);
+    s.B.upload_async(h_B.data() + s.b0 * bc, n * bc, 0, *s.stream);
+    s.C.upload_async(h_C.data() + s.b0 * bc, n * bc, 0, *s.stream);
     ssm::selective_scan(args_for(s.batch, s.u.data(), s.delta.data(), s.A.data(), s.B.data(), s.C.data(),
                                  s.D.data(), s.z.data(), s.bias.data(), s.out.data()),
-                        *s.stream);  // returns at once
+                        *s.stream);
+    s.out.download_async(h_y.data() + s.b0 * row, n * row, 0, *s.stream);
   }
 
   ssm::cuda_set_device(first);
@@ -105,12 +119,11 @@ int main(int argc, char** argv) {
                       ssm::Device::cpu);  // the CPU runs while the GPUs do
   double worst = 0, peak = 0;
   for (Slice& s : slices) {
-    s.stream->synchronize();
-    const auto got = s.out.to_host();
-    const std::size_t off = std::size_t(s.b0) * D * L;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      worst = std::max(worst, double(std::fabs(got[i] - ref[off + i])));
-      peak = std::max(peak, double(std::fabs(ref[off + i])));
+    s.stream->synchronize();  // its output is now in h_y
+    const std::size_t off = std::size_t(s.b0) * D * L, len = std::size_t(s.batch) * D * L;
+    for (std::size_t i = off; i < off + len; ++i) {
+      worst = std::max(worst, double(std::fabs(h_y[i] - ref[i])));
+      peak = std::max(peak, double(std::fabs(ref[i])));
     }
     std::printf("GPU %d: batch %d..%d\n", s.gpu, s.b0, s.b0 + s.batch - 1);
   }

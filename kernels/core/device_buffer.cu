@@ -2,6 +2,7 @@
 #include <cuda_runtime.h>
 
 #include "core/cuda_check.cuh"
+#include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device_buffer.hpp"
 
 namespace ssm {
@@ -37,6 +38,62 @@ void DeviceMemory::download(void* host, std::size_t bytes, std::size_t offset) c
   SSM_CUDA_CHECK(cudaMemcpy(host, static_cast<const char*>(ptr_) + offset, bytes,
                             cudaMemcpyDeviceToHost),
                  "DeviceMemory::download");
+}
+
+namespace {
+/// Whether `p` is page-locked host memory known to CUDA (cudaMallocHost, cudaHostAlloc,
+/// cudaHostRegister).
+bool pinned(const void* p) {
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  return attr.type == cudaMemoryTypeHost;
+}
+}  // namespace
+
+void DeviceMemory::upload_async(const void* host, std::size_t bytes, std::size_t offset, const CudaStream& stream) {
+  const char* where = "DeviceMemory::upload_async";
+  require(offset <= bytes_ && bytes <= bytes_ - offset, where, "bytes",
+          "must fit the allocation: ", bytes, " bytes at offset ", offset, " of ", bytes_);
+  const cudaStream_t s = detail::stream_of(stream, where);
+  if (bytes == 0) return;
+  require(host != nullptr, where, "host", "must not be null");
+  require(pinned(host), where, "host",
+          "must be pinned host memory (ssm::PinnedBuffer, cudaHostAlloc or cudaHostRegister): a copy "
+          "from pageable memory cannot run asynchronously (use upload())");
+  SSM_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(ptr_) + offset, host, bytes, cudaMemcpyHostToDevice, s),
+                 where);
+}
+
+void DeviceMemory::download_async(void* host, std::size_t bytes, std::size_t offset,
+                                  const CudaStream& stream) const {
+  const char* where = "DeviceMemory::download_async";
+  require(offset <= bytes_ && bytes <= bytes_ - offset, where, "bytes",
+          "must fit the allocation: ", bytes, " bytes at offset ", offset, " of ", bytes_);
+  const cudaStream_t s = detail::stream_of(stream, where);
+  if (bytes == 0) return;
+  require(host != nullptr, where, "host", "must not be null");
+  require(pinned(host), where, "host",
+          "must be pinned host memory (ssm::PinnedBuffer, cudaHostAlloc or cudaHostRegister): a copy "
+          "to pageable memory cannot run asynchronously (use download())");
+  SSM_CUDA_CHECK(cudaMemcpyAsync(host, static_cast<const char*>(ptr_) + offset, bytes, cudaMemcpyDeviceToHost, s),
+                 where);
+}
+
+PinnedMemory::PinnedMemory(std::size_t bytes) {
+  if (bytes == 0) return;
+  SSM_CUDA_CHECK(cudaMallocHost(&ptr_, bytes), "PinnedMemory");
+  bytes_ = bytes;
+}
+
+PinnedMemory::~PinnedMemory() { release(); }
+
+void PinnedMemory::release() noexcept {
+  if (ptr_) (void)cudaFreeHost(ptr_);  // no throw in a destructor
+  ptr_ = nullptr;
+  bytes_ = 0;
 }
 
 void DeviceMemory::zero() {

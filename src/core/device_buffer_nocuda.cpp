@@ -23,6 +23,21 @@ void DeviceMemory::release() noexcept {
 void DeviceMemory::upload(const void*, std::size_t, std::size_t) { no_cuda("DeviceMemory::upload"); }
 void DeviceMemory::download(void*, std::size_t, std::size_t) const { no_cuda("DeviceMemory::download"); }
 void DeviceMemory::zero() { no_cuda("DeviceMemory::zero"); }
+void DeviceMemory::upload_async(const void*, std::size_t, std::size_t, const CudaStream&) {
+  no_cuda("DeviceMemory::upload_async");
+}
+void DeviceMemory::download_async(void*, std::size_t, std::size_t, const CudaStream&) const {
+  no_cuda("DeviceMemory::download_async");
+}
+
+PinnedMemory::PinnedMemory(std::size_t bytes) {
+  if (bytes != 0) no_cuda("PinnedMemory");
+}
+PinnedMemory::~PinnedMemory() { release(); }
+void PinnedMemory::release() noexcept {
+  ptr_ = nullptr;
+  bytes_ = 0;
+}
 
 namespace detail {
 void device_buffer_range_error(const char* what, std::size_t n, std::size_t offset,

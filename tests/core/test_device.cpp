@@ -9,6 +9,7 @@
 #include "ssm/conv/fftconv_cuda.hpp"
 #include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device.hpp"
+#include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 
 using namespace ssm;
@@ -54,6 +55,8 @@ BOOST_AUTO_TEST_CASE(streams_need_a_gpu_and_moved_from_streams_are_refused) {
     BOOST_CHECK_THROW(CudaStream{}, ssm::Error);
     const float k[2] = {1.f, 0.5f};  // never read: there is no device to run on
     BOOST_CHECK_THROW(CudaFFTConv(1, 8, k, 2, nullptr), ssm::Error);
+    BOOST_CHECK_THROW(PinnedBuffer<float>(16), ssm::Error);
+    BOOST_TEST(PinnedBuffer<float>(0).empty());  // nothing to allocate: fine anywhere
     return;
   }
   CudaStream s;
