@@ -53,16 +53,28 @@ bool pinned(const void* p) {
 }
 }  // namespace
 
-void DeviceMemory::upload_async(const void* host, std::size_t bytes, std::size_t offset, const CudaStream& stream) {
-  const char* where = "DeviceMemory::upload_async";
-  require(offset <= bytes_ && bytes <= bytes_ - offset, where, "bytes",
-          "must fit the allocation: ", bytes, " bytes at offset ", offset, " of ", bytes_);
+namespace {
+/// The checks of an asynchronous copy of `bytes` at `offset` of an allocation of `size` bytes
+/// to or from `host` on `stream` (`dir`: "to" or "from" pageable memory in the message).
+/// Returns the stream, or null when there is nothing to copy.
+cudaStream_t async_copy_checks(const char* where, const void* host, std::size_t bytes, std::size_t offset,
+                               std::size_t size, const CudaStream& stream, const char* dir, const char* sync) {
+  require(offset <= size && bytes <= size - offset, where, "bytes", "must fit the allocation: ", bytes,
+          " bytes at offset ", offset, " of ", size);
   const cudaStream_t s = detail::stream_of(stream, where);
-  if (bytes == 0) return;
+  if (bytes == 0) return nullptr;
   require(host != nullptr, where, "host", "must not be null");
   require(pinned(host), where, "host",
-          "must be pinned host memory (ssm::PinnedBuffer, cudaHostAlloc or cudaHostRegister): a copy "
-          "from pageable memory cannot run asynchronously (use upload())");
+          "must be pinned host memory (ssm::PinnedBuffer, cudaHostAlloc or cudaHostRegister): a copy ", dir,
+          " pageable memory cannot run asynchronously (use ", sync, "())");
+  return s;
+}
+}  // namespace
+
+void DeviceMemory::upload_async(const void* host, std::size_t bytes, std::size_t offset, const CudaStream& stream) {
+  const char* where = "DeviceMemory::upload_async";
+  const cudaStream_t s = async_copy_checks(where, host, bytes, offset, bytes_, stream, "from", "upload");
+  if (bytes == 0) return;
   SSM_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(ptr_) + offset, host, bytes, cudaMemcpyHostToDevice, s),
                  where);
 }
@@ -70,14 +82,8 @@ void DeviceMemory::upload_async(const void* host, std::size_t bytes, std::size_t
 void DeviceMemory::download_async(void* host, std::size_t bytes, std::size_t offset,
                                   const CudaStream& stream) const {
   const char* where = "DeviceMemory::download_async";
-  require(offset <= bytes_ && bytes <= bytes_ - offset, where, "bytes",
-          "must fit the allocation: ", bytes, " bytes at offset ", offset, " of ", bytes_);
-  const cudaStream_t s = detail::stream_of(stream, where);
+  const cudaStream_t s = async_copy_checks(where, host, bytes, offset, bytes_, stream, "to", "download");
   if (bytes == 0) return;
-  require(host != nullptr, where, "host", "must not be null");
-  require(pinned(host), where, "host",
-          "must be pinned host memory (ssm::PinnedBuffer, cudaHostAlloc or cudaHostRegister): a copy "
-          "to pageable memory cannot run asynchronously (use download())");
   SSM_CUDA_CHECK(cudaMemcpyAsync(host, static_cast<const char*>(ptr_) + offset, bytes, cudaMemcpyDeviceToHost, s),
                  where);
 }
