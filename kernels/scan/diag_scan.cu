@@ -5,11 +5,14 @@
 // The small parameter arrays (A, B, C, dt: channels x modes) are copied to the host, checked
 // (dt > 0, everything finite) and discretized there in float64 with ssm::discretize_diag, the
 // same closed forms as the CPU path; Ad and Bd are rounded to T and uploaded. u and y stay on
-// the device.
+// the device. On a CudaStream the call first waits for the work queued on the stream before it
+// (it must read A, B, dt as that work leaves them), then queues the upload and the scan and
+// returns without waiting for them.
 #include <cuda_runtime.h>
 
 #include <cmath>
 #include <complex>
+#include <memory>
 #include <vector>
 
 #include "core/cuda_check.cuh"
@@ -20,9 +23,14 @@
 namespace ssm::detail {
 namespace {
 
+/// stream null: the legacy default stream of the current device, waiting for the scan; else the
+/// stream (on its device), waiting only for the work queued on it before (to read A, B, dt).
 template <class T>
-void run(const DiagScanArgs<T>& a) {
-  const char* where = "diag_scan_cuda";
+void run(const DiagScanArgs<T>& a, const CudaStream* stream) {
+  const char* where = stream ? "diag_scan" : "diag_scan_cuda";
+  const cudaStream_t st = stream ? stream_of(*stream, where) : nullptr;
+  const DeviceGuard on_device(stream ? stream->device() : current_device(where), where);
+  if (stream) SSM_CUDA_CHECK(cudaStreamSynchronize(st), where);  // A, B, dt as that work leaves them
   const std::size_t HN = static_cast<std::size_t>(a.channels) * a.modes;
   std::vector<T> A(2 * HN), B(2 * HN), dt(static_cast<std::size_t>(a.channels));
   SSM_CUDA_CHECK(cudaMemcpy(A.data(), a.A, A.size() * sizeof(T), cudaMemcpyDeviceToHost), where);
@@ -50,7 +58,33 @@ void run(const DiagScanArgs<T>& a) {
       Bd[2 * i] = static_cast<T>(bd.real());
       Bd[2 * i + 1] = static_cast<T>(bd.imag());
     }
-  DeviceBuffer<T> Ad_d(Ad), Bd_d(Bd);
+  // Ad and Bd on the device: on a stream, one stream-ordered allocation (the copies from these
+  // pageable vectors are staged before cudaMemcpyAsync returns; freed after the scan in stream
+  // order); else (or without memory pools) plain buffers, freed after the scan has finished.
+  int pools = 0;
+  if (stream)
+    SSM_CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, stream->device()), where);
+  DeviceBuffer<T> Ad_d, Bd_d;
+  const T* Ad_p = nullptr;
+  const T* Bd_p = nullptr;
+  auto free_async = [st](void* q) { if (q) (void)cudaFreeAsync(q, st); };
+  std::unique_ptr<void, decltype(free_async)> ws(nullptr, free_async);
+  if (stream && pools) {
+    const std::size_t bytes = Ad.size() * sizeof(T);
+    void* q = nullptr;
+    SSM_CUDA_CHECK(cudaMallocAsync(&q, 2 * bytes, st), where);
+    ws.reset(q);
+    T* ad = static_cast<T*>(q);
+    SSM_CUDA_CHECK(cudaMemcpyAsync(ad, Ad.data(), bytes, cudaMemcpyHostToDevice, st), where);
+    SSM_CUDA_CHECK(cudaMemcpyAsync(ad + Ad.size(), Bd.data(), bytes, cudaMemcpyHostToDevice, st), where);
+    Ad_p = ad;
+    Bd_p = ad + Ad.size();
+  } else {
+    Ad_d = DeviceBuffer<T>(Ad);
+    Bd_d = DeviceBuffer<T>(Bd);
+    Ad_p = Ad_d.data();
+    Bd_p = Bd_d.data();
+  }
 
   scan::Params<T, T> p{};
   p.batch = a.batch;
@@ -64,8 +98,8 @@ void run(const DiagScanArgs<T>& a) {
   p.u = a.u;
   p.delta = nullptr;
   p.z = nullptr;
-  p.A = Ad_d.data();
-  p.B = Bd_d.data();
+  p.A = Ad_p;
+  p.B = Bd_p;
   p.C = a.C;
   p.D = a.D;
   p.delta_bias = nullptr;
@@ -76,13 +110,15 @@ void run(const DiagScanArgs<T>& a) {
   const Strides3 sy = a.y_strides.resolved(a.channels, a.length);
   p.su_b = su.b; p.su_d = su.d; p.su_l = su.l;
   p.so_b = sy.b; p.so_d = sy.d; p.so_l = sy.l;
-  scan::launch<T, T>(p, /*complex=*/true, /*lti=*/true, where);
-  SSM_CUDA_CHECK(cudaDeviceSynchronize(), where);
+  scan::launch<T, T>(p, /*complex=*/true, /*lti=*/true, where, st);
+  if (!stream || !pools) SSM_CUDA_CHECK(cudaStreamSynchronize(st), where);  // before Ad_d, Bd_d go
 }
 
 }  // namespace
 
-void diag_scan_cuda(const DiagScanArgs<float>& args) { run(args); }
-void diag_scan_cuda(const DiagScanArgs<double>& args) { run(args); }
+void diag_scan_cuda(const DiagScanArgs<float>& args) { run(args, nullptr); }
+void diag_scan_cuda(const DiagScanArgs<double>& args) { run(args, nullptr); }
+void diag_scan_cuda(const DiagScanArgs<float>& args, const CudaStream& s) { run(args, &s); }
+void diag_scan_cuda(const DiagScanArgs<double>& args, const CudaStream& s) { run(args, &s); }
 
 }  // namespace ssm::detail

@@ -254,6 +254,21 @@ void diag_entry(const DiagScanArgs<T>& a, Device device) {
 
 void diag_scan(const DiagScanArgs<float>& a, Device d) { diag_entry(a, d); }
 void diag_scan(const DiagScanArgs<double>& a, Device d) { diag_entry(a, d); }
+
+namespace {
+template <class T>
+void diag_on_stream(const DiagScanArgs<T>& a, const CudaStream& stream) {
+  a.validate();
+#ifdef SSM_WITH_CUDA
+  detail::diag_scan_cuda(a, stream);
+#else
+  (void)stream;
+  throw Error("diag_scan: argument 'stream' names a CUDA stream but ssmkit was built without CUDA");
+#endif
+}
+}  // namespace
+void diag_scan(const DiagScanArgs<float>& a, const CudaStream& s) { diag_on_stream(a, s); }
+void diag_scan(const DiagScanArgs<double>& a, const CudaStream& s) { diag_on_stream(a, s); }
 void diag_scan_cpu(const DiagScanArgs<float>& a, const ScanCpuOptions& o) { diag_cpu(a, o); }
 void diag_scan_cpu(const DiagScanArgs<double>& a, const ScanCpuOptions& o) { diag_cpu(a, o); }
 

@@ -24,5 +24,7 @@ void selective_state_update_cuda(const SelectiveStateUpdateArgs<double>& args, c
 
 void diag_scan_cuda(const DiagScanArgs<float>& args);
 void diag_scan_cuda(const DiagScanArgs<double>& args);
+void diag_scan_cuda(const DiagScanArgs<float>& args, const CudaStream& stream);
+void diag_scan_cuda(const DiagScanArgs<double>& args, const CudaStream& stream);
 
 }  // namespace ssm::detail

@@ -713,3 +713,55 @@ BOOST_AUTO_TEST_CASE(moved_from_stream_is_rejected) {
   selective_scan(a, legacy);
   legacy.synchronize();
 }
+
+BOOST_AUTO_TEST_CASE(diag_scan_on_a_stream_reads_parameters_in_stream_order_and_matches) {
+  // dt is written on the stream (an async upload from pinned memory queued behind a gate) right
+  // before diag_scan(args, stream): the call must wait for that work to read dt, then queue the
+  // scan; the output equals the synchronous call bit for bit (double too), and a dt <= 0 that
+  // arrives the same way is still rejected.
+  const int Bt = 2, H = 4, N2 = 8, L = 1500;
+  auto A = rnd<float>(std::size_t(H) * N2 * 2, 800), B = rnd<float>(A.size(), 801), C = rnd<float>(A.size(), 802);
+  for (std::size_t i = 0; i < A.size(); i += 2) A[i] = -0.5f - 0.2f * std::fabs(A[i]);
+  const auto D = rnd<float>(H, 803), u = rnd<float>(std::size_t(Bt) * H * L, 804);
+  std::vector<float> dt(H);
+  for (int h = 0; h < H; ++h) dt[h] = 0.002f * float(h + 1);
+  DeviceBuffer<float> dA(A), dB(B), dC(C), dD(D), ddt(std::vector<float>(H, -1.f)), du(u), dy(u.size()), dy_ref(u.size());
+  DiagScanArgs<float> a;
+  a.batch = Bt; a.channels = H; a.modes = N2; a.length = L; a.method = Method::zoh;
+  a.A = dA.data(); a.B = dB.data(); a.C = dC.data(); a.D = dD.data(); a.dt = ddt.data(); a.u = du.data();
+  CudaStream s;
+  PinnedBuffer<float> pdt(H);
+  std::copy(dt.begin(), dt.end(), pdt.begin());
+  Gate gate;
+  BOOST_REQUIRE(cudaLaunchHostFunc(static_cast<cudaStream_t>(s.handle()), Gate::hold, &gate) == cudaSuccess);
+  ddt.upload_async(pdt, s);  // dt (-1 until then) is ready only once the gate opens
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    gate.open = true;
+  });
+  a.y = dy.data();
+  diag_scan(a, s);  // waits for the upload: sees the real dt, not -1 (which it would reject)
+  opener.join();
+  BOOST_TEST(gate.released.load());
+  s.synchronize();
+  a.y = dy_ref.data();
+  diag_scan(a, Device::cuda);
+  BOOST_TEST((dy.to_host() == dy_ref.to_host()));
+  // A bad dt arriving in stream order is rejected.
+  pdt[1] = 0.f;
+  ddt.upload_async(pdt, s);
+  BOOST_CHECK_THROW(diag_scan(a, s), ssm::Error);
+  // double: the same path.
+  std::vector<double> Ad(A.begin(), A.end()), Bd(B.begin(), B.end()), Cd(C.begin(), C.end()), Dd(D.begin(), D.end()),
+      dtd(dt.begin(), dt.end()), ud(u.begin(), u.end());
+  DeviceBuffer<double> eA(Ad), eB(Bd), eC(Cd), eD(Dd), edt(dtd), eu(ud), ey(ud.size()), ey_ref(ud.size());
+  DiagScanArgs<double> b;
+  b.batch = Bt; b.channels = H; b.modes = N2; b.length = L; b.method = Method::bilinear;
+  b.A = eA.data(); b.B = eB.data(); b.C = eC.data(); b.D = eD.data(); b.dt = edt.data(); b.u = eu.data();
+  b.y = ey.data();
+  diag_scan(b, s);
+  s.synchronize();
+  b.y = ey_ref.data();
+  diag_scan(b, Device::cuda);
+  BOOST_TEST((ey.to_host() == ey_ref.to_host()));
+}

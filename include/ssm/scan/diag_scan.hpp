@@ -52,6 +52,13 @@ struct DiagScanArgs {
 /// and ssmkit was built without CUDA.
 void diag_scan(const DiagScanArgs<float>& args, Device device = Device::cpu);
 void diag_scan(const DiagScanArgs<double>& args, Device device = Device::cpu);
+/// The CUDA scan on `stream` (pointers: device memory of stream.device()). It first waits for
+/// the work already queued on the stream (it reads A, B, dt back to validate and discretize them
+/// in float64 on the host), then queues the scan and returns without waiting for it
+/// (include/ssm/core/cuda_stream.hpp). Throws like the Device::cuda call, or for a moved-from
+/// stream, or without CUDA.
+void diag_scan(const DiagScanArgs<float>& args, const CudaStream& stream);
+void diag_scan(const DiagScanArgs<double>& args, const CudaStream& stream);
 
 /// CPU path with explicit threading / time chunking (same knobs as the selective scan).
 void diag_scan_cpu(const DiagScanArgs<float>& args, const ScanCpuOptions& opts);
