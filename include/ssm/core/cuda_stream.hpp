@@ -3,9 +3,10 @@
 //
 // The Device::cuda entry points (e.g. selective_scan(args, Device::cuda)) run on the legacy
 // default stream of the current device and return once their work has finished. The overloads
-// that take a CudaStream (selective_scan, selective_state_update, the cuFFT convolution's
-// CudaFFTConv::apply) queue the same work on that stream, on the stream's device, and return at
-// once:
+// that take a CudaStream (selective_scan, selective_state_update, diag_scan, CudaFFTConv::apply,
+// DeviceBuffer::upload_async / download_async) queue the same work on that stream, on the
+// stream's device, and return at once (diag_scan first waits for the stream's earlier work: it
+// reads its parameters back to the host):
 //   * argument errors (shapes, strides, null pointers, an unsupported forced kernel) throw
 //     ssm::Error before anything is queued;
 //   * inputs must be ready when the stream reaches the work (written earlier on the same
