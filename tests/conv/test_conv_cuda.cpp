@@ -214,3 +214,31 @@ BOOST_AUTO_TEST_CASE(fftconv_object_queued_on_streams_matches_and_shares_its_buf
   CudaStream moved(std::move(s1));
   BOOST_CHECK_THROW(conv.apply(u[0].data(), y[0].data(), B, L, s1), ssm::Error);
 }
+
+BOOST_AUTO_TEST_CASE(fft_object_takes_streams_of_its_own_gpu_only) {
+  // A CudaFFTConv lives on the GPU it was made on: a stream of that GPU works whatever GPU is
+  // current; a stream of another GPU (when there is one) is refused naming 'stream'.
+  const int n = cuda_device_count(), first = cuda_current_device();
+  const int H = 2;
+  const std::ptrdiff_t L = 512, Lk = 64;
+  const auto u = test::randn_f(std::size_t(H) * L, 90), k = test::randn_f(std::size_t(H) * Lk, 91);
+  cuda_set_device(0);
+  DeviceBuffer<float> du(u), dk(k), y1(u.size()), y2(u.size());
+  CudaFFTConv conv(H, L, dk.data(), Lk, nullptr);
+  conv.apply(du.data(), y1.data(), 1, L);
+  CudaStream own;  // GPU 0
+  cuda_set_device(n - 1);
+  conv.apply(du.data(), y2.data(), 1, L, own);
+  BOOST_TEST(cuda_current_device() == n - 1);
+  own.synchronize();
+  BOOST_TEST((y2.to_host() == y1.to_host()));
+  if (n >= 2) {
+    CudaStream other;  // GPU n-1
+    BOOST_CHECK_EXCEPTION(conv.apply(du.data(), y2.data(), 1, L, other), ssm::Error, [](const ssm::Error& e) {
+      return std::string(e.what()).find("'stream'") != std::string::npos;
+    });
+  } else {
+    BOOST_TEST_MESSAGE("one GPU: no stream of another GPU to refuse");
+  }
+  cuda_set_device(first);
+}

@@ -765,3 +765,30 @@ BOOST_AUTO_TEST_CASE(diag_scan_on_a_stream_reads_parameters_in_stream_order_and_
   diag_scan(b, Device::cuda);
   BOOST_TEST((ey.to_host() == ey_ref.to_host()));
 }
+
+BOOST_AUTO_TEST_CASE(stream_of_another_gpu_runs_there_and_leaves_the_current_device) {
+  // A stream made on the last GPU, used while GPU 0 is current: the scan and the state update run
+  // on the stream's GPU (where their buffers are) and GPU 0 stays current. With one GPU both are
+  // GPU 0 and this is the plain stream path.
+  const int n = cuda_device_count(), last = n - 1, first = cuda_current_device();
+  cuda_set_device(last);
+  ScanCase c;
+  c.batch = 2; c.dim = 64; c.dstate = 16; c.length = 600;
+  const ScanData<float> data(c, 2400);
+  const auto ref = data.run(Device::cuda);  // on the last GPU, synchronous
+  DeviceBuffer<float> du(data.u), ddl(data.delta), dA(data.A), dB(data.B), dC(data.C), dD(data.D), dz(data.z),
+      dbias(data.bias), dh0(data.h0), dout(data.u.size()), dlast(data.h0.size());
+  auto a = data.args();
+  a.u = du.data(); a.delta = ddl.data(); a.A = dA.data(); a.B = dB.data(); a.C = dC.data(); a.D = dD.data();
+  a.z = dz.data(); a.delta_bias = dbias.data(); a.h0 = dh0.data(); a.out = dout.data(); a.last_state = dlast.data();
+  CudaStream s;  // on the last GPU
+  BOOST_TEST(s.device() == last);
+  cuda_set_device(0);
+  selective_scan(a, s);
+  BOOST_TEST(cuda_current_device() == 0);
+  s.synchronize();
+  BOOST_TEST((dout.to_host() == ref.first));
+  BOOST_TEST((dlast.to_host() == ref.second));
+  BOOST_TEST_MESSAGE(n << " GPU(s): stream on GPU " << last << ", current GPU 0");
+  cuda_set_device(first);
+}
