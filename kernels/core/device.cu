@@ -53,11 +53,7 @@ int cuda_device_count() noexcept {
   return n;
 }
 
-int cuda_current_device() {
-  int dev = 0;
-  SSM_CUDA_CHECK(cudaGetDevice(&dev), "cuda_current_device");
-  return dev;
-}
+int cuda_current_device() { return detail::current_device("cuda_current_device"); }
 
 void cuda_set_device(int index) {
   const int n = cuda_device_count();
