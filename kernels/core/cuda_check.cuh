@@ -8,6 +8,8 @@
 #include <cuda_runtime.h>
 #include <cufft.h>
 
+#include <cstddef>
+
 #include "ssm/core/error.hpp"
 
 namespace ssm::detail {
@@ -100,6 +102,33 @@ public:
 private:
   int prev_ = 0;
   bool switched_ = false;
+};
+
+/// Scratch device memory for work queued on `stream` (current device): stream-ordered
+/// (cudaMallocAsync / cudaFreeAsync: the memory is released once the stream has run the work
+/// queued before the destructor) where the device has memory pools (CUDA 11.2+ drivers, every
+/// Hopper/Ampere setup), else cudaMalloc / cudaFree (which waits for the device). Move-less.
+class StreamScratch {
+public:
+  StreamScratch(std::size_t bytes, cudaStream_t stream, const char* where) : stream_(stream) {
+    int pools = 0;
+    SSM_CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, current_device(where)), where);
+    pooled_ = pools != 0;
+    if (pooled_) SSM_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes, stream), where);
+    else SSM_CUDA_CHECK(cudaMalloc(&ptr_, bytes), where);
+  }
+  ~StreamScratch() {  // no throw in a destructor; a pending fault shows at the next sync
+    if (pooled_) (void)cudaFreeAsync(ptr_, stream_);
+    else (void)cudaFree(ptr_);
+  }
+  StreamScratch(const StreamScratch&) = delete;
+  StreamScratch& operator=(const StreamScratch&) = delete;
+  void* get() const noexcept { return ptr_; }
+
+private:
+  void* ptr_ = nullptr;
+  cudaStream_t stream_;
+  bool pooled_ = false;
 };
 
 }  // namespace ssm::detail

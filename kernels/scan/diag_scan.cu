@@ -12,13 +12,11 @@
 
 #include <cmath>
 #include <complex>
-#include <memory>
 #include <vector>
 
 #include "core/cuda_check.cuh"
 #include "scan/scan_cuda.hpp"
 #include "scan/scan_kernel.cuh"
-#include "ssm/core/device_buffer.hpp"
 
 namespace ssm::detail {
 namespace {
@@ -58,33 +56,14 @@ void run(const DiagScanArgs<T>& a, const CudaStream* stream) {
       Bd[2 * i] = static_cast<T>(bd.real());
       Bd[2 * i + 1] = static_cast<T>(bd.imag());
     }
-  // Ad and Bd on the device: on a stream, one stream-ordered allocation (the copies from these
-  // pageable vectors are staged before cudaMemcpyAsync returns; freed after the scan in stream
-  // order); else (or without memory pools) plain buffers, freed after the scan has finished.
-  int pools = 0;
-  if (stream)
-    SSM_CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, stream->device()), where);
-  DeviceBuffer<T> Ad_d, Bd_d;
-  const T* Ad_p = nullptr;
-  const T* Bd_p = nullptr;
-  auto free_async = [st](void* q) { if (q) (void)cudaFreeAsync(q, st); };
-  std::unique_ptr<void, decltype(free_async)> ws(nullptr, free_async);
-  if (stream && pools) {
-    const std::size_t bytes = Ad.size() * sizeof(T);
-    void* q = nullptr;
-    SSM_CUDA_CHECK(cudaMallocAsync(&q, 2 * bytes, st), where);
-    ws.reset(q);
-    T* ad = static_cast<T*>(q);
-    SSM_CUDA_CHECK(cudaMemcpyAsync(ad, Ad.data(), bytes, cudaMemcpyHostToDevice, st), where);
-    SSM_CUDA_CHECK(cudaMemcpyAsync(ad + Ad.size(), Bd.data(), bytes, cudaMemcpyHostToDevice, st), where);
-    Ad_p = ad;
-    Bd_p = ad + Ad.size();
-  } else {
-    Ad_d = DeviceBuffer<T>(Ad);
-    Bd_d = DeviceBuffer<T>(Bd);
-    Ad_p = Ad_d.data();
-    Bd_p = Bd_d.data();
-  }
+  // Ad and Bd on the device, in one scratch allocation released after the scan in stream order
+  // (the copies from these pageable vectors are staged before cudaMemcpyAsync returns).
+  const std::size_t bytes = Ad.size() * sizeof(T);
+  const StreamScratch ws(2 * bytes, st, where);
+  T* Ad_p = static_cast<T*>(ws.get());
+  T* Bd_p = Ad_p + Ad.size();
+  SSM_CUDA_CHECK(cudaMemcpyAsync(Ad_p, Ad.data(), bytes, cudaMemcpyHostToDevice, st), where);
+  SSM_CUDA_CHECK(cudaMemcpyAsync(Bd_p, Bd.data(), bytes, cudaMemcpyHostToDevice, st), where);
 
   scan::Params<T, T> p{};
   p.batch = a.batch;
@@ -111,7 +90,7 @@ void run(const DiagScanArgs<T>& a, const CudaStream* stream) {
   p.su_b = su.b; p.su_d = su.d; p.su_l = su.l;
   p.so_b = sy.b; p.so_d = sy.d; p.so_l = sy.l;
   scan::launch<T, T>(p, /*complex=*/true, /*lti=*/true, where, st);
-  if (!stream || !pools) SSM_CUDA_CHECK(cudaStreamSynchronize(st), where);  // before Ad_d, Bd_d go
+  if (!stream) SSM_CUDA_CHECK(cudaStreamSynchronize(st), where);  // Device::cuda: return when done
 }
 
 }  // namespace

@@ -532,8 +532,7 @@ void launch_pass(const FastParams<Tin>& p, int segments, const char* where, cuda
 }
 
 /// One pass, or with segments > 1 the time split: the state pass over segments 0 .. K-2 into a
-/// workspace (stream-ordered cudaMallocAsync, freed after the output pass; cudaMalloc where the
-/// device has no memory pools), then the outputs.
+/// workspace (StreamScratch: stream-ordered, released after the output pass), then the outputs.
 template <class Tin, int N, int S, bool kVarBC>
 void launch_t(FastParams<Tin> p, int segments, const char* where, cudaStream_t stream) {
   constexpr int T = Cfg<N, S>::kT;
@@ -547,20 +546,11 @@ void launch_t(FastParams<Tin> p, int segments, const char* where, cudaStream_t s
   segments = (p.length + p.seg_len - 1) / p.seg_len;  // no empty segment
   const std::size_t per_seg = static_cast<std::size_t>(p.batch) * p.dim;
   const std::size_t bytes = (segments - 1) * per_seg * (N + 1) * sizeof(float);
-  // Stream-ordered allocation where the device has memory pools (CUDA 11.2+ drivers; every
-  // Hopper/Ampere setup), else cudaMalloc/cudaFree (cudaFree waits for the device).
-  int device = 0, pools = 0;
-  SSM_CUDA_CHECK(cudaGetDevice(&device), where);
-  SSM_CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device), where);
-  void* ws = nullptr;
-  if (pools) SSM_CUDA_CHECK(cudaMallocAsync(&ws, bytes, stream), where);
-  else SSM_CUDA_CHECK(cudaMalloc(&ws, bytes), where);
-  p.seg_h = static_cast<float*>(ws);
+  const StreamScratch ws(bytes, stream, where);
+  p.seg_h = static_cast<float*>(ws.get());
   p.seg_dt = p.seg_h + (segments - 1) * per_seg * N;
   launch_pass<Tin, N, S, kVarBC, kSegmentStates>(p, segments - 1, where, stream);
   launch_pass<Tin, N, S, kVarBC, kSegmentOutputs>(p, segments, where, stream);
-  if (pools) SSM_CUDA_CHECK(cudaFreeAsync(ws, stream), where);
-  else SSM_CUDA_CHECK(cudaFree(ws), where);
 }
 
 template <class Tin, int N, int S>
