@@ -4,13 +4,9 @@
 #define BOOST_TEST_MODULE transfers_cuda
 #include <boost/test/unit_test.hpp>
 
-#include <cuda_runtime.h>
-
-#include <atomic>
-#include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "ssm/core/cuda_stream.hpp"
@@ -18,24 +14,13 @@
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/scan/selective_scan.hpp"
+#include "support/stream_gate.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
 
 namespace {
-/// Holds a stream (host function) until `open` is set or 20 s pass; records which.
-struct Gate {
-  std::atomic<bool> open{false}, released{false};
-  static void CUDART_CB hold(void* p) {
-    auto* g = static_cast<Gate*>(p);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!g->open.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
-    g->released.store(g->open.load());
-  }
-  void queue(const CudaStream& s) {
-    BOOST_REQUIRE(cudaLaunchHostFunc(static_cast<cudaStream_t>(s.handle()), hold, this) == cudaSuccess);
-  }
-};
+using Gate = ssm::test::StreamGate;
 
 bool names(const ssm::Error& e, const char* arg) { return std::string(e.what()).find(arg) != std::string::npos; }
 }  // namespace

@@ -7,9 +7,6 @@
 #define BOOST_TEST_MODULE scan_cuda
 #include <boost/test/unit_test.hpp>
 
-#include <cuda_runtime.h>
-
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -25,6 +22,7 @@
 #include "ssm/scan/diag_scan.hpp"
 #include "ssm/scan/selective_scan.hpp"
 #include "ssm/scan/state_update.hpp"
+#include "support/stream_gate.hpp"
 #include "support/testing.hpp"
 #include "../../kernels/scan/selective_scan_ext.hpp"
 
@@ -559,20 +557,7 @@ BOOST_AUTO_TEST_CASE(every_gpu_runs_every_scan_kernel) {
 }
 
 // ---- streams ---------------------------------------------------------------------------------
-namespace {
-/// A host function queued on a stream that holds the stream until `open` is set (or 20 s pass),
-/// recording whether it was released: work queued after it cannot start before that.
-struct Gate {
-  std::atomic<bool> open{false};
-  std::atomic<bool> released{false};
-  static void CUDART_CB hold(void* p) {
-    auto* g = static_cast<Gate*>(p);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!g->open.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
-    g->released.store(g->open.load());
-  }
-};
-}  // namespace
+using Gate = ssm::test::StreamGate;
 
 BOOST_AUTO_TEST_CASE(scan_queued_on_a_stream_returns_before_running_and_matches) {
   // The stream is held by a host function until after selective_scan(args, stream) has
@@ -596,7 +581,7 @@ BOOST_AUTO_TEST_CASE(scan_queued_on_a_stream_returns_before_running_and_matches)
     a.delta_bias = c.bias ? dbias.data() : nullptr; a.h0 = c.h0 ? dh0.data() : nullptr;
     a.out = dout.data(); a.last_state = dlast.data();
     Gate gate;
-    BOOST_REQUIRE(cudaLaunchHostFunc(static_cast<cudaStream_t>(stream.handle()), Gate::hold, &gate) == cudaSuccess);
+    gate.queue(stream);
     selective_scan(a, stream);
     BOOST_TEST(!stream.ready());  // still held by the gate
     gate.open = true;
@@ -733,7 +718,7 @@ BOOST_AUTO_TEST_CASE(diag_scan_on_a_stream_reads_parameters_in_stream_order_and_
   PinnedBuffer<float> pdt(H);
   std::copy(dt.begin(), dt.end(), pdt.begin());
   Gate gate;
-  BOOST_REQUIRE(cudaLaunchHostFunc(static_cast<cudaStream_t>(s.handle()), Gate::hold, &gate) == cudaSuccess);
+  gate.queue(s);
   ddt.upload_async(pdt, s);  // dt (-1 until then) is ready only once the gate opens
   std::thread opener([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
