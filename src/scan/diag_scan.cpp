@@ -15,6 +15,7 @@
 #include <complex>
 #include <vector>
 
+#include "core/complex_diag_step.hpp"
 #include "scan/scan_cuda.hpp"
 #include "ssm/core/error.hpp"
 
@@ -112,15 +113,7 @@ void scan_range(const DiagScanArgs<T>& a, const Disc<T>& q, const Strides3& su, 
   T* yp = a.y + sy.offset(b, h, 0);
   for (int t = t0; t < t1; ++t) {
     const T u = up[t * su.l];
-    T acc = T(0);
-#pragma omp simd reduction(+ : acc)
-    for (int n = 0; n < N; ++n) {
-      const T nr = adr[n] * xr[n] - adi[n] * xi[n] + bdr[n] * u;
-      const T ni = adr[n] * xi[n] + adi[n] * xr[n] + bdi[n] * u;
-      xr[n] = nr;
-      xi[n] = ni;
-      if constexpr (OUT) acc += cr[n] * nr - ci[n] * ni;
-    }
+    const T acc = detail::complex_diag_step<OUT>(adr, adi, bdr, bdi, cr, ci, xr, xi, N, u);
     if constexpr (OUT) yp[t * sy.l] = T(2) * acc + Dh * u;
   }
 }

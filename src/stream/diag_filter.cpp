@@ -4,6 +4,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "core/complex_diag_step.hpp"
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
 
@@ -33,16 +34,7 @@ template <class T, class Count>
   for (std::size_t t = 0; t < frames; ++t) {
     const std::ptrdiff_t at = base + static_cast<std::ptrdiff_t>(t) * fs;
     const T uu = u[at];
-    T acc = 0;
-#pragma omp simd reduction(+ : acc)
-    for (int n = 0; n < count; ++n) {
-      const T r = ar[n] * xr[n] - ai[n] * xi[n] + br[n] * uu;
-      const T i = ar[n] * xi[n] + ai[n] * xr[n] + bi[n] * uu;
-      xr[n] = r;
-      xi[n] = i;
-      acc += cr[n] * r - ci[n] * i;
-    }
-    y[at] = acc + dh * uu;
+    y[at] = detail::complex_diag_step(ar, ai, br, bi, cr, ci, xr, xi, count, uu) + dh * uu;
   }
 }
 
