@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "layers/bimamba_cuda.hpp"
 #include "layers/nn_ops.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
@@ -176,8 +177,34 @@ void BiMambaBlock<T>::forward(const T* x, int batch, int length, T* y, Device de
   require(y != nullptr, w, "y", "must not be null");
   const std::ptrdiff_t n = std::ptrdiff_t(batch) * length * cfg_.d_model;
   require(y + n <= x || x + n <= y, w, "y", "must not overlap x");
-  if (path == BiMambaPath::fused) forward_fused(x, batch, length, y, device);
-  else forward_unfused(x, batch, length, y, device);
+  if (path == BiMambaPath::unfused) {
+    forward_unfused(x, batch, length, y, device);
+  } else if (device == Device::cpu) {
+    forward_fused(x, batch, length, y);
+  } else {
+    require(dev_ != nullptr, w, "device", "cuda needs the weights on the GPU: call to_device() first");
+    DeviceBuffer<T> dx{static_cast<std::size_t>(n)}, dy{static_cast<std::size_t>(n)};
+    dx.upload(x, std::size_t(n));
+    detail::bimamba_forward_cuda(*dev_, dx.data(), batch, length, dy.data());
+    dy.download(y, std::size_t(n));
+  }
+}
+
+template <class T>
+void BiMambaBlock<T>::to_device() {
+  require(cfg_.d_inner >= 1, "BiMambaBlock::to_device", "this", "must be a constructed block");
+  dev_ = detail::bimamba_upload(cfg_, p_, A_f_, A_b_);
+}
+
+template <class T>
+void BiMambaBlock<T>::forward_device(const T* x, int batch, int length, T* y) const {
+  constexpr const char* w = "BiMambaBlock::forward_device";
+  require(dev_ != nullptr, w, "this", "has no weights on the GPU: call to_device() first");
+  require(batch >= 1, w, "batch", "must be >= 1, got ", batch);
+  require(length >= 1, w, "length", "must be >= 1, got ", length);
+  require(x != nullptr, w, "x", "must not be null");
+  require(y != nullptr, w, "y", "must not be null");
+  detail::bimamba_forward_cuda(*dev_, x, batch, length, y);
 }
 
 template <class T>
@@ -205,7 +232,7 @@ void BiMambaBlock<T>::forward_unfused(const T* x, int batch, int length, T* y, D
 }
 
 template <class T>
-void BiMambaBlock<T>::forward_fused(const T* x, int batch, int length, T* y, Device device) const {
+void BiMambaBlock<T>::forward_fused(const T* x, int batch, int length, T* y) const {
   const std::ptrdiff_t dm = cfg_.d_model, di = cfg_.d_inner, N = cfg_.d_state, K = cfg_.d_conv,
                        R = cfg_.dt_rank, XD = R + 2 * N, L = length, M = std::ptrdiff_t(batch) * L;
   const auto& P = p_.fwd;
@@ -279,47 +306,23 @@ void BiMambaBlock<T>::forward_fused(const T* x, int batch, int length, T* y, Dev
   for (auto& d : a.dir) d.u_strides = d.delta_strides = tm;
   a.out_strides = tm;
   a.z_strides = Strides3{L * 2 * di, 1, 2 * di};
-  if (device == Device::cpu) {
-    a.dir[0].u = xcf.data();
-    a.dir[0].delta = deltaf.data();
-    a.dir[0].A = A_f_.data();
-    a.dir[0].B = Bf.data();
-    a.dir[0].C = Cf.data();
-    a.dir[0].D = P.D.data();
-    a.dir[0].delta_bias = P.dt_proj_bias.data();
-    a.dir[1].u = xcb.data();
-    a.dir[1].delta = deltab.data();
-    a.dir[1].A = A_b_.data();
-    a.dir[1].B = Bb.data();
-    a.dir[1].C = Cb.data();
-    a.dir[1].D = p_.D_b.data();
-    a.dir[1].delta_bias = p_.dt_proj_b_bias.data();
-    a.z = xz.data() + di;
-    a.out = ys.data();
-    bidirectional_selective_scan(a, Device::cpu);
-  } else {
-    DeviceBuffer<T> du0(xcf), dd0(deltaf), dA0(A_f_), dB0(Bf), dC0(Cf), dD0(P.D), dbias0(P.dt_proj_bias);
-    DeviceBuffer<T> du1(xcb), dd1(deltab), dA1(A_b_), dB1(Bb), dC1(Cb), dD1(p_.D_b), dbias1(p_.dt_proj_b_bias);
-    DeviceBuffer<T> dz(xz), dout(ys.size());
-    a.dir[0].u = du0.data();
-    a.dir[0].delta = dd0.data();
-    a.dir[0].A = dA0.data();
-    a.dir[0].B = dB0.data();
-    a.dir[0].C = dC0.data();
-    a.dir[0].D = dD0.data();
-    a.dir[0].delta_bias = dbias0.data();
-    a.dir[1].u = du1.data();
-    a.dir[1].delta = dd1.data();
-    a.dir[1].A = dA1.data();
-    a.dir[1].B = dB1.data();
-    a.dir[1].C = dC1.data();
-    a.dir[1].D = dD1.data();
-    a.dir[1].delta_bias = dbias1.data();
-    a.z = dz.data() + di;
-    a.out = dout.data();
-    bidirectional_selective_scan(a, device);
-    dout.download(ys.data(), ys.size());
-  }
+  a.dir[0].u = xcf.data();
+  a.dir[0].delta = deltaf.data();
+  a.dir[0].A = A_f_.data();
+  a.dir[0].B = Bf.data();
+  a.dir[0].C = Cf.data();
+  a.dir[0].D = P.D.data();
+  a.dir[0].delta_bias = P.dt_proj_bias.data();
+  a.dir[1].u = xcb.data();
+  a.dir[1].delta = deltab.data();
+  a.dir[1].A = A_b_.data();
+  a.dir[1].B = Bb.data();
+  a.dir[1].C = Cb.data();
+  a.dir[1].D = p_.D_b.data();
+  a.dir[1].delta_bias = p_.dt_proj_b_bias.data();
+  a.z = xz.data() + di;
+  a.out = ys.data();
+  bidirectional_selective_scan(a, Device::cpu);
   linear_gemm(ys.data(), M, di, P.out_proj_weight.data(), P.out_proj_bias.empty() ? nullptr : P.out_proj_bias.data(),
               dm, y);
 }

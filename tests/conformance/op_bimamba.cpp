@@ -1,7 +1,8 @@
 // Conformance handler for bimamba_block (Vision Mamba's bidirectional block), paths:
 //   fused:   BiMambaBlock::forward with the bidirectional selective scan (default path);
 //   unfused: the reference recipe (explicit flips, two plain selective scans, merge).
-// CPU f32/f64; on CUDA the scans of both paths run on the GPU.
+// CPU f32/f64; on CUDA f32/f64 the fused path runs the whole block on the GPU with resident
+// weights (to_device), the unfused one its two plain selective scans.
 #include "conformance/conformance.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/bimamba_block.hpp"
@@ -18,6 +19,7 @@ Outputs run_bimamba(const io::SafeTensors& st, const Run& r) {
   cfg.if_divide_out = st.meta_bool("if_divide_out");
   TensorReader reader(st, "bimamba_block case");
   BiMambaBlock<T> block(cfg, read_bimamba_block<T>(reader, "", cfg));
+  if (r.device == Device::cuda && r.path == "fused") block.to_device();  // resident weights
   const auto xs = shape(st, "x");
   if (xs.size() != 3 || xs[2] != cfg.d_model) throw Error("bimamba_block case: x must be (Bt, L, d_model)");
   const int batch = static_cast<int>(xs[0]), L = static_cast<int>(xs[1]);

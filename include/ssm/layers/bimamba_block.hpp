@@ -24,10 +24,14 @@
 // Not causal: there is no step/streaming path (offline scan mode only).
 //
 // Devices: forward(..., Device::cpu) runs everything on the CPU (Eigen GEMM, OpenMP team).
-// forward(..., Device::cuda) runs the scan on the GPU with buffers allocated per call (a
-// conformance/debug path); the resident-weights GPU forward is forward_device().
+// GPU: to_device() uploads every weight once to the current CUDA device; then
+// forward_device() runs the whole fused block there on device pointers (cuBLAS projections,
+// conv/relayout kernels, the CUDA bidirectional scan), and forward(..., Device::cuda, fused)
+// is the same with x uploaded and y downloaded. forward(..., Device::cuda, unfused) runs the
+// two plain selective scans on the GPU (activations copied per call; a reference path).
 // Precision: T = float or double.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +42,10 @@
 namespace ssm {
 
 class TensorReader;
+namespace detail {
+template <class T>
+struct BiMambaDevice;
+}
 
 struct BiMambaBlockConfig {
   int d_model = 0;
@@ -98,17 +106,28 @@ public:
   const BiMambaBlockParams<T>& params() const noexcept { return p_; }
 
   /// x (batch, length, d_model) -> y (batch, length, d_model), row-major; y must not overlap x.
+  /// Device::cuda with the fused path needs to_device() first (throws ssm::Error naming
+  /// 'device' otherwise).
   void forward(const T* x, int batch, int length, T* y, Device device = Device::cpu,
                BiMambaPath path = BiMambaPath::fused) const;
 
+  /// Uploads the weights to the current CUDA device (once; again replaces them). Throws
+  /// ssm::Error without CUDA.
+  void to_device();
+  bool on_device() const noexcept { return dev_ != nullptr; }
+  /// The fused forward on the GPU of to_device(): x, y device pointers (batch, length,
+  /// d_model); returns when y is written.
+  void forward_device(const T* x, int batch, int length, T* y) const;
+
 private:
-  void forward_fused(const T* x, int batch, int length, T* y, Device device) const;
+  void forward_fused(const T* x, int batch, int length, T* y) const;  // CPU
   void forward_unfused(const T* x, int batch, int length, T* y, Device device) const;
   BiMambaBlockConfig cfg_{};
   BiMambaBlockParams<T> p_{};
   MambaBlock<T> fwd_, bwd_;  // the branches' inner parts for the unfused path (bwd_: d_model 1)
   std::vector<T> A_f_, A_b_;            // -exp(A_log), -exp(A_b_log)
   std::vector<T> conv_f_t_, conv_b_t_;  // (d_conv, d_inner) transposed conv weights
+  std::shared_ptr<const detail::BiMambaDevice<T>> dev_;  // resident GPU weights (immutable)
 };
 
 extern template class BiMambaBlock<float>;
