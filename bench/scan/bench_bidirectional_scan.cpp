@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "scan/bidirectional_recipe.hpp"
+#include "bidirectional_recipe.hpp"
 #include "ssm/layers/bimamba_block.hpp"
 
 namespace {

@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "common/cuda_timing.hpp"
-#include "core/fill.hpp"
-#include "scan/bidirectional_scan_ext.hpp"
-#include "scan/selective_scan_ext.hpp"
+#include "backend/fill.hpp"
+#include "backend/bidirectional_scan_cuda.hpp"
+#include "backend/selective_scan_ext.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/scan/bidirectional_scan.hpp"
 

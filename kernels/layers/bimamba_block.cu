@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/cuda_check.cuh"
-#include "layers/bimamba_cuda.hpp"
-#include "scan/bidirectional_scan_ext.hpp"
+#include "kernels/core/cuda_check.cuh"
+#include "backend/bimamba_cuda.hpp"
+#include "backend/bidirectional_scan_cuda.hpp"
 #include "ssm/core/device_buffer.hpp"
 
 namespace ssm::detail {

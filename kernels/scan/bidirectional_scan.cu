@@ -19,8 +19,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "core/cuda_check.cuh"
-#include "scan/bidirectional_scan_ext.hpp"
+#include "kernels/core/cuda_check.cuh"
+#include "backend/bidirectional_scan_cuda.hpp"
 
 namespace ssm::detail {
 namespace {

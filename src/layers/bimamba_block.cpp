@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "layers/bimamba_cuda.hpp"
+#include "backend/bimamba_cuda.hpp"
 #include "layers/nn_ops.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"

@@ -1,5 +1,5 @@
 // Without CUDA: the GPU forward of BiMambaBlock throws (src/layers/bimamba_cuda.hpp).
-#include "layers/bimamba_cuda.hpp"
+#include "backend/bimamba_cuda.hpp"
 
 #ifndef SSM_WITH_CUDA
 #include "ssm/core/error.hpp"

@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "scan/bidirectional_scan_ext.hpp"
+#include "backend/bidirectional_scan_cuda.hpp"
 #include "scan/scan_math.hpp"
 #include "ssm/core/error.hpp"
 

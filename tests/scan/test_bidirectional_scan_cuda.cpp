@@ -17,7 +17,7 @@
 #include "ssm/scan/bidirectional_scan.hpp"
 #include "support/testing.hpp"
 #include "bidirectional_problem.hpp"
-#include "../../kernels/scan/bidirectional_scan_ext.hpp"
+#include "backend/bidirectional_scan_cuda.hpp"
 
 using namespace ssm;
 using namespace bidir_test;

@@ -1,5 +1,6 @@
 #pragma once
-// Internal extensions of the CUDA bidirectional scan (include/ssm/scan/bidirectional_scan.hpp)
+// CPU<->CUDA seam of the bidirectional scan (include/ssm/scan/bidirectional_scan.hpp): what
+// src/scan/bidirectional_scan.cpp calls with Device::cuda, plus the entries
 // for benches and callers that manage their own synchronization (plain C++, no CUDA headers).
 #include <cstdint>
 
