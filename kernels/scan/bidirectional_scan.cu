@@ -3,12 +3,11 @@
 // Design: one launch runs both directions. Grid (channel blocks, batch * groups, 2): block z
 // is the direction; a thread owns one channel of one direction, keeps its dstate states and
 // A in registers and walks time sequentially (direction 1 from t = L-1 down to 0, reading
-// through the reversed index map). Per chunk of kChunk steps the block stages the group's
-// B and C for those steps in shared memory (one coalesced read, shared by the block's
-// channels) and each thread loads its u and delta for the chunk into registers before the
-// recurrence, so the loads of a chunk are in flight together. Consecutive threads are
-// consecutive channels: with Vim's time-major (batch, length, dim) arrays (time stride dim)
-// the per-step reads and writes of a warp are coalesced.
+// through the reversed index map). Per chunk of 16 steps (8 in double) the block stages the
+// group's B and C and its channels' u and delta in shared memory, each tile read with
+// consecutive threads along the array's contiguous axis (time for (batch, dim, length)
+// arrays, channels for Vim's time-major ones), so global reads coalesce in either layout;
+// the outputs of the chunk go back through shared memory the same way.
 //
 // Merge: each direction adds out_scale (y_k + D_k u_k) silu(z) onto an output zeroed by a
 // first small kernel (atomicAdd). Two contributions onto zero give fl(p_0 + p_1) whichever
@@ -26,7 +25,6 @@ namespace ssm::detail {
 namespace {
 
 constexpr int kThreads = 128;  // channels a block
-constexpr int kChunk = 16;     // steps staged at once
 
 template <class Tin, class Tc>
 struct BiParams {
@@ -69,26 +67,69 @@ __device__ __forceinline__ Tc softplus_c(Tc x) {
 template <class Tin>
 __global__ void zero_out_kernel(Tin* out, int batch, int dim, int length, long long sb, long long sd, long long sl) {
   const long long n = static_cast<long long>(batch) * dim * length;
+  const bool tfast = sl == 1;  // walk the contiguous axis with consecutive threads
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    // i enumerates (b, l, d) with d fastest: the contiguous order of time-major views.
-    const long long d = i % dim, bl = i / dim, l = bl % length, b = bl / length;
+    long long b, d, l;
+    if (tfast) {
+      l = i % length;
+      const long long bd = i / length;
+      d = bd % dim;
+      b = bd / dim;
+    } else {
+      d = i % dim;
+      const long long bl = i / dim;
+      l = bl % length;
+      b = bl / length;
+    }
     out[b * sb + d * sd + l * sl] = Tin(0.0f);
   }
 }
 
-/// MAXN: the register array size (>= dstate).
-template <class Tin, class Tc, int MAXN>
+/// Steps a chunk stages: 16 for float compute, 8 for double (the same shared memory).
+template <class Tc>
+constexpr int chunk_steps() { return sizeof(Tc) == 8 ? 8 : 16; }
+constexpr int kPitch = kThreads + 1;  // tile row pitch (no bank conflicts on the transposed side)
+
+/// Cooperative tile load: tile[j][c] = elem(channel c0 + c, time of step j0 + j) for the block's
+/// `ncols` channels and `nb` steps. Consecutive threads walk the array's contiguous axis (time
+/// when sl == 1, channels otherwise), so the warp's reads coalesce either way.
+template <int CH, class Tin, class Tc>
+__device__ __forceinline__ void load_tile(const Tin* base, long long sd, long long sl, int ncols, int j0, int nb,
+                                          int L, bool rev, Tc* tile) {
+  const bool tcontig = sl == 1;
+  for (int i = threadIdx.x; i < CH * kThreads; i += kThreads) {
+    const int c = tcontig ? i / CH : i % kThreads;
+    const int j = tcontig ? i % CH : i / kThreads;
+    if (c < ncols && j < nb) {
+      const long long t = rev ? L - 1 - (j0 + j) : j0 + j;
+      tile[j * kPitch + c] = to_c(base[c * sd + t * sl]);
+    }
+  }
+}
+
+/// MAXN: the register array size (>= dstate). CH: steps a chunk.
+/// Per chunk: (1) the block stages B, C of its group and u, delta of its channels for CH steps
+/// in shared memory (coalesced); (2) each thread runs the recurrence of its channel over the
+/// chunk, leaving out_scale (y + D u) in the u tile; (3) the block applies the SiLU(z) gate
+/// and adds the tile onto out (coalesced atomics).
+template <class Tin, class Tc, int MAXN, int CH>
 __global__ void __launch_bounds__(kThreads) bidir_kernel(const BiParams<Tin, Tc> p) {
   extern __shared__ unsigned char smem_raw[];
-  Tc* Bs = reinterpret_cast<Tc*>(smem_raw);  // [kChunk][N]
-  Tc* Cs = Bs + kChunk * p.dstate;            // [kChunk][N]
+  Tc* Bs = reinterpret_cast<Tc*>(smem_raw);  // [CH][N]
+  Tc* Cs = Bs + CH * p.dstate;                // [CH][N]
+  Tc* Us = Cs + CH * p.dstate;                // [CH][kPitch]: u, then the output partial
+  Tc* Ds = Us + CH * kPitch;                  // [CH][kPitch]: delta
   const int k = blockIdx.z;
+  const bool rev = k == 1;
   const int bg = blockIdx.y;
   const int b = bg / p.groups, g = bg % p.groups;
-  const int dloc = blockIdx.x * kThreads + threadIdx.x;
-  const bool active = dloc < p.dim_per_group;
-  const int d = g * p.dim_per_group + (active ? dloc : 0);
+  const int c0 = blockIdx.x * kThreads;       // first channel of the block inside the group
+  const int ncols = min(kThreads, p.dim_per_group - c0);
+  const int tc = threadIdx.x;
+  const bool active = tc < ncols;
+  const int dfirst = g * p.dim_per_group + c0;
+  const int d = dfirst + (active ? tc : 0);
   const int N = p.dstate, L = p.length;
 
   Tc A[MAXN], h[MAXN];
@@ -100,57 +141,61 @@ __global__ void __launch_bounds__(kThreads) bidir_kernel(const BiParams<Tin, Tc>
   }
   const Tc Dd = p.D[k] ? p.D[k][d] : Tc(0);
   const Tc bias = p.delta_bias[k] ? p.delta_bias[k][d] : Tc(0);
-  const Tin* up = p.u[k] + b * p.su_b[k] + d * p.su_d[k];
-  const Tin* dp = p.delta[k] + b * p.sd_b[k] + d * p.sd_d[k];
-  const long long sul = p.su_l[k], sdl = p.sd_l[k];
-  const Tin* zp = p.z ? p.z + b * p.sz_b + d * p.sz_d : nullptr;
-  Tin* op = p.out + b * p.so_b + d * p.so_d;
+  const Tin* ub = p.u[k] + b * p.su_b[k] + static_cast<long long>(dfirst) * p.su_d[k];
+  const Tin* db = p.delta[k] + b * p.sd_b[k] + static_cast<long long>(dfirst) * p.sd_d[k];
+  const Tin* zb = p.z ? p.z + b * p.sz_b + static_cast<long long>(dfirst) * p.sz_d : nullptr;
+  Tin* ob = p.out + b * p.so_b + static_cast<long long>(dfirst) * p.so_d;
   const Tin* Bg = p.B[k] + (static_cast<long long>(b) * p.groups + g) * N * L;
   const Tin* Cg = p.C[k] + (static_cast<long long>(b) * p.groups + g) * N * L;
+  const bool out_tcontig = p.so_l == 1;
 
-  for (int j0 = 0; j0 < L; j0 += kChunk) {
-    const int nb = min(kChunk, L - j0);
-    __syncthreads();  // the previous chunk's B/C are no longer read
-    for (int i = threadIdx.x; i < N * kChunk; i += kThreads) {
-      const int n = i / kChunk, j = i % kChunk;
+  for (int j0 = 0; j0 < L; j0 += CH) {
+    const int nb = min(CH, L - j0);
+    __syncthreads();  // the previous chunk's tiles are no longer read
+    for (int i = tc; i < N * CH; i += kThreads) {
+      const int n = i / CH, j = i % CH;
       if (j < nb) {
-        const int t = k == 0 ? j0 + j : L - 1 - (j0 + j);
+        const int t = rev ? L - 1 - (j0 + j) : j0 + j;
         Bs[j * N + n] = to_c(Bg[static_cast<long long>(n) * L + t]);
         Cs[j * N + n] = to_c(Cg[static_cast<long long>(n) * L + t]);
       }
     }
+    load_tile<CH>(ub, p.su_d[k], p.su_l[k], ncols, j0, nb, L, rev, Us);
+    load_tile<CH>(db, p.sd_d[k], p.sd_l[k], ncols, j0, nb, L, rev, Ds);
     __syncthreads();
-    if (!active) continue;
-    Tc ur[kChunk], dr[kChunk];
+    if (active) {
 #pragma unroll
-    for (int j = 0; j < kChunk; ++j) {
-      if (j < nb) {
-        const long long t = k == 0 ? j0 + j : L - 1 - (j0 + j);
-        ur[j] = to_c(up[t * sul]);
-        dr[j] = to_c(dp[t * sdl]);
+      for (int j = 0; j < CH; ++j) {
+        if (j < nb) {
+          const Tc uu = Us[j * kPitch + tc];
+          Tc dt = Ds[j * kPitch + tc] + bias;
+          if (p.softplus) dt = softplus_c(dt);
+          const Tc x = dt * uu;
+          Tc y = Tc(0);
+#pragma unroll
+          for (int n = 0; n < MAXN; ++n) {
+            if (n < N) {
+              h[n] = exp_c(dt * A[n]) * h[n] + x * Bs[j * N + n];
+              y += Cs[j * N + n] * h[n];
+            }
+          }
+          Us[j * kPitch + tc] = (y + Dd * uu) * p.out_scale;
+        }
       }
     }
-#pragma unroll
-    for (int j = 0; j < kChunk; ++j) {
-      if (j < nb) {
-        const long long t = k == 0 ? j0 + j : L - 1 - (j0 + j);
-        Tc dt = dr[j] + bias;
-        if (p.softplus) dt = softplus_c(dt);
-        const Tc x = dt * ur[j];
-        Tc y = Tc(0);
-#pragma unroll
-        for (int n = 0; n < MAXN; ++n) {
-          if (n < N) {
-            h[n] = exp_c(dt * A[n]) * h[n] + x * Bs[j * N + n];
-            y += Cs[j * N + n] * h[n];
-          }
-        }
-        Tc v = (y + Dd * ur[j]) * p.out_scale;
-        if (zp) {
-          const Tc zv = to_c(zp[t * p.sz_l]);
+    __syncthreads();
+    // gate and merge: consecutive threads along out's contiguous axis
+    for (int i = tc; i < CH * kThreads; i += kThreads) {
+      const int c = out_tcontig ? i / CH : i % kThreads;
+      const int j = out_tcontig ? i % CH : i / kThreads;
+      if (c < ncols && j < nb) {
+        const long long t = rev ? L - 1 - (j0 + j) : j0 + j;
+        Tc v = Us[j * kPitch + c];
+        if (zb) {
+          const Tc zv = to_c(zb[c * p.sz_d + t * p.sz_l]);
           v *= zv / (Tc(1) + exp_c(-zv));
         }
-        add_out(op + t * p.so_l, v);
+        add_out(ob + c * p.so_d + t * p.so_l, v);
       }
     }
   }
@@ -197,9 +242,11 @@ BiParams<Tin, Tc> make_params(const BidirectionalScanArgs<Tc>& a) {
 
 template <class Tin, class Tc, int MAXN>
 void launch_n(const BiParams<Tin, Tc>& p, const char* where) {
+  constexpr int CH = chunk_steps<Tc>();
   const dim3 grid((p.dim_per_group + kThreads - 1) / kThreads, p.batch * p.groups, 2);
-  const std::size_t smem = 2 * sizeof(Tc) * kChunk * p.dstate;
-  bidir_kernel<Tin, Tc, MAXN><<<grid, kThreads, smem>>>(p);
+  // B, C [CH][N] each and the u / delta tiles [CH][kPitch]: < 48 KiB for dstate <= 64
+  const std::size_t smem = sizeof(Tc) * (2 * static_cast<std::size_t>(CH) * p.dstate + 2 * CH * kPitch);
+  bidir_kernel<Tin, Tc, MAXN, CH><<<grid, kThreads, smem>>>(p);
   SSM_CUDA_CHECK_LAUNCH(where);
 }
 

@@ -27,6 +27,39 @@ def test_reference_block_matches_unfused_definition():
     assert not torch.allclose(y, y_flip)
 
 
+def _cases():
+    d = os.environ.get("SSM_CONFORMANCE_DIR", os.path.join(ROOT, "..", "shared", "conformance", "cases"))
+    if not os.path.isdir(d):
+        return []
+    return sorted(os.path.join(d, f) for f in os.listdir(d) if f.startswith("bimamba_block-"))
+
+
+@pytest.mark.parametrize("case", _cases() or [None])
+def test_reference_block_matches_conformance_case(case):
+    """The exporter's reference block reproduces FORMAT.md's bimamba_block expected outputs."""
+    if case is None:
+        pytest.skip("no bimamba_block conformance cases")
+    from safetensors import safe_open
+    with safe_open(case, "pt") as f:
+        meta = f.metadata()
+        t = {k: f.get_tensor(k) for k in f.keys()}
+    di, N = t["A_log"].shape
+    d_model = t["in_proj.weight"].shape[1]
+    m = export_vim.BiMambaRef(d_model, d_state=N, d_conv=int(meta["d_conv"]), expand=di / d_model,
+                              dt_rank=t["dt_proj.weight"].shape[1], bias="in_proj.bias" in t,
+                              if_divide_out=meta["if_divide_out"] == "true").double()
+    sd = {k: v for k, v in t.items() if k not in ("x",) and not k.startswith("expected.")}
+    missing, unexpected = m.load_state_dict(sd, strict=False)
+    assert not unexpected
+    assert all(k.endswith(".bias") for k in missing), missing  # only biases the case leaves out
+    for k in missing:  # absent optional biases mean zero
+        dict(m.named_parameters())[k].data.zero_()
+    with torch.no_grad():
+        y = m(t["x"])
+    err = (y - t["expected.y"]).abs().max().item()
+    assert err <= float(meta["atol"]) + float(meta["rtol"]) * t["expected.y"].abs().max().item(), err
+
+
 def test_export_and_ssmkit_matches(tmp_path):
     export_vim._check(str(tmp_path))
     names = sorted(os.listdir(tmp_path))
