@@ -115,7 +115,7 @@ __device__ __forceinline__ void load_tile(const Tin* base, long long sd, long lo
 /// and adds the tile onto out (coalesced atomics).
 template <class Tin, class Tc, int MAXN, int CH>
 __global__ void __launch_bounds__(kThreads) bidir_kernel(const BiParams<Tin, Tc> p) {
-  extern __shared__ unsigned char smem_raw[];
+  extern __shared__ __align__(16) unsigned char smem_raw[];
   Tc* Bs = reinterpret_cast<Tc*>(smem_raw);  // [CH][N]
   Tc* Cs = Bs + CH * p.dstate;                // [CH][N]
   Tc* Us = Cs + CH * p.dstate;                // [CH][kPitch]: u, then the output partial
