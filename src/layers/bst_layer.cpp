@@ -550,10 +550,58 @@ void BSTLayer<T>::step(const T* x, int n, T* y, BSTLayerState<T>& s, T* context)
   }
 }
 
+// ---- Streamer ----------------------------------------------------------------------------------
+
+template <class T>
+BSTStreamer<T>::BSTStreamer(BSTLayer<T> layer) : layer_(std::move(layer)) {
+  require(layer_.config().d_model >= 1, "BSTStreamer", "layer", "must be a constructed layer");
+}
+
+template <class T>
+void BSTStreamer<T>::do_prepare(const StreamSpec& spec) {
+  ch_.clear();
+  for (int c = 0; c < spec.channels; ++c) ch_.push_back(layer_.make_state(spec.max_block));
+}
+
+template <class T>
+void BSTStreamer<T>::do_process(const T* const* in, T* const* out, int n) noexcept {
+  for (std::size_t c = 0; c < ch_.size(); ++c) layer_.step(in[c], n, out[c], ch_[c]);
+}
+
+template <class T>
+void BSTStreamer<T>::do_reset() noexcept {
+  for (auto& s : ch_) s.reset();
+}
+
+template <class T>
+std::size_t BSTStreamer<T>::do_state_size() const noexcept {
+  std::size_t n = 0;
+  for (const auto& s : ch_) n += s.state_size();
+  return n;
+}
+
+template <class T>
+void BSTStreamer<T>::do_save_state(T* dst) const noexcept {
+  for (const auto& s : ch_) {
+    s.save(std::span<T>(dst, s.state_size()));
+    dst += s.state_size();
+  }
+}
+
+template <class T>
+void BSTStreamer<T>::do_load_state(const T* src) noexcept {
+  for (auto& s : ch_) {
+    s.load(std::span<const T>(src, s.state_size()));
+    src += s.state_size();
+  }
+}
+
 template class BSTLayer<float>;
 template class BSTLayer<double>;
 template class BSTLayerState<float>;
 template class BSTLayerState<double>;
+template class BSTStreamer<float>;
+template class BSTStreamer<double>;
 template BSTLayerParams<float> read_bst_layer<float>(TensorReader&, const std::string&, const BSTLayerConfig&);
 template BSTLayerParams<double> read_bst_layer<double>(TensorReader&, const std::string&, const BSTLayerConfig&);
 template void append_bst_layer_tensors<float>(const BSTLayerParams<float>&, const BSTLayerConfig&,

@@ -384,3 +384,85 @@ BOOST_AUTO_TEST_CASE(errors_name_the_argument) {
   layer.step(x.data(), 3, y.data(), s);
   BOOST_TEST(y[0] == 7.0);
 }
+
+BOOST_AUTO_TEST_CASE(streamer_matches_offline_channels_and_layouts) {
+  const auto cfg = config(8, 5, 2, 16, 4, 24);
+  BSTLayer<double> layer(cfg, random_bst_layer<double>(cfg, 44));
+  const int B = 2, L = 90, d = cfg.d_model;
+  const auto x = input<double>(std::size_t(B) * L * d, 45);
+  std::vector<double> y(x.size());
+  layer.forward(x.data(), B, L, y.data());
+
+  BSTStreamer<double> st(layer);
+  BOOST_TEST(st.latency() == 0);
+  BOOST_TEST(st.input_width() == d);
+  StreamSpec spec;
+  spec.max_block = 13;
+  spec.channels = B;
+  st.prepare(spec);
+  // planar: channel b is sequence b, random block sizes in [0, max_block]
+  std::vector<double> yp(x.size());
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> len(0, spec.max_block);
+  for (int t = 0; t < L;) {
+    const int n = std::min(len(rng), L - t);
+    const double* in[2] = {x.data() + std::size_t(t) * d, x.data() + (std::size_t(L) + t) * d};
+    double* out[2] = {yp.data() + std::size_t(t) * d, yp.data() + (std::size_t(L) + t) * d};
+    st.process(in, out, n);
+    t += n;
+  }
+  BOOST_TEST(rel_err(yp, y) < 1e-11);
+
+  // interleaved (n, channels, d) gives the same bits as planar
+  st.reset();
+  std::vector<double> xi(x.size()), yi(x.size());
+  for (int t = 0; t < L; ++t)
+    for (int b = 0; b < B; ++b)
+      std::copy_n(&x[(std::size_t(b) * L + t) * d], d, &xi[(std::size_t(t) * B + b) * d]);
+  for (int t = 0; t < L; t += spec.max_block) {
+    const int n = std::min(spec.max_block, L - t);
+    st.process_interleaved(xi.data() + std::size_t(t) * B * d, yi.data() + std::size_t(t) * B * d, n);
+  }
+  bool same = true;
+  for (int t = 0; t < L; ++t)
+    for (int b = 0; b < B; ++b)
+      for (int i = 0; i < d; ++i)
+        same = same && yi[(std::size_t(t) * B + b) * d + i] == yp[(std::size_t(b) * L + t) * d + i];
+  BOOST_TEST(same);
+
+  // more than max_block frames: zeros, state kept
+  std::vector<double> big(std::size_t(spec.max_block + 1) * B * d, 1.0), bigout(big.size(), 5.0);
+  st.process_interleaved(big.data(), bigout.data(), spec.max_block + 1);
+  BOOST_TEST(std::all_of(bigout.begin(), bigout.end(), [](double v) { return v == 0.0; }));
+}
+
+BOOST_AUTO_TEST_CASE(streamer_state_round_trip_and_real_time) {
+  const auto cfg = config(4, 6, 2, 16, 4, 24);
+  BSTLayer<float> layer(cfg, random_bst_layer<float>(cfg, 46));
+  BSTStreamer<float> st(layer);
+  StreamSpec spec;
+  spec.max_block = 16;
+  spec.channels = 2;
+  st.prepare(spec);
+  const int d = cfg.d_model, n = 11;
+  const auto x = input<float>(std::size_t(4 * n) * 2 * d, 47);
+  std::vector<float> y1(std::size_t(n) * 2 * d), y2(y1.size()), saved(st.state_size());
+  BOOST_TEST(st.state_size() == 2 * layer.make_state(1).state_size());
+  st.process_interleaved(x.data(), y1.data(), n);  // warm-up
+  test::RtGuard g;
+  st.process_interleaved(x.data() + std::size_t(n) * 2 * d, y1.data(), 7);  // into the ring
+  st.save_state(saved.data());
+  st.process_interleaved(x.data() + std::size_t(2 * n) * 2 * d, y1.data(), n);
+  st.load_state(saved.data());
+  st.process_interleaved(x.data() + std::size_t(2 * n) * 2 * d, y2.data(), n);
+  st.reset();
+  st.process_interleaved(x.data(), y2.data() , 1);
+  const auto v = g.stop();
+  BOOST_TEST(v.clean(), "allocations " << v.allocations << " locks " << v.locks << " throws " << v.throws);
+  st.load_state(saved.data());
+  st.process_interleaved(x.data() + std::size_t(2 * n) * 2 * d, y2.data(), n);
+  BOOST_TEST(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)) == 0);
+  auto s = st.state();
+  s.push_back(0.f);
+  BOOST_CHECK_THROW(st.set_state(s), Error);
+}

@@ -49,6 +49,7 @@
 #include "ssm/continuous/diagonal.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/io/safetensors.hpp"
+#include "ssm/stream/streamer.hpp"
 
 namespace ssm {
 
@@ -186,9 +187,38 @@ private:
   std::vector<T> qt_, kt_, vt_, ot_, fc1t_, fc2t_;
 };
 
+/// The layer as a Streamer<T> (stream/streamer.hpp): every channel of spec.channels is one
+/// sequence with its own BSTLayerState; frames are d_model values in and out. latency() = 0
+/// (see "Causality" above: the output of frame t is ready in the call that takes frame t).
+/// The context SSM runs at its trained step whatever spec.sample_rate says: block_size and
+/// context count samples, so the layer is a discrete-time model. Holds a copy of the layer.
+template <class T>
+class BSTStreamer final : public Streamer<T> {
+public:
+  explicit BSTStreamer(BSTLayer<T> layer);
+  int input_width() const noexcept override { return layer_.config().d_model; }
+  int output_width() const noexcept override { return layer_.config().d_model; }
+  int latency() const noexcept override { return 0; }
+  const BSTLayer<T>& layer() const noexcept { return layer_; }
+
+protected:
+  void do_prepare(const StreamSpec& spec) override;
+  void do_process(const T* const* in, T* const* out, int n) noexcept override;
+  void do_reset() noexcept override;
+  std::size_t do_state_size() const noexcept override;
+  void do_save_state(T* dst) const noexcept override;
+  void do_load_state(const T* src) noexcept override;
+
+private:
+  BSTLayer<T> layer_;
+  std::vector<BSTLayerState<T>> ch_;
+};
+
 extern template class BSTLayer<float>;
 extern template class BSTLayer<double>;
 extern template class BSTLayerState<float>;
 extern template class BSTLayerState<double>;
+extern template class BSTStreamer<float>;
+extern template class BSTStreamer<double>;
 
 }  // namespace ssm
