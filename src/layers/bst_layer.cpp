@@ -6,6 +6,7 @@
 #include <limits>
 #include <numbers>
 #include <random>
+#include <type_traits>
 
 #include "core/complex_diag_step.hpp"
 #include "layers/nn_ops.hpp"
@@ -13,6 +14,7 @@
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
+#include "ssm/layers/bst_layer_cuda.hpp"
 #include "ssm/layers/model_file.hpp"
 
 namespace ssm {
@@ -258,7 +260,14 @@ void BSTLayer<T>::forward(const T* x, int batch, int length, T* y, T* context, D
   require(batch >= 1, w, "batch", "must be >= 1, got ", batch);
   require(length >= 1, w, "length", "must be >= 1, got ", length);
   require(x != nullptr && y != nullptr, w, "x/y", "must not be null");
-  require(device == Device::cpu, w, "device", "must be cpu here (the GPU layer is CudaBSTLayer)");
+  if (device == Device::cuda) {
+    if constexpr (std::is_same_v<T, float>) {
+      CudaBSTLayer(*this).forward_host(x, batch, length, y, context);
+      return;
+    } else {
+      fail(w, "device", "cuda runs the layer in float32 only (use BSTLayer<float>)");
+    }
+  }
   const std::ptrdiff_t d = cfg_.d_model, F = cfg_.d_ff, L = length, M = std::ptrdiff_t(batch) * L;
   const std::ptrdiff_t W = cfg_.block_size, S = cfg_.context, H = cfg_.n_heads, dh = d / H;
   const std::size_t md = std::size_t(M * d);

@@ -55,7 +55,9 @@ OpHandler bst_handler() {
   OpHandler h;
   h.paths = {"offline", "stream"};
   h.has_f64 = true;
-  h.has_cuda = false;
+  h.has_cuda = true;  // offline path through CudaBSTLayer, float32
+  h.cuda_f64 = false;
+  h.cuda_paths = {"offline"};
   h.run = [](const io::SafeTensors& st, const Run& r) {
     return r.precision == Precision::f32 ? run_bst<float>(st, r) : run_bst<double>(st, r);
   };
