@@ -254,7 +254,7 @@ void CudaBSTLayer::Impl::run(const float* x, int batch, int L, float* y, float* 
   // c = S4D(xn): K (d, Lp), FFT convolution over (batch, d, Lp)
   {
     DeviceBuffer<float> K(static_cast<std::size_t>(d) * Lp);
-    detail::vandermonde_kernel_cuda(d, cfg.d_state, w_re.data(), w_im.data(), la_re.data(), la_im.data(), Lp,
+    detail::vandermonde_kernel_cuda(d, cfg.modes, w_re.data(), w_im.data(), la_re.data(), la_im.data(), Lp,
                                     K.data());
     const dim3 tb(32, 8);
     const unsigned tiles = unsigned((d + 31) / 32 * ((Lp + 31) / 32));

@@ -36,7 +36,7 @@ const T* bias_ptr(const std::vector<T>& v) noexcept {
 
 void BSTLayerConfig::validate(const char* where) const {
   require(d_model >= 1, where, "d_model", "must be >= 1, got ", d_model);
-  require(d_state >= 1, where, "d_state", "must be >= 1 (complex modes of the context SSM), got ", d_state);
+  require(modes >= 1, where, "modes", "must be >= 1 (complex modes of the context SSM), got ", modes);
   require(d_ff >= 1, where, "d_ff", "must be >= 1, got ", d_ff);
   require(block_size >= 1, where, "block_size", "must be >= 1 (W rows a block), got ", block_size);
   require(context >= 0, where, "context", "must be >= 0 (S context rows before a block), got ", context);
@@ -58,7 +58,7 @@ BSTLayerConfig infer_bst_layer_config(const io::SafeTensors& file, const std::st
   const auto f = dims("ffn.fc1.weight", 2);
   BSTLayerConfig c;
   c.d_model = static_cast<int>(a[0]);
-  c.d_state = static_cast<int>(a[1]);
+  c.modes = static_cast<int>(a[1]);
   c.d_ff = static_cast<int>(f[0]);
   if (f[1] != a[0])
     throw Error("infer_bst_layer_config: tensor '" + prefix + "ffn.fc1.weight' has shape " + shape_string(f) +
@@ -70,7 +70,7 @@ BSTLayerConfig infer_bst_layer_config(const io::SafeTensors& file, const std::st
 template <class T>
 BSTLayerParams<T> read_bst_layer(TensorReader& r, const std::string& pre, const BSTLayerConfig& c) {
   c.validate("read_bst_layer");
-  const std::int64_t d = c.d_model, N2 = c.d_state, F = c.d_ff;
+  const std::int64_t d = c.d_model, N2 = c.modes, F = c.d_ff;
   BSTLayerParams<T> p;
   p.norm1_weight = r.read<T>(pre + "norm1.weight", {d});
   p.norm1_bias = r.read<T>(pre + "norm1.bias", {d});
@@ -100,7 +100,7 @@ template <class T>
 void append_bst_layer_tensors(const BSTLayerParams<T>& p, const BSTLayerConfig& c, const std::string& pre,
                               std::vector<io::TensorOut>& out) {
   const io::DType dt = sizeof(T) == 4 ? io::DType::F32 : io::DType::F64;
-  const std::int64_t d = c.d_model, N2 = c.d_state, F = c.d_ff;
+  const std::int64_t d = c.d_model, N2 = c.modes, F = c.d_ff;
   auto add = [&](const std::string& name, std::vector<std::int64_t> shape, const std::vector<T>& v) {
     if (v.empty()) return;  // optional bias absent
     out.push_back({pre + name, dt, std::move(shape), std::vector<double>(v.begin(), v.end())});
@@ -144,7 +144,7 @@ BSTLayerParams<T> random_bst_layer(const BSTLayerConfig& c, std::uint64_t seed) 
     for (auto& x : v) x = static_cast<T>(dist(rng));
     return v;
   };
-  const std::size_t d = c.d_model, N2 = c.d_state, F = c.d_ff;
+  const std::size_t d = c.d_model, N2 = c.modes, F = c.d_ff;
   const double bd = 1 / std::sqrt(double(d)), bf = 1 / std::sqrt(double(F));
   BSTLayerParams<T> p;
   p.norm1_weight.assign(d, T(1));
@@ -190,7 +190,7 @@ void check_param(const std::vector<T>& v, std::size_t n, const std::string& name
 template <class T>
 BSTLayer<T>::BSTLayer(const BSTLayerConfig& c, BSTLayerParams<T> p) : cfg_(c), p_(std::move(p)) {
   c.validate("BSTLayer");
-  const std::size_t d = c.d_model, N2 = c.d_state, F = c.d_ff;
+  const std::size_t d = c.d_model, N2 = c.modes, F = c.d_ff;
   check_param(p_.norm1_weight, d, "norm1.weight");
   check_param(p_.norm1_bias, d, "norm1.bias");
   check_param(p_.log_dt, d, "ssm.kernel.log_dt");
@@ -423,10 +423,10 @@ BSTLayerState<T> BSTLayer<T>::make_state(int max_rows) const {
   require(!ssm_.D.empty(), "BSTLayer::make_state", "this", "must be a constructed layer");
   require(max_rows >= 1, "BSTLayer::make_state", "max_rows", "must be >= 1, got ", max_rows);
   BSTLayerState<T> s;
-  const std::size_t d = cfg_.d_model, N2 = cfg_.d_state, W = cfg_.block_size, S = cfg_.context;
+  const std::size_t d = cfg_.d_model, N2 = cfg_.modes, W = cfg_.block_size, S = cfg_.context;
   const std::size_t R = std::size_t(std::min(max_rows, cfg_.block_size));  // a piece never crosses a block
   s.d_ = cfg_.d_model;
-  s.N2_ = cfg_.d_state;
+  s.N2_ = cfg_.modes;
   s.W_ = cfg_.block_size;
   s.S_ = cfg_.context;
   s.dff_ = cfg_.d_ff;
@@ -470,7 +470,7 @@ void BSTLayer<T>::start_block(BSTLayerState<T>& s) const noexcept {
 // n rows (n <= max_rows) all inside the current block (pos + n <= W).
 template <class T>
 void BSTLayer<T>::step_piece(const T* x, int n, T* y, BSTLayerState<T>& s, T* context) const noexcept {
-  const std::ptrdiff_t d = cfg_.d_model, F = cfg_.d_ff, N2 = cfg_.d_state, S = cfg_.context;
+  const std::ptrdiff_t d = cfg_.d_model, F = cfg_.d_ff, N2 = cfg_.modes, S = cfg_.context;
   const std::ptrdiff_t H = cfg_.n_heads, dh = d / H, nc = s.n_ctx_, pos = s.pos_;
   T* xn = s.xn_.data();
   layer_norm(x, n, d, p_.norm1_weight.data(), p_.norm1_bias.data(), cfg_.norm_eps, xn);
@@ -543,7 +543,7 @@ void BSTLayer<T>::step_piece(const T* x, int n, T* y, BSTLayerState<T>& s, T* co
 
 template <class T>
 void BSTLayer<T>::step(const T* x, int n, T* y, BSTLayerState<T>& s, T* context) const noexcept {
-  if (s.max_rows_ == 0 || s.d_ != cfg_.d_model || s.N2_ != cfg_.d_state || s.W_ != cfg_.block_size ||
+  if (s.max_rows_ == 0 || s.d_ != cfg_.d_model || s.N2_ != cfg_.modes || s.W_ != cfg_.block_size ||
       s.S_ != cfg_.context || s.dff_ != cfg_.d_ff || n <= 0)
     return;
   ScopedFlushDenormals ftz;

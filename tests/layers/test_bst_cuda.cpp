@@ -55,7 +55,7 @@ BOOST_AUTO_TEST_CASE(cuda_equals_cpu_over_edge_shapes) {
     BOOST_TEST_CONTEXT("W=" << s.W << " S=" << s.S << " heads=" << s.heads << " L=" << s.L) {
       BSTLayerConfig c;
       c.d_model = s.d;
-      c.d_state = 8;
+      c.modes = 8;
       c.d_ff = s.dff;
       c.block_size = s.W;
       c.context = s.S;
@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(cuda_equals_cpu_over_edge_shapes) {
 
 BOOST_AUTO_TEST_CASE(cuda_errors) {
   BSTLayerConfig c;
-  c.d_model = 8, c.d_state = 2, c.d_ff = 8, c.block_size = 4, c.context = 2, c.n_heads = 2;
+  c.d_model = 8, c.modes = 2, c.d_ff = 8, c.block_size = 4, c.context = 2, c.n_heads = 2;
   BSTLayer<double> ld(c, random_bst_layer<double>(c, 1));
   std::vector<double> x(8 * 4), y(x.size());
   BOOST_CHECK_THROW(ld.forward(x.data(), 1, 4, y.data(), nullptr, Device::cuda), Error);  // float64 on the GPU

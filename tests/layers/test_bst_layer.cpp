@@ -19,7 +19,7 @@ namespace {
 BSTLayerConfig config(int W, int S, int heads, int d = 12, int N2 = 3, int dff = 20) {
   BSTLayerConfig c;
   c.d_model = d;
-  c.d_state = N2;
+  c.modes = N2;
   c.d_ff = dff;
   c.block_size = W;
   c.context = S;
@@ -40,7 +40,7 @@ struct Ref {
 };
 Ref reference(const BSTLayerConfig& cfg, const BSTLayerParams<double>& p, const std::vector<double>& x, int B,
               int L) {
-  const int d = cfg.d_model, N2 = cfg.d_state, F = cfg.d_ff, W = cfg.block_size, S = cfg.context;
+  const int d = cfg.d_model, N2 = cfg.modes, F = cfg.d_ff, W = cfg.block_size, S = cfg.context;
   const int H = cfg.n_heads, dh = d / H;
   auto ln = [&](const double* in, const std::vector<double>& g, const std::vector<double>& b, double* out) {
     double m = 0, v = 0;

@@ -57,7 +57,7 @@ class TensorReader;
 
 struct BSTLayerConfig {
   int d_model = 0;     // d
-  int d_state = 0;     // N2: complex modes per channel of the context SSM
+  int modes = 0;       // N2: complex modes per channel of the context SSM (S4D's d_state / 2)
   int d_ff = 0;        // FFN hidden width
   int block_size = 0;  // W >= 1
   int context = 0;     // S >= 0: context rows before each block
@@ -65,7 +65,7 @@ struct BSTLayerConfig {
   double norm_eps = 1e-5;
 
   int head_dim() const noexcept { return n_heads > 0 ? d_model / n_heads : 0; }
-  /// Throws ssm::Error(where: argument '<field>' ...) unless d_model, d_state, d_ff >= 1,
+  /// Throws ssm::Error(where: argument '<field>' ...) unless d_model, modes, d_ff >= 1,
   /// block_size >= 1, context >= 0, n_heads >= 1 dividing d_model, norm_eps finite > 0.
   void validate(const char* where) const;
 };
@@ -87,7 +87,7 @@ struct BSTLayerParams {
   std::vector<T> fc2_weight, fc2_bias;              // (d, d_ff), (d) or empty
 };
 
-/// d_model, d_state and d_ff from the shapes of `<prefix>ssm.kernel.log_A_real` (d, N2) and
+/// d_model, modes and d_ff from the shapes of `<prefix>ssm.kernel.log_A_real` (d, N2) and
 /// `<prefix>ffn.fc1.weight` (d_ff, d); block_size, context, n_heads, norm_eps are left at
 /// their defaults for the caller to set (they are options, not shapes). Throws ssm::Error
 /// naming a missing tensor or a shape of the wrong rank.
