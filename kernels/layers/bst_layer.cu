@@ -10,8 +10,8 @@
 #include <complex>
 #include <vector>
 
-#include "conv/diag_kernel_cuda.hpp"
-#include "core/cuda_check.cuh"
+#include "backend/diag_kernel_cuda.hpp"
+#include "kernels/core/cuda_check.cuh"
 #include "ssm/conv/fftconv_cuda.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
