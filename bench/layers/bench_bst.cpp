@@ -10,7 +10,7 @@
 //    score block of one head is 1 GiB, and the time grows 4x per doubling).
 //  * BST streaming: BSTLayer::step in blocks of 64 frames (the real-time path), per token.
 // Prints ns/token, full/BST ratio at each L, BST cost relative to L = 1K, and writes a CSV
-// (--csv=FILE, default bst_bench_cpu.csv) that tools/plot_bst_bench.py draws.
+// (--csv=FILE, default $OUT/ or ./bst_bench_cpu.csv) that tools/plot_bst_bench.py draws.
 // Times are CPU time of the calling thread (Google Benchmark's default): OpenMP runs on one
 // thread unless OMP_NUM_THREADS is set, so on a shared machine the figures are not inflated by
 // other load.
@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
     setenv("OMP_NUM_THREADS", "1", 1);
     execv("/proc/self/exe", argv);
   }
-  std::string csv = "bst_bench_cpu.csv";
+  // default: $OUT/bst_bench_cpu.csv when OUT is set (the GPU run's output folder), else ./
+  std::string csv = std::getenv("OUT") ? std::string(std::getenv("OUT")) + "/bst_bench_cpu.csv" : "bst_bench_cpu.csv";
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     if (std::strncmp(argv[i], "--csv=", 6) == 0) csv = argv[i] + 6;

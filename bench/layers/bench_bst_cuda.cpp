@@ -8,11 +8,12 @@
 // Each figure is the median of event-timed calls after one warm-up call; a call includes its
 // own scratch allocation (the layer allocates per call) and the kernel spectrum of the context
 // SSM for that L. Prints ns/token, full/BST, BST relative to L = 1K, and writes a CSV
-// (--csv=FILE, default bst_bench_cuda.csv) that tools/plot_bst_bench.py draws.
+// (--csv=FILE, default $OUT/ or ./bst_bench_cuda.csv) that tools/plot_bst_bench.py draws.
 #include <cuda_runtime.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -51,7 +52,8 @@ double ns_per_token(const ssm::BSTLayer<float>& layer, int L) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string csv = "bst_bench_cuda.csv";
+  // default: $OUT/bst_bench_cuda.csv when OUT is set (the GPU run's output folder), else ./
+  std::string csv = std::getenv("OUT") ? std::string(std::getenv("OUT")) + "/bst_bench_cuda.csv" : "bst_bench_cuda.csv";
   for (int i = 1; i < argc; ++i)
     if (std::strncmp(argv[i], "--csv=", 6) == 0) csv = argv[i] + 6;
   if (!ssm::cuda_available()) {
