@@ -1,6 +1,8 @@
 // CudaBSTLayer (GPU, float32) agrees with BSTLayer<double> on the CPU over the edge shapes
 // (L < W, W = 1, S = 0, S > W, a ragged last block, no biases), on device and host pointers,
-// and BSTLayer<float>::forward(Device::cuda) goes through it.
+// and BSTLayer<float>::forward(Device::cuda) goes through it; BSTModel on the GPU (layers kept
+// resident, activations on the device between layers) agrees with the CPU, directly and through
+// load_model.
 #define BOOST_TEST_MODULE layers_bst_cuda
 #include <boost/test/unit_test.hpp>
 
@@ -10,6 +12,8 @@
 #include "ssm/core/error.hpp"
 #include "ssm/layers/bst_layer.hpp"
 #include "ssm/layers/bst_layer_cuda.hpp"
+#include "ssm/layers/bst_model.hpp"
+#include "ssm/layers/registry.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
@@ -99,4 +103,26 @@ BOOST_AUTO_TEST_CASE(cuda_errors) {
   std::vector<float> xf(x.size()), yf(x.size());
   BOOST_CHECK_THROW(g.forward_host(xf.data(), 1, 0, yf.data()), Error);
   BOOST_CHECK_THROW(g.forward_host(xf.data(), 0, 4, yf.data()), Error);
+}
+
+BOOST_AUTO_TEST_CASE(model_cuda_equals_cpu) {
+  BSTModelConfig c;
+  c.d_input = 2, c.d_output = 3, c.n_layers = 3;
+  c.layer.d_model = 32, c.layer.modes = 8, c.layer.d_ff = 64, c.layer.block_size = 16, c.layer.context = 24,
+  c.layer.n_heads = 4;
+  BSTModel<float> m(c, random_bst_model<float>(c, 2));
+  const int B = 2, L = 300;
+  const auto u = test::randn_f(std::size_t(B) * L * c.d_input, 3);
+  std::vector<float> ycpu(std::size_t(B) * L * c.d_output), ygpu(ycpu.size()), y2(ycpu.size());
+  m.forward(u.data(), B, L, ycpu.data());
+  m.forward(u.data(), B, L, ygpu.data(), Device::cuda);
+  BOOST_TEST(rel(ygpu, ycpu) < 5e-5);
+  m.forward(u.data(), B, L, y2.data(), Device::cuda);  // the kept GPU layers again
+  BOOST_TEST(rel(y2, ygpu) < 1e-6);
+  const std::string path = test::temp_dir() + "/bst_cuda_model.safetensors";
+  m.save(path);
+  auto lm = load_model<float>(path);
+  std::vector<float> y3(ycpu.size());
+  lm->forward(u.data(), {B, L, c.d_input}, y3.data(), Mode::conv, Device::cuda);
+  BOOST_TEST(rel(y3, ycpu) < 5e-5);
 }
