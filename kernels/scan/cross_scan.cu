@@ -6,14 +6,16 @@
 // deterministic, no atomics, one launch. Per direction and chunk of T = 32 steps:
 //   1. load: each thread takes CH T / 128 (channel, step) elements: u, delta (+ bias,
 //      softplus), dt u into shared tiles; the B_k, C_k columns of the chunk's positions into
-//      shared [n][t] tiles. The element order follows the unit stride (channels fastest for
+//      shared [n][t] tiles. The raw values were fetched into registers while the previous chunk
+//      was scanned, so the global latency hides behind the scan. The element order follows the unit stride (channels fastest for
 //      channels-last u / delta, states fastest for B / C inside x_proj rows), so the loads of
 //      a warp are contiguous for every direction alike: the column-major directions cost the
 //      same as the row-major ones.
 //   2. scan: channel c's NP = P S states (dstate padded to a power of two; padding states
-//      have A = B = C = 0) are split over P adjacent lanes, S states each in registers; per
-//      step h = 2^(dt A log2e) h + du B_t[n], y = sum_n C_t[n] h (xor-shuffle sum over the P
-//      lanes) into a shared y tile.
+//      have A = B = C = 0) are split over P lanes, S states each in registers; 4 steps at a time
+//      from float4 shared reads, h = 2^(dt A log2e) h + du B_t[n], y = sum_n C_t[n] h, the
+//      partial sums reduced over the P lanes by the fast selective scan's transpose-reduce
+//      (reduce4 / store_reduced4 and its lane order, selective_scan_fast.cuh) into a shared y tile.
 //   3. merge: the thread that loaded (c, t) adds y into out at pos_k(l) (direction 0 writes
 //      y + (sum_k D_k) u from the u it kept in registers). A later direction reads what an
 //      earlier one wrote at the same position: the block's barriers order these global accesses.
@@ -50,8 +52,6 @@ template <class Tin>
 struct Params {
   int batch, dim, N, H, W, L;
   bool softplus;
-  bool chan_fast;  // u and delta have channel stride 1: load channels fastest
-  bool bc_n_fast;  // B and C have state stride 1: load states fastest
   const Tin* u;
   const Tin* delta;
   const Tin* B;
@@ -66,7 +66,7 @@ struct Params {
   long long sB_b, sB_g, sB_n, sB_l, sC_b, sC_g, sC_n, sC_l;
 };
 
-__host__ __device__ __forceinline__ int position(int k, int l, int H, int W, int L) {
+__device__ __forceinline__ int position(int k, int l, int H, int W, int L) {
   const int s = k >= 2 ? L - 1 - l : l;
   return (k & 1) ? (s % H) * W + s / H : s;
 }
@@ -76,17 +76,25 @@ struct Cfg {
   static constexpr int kThreads = 128;
   static constexpr int kNP = P * S;          // padded dstate
   static constexpr int kCh = kThreads / P;   // channels a block
+  static constexpr int kW = 32 / P;          // channels a warp
   static constexpr int kT = 32;              // steps a chunk
-  static constexpr int kPitch = kT + 1;      // shared row pitch (conflict-free column reads)
-  static constexpr int kKU = kCh * kT / kThreads;  // (channel, step) elements a thread
+  static constexpr int kG = kT / 4;          // 4-step groups a chunk
+  static constexpr int kPitch = kT + 4;      // shared row pitch (16-byte rows for float4)
+  static constexpr int kKU = kCh * kT / kThreads;   // (channel, step) elements a thread
+  static constexpr int kKB = kNP * kT / kThreads;   // (state, step) elements of B (and C) a thread
 };
 
 template <class Tin, int P, int S>
 __global__ void __launch_bounds__(128) cross_scan_kernel(const Params<Tin> p) {
   using K = Cfg<P, S>;
-  constexpr int CH = K::kCh, T = K::kT, PITCH = K::kPitch, NP = K::kNP, KU = K::kKU, NT = K::kThreads;
+  constexpr int CH = K::kCh, T = K::kT, PITCH = K::kPitch, NP = K::kNP, KU = K::kKU, KB = K::kKB,
+                NT = K::kThreads, W = K::kW, G = K::kG;
   constexpr float kLog2e = 1.4426950408889634f;
-  __shared__ float s_dt[CH * PITCH], s_du[CH * PITCH], s_y[CH * PITCH], s_B[NP * PITCH], s_C[NP * PITCH];
+  __shared__ __align__(16) float s_dt[CH * PITCH];
+  __shared__ __align__(16) float s_du[CH * PITCH];
+  __shared__ __align__(16) float s_y[CH * PITCH];
+  __shared__ __align__(16) float s_B[NP * PITCH];
+  __shared__ __align__(16) float s_C[NP * PITCH];
 
   const int tid = static_cast<int>(threadIdx.x);
   const int tiles = (p.dim + CH - 1) / CH;
@@ -94,20 +102,25 @@ __global__ void __launch_bounds__(128) cross_scan_kernel(const Params<Tin> p) {
   const int c0 = (static_cast<int>(blockIdx.x) - b * tiles) * CH;
   const int dim = p.dim, N = p.N, L = p.L;
 
-  // Scan role: channel sc of the tile, lane g of its P adjacent lanes, states g S + s.
-  const int sc = tid / P, g = tid % P;
+  // Scan role (the fast kernel's lane order): lane g W + w of a warp runs state slice g of the
+  // warp's channel w, states n = g S + s; B/C rows are stored permuted (state n = g S + s in
+  // row s P + g) so that the P lanes of a channel read P consecutive rows.
+  const int sc = (tid >> 5) * W + (tid & 31) % W, g = (tid & 31) / W;
   const int cs = c0 + sc;
   const bool cs_ok = cs < dim;
 
-  // Load / merge role: elements e -> (channel ce, step te) of the chunk.
-  int ce[KU], te[KU];
+  // Load / merge role: element e -> (channel ce, step te) of the chunk; B/C element e -> (state, step).
+  // Channels fastest and states fastest (the unit strides of the channels-last layout): CH and
+  // NP divide 128, so an element's channel (state) is the same for every e and its step is
+  // affine in e. Other layouts are read correctly, with less coalescing.
+  auto ce = [&](int) { return tid % CH; };
+  auto te = [&](int e) { return tid / CH + e * (NT / CH); };
+  auto nb_ = [&](int) { return tid % NP; };
+  auto tb_ = [&](int e) { return tid / NP + e * (NT / NP); };
   float Dsum[KU], u_keep[KU];
 #pragma unroll
   for (int e = 0; e < KU; ++e) {
-    const int i = tid + e * NT;
-    ce[e] = p.chan_fast ? i % CH : i / T;
-    te[e] = p.chan_fast ? i / CH : i % T;
-    const int c = c0 + ce[e];
+    const int c = c0 + ce(e);
     float d = 0.f;
     if (c < dim && p.D)
       for (int k = 0; k < 4; ++k) d += p.D[k * dim + c];
@@ -116,6 +129,35 @@ __global__ void __launch_bounds__(128) cross_scan_kernel(const Params<Tin> p) {
   const long long ub = static_cast<long long>(b) * p.su_b;
   const long long db = static_cast<long long>(b) * p.sd_b;
   const long long ob = static_cast<long long>(b) * p.so_b;
+
+  // Raw values of the next chunk, fetched into registers while the current chunk is scanned.
+  float ru[KU], rd[KU], rb[KB], rc[KB];
+  auto fetch = [&](int k, int l0) {
+    const long long Bb = static_cast<long long>(b) * p.sB_b + k * p.sB_g;
+    const long long Cb = static_cast<long long>(b) * p.sC_b + k * p.sC_g;
+#pragma unroll
+    for (int e = 0; e < KU; ++e) {
+      const int c = c0 + ce(e), l = l0 + te(e);
+      ru[e] = 0.f;
+      rd[e] = 0.f;
+      if (l < L && c < dim) {
+        const long long pos = position(k, l, p.H, p.W, L);
+        ru[e] = to_v(p.u[ub + c * p.su_d + pos * p.su_l]);
+        rd[e] = to_v(p.delta[db + (static_cast<long long>(k) * dim + c) * p.sd_d + pos * p.sd_l]);
+      }
+    }
+#pragma unroll
+    for (int e = 0; e < KB; ++e) {
+      const int n = nb_(e), l = l0 + tb_(e);
+      rb[e] = 0.f;
+      rc[e] = 0.f;
+      if (n < N && l < L) {
+        const long long pos = position(k, l, p.H, p.W, L);
+        rb[e] = to_v(p.B[Bb + n * p.sB_n + pos * p.sB_l]);
+        rc[e] = to_v(p.C[Cb + n * p.sC_n + pos * p.sC_l]);
+      }
+    }
+  };
 
   for (int k = 0; k < 4; ++k) {
     float A2[S], h[S];
@@ -131,73 +173,75 @@ __global__ void __launch_bounds__(128) cross_scan_kernel(const Params<Tin> p) {
     float bias[KU];
 #pragma unroll
     for (int e = 0; e < KU; ++e) {
-      const int c = c0 + ce[e];
+      const int c = c0 + ce(e);
       bias[e] = (c < dim && p.delta_bias) ? p.delta_bias[k * dim + c] : 0.f;
     }
-    const long long Bb = static_cast<long long>(b) * p.sB_b + k * p.sB_g;
-    const long long Cb = static_cast<long long>(b) * p.sC_b + k * p.sC_g;
+    fetch(k, 0);
 
     for (int l0 = 0; l0 < L; l0 += T) {
-      // 1. load
+      // 1. the fetched chunk -> shared dt = softplus(delta + bias), du = dt u (0 past L), B, C
 #pragma unroll
       for (int e = 0; e < KU; ++e) {
-        const int t = te[e], c = c0 + ce[e], l = l0 + t;
-        float dt = 0.f, du = 0.f, uu = 0.f;
-        if (l < L && c < dim) {
-          const long long pos = position(k, l, p.H, p.W, L);
-          uu = to_v(p.u[ub + c * p.su_d + pos * p.su_l]);
-          float d = to_v(p.delta[db + (static_cast<long long>(k) * dim + c) * p.sd_d + pos * p.sd_l]) + bias[e];
-          if (p.softplus) d = softplus_f(d);
-          dt = d;
-          du = d * uu;
-        }
-        u_keep[e] = uu;
-        s_dt[ce[e] * PITCH + t] = dt;
-        s_du[ce[e] * PITCH + t] = du;
+        float d = rd[e] + bias[e];
+        if (p.softplus) d = softplus_f(d);
+        if (l0 + te(e) >= L || c0 + ce(e) >= dim) d = 0.f;
+        u_keep[e] = ru[e];
+        s_dt[ce(e) * PITCH + te(e)] = d;
+        s_du[ce(e) * PITCH + te(e)] = d * ru[e];
       }
-      for (int i = tid; i < NP * T; i += NT) {
-        const int n = p.bc_n_fast ? i % NP : i / T;
-        const int t = p.bc_n_fast ? i / NP : i % T;
-        const int l = l0 + t;
-        float bv = 0.f, cv = 0.f;
-        if (n < N && l < L) {
-          const long long pos = position(k, l, p.H, p.W, L);
-          bv = to_v(p.B[Bb + n * p.sB_n + pos * p.sB_l]);
-          cv = to_v(p.C[Cb + n * p.sC_n + pos * p.sC_l]);
+#pragma unroll
+      for (int e = 0; e < KB; ++e) {
+        const int n = nb_(e), r = (n % S) * P + n / S;
+        s_B[r * PITCH + tb_(e)] = rb[e];
+        s_C[r * PITCH + tb_(e)] = rc[e];
+      }
+      __syncthreads();
+      // 2. the next chunk's loads fly while this one is scanned
+      if (l0 + T < L) fetch(k, l0 + T);
+
+      // 3. scan, 4 steps at a time from float4 shared reads; the partial sums of a step group are
+      //    reduced over the channel's P lanes while the next group computes (selective_scan_fast.cuh)
+      {
+        const float* pdt = s_dt + sc * PITCH;
+        const float* pdu = s_du + sc * PITCH;
+        float* py = s_y + sc * PITCH;
+        float4 pend = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 2
+        for (int q = 0; q < G; ++q) {
+          const int j = q * 4;
+          const float4 dt4 = scan_fast::ld4(pdt + j), du4 = scan_fast::ld4(pdu + j);
+          float y0 = 0.f, y1 = 0.f, y2 = 0.f, y3 = 0.f;
+          const float4 red = scan_fast::reduce4<P, W>(pend.x, pend.y, pend.z, pend.w, g);
+#pragma unroll
+          for (int s = 0; s < S; ++s) {
+            const int r = s * P + g;
+            const float4 b4 = scan_fast::ld4(s_B + r * PITCH + j), c4 = scan_fast::ld4(s_C + r * PITCH + j);
+            const float a0 = ex2_approx(dt4.x * A2[s]), a1 = ex2_approx(dt4.y * A2[s]),
+                        a2 = ex2_approx(dt4.z * A2[s]), a3 = ex2_approx(dt4.w * A2[s]);
+            float hs = h[s];
+            hs = fmaf(a0, hs, du4.x * b4.x); y0 = fmaf(c4.x, hs, y0);
+            hs = fmaf(a1, hs, du4.y * b4.y); y1 = fmaf(c4.y, hs, y1);
+            hs = fmaf(a2, hs, du4.z * b4.z); y2 = fmaf(c4.z, hs, y2);
+            hs = fmaf(a3, hs, du4.w * b4.w); y3 = fmaf(c4.w, hs, y3);
+            h[s] = hs;
+          }
+          if (q > 0) scan_fast::store_reduced4<P>(red, py + j - 4, g);
+          pend = make_float4(y0, y1, y2, y3);
         }
-        s_B[n * PITCH + t] = bv;
-        s_C[n * PITCH + t] = cv;
+        scan_fast::store_reduced4<P>(scan_fast::reduce4<P, W>(pend.x, pend.y, pend.z, pend.w, g), py + (G - 1) * 4, g);
       }
       __syncthreads();
 
-      // 2. scan (every lane runs every step: full-mask shuffles; steps past L have du = dt = 0)
-#pragma unroll 4
-      for (int t = 0; t < T; ++t) {
-        const float dt = s_dt[sc * PITCH + t], du = s_du[sc * PITCH + t];
-        float y = 0.f;
-#pragma unroll
-        for (int s = 0; s < S; ++s) {
-          const int n = g * S + s;
-          const float a = ex2_approx(dt * A2[s]);
-          h[s] = fmaf(a, h[s], du * s_B[n * PITCH + t]);
-          y = fmaf(s_C[n * PITCH + t], h[s], y);
-        }
-#pragma unroll
-        for (int o = P / 2; o >= 1; o /= 2) y += __shfl_xor_sync(0xffffffffu, y, o);
-        if (g == 0) s_y[sc * PITCH + t] = y;
-      }
-      __syncthreads();
-
-      // 3. merge into out (no third barrier: the next chunk's loads write only s_dt, s_du, s_B,
-      //    s_C, which the scan finished reading before the barrier above; s_y is next written
-      //    after the next chunk's first barrier, which every thread reaches after this step)
+      // 4. merge into out (no third barrier: step 1 of the next chunk writes s_dt, s_du, s_B, s_C,
+      //    which the scan finished reading before the barrier above; s_y is next written after the
+      //    next chunk's first barrier, which every thread reaches after this step)
 #pragma unroll
       for (int e = 0; e < KU; ++e) {
-        const int t = te[e], c = c0 + ce[e], l = l0 + t;
+        const int t = te(e), c = c0 + ce(e), l = l0 + t;
         if (l < L && c < dim) {
           const long long pos = position(k, l, p.H, p.W, L);
           float* o = p.out + ob + c * p.so_d + pos * p.so_l;
-          const float y = s_y[ce[e] * PITCH + t];
+          const float y = s_y[ce(e) * PITCH + t];
           *o = k == 0 ? y + Dsum[e] * u_keep[e] : *o + y;
         }
       }
@@ -229,8 +273,6 @@ Params<Tin> make_params(const CrossScanArgs<float>& a, const Tin* u, const Tin* 
   p.so_b = so.b; p.so_d = so.d; p.so_l = so.l;
   p.sB_b = sB.b; p.sB_g = sB.g; p.sB_n = sB.n; p.sB_l = sB.l;
   p.sC_b = sC.b; p.sC_g = sC.g; p.sC_n = sC.n; p.sC_l = sC.l;
-  p.chan_fast = su.d == 1 && sd.d == 1;
-  p.bc_n_fast = sB.n == 1 && sC.n == 1;
   return p;
 }
 
