@@ -8,10 +8,16 @@
 //            (workspace allocated once, outside the timing);
 //   copy     cudaMemcpy device-to-device of the bytes the op must move: u, delta (4 dim), B, C
 //            (4 N each) read once, out (float32) written once; half read, half written.
-// Prints time, speed-up fused / unfused (goal >= 2) and the fraction of the copy bandwidth,
-// copy time / fused time (goal >= 0.5). Options: --batch B --hw S (image S x S) --reps R.
+//   ex2      the compute floor: the op needs one exp a state-step (4 B dim N L of them, on the
+//            MUFU pipe); a kernel of independent ex2 chains measures the device's ex2 rate and
+//            ex2_ms = 4 B dim N L / rate (at this shape it exceeds the copy time, so the copy
+//            fraction is bounded by copy_ms / ex2_ms).
+// Prints time, speed-up fused / unfused (goal >= 2), the fraction of the copy bandwidth,
+// copy time / fused time (goal >= 0.5), and the fraction of the roofline max(copy, ex2).
+// Options: --batch B --hw S (image S x S) --reps R.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +32,32 @@
 namespace {
 
 using ssm::bench::check;
+
+/// Independent chains x <- 2^-x (8 a thread): all MUFU.EX2, the pipe the scan's exp runs on.
+__global__ void ex2_chains(float* out, int iters) {
+  float v[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = 1e-3f * static_cast<float>(threadIdx.x + 37 * i);
+  for (int k = 0; k < iters; ++k) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) asm volatile("ex2.approx.ftz.f32 %0, %1;" : "=f"(v[i]) : "f"(-v[i]));
+  }
+  float s = 0.f;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) s += v[i];
+  if (s == 12345.f) out[0] = s;
+}
+
+double ex2_per_second(int reps) {
+  int dev = 0, sms = 1;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+  ssm::DeviceBuffer<float> sink(1);
+  const int blocks = sms * 8, threads = 256, iters = 4096;
+  const double ms = ssm::bench::median_event_ms([&] { ex2_chains<<<blocks, threads>>>(sink.data(), iters); }, reps, 2);
+  check(cudaGetLastError(), "ex2_chains");
+  return double(blocks) * threads * iters * 8 / (ms * 1e-3);
+}
 
 struct Opts {
   int batch = 32, hw = 56, dim = 192, N = 16, R = 6, reps = 20;
@@ -89,10 +121,12 @@ void run(const Opts& o, bool bf16) {
   check(cudaGetLastError(), "fused");
   const double t_unfused = ssm::bench::median_event_ms(unfused, o.reps, 3);
   check(cudaGetLastError(), "unfused");
-  std::printf("%-5s B=%d %dx%d dim=%d N=%d  bytes=%.1f MB  copy %.4f ms  fused %.4f ms  unfused %.4f ms  "
-              "fused/unfused speed-up %.2fx (goal >= 2)  copy-bandwidth fraction %.2f (goal >= 0.5)\n",
-              bf16 ? "bf16" : "f32", o.batch, o.hw, o.hw, o.dim, o.N, bytes / 1e6, t_copy, t_fused, t_unfused,
-              t_unfused / t_fused, t_copy / t_fused);
+  const double t_ex2 = 4.0 * M * o.dim * o.N / ex2_per_second(5) * 1e3;
+  std::printf("%-5s B=%d %dx%d dim=%d N=%d  bytes=%.1f MB  copy %.4f ms  ex2 floor %.4f ms  fused %.4f ms  "
+              "unfused %.4f ms\n      fused/unfused speed-up %.2fx (goal >= 2)  copy-bandwidth fraction %.2f "
+              "(goal >= 0.5)  roofline fraction max(copy, ex2)/fused %.2f\n",
+              bf16 ? "bf16" : "f32", o.batch, o.hw, o.hw, o.dim, o.N, bytes / 1e6, t_copy, t_ex2, t_fused, t_unfused,
+              t_unfused / t_fused, t_copy / t_fused, std::max(t_copy, t_ex2) / t_fused);
   std::printf("SUMMARY cross_scan %s fused_ms=%.5f unfused_ms=%.5f copy_ms=%.5f\n", bf16 ? "bf16" : "f32", t_fused,
               t_unfused, t_copy);
 }
