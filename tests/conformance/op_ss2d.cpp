@@ -1,13 +1,18 @@
 // Conformance handler for ss2d_block (VMamba SS2D, forward_corev0), paths:
 //   fused    SS2DBlock::forward with the fused cross-scan op (one copy of u, index maps, merged
-//            output written in place), on the CPU or with the cross-scan on CUDA;
+//            output written in place) on the CPU; on CUDA in float32 the whole block on the GPU
+//            (SS2DBlockCuda: resident weights, cuBLAS, fused kernel), in float64 SS2DBlock with
+//            the cross-scan on the GPU;
 //   unfused  the textbook recipe (direction-ordered copies, plain selective scan with G = 4,
-//            cross-merge), the independent second path.
+//            cross-merge), the independent second path (on CUDA: the recipe on the GPU).
 // Every size comes from the tensors' shapes; meta d_conv / d_state must agree with them.
+#include <type_traits>
+
 #include "conformance/conformance.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
 #include "ssm/layers/ss2d_block.hpp"
+#include "ssm/layers/ss2d_block_cuda.hpp"
 
 namespace ssm::conformance {
 namespace {
@@ -23,6 +28,15 @@ Outputs run_ss2d(const io::SafeTensors& st, const Run& r) {
   if (xs.size() != 4 || xs[3] != cfg.d_model) throw Error("ss2d_block case: x must be (Bt, H, W, d_model)");
   const auto x = cast<T>(st.to_double("x"));
   std::vector<T> y(x.size());
+  if constexpr (std::is_same_v<T, float>) {
+    if (r.device == Device::cuda && r.path == "fused") {
+      SS2DBlockCuda gpu(block);
+      gpu.forward(x.data(), static_cast<int>(xs[0]), static_cast<int>(xs[1]), static_cast<int>(xs[2]), y.data());
+      Outputs o;
+      o["y"] = out_real(y);
+      return o;
+    }
+  }
   block.forward(x.data(), static_cast<int>(xs[0]), static_cast<int>(xs[1]), static_cast<int>(xs[2]), y.data(),
                 r.device, r.path == "unfused" ? SS2DPath::unfused : SS2DPath::fused);
   Outputs o;
