@@ -6,7 +6,9 @@
 #define BOOST_TEST_MODULE layers_vmamba_model
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -185,4 +187,23 @@ BOOST_AUTO_TEST_CASE(contract_and_bad_input_are_named) {
     m2["ssmkit.config"] = "{\"d_model\": 8}";
     expect([&] { load_model<float>(io::SafeTensors::parse(io::serialize_safetensors(t, m2))); }, {"'n_layers'"});
   }
+}
+
+// A stage exported by tools/export_vmamba.py --check DIR (PyTorch reference output, float64):
+// runs when SSM_TORCH_CHECK_DIR names that folder (else there is nothing to compare with).
+BOOST_AUTO_TEST_CASE(pytorch_export_matches_pytorch_output) {
+  const char* dir = std::getenv("SSM_TORCH_CHECK_DIR");
+  if (!dir || !*dir) {
+    BOOST_TEST_MESSAGE("SSM_TORCH_CHECK_DIR not set: run tools/export_vmamba.py --check DIR first");
+    return;
+  }
+  const auto chk = io::SafeTensors::load(std::string(dir) + "/vmamba.check.safetensors");
+  const auto model = load_model<double>(std::string(dir) + "/" + chk.meta("model"));
+  const auto s = chk.info("u").shape;
+  const auto y = model->run(chk.to_double("u"), s);
+  BOOST_TEST(rel_diff(y, chk.to_double("y")) <= chk.meta_double("rtol"));
+  const auto m32 = load_model<float>(std::string(dir) + "/" + chk.meta("model"));
+  const auto u64 = chk.to_double("u");
+  const auto yf = m32->run(std::vector<float>(u64.begin(), u64.end()), s);
+  BOOST_TEST(rel_diff(std::vector<double>(yf.begin(), yf.end()), chk.to_double("y")) <= 1e-4);
 }
