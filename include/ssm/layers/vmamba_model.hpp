@@ -34,10 +34,9 @@
 #include "ssm/core/device.hpp"
 #include "ssm/io/safetensors.hpp"
 #include "ssm/layers/ss2d_block.hpp"
+#include "ssm/layers/ss2d_block_cuda.hpp"
 
 namespace ssm {
-
-class SS2DBlockCuda;
 
 struct VMambaModelConfig {
   int d_input = 1, d_output = 1;
