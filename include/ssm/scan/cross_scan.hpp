@@ -45,6 +45,9 @@
 // Precision: float computes in float32, double in float64 (CPU). CUDA: float32 (float32 or
 // bf16 storage, see kernels/scan/cross_scan_ext.hpp); double runs the unfused recipe on the
 // GPU's selective scan. out must not overlap an input; h0 may alias last_state.
+// Performance: both backends take any strides; the CUDA kernel's loads and stores are
+// coalesced for the channels-last layouts above (unit channel / state strides), which is what
+// SS2DBlock passes; the CPU gathers W channels a position, also best with unit channel stride.
 //
 // cross_selective_scan_unfused() is the textbook recipe (materialize the four direction-ordered
 // copies of u, delta, B, C; one plain ssm::selective_scan with groups = 4; merge): the second,
