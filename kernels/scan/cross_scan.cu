@@ -95,6 +95,11 @@ __global__ void __launch_bounds__(128) cross_scan_kernel(const Params<Tin> p) {
   __shared__ __align__(16) float s_y[CH * PITCH];
   __shared__ __align__(16) float s_B[NP * PITCH];
   __shared__ __align__(16) float s_C[NP * PITCH];
+  // Positions pos_k(l) of the chunk's steps (-1 past L), computed once a chunk by T threads
+  // (one integer division each for the column-major directions) instead of by every element.
+  // Three buffers by chunk number: the next chunk's table is written while slow threads may
+  // still read the previous chunk's in their merge.
+  __shared__ int s_pos[3][T];
 
   const int tid = static_cast<int>(threadIdx.x);
   const int tiles = (p.dim + CH - 1) / CH;
@@ -132,32 +137,37 @@ __global__ void __launch_bounds__(128) cross_scan_kernel(const Params<Tin> p) {
 
   // Raw values of the next chunk, fetched into registers while the current chunk is scanned.
   float ru[KU], rd[KU], rb[KB], rc[KB];
-  auto fetch = [&](int k, int l0) {
+  auto fetch = [&](int k, const int* pos_t) {
     const long long Bb = static_cast<long long>(b) * p.sB_b + k * p.sB_g;
     const long long Cb = static_cast<long long>(b) * p.sC_b + k * p.sC_g;
 #pragma unroll
     for (int e = 0; e < KU; ++e) {
-      const int c = c0 + ce(e), l = l0 + te(e);
+      const int c = c0 + ce(e);
+      const long long pos = pos_t[te(e)];
       ru[e] = 0.f;
       rd[e] = 0.f;
-      if (l < L && c < dim) {
-        const long long pos = position(k, l, p.H, p.W, L);
+      if (pos >= 0 && c < dim) {
         ru[e] = to_v(p.u[ub + c * p.su_d + pos * p.su_l]);
         rd[e] = to_v(p.delta[db + (static_cast<long long>(k) * dim + c) * p.sd_d + pos * p.sd_l]);
       }
     }
 #pragma unroll
     for (int e = 0; e < KB; ++e) {
-      const int n = nb_(e), l = l0 + tb_(e);
+      const int n = nb_(e);
+      const long long pos = pos_t[tb_(e)];
       rb[e] = 0.f;
       rc[e] = 0.f;
-      if (n < N && l < L) {
-        const long long pos = position(k, l, p.H, p.W, L);
+      if (n < N && pos >= 0) {
         rb[e] = to_v(p.B[Bb + n * p.sB_n + pos * p.sB_l]);
         rc[e] = to_v(p.C[Cb + n * p.sC_n + pos * p.sC_l]);
       }
     }
   };
+
+  auto fill_pos = [&](int* dst, int k, int l0) {
+    if (tid < T) dst[tid] = l0 + tid < L ? position(k, l0 + tid, p.H, p.W, L) : -1;
+  };
+  int chunk = 0;  // chunks done over all directions: selects the s_pos buffer
 
   for (int k = 0; k < 4; ++k) {
     float A2[S], h[S];
@@ -176,9 +186,14 @@ __global__ void __launch_bounds__(128) cross_scan_kernel(const Params<Tin> p) {
       const int c = c0 + ce(e);
       bias[e] = (c < dim && p.delta_bias) ? p.delta_bias[k * dim + c] : 0.f;
     }
-    fetch(k, 0);
+    fill_pos(s_pos[chunk % 3], k, 0);
+    __syncthreads();
+    fetch(k, s_pos[chunk % 3]);
 
-    for (int l0 = 0; l0 < L; l0 += T) {
+    for (int l0 = 0; l0 < L; l0 += T, ++chunk) {
+      const int* pos_cur = s_pos[chunk % 3];
+      int* pos_next = s_pos[(chunk + 1) % 3];
+      if (l0 + T < L) fill_pos(pos_next, k, l0 + T);
       // 1. the fetched chunk -> shared dt = softplus(delta + bias), du = dt u (0 past L), B, C
 #pragma unroll
       for (int e = 0; e < KU; ++e) {
@@ -197,7 +212,7 @@ __global__ void __launch_bounds__(128) cross_scan_kernel(const Params<Tin> p) {
       }
       __syncthreads();
       // 2. the next chunk's loads fly while this one is scanned
-      if (l0 + T < L) fetch(k, l0 + T);
+      if (l0 + T < L) fetch(k, pos_next);
 
       // 3. scan, 4 steps at a time from float4 shared reads; the partial sums of a step group are
       //    reduced over the channel's P lanes while the next group computes (selective_scan_fast.cuh)
@@ -237,9 +252,9 @@ __global__ void __launch_bounds__(128) cross_scan_kernel(const Params<Tin> p) {
       //    next chunk's first barrier, which every thread reaches after this step)
 #pragma unroll
       for (int e = 0; e < KU; ++e) {
-        const int t = te(e), c = c0 + ce(e), l = l0 + t;
-        if (l < L && c < dim) {
-          const long long pos = position(k, l, p.H, p.W, L);
+        const int t = te(e), c = c0 + ce(e);
+        const long long pos = pos_cur[t];
+        if (pos >= 0 && c < dim) {
           float* o = p.out + ob + c * p.so_d + pos * p.so_l;
           const float y = s_y[ce(e) * PITCH + t];
           *o = k == 0 ? y + Dsum[e] * u_keep[e] : *o + y;
