@@ -2,7 +2,8 @@
 // against the CPU SS2DBlock, float32, on shapes with H != W, H = 1, W = 1, odd sizes, with and
 // without the optional biases, dstate 4 / 16 / 24 (padding states); repeated calls and calls with
 // growing shapes (scratch regrown, weights not re-uploaded) give the same results; the
-// SS2DBlock::forward(..., Device::cuda) path (scan on the GPU) agrees too. Exits 77 without a GPU.
+// SS2DBlock::forward(..., Device::cuda) path (scan on the GPU) agrees too; VMambaModel on CUDA
+// (resident SS2D blocks) matches its CPU run. Exits 77 without a GPU.
 #define BOOST_TEST_MODULE layers_ss2d_cuda
 #include <boost/test/unit_test.hpp>
 
@@ -14,6 +15,7 @@
 #include "ssm/core/error.hpp"
 #include "ssm/layers/ss2d_block.hpp"
 #include "ssm/layers/ss2d_block_cuda.hpp"
+#include "ssm/layers/vmamba_model.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
@@ -79,4 +81,22 @@ BOOST_AUTO_TEST_CASE(bad_input_is_named) {
       BOOST_TEST(std::string(e.what()).find(name) != std::string::npos, e.what());
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(vmamba_model_on_cuda_matches_cpu) {
+  VMambaModelConfig c;
+  c.d_input = 2;
+  c.d_output = 3;
+  c.n_layers = 2;
+  c.d_ff = 16;
+  c.block = config(8, 16, 16, 3, 1, false);
+  const VMambaModel<float> m(c, random_vmamba_model<float>(c, 4));
+  const auto ud = test::randn(std::size_t(2 * 9 * 6 * c.d_input), 8);
+  const std::vector<float> u(ud.begin(), ud.end());
+  std::vector<float> yc(std::size_t(2 * 9 * 6 * c.d_output)), yg(yc.size()), yg2(yc.size());
+  m.forward(u.data(), 2, 9, 6, yc.data());
+  m.forward(u.data(), 2, 9, 6, yg.data(), Device::cuda);   // uploads the blocks once
+  m.forward(u.data(), 2, 9, 6, yg2.data(), Device::cuda);  // reuses them
+  BOOST_TEST(rel_diff(yg, yc) <= 2e-4);
+  BOOST_TEST(yg2 == yg);
 }
