@@ -18,7 +18,8 @@
 //      (reduce4 / store_reduced4 and its lane order, selective_scan_fast.cuh) into a shared y tile.
 //   3. merge: the thread that loaded (c, t) adds y into out at pos_k(l) (direction 0 writes
 //      y + (sum_k D_k) u from the u it kept in registers). A later direction reads what an
-//      earlier one wrote at the same position: the block's barriers order these global accesses.
+//      earlier one wrote at the same position (the block's barriers order these global
+//      accesses); that read is issued before the chunk's scan, so its latency hides too.
 // Math (ex2.approx, softplus) is the fast selective scan's (selective_scan_fast.cuh).
 //
 // Unfused recipe (baseline and second path): gather kernels write the four direction-ordered
@@ -213,6 +214,15 @@ __global__ void __launch_bounds__(128) cross_scan_kernel(const Params<Tin> p) {
       __syncthreads();
       // 2. the next chunk's loads fly while this one is scanned
       if (l0 + T < L) fetch(k, pos_next);
+      // ... and so do the reads of the partial sums this chunk adds to (directions 1..3; the
+      // earlier directions' writes are ordered before the barrier above)
+      float ro[KU];
+#pragma unroll
+      for (int e = 0; e < KU; ++e) {
+        const int c = c0 + ce(e);
+        const long long pos = pos_cur[te(e)];
+        ro[e] = (k > 0 && pos >= 0 && c < dim) ? p.out[ob + c * p.so_d + pos * p.so_l] : 0.f;
+      }
 
       // 3. scan, 4 steps at a time from float4 shared reads; the partial sums of a step group are
       //    reduced over the channel's P lanes while the next group computes (selective_scan_fast.cuh)
@@ -257,7 +267,7 @@ __global__ void __launch_bounds__(128) cross_scan_kernel(const Params<Tin> p) {
         if (pos >= 0 && c < dim) {
           float* o = p.out + ob + c * p.so_d + pos * p.so_l;
           const float y = s_y[ce(e) * PITCH + t];
-          *o = k == 0 ? y + Dsum[e] * u_keep[e] : *o + y;
+          *o = k == 0 ? y + Dsum[e] * u_keep[e] : ro[e] + y;
         }
       }
     }
