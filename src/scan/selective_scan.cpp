@@ -531,11 +531,13 @@ SSM_SCAN_INLINE void run_task_impl(const Ctx<T>& c, const Task& k, Scratch<T>& s
 // ISA variants of the task body (x86-64 GCC/Clang); elsewhere only the baseline.
 #if defined(SSM_SCAN_HAVE_ISA_VARIANTS)
 template <class T>
-SSM_SCAN_TARGET_AVX512 void run_task_avx512(const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
+SSM_SCAN_TARGET_AVX512 void run_task_avx512(
+    const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
   run_task_impl<T>(c, k, s);
 }
 template <class T>
-SSM_SCAN_TARGET_AVX2 void run_task_avx2(const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
+SSM_SCAN_TARGET_AVX2 void run_task_avx2(const Ctx<T>& c, const Task& k,
+                                                             Scratch<T>& s) noexcept {
   run_task_impl<T>(c, k, s);
 }
 #endif
