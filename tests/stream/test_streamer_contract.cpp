@@ -435,6 +435,18 @@ BOOST_AUTO_TEST_CASE(specs_that_do_not_fit_are_named) {
   const auto k = kernel<float>(2, 10);
   PartitionedConvolver<float> pc(2, k.data(), 10, nullptr);
   BOOST_CHECK_THROW(pc.prepare({48000.0, 64, 1.0, 3}), Error);
+  // A new kernel unprepares until the next prepare(): silence, no stale partition layout.
+  PartitionedConvolver<float> pk(1, k.data(), 10, nullptr);
+  pk.prepare({48000.0, 16, 1.0, 1});
+  BOOST_TEST(pk.prepared());
+  pk.set_kernel(2, k.data(), 10, nullptr);
+  BOOST_TEST(!pk.prepared());
+  BOOST_TEST(pk.state_size() == 0u);
+  std::vector<float> one(4, 1.0f), out(4, 5.0f);
+  pk.process_interleaved(one.data(), out.data(), 2);
+  BOOST_TEST((out[0] == 0.0f && out[1] == 0.0f));
+  pk.prepare({48000.0, 16, 1.0, 2});
+  BOOST_TEST(pk.channels() == 2);
   PartitionedConvolver<float> none;
   BOOST_CHECK_THROW(none.prepare(StreamSpec{}), Error);  // no kernel
   StreamSpec bad;
