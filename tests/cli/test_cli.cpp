@@ -22,6 +22,7 @@
 #include "ssm/io/npy.hpp"
 #include "ssm/io/png.hpp"
 #include "ssm/io/safetensors.hpp"
+#include "ssm/layers/bst_model.hpp"
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/registry.hpp"
 #include "ssm/layers/s4d_model.hpp"
@@ -300,6 +301,18 @@ BOOST_AUTO_TEST_CASE(run_model_works_for_every_registered_arch) {
     c.block.dt_rank = 1;
     files.push_back(path("arch_mamba" + std::to_string(width) + ".safetensors"));
     ssm::MambaModel<float>(c, ssm::random_mamba_model<float>(c, 8)).save(files.back());
+  }
+  {
+    ssm::BSTModelConfig c;
+    c.n_layers = 1;
+    c.layer.d_model = 8;
+    c.layer.modes = 4;
+    c.layer.d_ff = 16;
+    c.layer.block_size = 16;
+    c.layer.context = 4;
+    c.layer.n_heads = 2;
+    files.push_back(path("arch_bst.safetensors"));
+    ssm::BSTModel<float>(c, ssm::random_bst_model<float>(c, 9)).save(files.back());
   }
   std::vector<std::string> covered;
   const std::int64_t L = 700;

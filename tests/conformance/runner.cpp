@@ -29,7 +29,6 @@ static const std::set<std::string> kNotImplementedYet = {
     "ss2d_block",       // issue 16
     "moe_ffn",          // issue 17
     "moe_mamba_layer",  // issue 17
-    "bst_layer",        // issue 17
 };
 
 static std::map<std::string, OpHandler>& registry() {

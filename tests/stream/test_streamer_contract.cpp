@@ -1,6 +1,7 @@
 // The one streaming contract (include/ssm/stream/streamer.hpp), checked the same way over every
 // streamer type: DenseFilter, DiagFilter, PartitionedConvolver (zero-latency two-stage and
-// latency-P1 layouts) and the streamers of every model family opened by ssm::load_model.
+// latency-P1 layouts) and the streamers of every model family opened by ssm::load_model
+// (s4d, mamba, bst; every_registered_family_is_covered fails for a family without a line).
 //
 // For each subject, over a random multi-channel signal, against a reference run in blocks of
 // max_block:
@@ -30,6 +31,7 @@
 #include "ssm/continuous/hippo.hpp"
 #include "ssm/continuous/s4d_init.hpp"
 #include "ssm/core/error.hpp"
+#include "ssm/layers/bst_model.hpp"
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/registry.hpp"
 #include "ssm/layers/s4d_model.hpp"
@@ -83,6 +85,25 @@ std::string s4d_file() {
     c.sample_rate = 16000;
     const std::string p = test::temp_dir() + "/contract_s4d.safetensors";
     S4DModel<double>(c, random_s4d_model<double>(c, 4)).save(p);
+    return p;
+  }();
+  return path;
+}
+
+std::string bst_file() {
+  static const std::string path = [] {
+    BSTModelConfig c;
+    c.d_input = 2;
+    c.d_output = 1;
+    c.n_layers = 2;
+    c.layer.d_model = 8;
+    c.layer.modes = 4;
+    c.layer.d_ff = 16;
+    c.layer.block_size = 8;  // blocks of 8 samples: the splits cross block edges anywhere
+    c.layer.context = 3;
+    c.layer.n_heads = 2;
+    const std::string p = test::temp_dir() + "/contract_bst.safetensors";
+    BSTModel<double>(c, random_bst_model<double>(c, 6)).save(p);
     return p;
   }();
   return path;
@@ -142,6 +163,7 @@ std::vector<Subject<T>> subjects() {
   // Model families through the registry: one line a family.
   v.push_back({"load_model s4d", from_file<T>(s4d_file)});
   v.push_back({"load_model mamba", from_file<T>(mamba_file)});
+  v.push_back({"load_model bst", from_file<T>(bst_file)});
   return v;
 }
 

@@ -30,8 +30,7 @@
 #include <span>
 #include <vector>
 
-#include "ssm/continuous/diagonal.hpp"
-#include "ssm/discretize/discretize.hpp"
+#include "ssm/discretize/diagonal.hpp"
 #include "ssm/stream/streamer.hpp"
 
 namespace ssm {
