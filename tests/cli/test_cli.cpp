@@ -25,6 +25,8 @@
 #include "ssm/layers/bst_model.hpp"
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/registry.hpp"
+#include "ssm/layers/vim_model.hpp"
+#include "ssm/layers/vmamba_model.hpp"
 #include "ssm/layers/s4d_model.hpp"
 #include "ssm/stream/dense_filter.hpp"
 #include "support/testing.hpp"
@@ -345,6 +347,68 @@ BOOST_AUTO_TEST_CASE(run_model_works_for_every_registered_arch) {
       BOOST_TEST(max_abs_diff(y.data, ref) <= 1e-4 * std::max(1.0, max_abs(ref)),
                  mf << " " << ssm::to_string(mode) << ": " << max_abs_diff(y.data, ref));
     }
+  }
+  // Offline-only (non-causal) families take arrays of their input shape and give theirs.
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> offline;  // file, input shape
+  {
+    ssm::VimModelConfig c;
+    c.img_h = 8;
+    c.img_w = 12;
+    c.patch_size = c.stride = 4;
+    c.in_chans = 2;
+    c.depth = 2;
+    c.num_classes = 5;
+    c.block.d_model = 8;
+    c.block.d_inner = 16;
+    c.block.d_state = 4;
+    c.block.d_conv = 3;
+    c.block.dt_rank = 1;
+    offline.push_back({path("arch_vim.safetensors"), {2, 8, 12, 2}});
+    ssm::VimModel<float>(c, ssm::random_vim_model<float>(c, 10)).save(offline.back().first);
+  }
+  {
+    ssm::VMambaModelConfig c;
+    c.d_input = 3;
+    c.d_output = 2;
+    c.n_layers = 1;
+    c.block.d_model = 8;
+    c.block.d_inner = 16;
+    c.block.d_state = 4;
+    c.block.d_conv = 3;
+    c.block.dt_rank = 1;
+    c.d_ff = 16;
+    offline.push_back({path("arch_vmamba.safetensors"), {1, 5, 7, 3}});
+    ssm::VMambaModel<float>(c, ssm::random_vmamba_model<float>(c, 11)).save(offline.back().first);
+  }
+  for (const auto& [mf, shape] : offline) {
+    const auto model = ssm::load_model<float>(mf);
+    BOOST_TEST(!model->info().causal);
+    BOOST_CHECK_THROW(model->make_streamer(), ssm::Error);
+    covered.push_back(model->info().arch);
+    std::int64_t n = 1;
+    for (auto v : shape) n *= v;
+    const auto x = ssm::test::randn_f(static_cast<std::size_t>(n), 12);
+    ssm::io::save_npy<float>(path("arch_img.npy"), shape, x);
+    const auto oshape = model->output_shape(shape);
+    const auto ref = model->run(x, shape);
+    const std::string out = path("arch_img_out.npy");
+    Result r = ssmkit("run --model '" + mf + "' '" + path("arch_img.npy") + "' -o '" + out + "'");
+    BOOST_TEST_REQUIRE(r.status == 0, mf << ": " << r.err);
+    const auto y = ssm::io::load_npy<float>(out);
+    BOOST_TEST((y.shape == oshape));
+    BOOST_TEST(max_abs_diff(y.data, ref) <= 1e-5 * std::max(1.0, max_abs(ref)), mf << ": " << max_abs_diff(y.data, ref));
+    // A mode it does not have, and a signal instead of an array, are refused by name.
+    r = ssmkit("run --model '" + mf + "' --mode stream '" + path("arch_img.npy") + "' -o '" + out + "2.npy'");
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(r.err.find("--mode") != std::string::npos, r.err);
+    ssm::io::save_npy<float>(path("arch_bad.npy"), {2, 3}, std::vector<float>(6, 0.5f));
+    r = ssmkit("run --model '" + mf + "' '" + path("arch_bad.npy") + "' -o '" + out + "3.npy'");
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(r.err.find("input") != std::string::npos, r.err);
+    BOOST_TEST(!std::filesystem::exists(out + "3.npy"));
+    r = ssmkit("info '" + mf + "'");
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    BOOST_TEST(r.out.find(model->info().description) != std::string::npos, r.out);
   }
   for (const auto& arch : ssm::model_archs())
     BOOST_TEST((std::find(covered.begin(), covered.end(), arch) != covered.end()),
