@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
       auto m = ssm::S4DModel<float>::from_file(file);
       const auto& c = m.config();
       return run(m, c.d_input, c.d_output, c.sample_rate, [&](const float* u, int L, float* y) {
-        m.forward(u, 1, L, y, ssm::S4DMode::conv);
+        m.forward(u, 1, L, y, ssm::Mode::conv);
       });
     }
     if (arch == "mamba") {

@@ -52,7 +52,7 @@ void run_s4d(const ssm::io::SafeTensors& st) {
   const auto& c = m.config();
   const auto u = input(c.d_input);
   std::vector<float> y(static_cast<std::size_t>(kBatch) * kLength * static_cast<std::size_t>(c.d_output));
-  for (auto mode : {ssm::S4DMode::stream, ssm::S4DMode::conv, ssm::S4DMode::scan}) {
+  for (auto mode : {ssm::Mode::stream, ssm::Mode::conv, ssm::Mode::scan}) {
     for (double rate : {0.0, 44100.0}) {
       try {
         m.forward(u.data(), kBatch, kLength, y.data(), mode, rate);

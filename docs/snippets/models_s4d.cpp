@@ -13,8 +13,8 @@ int main() {
   std::vector<float> u(L), y_conv(L), y_scan(L), y_stream(L);
   for (int t = 0; t < L; ++t) u[t] = (t % 480 == 0) ? 1.0f : 0.0f;  // 100 Hz click train
 
-  model.forward(u.data(), /*batch=*/1, L, y_conv.data(), ssm::S4DMode::conv);  // offline
-  model.forward(u.data(), 1, L, y_scan.data(), ssm::S4DMode::scan);
+  model.forward(u.data(), /*batch=*/1, L, y_conv.data(), ssm::Mode::conv);  // offline
+  model.forward(u.data(), 1, L, y_scan.data(), ssm::Mode::scan);
 
   model.prepare({48000.0, /*max_block=*/64});    // streaming, real-time safe process()
   for (int t = 0; t < L; t += 64) model.process(&u[t], &y_stream[t], std::min(64, L - t));

@@ -28,21 +28,6 @@
 
 namespace ssm::cli {
 
-Mode parse_mode(std::string_view name) {
-  if (name == "stream") return Mode::stream;
-  if (name == "conv") return Mode::conv;
-  if (name == "scan") return Mode::scan;
-  fail("ssmkit", "--mode", "must be stream, conv or scan, got '", name, "'");
-}
-
-const char* to_string(Mode m) noexcept {
-  switch (m) {
-    case Mode::stream: return "stream";
-    case Mode::conv: return "conv";
-    case Mode::scan: return "scan";
-  }
-  return "?";
-}
 
 // ---- progress -------------------------------------------------------------------------------
 Progress::Progress(double total, std::string label) { reset(total, std::move(label)); }
@@ -589,7 +574,7 @@ public:
       yp = y.data();
     }
     if constexpr (std::is_same_v<M, S4DModel<float>>)
-      m_.forward(up, streams_, L, yp, mode == Mode::conv ? S4DMode::conv : S4DMode::scan, rate, device);
+      m_.forward(up, streams_, L, yp, mode == Mode::conv ? Mode::conv : Mode::scan, rate, device);
     else
       m_.forward(up, streams_, L, yp, device);
     if (width_ > 1)

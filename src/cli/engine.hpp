@@ -17,13 +17,12 @@
 #include <vector>
 
 #include "ssm/core/device.hpp"
+#include "ssm/core/mode.hpp"
 #include "ssm/discretize/discretize.hpp"
 
 namespace ssm::cli {
 
-enum class Mode { stream, conv, scan };
-Mode parse_mode(std::string_view name);  // "stream" | "conv" | "scan"; ssm::Error otherwise
-const char* to_string(Mode m) noexcept;
+using ssm::Mode;  // ssm/core/mode.hpp: the library's one mode vocabulary
 
 /// Progress bar on stderr: shown only when stderr is a terminal and the job has been running
 /// for more than a second; a job is `total` units of work (samples x channels).

@@ -296,6 +296,31 @@ void MambaModel<T>::process(const T* in, T* out, int n) noexcept {
   }
 }
 
+template <class T>
+std::size_t MambaModel<T>::state_size() const noexcept {
+  std::size_t n = 0;
+  for (const auto& s : states_) n += s.conv().size() + s.ssm().size();
+  return n;
+}
+
+template <class T>
+void MambaModel<T>::save_state(T* dst) const noexcept {
+  for (const auto& s : states_) {
+    dst = std::copy(s.conv().begin(), s.conv().end(), dst);
+    dst = std::copy(s.ssm().begin(), s.ssm().end(), dst);
+  }
+}
+
+template <class T>
+void MambaModel<T>::load_state(const T* src) noexcept {
+  for (auto& s : states_) {
+    std::copy_n(src, s.conv().size(), s.conv().begin());
+    src += s.conv().size();
+    std::copy_n(src, s.ssm().size(), s.ssm().begin());
+    src += s.ssm().size();
+  }
+}
+
 template class MambaModel<float>;
 template class MambaModel<double>;
 template MambaModelParams<float> random_mamba_model<float>(const MambaModelConfig&, std::uint64_t);

@@ -21,22 +21,6 @@ namespace ssm {
 using layers_detail::linear_gemm;
 using layers_detail::linear_rows;
 
-const char* to_string(S4DMode m) noexcept {
-  switch (m) {
-    case S4DMode::stream: return "stream";
-    case S4DMode::conv: return "conv";
-    case S4DMode::scan: return "scan";
-  }
-  return "?";
-}
-
-S4DMode parse_s4d_mode(const std::string& name) {
-  if (name == "stream") return S4DMode::stream;
-  if (name == "conv") return S4DMode::conv;
-  if (name == "scan") return S4DMode::scan;
-  fail("parse_s4d_mode", "name", "must be \"stream\", \"conv\" or \"scan\", got \"", name, "\"");
-}
-
 // ---- config ---------------------------------------------------------------------------------
 
 void S4DModelConfig::validate(const char* where) const {
@@ -374,7 +358,7 @@ void S4DModel<T>::layer_tail(std::size_t i, T* ys, std::ptrdiff_t rows, T* x, T*
 }
 
 template <class T>
-void S4DModel<T>::forward(const T* u, int batch, int length, T* y, S4DMode mode, double sample_rate,
+void S4DModel<T>::forward(const T* u, int batch, int length, T* y, Mode mode, double sample_rate,
                           Device device) const {
   constexpr const char* w = "S4DModel::forward";
   require(!ssm_.empty(), w, "this", "must be a constructed model");
@@ -383,14 +367,14 @@ void S4DModel<T>::forward(const T* u, int batch, int length, T* y, S4DMode mode,
   require(u != nullptr && y != nullptr, w, "u/y", "must not be null");
   require(sample_rate >= 0 && std::isfinite(sample_rate), w, "sample_rate",
           "must be finite and > 0 (or 0: the model's rate), got ", sample_rate);
-  require(mode != S4DMode::stream || device == Device::cpu, w, "device", "must be cpu for the stream mode");
+  require(mode != Mode::stream || device == Device::cpu, w, "device", "must be cpu for the stream mode");
   const double rate = sample_rate > 0 ? sample_rate : cfg_.sample_rate;
   const double dt_scale = cfg_.sample_rate / rate;
   const std::ptrdiff_t H = cfg_.d_model, N2 = cfg_.modes(), L = length, M = std::ptrdiff_t(batch) * L;
   std::vector<T> x(std::size_t(M * H)), z(x.size()), ys(x.size()), glu(std::size_t(M * 2 * H));
   linear_gemm(u, M, cfg_.d_input, p_.encoder_weight.data(), p_.encoder_bias.data(), H, x.data());
   std::vector<Discrete> disc;
-  if (mode == S4DMode::stream) disc = discretize_all(dt_scale);
+  if (mode == Mode::stream) disc = discretize_all(dt_scale);
   std::vector<T> hr(std::size_t(H * N2)), hi(hr.size()), K;
 
   for (std::size_t i = 0; i < ssm_.size(); ++i) {
@@ -402,7 +386,7 @@ void S4DModel<T>::forward(const T* u, int batch, int length, T* y, S4DMode mode,
     const View3<const T> zv(z.data(), batch, H, L, L * H, 1, H);
     const View3<T> yv(ys.data(), batch, H, L, L * H, 1, H);
     switch (mode) {
-      case S4DMode::stream:
+      case Mode::stream:
         for (int b = 0; b < batch; ++b) {
           std::fill(hr.begin(), hr.end(), T(0));
           std::fill(hi.begin(), hi.end(), T(0));
@@ -410,11 +394,11 @@ void S4DModel<T>::forward(const T* u, int batch, int length, T* y, S4DMode mode,
                      ys.data() + b * L * H, L);
         }
         break;
-      case S4DMode::conv:
+      case Mode::conv:
         K = diag_kernel<T>(ssm_[i], Method::zoh, L, dt_scale);
         fftconv<T>(zv, K.data(), L, l.D.data(), yv, device);
         break;
-      case S4DMode::scan: {
+      case Mode::scan: {
         std::vector<T> A(std::size_t(H * N2 * 2)), B(A.size()), C(l.C), dt(static_cast<std::size_t>(H));
         for (std::ptrdiff_t k = 0; k < H * N2; ++k) {
           A[std::size_t(2 * k)] = static_cast<T>(ssm_[i].A.re[std::size_t(k)]);
@@ -502,6 +486,31 @@ void S4DModel<T>::process(const T* in, T* out, int n) noexcept {
     layer_tail(i, y_.data(), n, x_.data(), glu_.data(), false);
   }
   linear_rows(x_.data(), n, H, p_.decoder_weight.data(), p_.decoder_bias.data(), cfg_.d_output, out);
+}
+
+template <class T>
+std::size_t S4DModel<T>::state_size() const noexcept {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < h_re_.size(); ++i) n += h_re_[i].size() + h_im_[i].size();
+  return n;
+}
+
+template <class T>
+void S4DModel<T>::save_state(T* dst) const noexcept {
+  for (std::size_t i = 0; i < h_re_.size(); ++i) {
+    dst = std::copy(h_re_[i].begin(), h_re_[i].end(), dst);
+    dst = std::copy(h_im_[i].begin(), h_im_[i].end(), dst);
+  }
+}
+
+template <class T>
+void S4DModel<T>::load_state(const T* src) noexcept {
+  for (std::size_t i = 0; i < h_re_.size(); ++i) {
+    std::copy_n(src, h_re_[i].size(), h_re_[i].begin());
+    src += h_re_[i].size();
+    std::copy_n(src, h_im_[i].size(), h_im_[i].begin());
+    src += h_im_[i].size();
+  }
 }
 
 template class S4DModel<float>;

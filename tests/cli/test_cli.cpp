@@ -261,7 +261,7 @@ BOOST_AUTO_TEST_CASE(model_file_info_and_run) {
   const auto x = test_signal(2, L, 16000);  // two channels: two streams of the 1-channel model
   ssm::io::save_npy<float>(path("m_in.npy"), {2, L}, x);
   std::vector<float> ref(x.size());
-  model.forward(x.data(), 2, static_cast<int>(L), ref.data(), ssm::S4DMode::conv, 16000);
+  model.forward(x.data(), 2, static_cast<int>(L), ref.data(), ssm::Mode::conv, 16000);
   for (const std::string mode : {"stream", "scan"}) {
     const std::string out = path("m_" + mode + ".npy");
     r = ssmkit("run --model '" + mf + "' --mode " + mode + " --rate 16000 --block 64 '" + path("m_in.npy") +

@@ -91,12 +91,12 @@ BOOST_AUTO_TEST_CASE(valid_files_load_in_every_float_dtype) {
   BOOST_TEST(model_arch(io::SafeTensors::load(ok)) == "s4d");
   std::vector<float> u(300), y0(300), y1(300);
   for (std::size_t i = 0; i < u.size(); ++i) u[i] = float(std::sin(0.1 * double(i)));
-  m.forward(u.data(), 1, 300, y0.data(), S4DMode::conv);
+  m.forward(u.data(), 1, 300, y0.data(), Mode::conv);
   for (auto dt : {io::DType::F64, io::DType::BF16, io::DType::F16}) {
     auto f = FileImage::read(ok);
     for (auto& t : f.tensors) t.dtype = dt;
     const auto m2 = S4DModel<float>::load(f.write("s4d_dtype"));
-    m2.forward(u.data(), 1, 300, y1.data(), S4DMode::conv);
+    m2.forward(u.data(), 1, 300, y1.data(), Mode::conv);
     const double tol = dt == io::DType::F64 ? 1e-6 : 0.2;  // half precision weights: close, not equal
     BOOST_TEST(test::max_abs_diff(y0, y1) < tol);
   }
@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
     auto err = [&] { return test::max_abs_diff(got, y) / ymax; };
     if (chk.meta("arch") == "s4d") {
       const auto m = S4DModel<double>::load(model_path);
-      for (S4DMode mode : {S4DMode::conv, S4DMode::scan, S4DMode::stream}) {
+      for (Mode mode : {Mode::conv, Mode::scan, Mode::stream}) {
         m.forward(u.data(), batch, L, got.data(), mode);
         BOOST_TEST(err() < 1e-9, p << " mode " << to_string(mode) << ": rel err " << err());
       }

@@ -66,9 +66,9 @@ BOOST_AUTO_TEST_CASE(s4d_cuda_equals_cpu) {
   const auto r = test::randn(std::size_t(batch) * L, 4);
   const std::vector<float> u(r.begin(), r.end());
   std::vector<float> ys(u.size()), yn(u.size()), yc(u.size());
-  m.forward(u.data(), batch, L, ys.data(), S4DMode::stream);
-  m.forward(u.data(), batch, L, yn.data(), S4DMode::scan, 0, Device::cuda);
-  m.forward(u.data(), batch, L, yc.data(), S4DMode::conv, 0, Device::cuda);
+  m.forward(u.data(), batch, L, ys.data(), Mode::stream);
+  m.forward(u.data(), batch, L, yn.data(), Mode::scan, 0, Device::cuda);
+  m.forward(u.data(), batch, L, yc.data(), Mode::conv, 0, Device::cuda);
   BOOST_TEST(rel(yn, ys) < 1e-3);
   BOOST_TEST(rel(yc, ys) < 1e-3);
 }

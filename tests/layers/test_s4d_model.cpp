@@ -74,9 +74,9 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_double) {
     const int batch = 2, L = 3000;
     const auto u = signal<double>(std::size_t(batch) * L, 2, 1);
     std::vector<double> ys(std::size_t(batch) * L * 3), yc(ys.size()), yn(ys.size());
-    m.forward(u.data(), batch, L, ys.data(), S4DMode::stream);
-    m.forward(u.data(), batch, L, yc.data(), S4DMode::conv);
-    m.forward(u.data(), batch, L, yn.data(), S4DMode::scan);
+    m.forward(u.data(), batch, L, ys.data(), Mode::stream);
+    m.forward(u.data(), batch, L, yc.data(), Mode::conv);
+    m.forward(u.data(), batch, L, yn.data(), Mode::scan);
     BOOST_TEST(rel(yc, ys) < 1e-9);
     BOOST_TEST(rel(yn, ys) < 1e-9);
     // the streaming object over random block sizes equals the offline stream, batch item 1
@@ -95,9 +95,9 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_float_4x64x32) {
   const int L = 12000;
   const auto u = signal<float>(L, 1, 3);
   std::vector<float> ys(L), yc(L), yn(L);
-  mf.forward(u.data(), 1, L, ys.data(), S4DMode::stream);
-  mf.forward(u.data(), 1, L, yc.data(), S4DMode::conv);
-  mf.forward(u.data(), 1, L, yn.data(), S4DMode::scan);
+  mf.forward(u.data(), 1, L, ys.data(), Mode::stream);
+  mf.forward(u.data(), 1, L, yc.data(), Mode::conv);
+  mf.forward(u.data(), 1, L, yn.data(), Mode::scan);
   BOOST_TEST(rel(yc, ys) < 2e-4);
   BOOST_TEST(rel(yn, ys) < 2e-4);
   const auto y64 = stream(mf, u, L, 48000, 64, 0);
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_float_4x64x32) {
   S4DModel<double> md(cfg, pd);
   const std::vector<double> ud(u.begin(), u.end());
   std::vector<double> yd(L);
-  md.forward(ud.data(), 1, L, yd.data(), S4DMode::conv);
+  md.forward(ud.data(), 1, L, yd.data(), Mode::conv);
   BOOST_TEST(rel(ys, yd) < 2e-4);
   BOOST_TEST(rel(yc, yd) < 2e-4);
 }
@@ -134,14 +134,14 @@ BOOST_AUTO_TEST_CASE(sample_rate_change_rediscretizes_with_scaled_dt) {
   const int L = 2000;
   const auto u = signal<double>(L, 1, 9);
   std::vector<double> ref(L), y(L);
-  half.forward(u.data(), 1, L, ref.data(), S4DMode::conv);
-  for (S4DMode mode : {S4DMode::conv, S4DMode::scan, S4DMode::stream}) {
+  half.forward(u.data(), 1, L, ref.data(), Mode::conv);
+  for (Mode mode : {Mode::conv, Mode::scan, Mode::stream}) {
     m.forward(u.data(), 1, L, y.data(), mode, 96000.0);
     BOOST_TEST(rel(y, ref) < 1e-9, to_string(mode));
   }
   BOOST_TEST(rel(stream(m, u, L, 96000, 32, 3), ref) < 1e-9);
   std::vector<double> y48(L);
-  m.forward(u.data(), 1, L, y48.data(), S4DMode::conv);
+  m.forward(u.data(), 1, L, y48.data(), Mode::conv);
   BOOST_TEST(rel(y48, ref) > 1e-3);  // and the rate matters
 }
 
@@ -186,9 +186,9 @@ BOOST_AUTO_TEST_CASE(invalid_configs_and_params_throw) {
   BOOST_CHECK_THROW(S4DModel<float>(c2, p), Error);
   S4DModel<float> m(cfg, p);
   std::vector<float> u(10), y(10);
-  BOOST_CHECK_THROW(m.forward(u.data(), 1, 10, y.data(), S4DMode::conv, -1.0), Error);
+  BOOST_CHECK_THROW(m.forward(u.data(), 1, 10, y.data(), Mode::conv, -1.0), Error);
   BOOST_CHECK_THROW(m.prepare({0.0, 64}), Error);
   BOOST_CHECK_THROW(m.prepare({48000.0, 0}), Error);
-  BOOST_CHECK_THROW(parse_s4d_mode("fft"), Error);
-  BOOST_CHECK(parse_s4d_mode("scan") == S4DMode::scan);
+  BOOST_CHECK_THROW(parse_mode("fft"), Error);
+  BOOST_CHECK(parse_mode("scan") == Mode::scan);
 }

@@ -37,9 +37,9 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_on_10s_at_48k) {
     for (int t = 0; t < L; ++t)  // noise with a slow envelope plus a sweep
       u[t] = float(r[t] * (0.55 + 0.45 * std::sin(2e-4 * t)) + 0.3 * std::sin(1e-6 * double(t) * t));
     std::vector<float> ys(L), yc(L), yn(L), yp(L);
-    m.forward(u.data(), 1, L, ys.data(), S4DMode::stream);
-    m.forward(u.data(), 1, L, yc.data(), S4DMode::conv);
-    m.forward(u.data(), 1, L, yn.data(), S4DMode::scan);
+    m.forward(u.data(), 1, L, ys.data(), Mode::stream);
+    m.forward(u.data(), 1, L, yc.data(), Mode::conv);
+    m.forward(u.data(), 1, L, yn.data(), Mode::scan);
     m.prepare({48000.0, 64});
     for (int t = 0; t < L; t += 64) m.process(u.data() + t, yp.data() + t, std::min(64, L - t));
     BOOST_TEST_MESSAGE("prenorm " << prenorm << ": conv/stream " << rel(yc, ys) << ", scan/stream " << rel(yn, ys)

@@ -140,7 +140,7 @@ void load_model(const Bytes& b, const std::string& origin) {
     const auto& c = m.config();
     const std::vector<float> u(static_cast<std::size_t>(2 * 7 * c.d_input), 0.25f);
     std::vector<float> y(static_cast<std::size_t>(2 * 7 * c.d_output));
-    for (auto mode : {ssm::S4DMode::stream, ssm::S4DMode::conv, ssm::S4DMode::scan}) {
+    for (auto mode : {ssm::Mode::stream, ssm::Mode::conv, ssm::Mode::scan}) {
       m.forward(u.data(), 2, 7, y.data(), mode);
       if (valid)
         for (float v : y) BOOST_TEST(std::isfinite(v));

@@ -95,6 +95,12 @@ public:
   void process(const T* in, T* out, int n) noexcept;
   void reset() noexcept;
   bool prepared() const noexcept { return prepared_; }
+  /// The streaming state (every layer's recurrent state) as a flat array: state_size() values
+  /// (0 before prepare()); save -> process -> load -> process reproduces the outputs bit for bit.
+  /// Real-time safe.
+  std::size_t state_size() const noexcept;
+  void save_state(T* dst) const noexcept;
+  void load_state(const T* src) noexcept;
 
 private:
   void norm(const T* x, std::ptrdiff_t rows, const std::vector<T>& w, const std::vector<T>& b, T* y) const noexcept;

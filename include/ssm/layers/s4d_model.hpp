@@ -36,14 +36,12 @@
 
 #include "ssm/continuous/diagonal.hpp"
 #include "ssm/core/device.hpp"
+#include "ssm/core/mode.hpp"
 #include "ssm/io/safetensors.hpp"
 #include "ssm/stream/dense_filter.hpp"  // StreamSpec
 
 namespace ssm {
 
-enum class S4DMode { stream, conv, scan };
-const char* to_string(S4DMode m) noexcept;
-S4DMode parse_s4d_mode(const std::string& name);  // "stream" | "conv" | "scan"
 
 enum class Activation { gelu, silu, relu, identity };
 
@@ -111,7 +109,7 @@ public:
   /// Offline: u (batch, length, d_input) -> y (batch, length, d_output) from zero states, by
   /// `mode`, at `sample_rate` Hz (0: the model's own rate). `device` applies to scan (CUDA
   /// through diag_scan) and conv (cuFFT, float only); stream runs on the CPU.
-  void forward(const T* u, int batch, int length, T* y, S4DMode mode, double sample_rate = 0,
+  void forward(const T* u, int batch, int length, T* y, Mode mode, double sample_rate = 0,
                Device device = Device::cpu) const;
 
   /// Discretizes every layer at spec.sample_rate and allocates for blocks up to
@@ -122,6 +120,12 @@ public:
   void process(const T* in, T* out, int n) noexcept;
   void reset() noexcept;
   bool prepared() const noexcept { return prepared_; }
+  /// The streaming state (every layer's recurrent state) as a flat array: state_size() values
+  /// (0 before prepare()); save -> process -> load -> process reproduces the outputs bit for bit.
+  /// Real-time safe.
+  std::size_t state_size() const noexcept;
+  void save_state(T* dst) const noexcept;
+  void load_state(const T* src) noexcept;
 
 private:
   struct Discrete {  // one layer at one step: Ad and W = C Bd (H, N2) split complex, in T

@@ -20,14 +20,9 @@
 
 #include "ssm/continuous/dense.hpp"
 #include "ssm/discretize/discretize.hpp"
+#include "ssm/stream/streamer.hpp"  // StreamSpec
 
 namespace ssm {
-
-struct StreamSpec {
-  double sample_rate = 48000.0;  // Hz; dt = time_scale / sample_rate
-  int max_block = 512;           // largest block passed to process()
-  double time_scale = 1.0;       // continuous time units per second (1: A is in 1/seconds)
-};
 
 template <class T>
 class DenseFilter {

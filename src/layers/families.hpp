@@ -1,0 +1,12 @@
+#pragma once
+// Internal: the built-in model families. Each family's source defines its ModelFamily
+// function; src/layers/registry.cpp registers the list below before the first lookup (a
+// static archive would drop self-registering objects that nothing references).
+#include "ssm/layers/registry.hpp"
+
+namespace ssm::detail {
+
+ModelFamily s4d_family();
+ModelFamily mamba_family();
+
+}  // namespace ssm::detail

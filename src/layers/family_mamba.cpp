@@ -1,0 +1,114 @@
+// The "mamba" model family: MambaModel behind Model<T> / Streamer<T>, registered by name.
+#include <memory>
+
+#include "layers/families.hpp"
+#include "layers/stream_forward.hpp"
+#include "ssm/core/error.hpp"
+#include "ssm/layers/mamba_model.hpp"
+
+namespace ssm {
+namespace {
+
+template <class T>
+class MambaStreamer final : public Streamer<T> {
+public:
+  explicit MambaStreamer(const MambaModel<T>& m) : proto_(m) {}
+  int input_width() const noexcept override { return proto_.config().d_input; }
+  int output_width() const noexcept override { return proto_.config().d_output; }
+
+protected:
+  void do_prepare(const StreamSpec& spec) override {
+    ch_.assign(static_cast<std::size_t>(spec.channels), proto_);
+    for (auto& m : ch_) m.prepare(spec);
+  }
+  void do_process(const T* const* in, T* const* out, int n) noexcept override {
+    for (std::size_t c = 0; c < ch_.size(); ++c) ch_[c].process(in[c], out[c], n);
+  }
+  void do_reset() noexcept override {
+    for (auto& m : ch_) m.reset();
+  }
+  std::size_t do_state_size() const noexcept override {
+    std::size_t n = 0;
+    for (const auto& m : ch_) n += m.state_size();
+    return n;
+  }
+  void do_save_state(T* dst) const noexcept override {
+    for (const auto& m : ch_) {
+      m.save_state(dst);
+      dst += m.state_size();
+    }
+  }
+  void do_load_state(const T* src) noexcept override {
+    for (auto& m : ch_) {
+      m.load_state(src);
+      src += m.state_size();
+    }
+  }
+
+private:
+  MambaModel<T> proto_;
+  std::vector<MambaModel<T>> ch_;
+};
+
+template <class T>
+class MambaFamilyModel final : public Model<T> {
+public:
+  explicit MambaFamilyModel(MambaModel<T> m) : m_(std::move(m)) {
+    const MambaModelConfig& c = m_.config();
+    info_.arch = "mamba";
+    info_.description = "residual stack of Mamba blocks with encoder/decoder maps";
+    info_.config_json = c.to_json();
+    info_.d_input = c.d_input;
+    info_.d_output = c.d_output;
+    info_.causal = true;
+    info_.modes = {Mode::scan, Mode::stream};
+    const std::int64_t states = std::int64_t(c.n_layers) * c.block.d_inner * (c.block.d_state + c.block.d_conv);
+    info_.details = {
+        {"sizes", "d_input " + std::to_string(c.d_input) + ", d_model " + std::to_string(c.block.d_model) +
+                      ", d_inner " + std::to_string(c.block.d_inner) + ", n_layers " + std::to_string(c.n_layers) +
+                      ", d_state " + std::to_string(c.block.d_state) + ", d_conv " + std::to_string(c.block.d_conv) +
+                      ", d_output " + std::to_string(c.d_output)},
+        {"state size", std::to_string(states) + " values per stream (ssm_state + conv_state)"},
+        {"latency", "0 samples (one step per sample)"}};
+  }
+  const ModelInfo& info() const noexcept override { return info_; }
+  std::vector<std::int64_t> output_shape(const std::vector<std::int64_t>& s) const override {
+    check_sequence_input(s, info_.d_input, "mamba model");
+    return {s[0], s[1], info_.d_output};
+  }
+  void forward(const T* in, const std::vector<std::int64_t>& s, T* out, Mode mode, Device device,
+               double sample_rate) const override {
+    output_shape(s);
+    if (mode == Mode::scan) {
+      m_.forward(in, static_cast<int>(s[0]), static_cast<int>(s[1]), out, device);
+    } else if (mode == Mode::stream) {
+      require(device == Device::cpu, "mamba model", "device", "stream mode runs on the CPU");
+      MambaStreamer<T> st(m_);
+      detail::forward_by_streaming<T>(st, in, s[0], s[1], out, sample_rate > 0 ? sample_rate : 48000.0);
+    } else {
+      fail("mamba model", "mode", "must be scan or stream (Mamba is not LTI: no conv mode), got ", to_string(mode));
+    }
+  }
+  std::unique_ptr<Streamer<T>> make_streamer() const override { return std::make_unique<MambaStreamer<T>>(m_); }
+
+private:
+  MambaModel<T> m_;
+  ModelInfo info_;
+};
+
+}  // namespace
+
+ModelFamily detail::mamba_family() {
+  ModelFamily f;
+  f.arch = "mamba";
+  f.summary = "residual stack of Mamba blocks (mamba_ssm MixerModel names) with encoder/decoder maps";
+  f.load_f32 = [](const io::SafeTensors& file) -> std::unique_ptr<Model<float>> {
+    return std::make_unique<MambaFamilyModel<float>>(MambaModel<float>::from_file(file));
+  };
+  f.load_f64 = [](const io::SafeTensors& file) -> std::unique_ptr<Model<double>> {
+    return std::make_unique<MambaFamilyModel<double>>(MambaModel<double>::from_file(file));
+  };
+  return f;
+}
+
+}  // namespace ssm
