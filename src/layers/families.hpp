@@ -8,5 +8,6 @@ namespace ssm::detail {
 
 ModelFamily s4d_family();
 ModelFamily mamba_family();
+ModelFamily moe_mamba_family();
 
 }  // namespace ssm::detail

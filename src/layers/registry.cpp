@@ -30,7 +30,7 @@ void ensure_builtins() {
   static std::once_flag once;
   std::call_once(once, [] {
     // One line a built-in family (families.hpp declares them).
-    for (auto make : {detail::s4d_family, detail::mamba_family}) add(make());
+    for (auto make : {detail::s4d_family, detail::mamba_family, detail::moe_mamba_family}) add(make());
   });
 }
 
