@@ -102,33 +102,34 @@ __device__ inline T act(T v, int a) {
 template <class T>
 __global__ void route_kernel(T* __restrict__ logits, const T* __restrict__ bias, std::ptrdiff_t rows, int E, int k,
                              int* __restrict__ chosen, T* __restrict__ gates, std::int64_t* __restrict__ idx) {
-  const std::ptrdiff_t r = std::ptrdiff_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (r >= rows) return;
-  T* lg = logits + r * E;
-  if (bias)
-    for (int e = 0; e < E; ++e) lg[e] += bias[e];
-  int* ch = chosen + r * k;
-  T* g = gates + r * k;
-  for (int j = 0; j < k; ++j) {
-    int best = -1;
-    for (int e = 0; e < E; ++e) {
-      bool taken = false;
-      for (int i = 0; i < j; ++i) taken |= ch[i] == e;
-      if (taken) continue;
-      if (best < 0 || lg[e] > lg[best] || (lg[best] != lg[best] && lg[e] == lg[e])) best = e;
+  for (std::ptrdiff_t r = std::ptrdiff_t(blockIdx.x) * blockDim.x + threadIdx.x; r < rows;
+       r += std::ptrdiff_t(gridDim.x) * blockDim.x) {
+    T* lg = logits + r * E;
+    if (bias)
+      for (int e = 0; e < E; ++e) lg[e] += bias[e];
+    int* ch = chosen + r * k;
+    T* g = gates + r * k;
+    for (int j = 0; j < k; ++j) {
+      int best = -1;
+      for (int e = 0; e < E; ++e) {
+        bool taken = false;
+        for (int i = 0; i < j; ++i) taken |= ch[i] == e;
+        if (taken) continue;
+        if (best < 0 || lg[e] > lg[best] || (lg[best] != lg[best] && lg[e] == lg[e])) best = e;
+      }
+      ch[j] = best;
+      idx[r * k + j] = best;
     }
-    ch[j] = best;
-    idx[r * k + j] = best;
-  }
-  const T m = lg[ch[0]];
-  if (k == 1) {
-    T sum = 0;
-    for (int e = 0; e < E; ++e) sum += exp(lg[e] - m);
-    g[0] = T(1) / sum;  // exp(r_e* - m) = 1
-  } else {
-    T sum = 0;
-    for (int j = 0; j < k; ++j) sum += (g[j] = exp(lg[ch[j]] - m));
-    for (int j = 0; j < k; ++j) g[j] /= sum;
+    const T m = lg[ch[0]];
+    if (k == 1) {
+      T sum = 0;
+      for (int e = 0; e < E; ++e) sum += exp(lg[e] - m);
+      g[0] = T(1) / sum;  // exp(r_e* - m) = 1
+    } else {
+      T sum = 0;
+      for (int j = 0; j < k; ++j) sum += (g[j] = exp(lg[ch[j]] - m));
+      for (int j = 0; j < k; ++j) g[j] /= sum;
+    }
   }
 }
 
