@@ -245,10 +245,6 @@ BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
     std::vector<double> got(y.size());
     m.forward(u.data(), batch, L, got.data());
     BOOST_TEST(rel(got, y) < 1e-9, p << " scan: rel err " << rel(got, y));
-    if (chk.has("expert_index")) {  // the first layer's routing
-      const auto idx = chk.to_double("expert_index");
-      BOOST_TEST(idx.size() == std::size_t(batch) * L * m.config().layer.moe.top_k);
-    }
     m.prepare({48000.0, 5});
     const std::size_t di = us[2], dout = ys[2];
     for (int b = 0; b < batch; ++b) {
