@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "layers/gemm_rows.hpp"
 #include "layers/moe_ffn_cuda.hpp"
 #include "layers/nn_ops.hpp"
 #include "ssm/core/error.hpp"
@@ -225,18 +226,12 @@ void MoEFFN<T>::forward(const T* x, std::ptrdiff_t rows, T* y, std::int64_t* exp
     fail(w, "device", "is cuda, but ssmkit was built without CUDA (SSM_WITH_CUDA=OFF)");
 #endif
   }
-  using layers_detail::RowMat;
-  using MapC = Eigen::Map<const RowMat<T>>;
-  using Map = Eigen::Map<RowMat<T>>;
+  using layers_detail::gemm_rows_t;
+  auto bias = [](const std::vector<T>& b) { return b.empty() ? nullptr : b.data(); };
 
   // 1. router logits, one GEMM: (rows, d_model) x (d_model, E)
   std::vector<T> logits(static_cast<std::size_t>(rows * E));
-  {
-    Map lg(logits.data(), rows, E);
-    lg.noalias() = MapC(x, rows, dm) * MapC(router_t_.data(), dm, E);
-    if (!p_.router_bias.empty())
-      lg.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(p_.router_bias.data(), E);
-  }
+  gemm_rows_t(x, rows, dm, router_t_.data(), bias(p_.router_bias), E, logits.data());
   // 2. top-k and gates per token; slot s = row * k + j
   const std::ptrdiff_t S = rows * k;
   std::vector<int> chosen(static_cast<std::size_t>(S));
@@ -273,16 +268,10 @@ void MoEFFN<T>::forward(const T* x, std::ptrdiff_t rows, T* y, std::int64_t* exp
     const std::ptrdiff_t o = offset[std::size_t(e)], n = offset[std::size_t(e + 1)] - o;
     if (n == 0) continue;
     const auto& ex = p_.experts[std::size_t(e)];
-    Map h(hidden.data(), n, df);
-    h.noalias() = MapC(xg.data() + o * dm, n, dm) * MapC(fc1_t_[std::size_t(e)].data(), dm, df);
-    if (!ex.fc1_bias.empty())
-      h.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(ex.fc1_bias.data(), df);
+    gemm_rows_t(xg.data() + o * dm, n, dm, fc1_t_[std::size_t(e)].data(), bias(ex.fc1_bias), df, hidden.data());
 #pragma omp parallel for schedule(static) if (n * df > 65536)
     for (std::ptrdiff_t i = 0; i < n; ++i) activate(hidden.data() + i * df, df, cfg_.activation);
-    Map ye(out.data() + o * dm, n, dm);
-    ye.noalias() = h * MapC(fc2_t_[std::size_t(e)].data(), df, dm);
-    if (!ex.fc2_bias.empty())
-      ye.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(ex.fc2_bias.data(), dm);
+    gemm_rows_t(hidden.data(), n, df, fc2_t_[std::size_t(e)].data(), bias(ex.fc2_bias), dm, out.data() + o * dm);
   }
 
   // 5. combine: each token sums its k expert rows in slot order (no atomics, deterministic)

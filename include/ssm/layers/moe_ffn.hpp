@@ -17,7 +17,8 @@
 //   forward()        offline, grouped: all router logits in one GEMM, the (token, slot)
 //                    assignments counting-sorted by expert (stable: token order within an
 //                    expert), each expert one GEMM pair over its gathered tokens, then every
-//                    token combines its k expert rows in slot order. Allocates; the GEMMs may
+//                    token combines its k expert rows in slot order. Allocates; the GEMMs
+//                    (register-blocked, ISA picked at run time: src/layers/gemm_rows.hpp) may
 //                    use the OpenMP team. Device::cuda runs the same recipe on the GPU with the
 //                    weights uploaded once (kernels/layers/moe_ffn.cu); throws ssm::Error
 //                    without CUDA.
