@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <unsupported/Eigen/SpecialFunctions>
 
 #include "layers/gemm_rows.hpp"
 #include "layers/moe_ffn_cuda.hpp"
@@ -12,7 +13,6 @@
 
 namespace ssm {
 
-using layers_detail::linear_rows_t;
 
 Activation parse_activation(const std::string& name, const char* where, const char* arg) {
   if (name == "gelu") return Activation::gelu;
@@ -129,18 +129,15 @@ void check_size(const std::vector<T>& v, std::size_t n, const std::string& name,
   for (const T& x : v) require(std::isfinite(static_cast<double>(x)), "MoEFFN", name.c_str(), "must be finite");
 }
 
+// In place over n values, with Eigen's packet math (erf and exp vectorized; the same code on
+// both paths, so both see the same activations). Coefficient-wise: no temporaries, no allocation.
 template <class T>
 inline void activate(T* h, std::ptrdiff_t n, Activation a) noexcept {
+  Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> v(h, n);
   switch (a) {
-    case Activation::gelu:
-      for (std::ptrdiff_t i = 0; i < n; ++i) h[i] = layers_detail::gelu(h[i]);
-      break;
-    case Activation::relu:
-      for (std::ptrdiff_t i = 0; i < n; ++i) h[i] = h[i] > T(0) ? h[i] : T(0);
-      break;
-    case Activation::silu:
-      for (std::ptrdiff_t i = 0; i < n; ++i) h[i] = layers_detail::silu(h[i]);
-      break;
+    case Activation::gelu: v = T(0.5) * v * (T(1) + (v * T(0.70710678118654752440)).erf()); break;
+    case Activation::relu: v = v.max(T(0)); break;
+    case Activation::silu: v = v / (T(1) + (-v).exp()); break;
   }
 }
 
@@ -169,12 +166,16 @@ MoEFFN<T>::MoEFFN(const MoEFFNConfig& c, MoEFFNParams<T> p) : cfg_(c), p_(std::m
     require(x.fc2_bias.empty() != cfg_.fc2_bias, "MoEFFN", (q + "fc2.bias").c_str(),
             "must be present exactly when expert 0 has one");
   }
-  router_t_ = layers_detail::transpose(p_.router_weight, E, dm);
-  fc1_t_.resize(E);
-  fc2_t_.resize(E);
+  using layers_detail::pack_bias;
+  using layers_detail::pack_weight;
+  router_w_ = pack_weight(p_.router_weight, E, dm);
+  router_b_ = pack_bias(p_.router_bias, E);
   for (std::size_t e = 0; e < E; ++e) {
-    fc1_t_[e] = layers_detail::transpose(p_.experts[e].fc1_weight, df, dm);
-    fc2_t_[e] = layers_detail::transpose(p_.experts[e].fc2_weight, dm, df);
+    const auto& x = p_.experts[e];
+    fc1_w_.push_back(pack_weight(x.fc1_weight, df, dm));
+    fc1_b_.push_back(pack_bias(x.fc1_bias, df));
+    fc2_w_.push_back(pack_weight(x.fc2_weight, dm, df));
+    fc2_b_.push_back(pack_bias(x.fc2_bias, dm));
   }
 #ifdef SSM_WITH_CUDA
   cuda_ = detail::make_moe_ffn_cuda<T>();
@@ -226,12 +227,11 @@ void MoEFFN<T>::forward(const T* x, std::ptrdiff_t rows, T* y, std::int64_t* exp
     fail(w, "device", "is cuda, but ssmkit was built without CUDA (SSM_WITH_CUDA=OFF)");
 #endif
   }
-  using layers_detail::gemm_rows_t;
-  auto bias = [](const std::vector<T>& b) { return b.empty() ? nullptr : b.data(); };
+  using layers_detail::packed_linear;
 
   // 1. router logits, one GEMM: (rows, d_model) x (d_model, E)
   std::vector<T> logits(static_cast<std::size_t>(rows * E));
-  gemm_rows_t(x, rows, dm, router_t_.data(), bias(p_.router_bias), E, logits.data());
+  packed_linear(x, rows, dm, router_w_.data(), router_b_.data(), E, logits.data());
   // 2. top-k and gates per token; slot s = row * k + j
   const std::ptrdiff_t S = rows * k;
   std::vector<int> chosen(static_cast<std::size_t>(S));
@@ -267,11 +267,11 @@ void MoEFFN<T>::forward(const T* x, std::ptrdiff_t rows, T* y, std::int64_t* exp
   for (std::ptrdiff_t e = 0; e < E; ++e) {
     const std::ptrdiff_t o = offset[std::size_t(e)], n = offset[std::size_t(e + 1)] - o;
     if (n == 0) continue;
-    const auto& ex = p_.experts[std::size_t(e)];
-    gemm_rows_t(xg.data() + o * dm, n, dm, fc1_t_[std::size_t(e)].data(), bias(ex.fc1_bias), df, hidden.data());
+    const std::size_t ue = std::size_t(e);
+    packed_linear(xg.data() + o * dm, n, dm, fc1_w_[ue].data(), fc1_b_[ue].data(), df, hidden.data());
 #pragma omp parallel for schedule(static) if (n * df > 65536)
     for (std::ptrdiff_t i = 0; i < n; ++i) activate(hidden.data() + i * df, df, cfg_.activation);
-    gemm_rows_t(hidden.data(), n, df, fc2_t_[std::size_t(e)].data(), bias(ex.fc2_bias), dm, out.data() + o * dm);
+    packed_linear(hidden.data(), n, df, fc2_w_[ue].data(), fc2_b_[ue].data(), dm, out.data() + o * dm);
   }
 
   // 5. combine: each token sums its k expert rows in slot order (no atomics, deterministic)
@@ -307,19 +307,16 @@ template <class T>
 void MoEFFN<T>::forward_token(const T* x, T* y, std::int64_t* expert_index, MoEFFNScratch<T>& s,
                               std::ptrdiff_t rows) const noexcept {
   const std::ptrdiff_t dm = cfg_.d_model, df = cfg_.d_ff, E = cfg_.n_experts, k = cfg_.top_k;
-  const T* rb = p_.router_bias.empty() ? nullptr : p_.router_bias.data();
+  using layers_detail::packed_linear_serial;
   for (std::ptrdiff_t r = 0; r < rows; ++r) {
     const T* xr = x + r * dm;
-    linear_rows_t(xr, 1, dm, router_t_.data(), rb, E, s.logits_.data());
+    packed_linear_serial(xr, 1, dm, router_w_.data(), router_b_.data(), E, s.logits_.data());
     route(s.logits_.data(), int(E), int(k), s.chosen_.data(), s.gates_.data());
     for (std::ptrdiff_t j = 0; j < k; ++j) {
       const std::size_t e = std::size_t(s.chosen_[std::size_t(j)]);
-      const auto& ex = p_.experts[e];
-      linear_rows_t(xr, 1, dm, fc1_t_[e].data(), ex.fc1_bias.empty() ? nullptr : ex.fc1_bias.data(), df,
-                    s.hidden_.data());
+      packed_linear_serial(xr, 1, dm, fc1_w_[e].data(), fc1_b_[e].data(), df, s.hidden_.data());
       activate(s.hidden_.data(), df, cfg_.activation);
-      linear_rows_t(s.hidden_.data(), 1, df, fc2_t_[e].data(), ex.fc2_bias.empty() ? nullptr : ex.fc2_bias.data(),
-                    dm, s.out_.data());
+      packed_linear_serial(s.hidden_.data(), 1, df, fc2_w_[e].data(), fc2_b_[e].data(), dm, s.out_.data());
       const T g = s.gates_[std::size_t(j)];
       if (j == 0)
         for (std::ptrdiff_t c = 0; c < dm; ++c) s.acc_[std::size_t(c)] = g * s.out_[std::size_t(c)];

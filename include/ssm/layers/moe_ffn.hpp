@@ -18,8 +18,8 @@
 //                    assignments counting-sorted by expert (stable: token order within an
 //                    expert), each expert one GEMM pair over its gathered tokens, then every
 //                    token combines its k expert rows in slot order. Allocates; the GEMMs
-//                    (register-blocked, ISA picked at run time: src/layers/gemm_rows.hpp) may
-//                    use the OpenMP team. Device::cuda runs the same recipe on the GPU with the
+//                    (register-blocked on packed weights, ISA picked at run time:
+//                    src/layers/gemm_rows.hpp) may use the OpenMP team. Device::cuda runs the same recipe on the GPU with the
 //                    weights uploaded once (kernels/layers/moe_ffn.cu); throws ssm::Error
 //                    without CUDA.
 //   forward_token()  one token (or a few rows, token after token), computing only the chosen
@@ -110,8 +110,8 @@ template <class T>
 class MoEFFN {
 public:
   MoEFFN() = default;
-  /// Validates sizes (and finiteness) against cfg; keeps transposed (in, out) copies of the
-  /// expert and router weights for the GEMMs and the token path.
+  /// Validates sizes (and finiteness) against cfg; keeps copies of the router and expert
+  /// weights packed for the CPU kernels (both paths).
   MoEFFN(const MoEFFNConfig& cfg, MoEFFNParams<T> params);
 
   const MoEFFNConfig& config() const noexcept { return cfg_; }
@@ -138,9 +138,9 @@ public:
 private:
   MoEFFNConfig cfg_{};
   MoEFFNParams<T> p_{};
-  std::vector<T> router_t_;               // (d_model, E)
-  std::vector<std::vector<T>> fc1_t_;     // E x (d_model, d_ff)
-  std::vector<std::vector<T>> fc2_t_;     // E x (d_ff, d_model)
+  // weights packed in tiles of 128 bytes of outputs and padded biases (src/layers/gemm_rows.hpp)
+  std::vector<T> router_w_, router_b_;
+  std::vector<std::vector<T>> fc1_w_, fc1_b_, fc2_w_, fc2_b_;  // E each
   // Device copies of the weights, uploaded by the first CUDA forward (under the holder's own
   // lock) and shared by copies of this layer: the weights never change after construction.
   std::shared_ptr<detail::MoEFFNCuda<T>> cuda_;
