@@ -2,7 +2,8 @@
 //  * MoE FFN, 4096 tokens, 8 experts, d_model 256, d_ff 1024, GELU, top_k 1 and 2, float32:
 //    the grouped path (MoEFFN::forward: counting sort by expert, one GEMM pair an expert)
 //    against the per-token loop (MoEFFN::forward_token over the same tokens: only the chosen
-//    experts, matrix-vector products). Goal: grouped >= 5x the per-token loop.
+//    experts, matrix-vector products on the same packed, register-tiled kernel with one row a
+//    block). Goal: grouped >= 5x the per-token loop.
 //  * MoE-Mamba step cost: MoEMambaModel (d_model 256, 4 layers, d_inner 512, d_state 16,
 //    8 experts of d_ff 1024, top_k 1) one token at a time, against a dense MambaModel with the
 //    same d_model, layers and d_state whose d_inner is chosen so that its parameter count per
