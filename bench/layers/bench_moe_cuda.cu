@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/cuda_timing.hpp"
-#include "layers/moe_ffn_cuda.hpp"
+#include "backend/moe_ffn_cuda.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/layers/moe_ffn.hpp"

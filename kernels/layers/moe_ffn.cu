@@ -24,8 +24,8 @@
 #include <mutex>
 #include <vector>
 
-#include "core/cuda_check.cuh"
-#include "layers/moe_ffn_cuda.hpp"
+#include "kernels/core/cuda_check.cuh"
+#include "backend/moe_ffn_cuda.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 

@@ -6,7 +6,7 @@
 #include <unsupported/Eigen/SpecialFunctions>
 
 #include "layers/gemm_rows.hpp"
-#include "layers/moe_ffn_cuda.hpp"
+#include "backend/moe_ffn_cuda.hpp"
 #include "layers/nn_ops.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
