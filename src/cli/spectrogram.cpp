@@ -117,7 +117,7 @@ int cmd_spectrogram(const SpectrogramOptions& o) {
   if (!o.figure.empty()) {
     std::vector<float> ch0(static_cast<std::size_t>(spec.frames) * spec.bins);
     for (std::size_t i = 0; i < ch0.size(); ++i) ch0[i] = y[i * static_cast<std::size_t>(dout)];
-    draw(o.figure, "ssmkit spectrogram: " + std::filesystem::path(o.input).filename().string(), audio.seconds(),
+    draw(o.figure, "ssmkit spectrogram: " + std::filesystem::path(o.input).filename().string(), seconds,
          audio.sample_rate / 2e3, spec.values, ch0, spec.frames, spec.bins);
     std::printf("  figure  : %s\n", o.figure.c_str());
   }
