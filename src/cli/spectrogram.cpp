@@ -69,6 +69,7 @@ int cmd_spectrogram(const SpectrogramOptions& o) {
   std::vector<float> mono(static_cast<std::size_t>(audio.frames), 0.f);
   const double seconds = audio.seconds();
   const int channels = audio.channels;
+  const double rate = audio.sample_rate;
   for (int ch = 0; ch < audio.channels; ++ch) {
     const auto s = audio.channel(ch);
     for (std::size_t i = 0; i < mono.size(); ++i) mono[i] += s[i] / static_cast<float>(audio.channels);
@@ -77,6 +78,7 @@ int cmd_spectrogram(const SpectrogramOptions& o) {
   std::vector<float> mono;
   const double seconds = 0;
   const int channels = 0;
+  const double rate = 0;
   fail(w, "IN", "needs audio file support: ssmkit was built with SSM_WITH_AUDIO=OFF");
 #endif
   const LogSpectrogram spec = log_stft(mono.data(), static_cast<std::int64_t>(mono.size()), o.size, o.hop);
@@ -118,7 +120,7 @@ int cmd_spectrogram(const SpectrogramOptions& o) {
     std::vector<float> ch0(static_cast<std::size_t>(spec.frames) * spec.bins);
     for (std::size_t i = 0; i < ch0.size(); ++i) ch0[i] = y[i * static_cast<std::size_t>(dout)];
     draw(o.figure, "ssmkit spectrogram: " + std::filesystem::path(o.input).filename().string(), seconds,
-         audio.sample_rate / 2e3, spec.values, ch0, spec.frames, spec.bins);
+         rate / 2e3, spec.values, ch0, spec.frames, spec.bins);
     std::printf("  figure  : %s\n", o.figure.c_str());
   }
   return 0;
