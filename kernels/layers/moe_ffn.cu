@@ -95,7 +95,8 @@ template <class T>
 __device__ inline T act(T v, int a) {
   if (a == int(Activation::gelu)) return T(0.5) * v * (T(1) + erf(v * T(0.70710678118654752440)));
   if (a == int(Activation::relu)) return v > T(0) ? v : T(0);
-  return v / (T(1) + exp(-v));
+  if (a == int(Activation::identity)) return v;
+  return v / (T(1) + exp(-v));  // silu
 }
 
 // One thread a token; the same selection and gate formulas as MoEFFN::route on the CPU.

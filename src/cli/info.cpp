@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "commands.hpp"
+#include "ssm/layers/registry.hpp"
 #include "signals.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/io/npy.hpp"
@@ -26,6 +27,18 @@ void print_model(const Model& m) {
   std::string modes;
   for (Mode x : m.modes(Device::cpu)) modes += std::string(modes.empty() ? "" : ", ") + to_string(x);
   std::printf("modes (cpu) : %s\n", modes.c_str());
+}
+
+// Any model file, through the registry: what ModelInfo says (also for offline-only models,
+// which ssmkit run takes arrays for and ssmkit live cannot host).
+void print_model_info(const ssm::ModelInfo& in) {
+  std::printf("model       : %s (%s)\n", in.arch.c_str(), in.description.c_str());
+  std::printf("widths      : d_input %d, d_output %d\n", in.d_input, in.d_output);
+  for (const auto& [k, v] : in.details) std::printf("%-12s: %s\n", k.c_str(), v.c_str());
+  std::string modes;
+  for (Mode x : in.modes) modes += std::string(modes.empty() ? "" : ", ") + to_string(x);
+  std::printf("modes       : %s\n", modes.c_str());
+  std::printf("streaming   : %s\n", in.causal ? "yes (causal: ssmkit live, Streamer)" : "no (offline only: ssmkit run on .npy arrays)");
 }
 
 }  // namespace
@@ -83,7 +96,7 @@ int cmd_info(const std::string& path, const ModelSource& source) {
     const auto& t = f.info(n);
     std::printf("  %-40s %-5s %s\n", n.c_str(), io::to_string(t.dtype), shape_str(t.shape).c_str());
   }
-  if (!arch.empty()) print_model(*load_model_file(path, 0));
+  if (!arch.empty()) print_model_info(ssm::load_model<float>(f, path)->info());
   return 0;
 }
 

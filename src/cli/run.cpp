@@ -172,7 +172,12 @@ RunReport run_job(const RunOptions& o) {
   o.source.validate();
   const Device device = resolve_device(o.device);
   if (!o.source.model_file.empty()) {
-    const auto model = ssm::load_model<float>(o.source.model_file);
+    std::unique_ptr<ssm::Model<float>> model;
+    try {
+      model = ssm::load_model<float>(o.source.model_file);
+    } catch (const Error& e) {
+      fail("ssmkit", "--model", "'", o.source.model_file, "': ", e.what());
+    }
     if (!model->info().causal) return run_tensor_job(o, *model, device, resolve_outputs(o));
   }
   require(o.block >= 1 && o.block <= (1 << 20), "ssmkit", "--block", "must be in [1, 1048576], got ", o.block);

@@ -14,21 +14,6 @@
 namespace ssm {
 
 
-Activation parse_activation(const std::string& name, const char* where, const char* arg) {
-  if (name == "gelu") return Activation::gelu;
-  if (name == "relu") return Activation::relu;
-  if (name == "silu") return Activation::silu;
-  fail(where, arg, "must be gelu, relu or silu, got '", name, "'");
-}
-
-const char* to_string(Activation a) noexcept {
-  switch (a) {
-    case Activation::gelu: return "gelu";
-    case Activation::relu: return "relu";
-    case Activation::silu: return "silu";
-  }
-  return "?";
-}
 
 void MoEFFNConfig::validate(const char* where) const {
   require(d_model >= 1, where, "d_model", "must be >= 1, got ", d_model);
@@ -138,6 +123,7 @@ inline void activate(T* h, std::ptrdiff_t n, Activation a) noexcept {
     case Activation::gelu: v = T(0.5) * v * (T(1) + (v * T(0.70710678118654752440)).erf()); break;
     case Activation::relu: v = v.max(T(0)); break;
     case Activation::silu: v = v / (T(1) + (-v).exp()); break;
+    case Activation::identity: break;
   }
 }
 

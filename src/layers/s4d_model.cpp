@@ -35,18 +35,6 @@ void S4DModelConfig::validate(const char* where) const {
           sample_rate);
 }
 
-namespace {
-const char* activation_name(Activation a) {
-  switch (a) {
-    case Activation::gelu: return "gelu";
-    case Activation::silu: return "silu";
-    case Activation::relu: return "relu";
-    case Activation::identity: return "identity";
-  }
-  return "?";
-}
-}  // namespace
-
 S4DModelConfig S4DModelConfig::from_json(const std::string& text) {
   layers_detail::ConfigJson j(text, "S4DModelConfig");
   S4DModelConfig c;
@@ -77,7 +65,7 @@ std::string S4DModelConfig::to_json() const {
   j["d_input"] = d_input;
   j["d_output"] = d_output;
   j["prenorm"] = prenorm;
-  j["activation"] = activation_name(activation);
+  j["activation"] = to_string(activation);
   j["norm"] = "layernorm";
   j["norm_eps"] = norm_eps;
   j["sample_rate"] = sample_rate;

@@ -33,15 +33,13 @@
 
 #include "ssm/core/device.hpp"
 #include "ssm/io/safetensors.hpp"
+#include "ssm/layers/activation.hpp"
 
 namespace ssm {
 
 class TensorReader;
 
-enum class Activation { gelu, relu, silu };
-/// "gelu" | "relu" | "silu"; throws ssm::Error naming `where` and `arg` otherwise.
-Activation parse_activation(const std::string& name, const char* where, const char* arg = "activation");
-const char* to_string(Activation a) noexcept;
+// Activation (gelu | silu | relu | identity): ssm/layers/activation.hpp.
 
 struct MoEFFNConfig {
   int d_model = 0;

@@ -38,12 +38,13 @@
 #include "ssm/core/device.hpp"
 #include "ssm/core/mode.hpp"
 #include "ssm/io/safetensors.hpp"
+#include "ssm/layers/activation.hpp"
 #include "ssm/stream/dense_filter.hpp"  // StreamSpec
 
 namespace ssm {
 
 
-enum class Activation { gelu, silu, relu, identity };
+// Activation: ssm/layers/activation.hpp.
 
 struct S4DModelConfig {
   int d_input = 1, d_output = 1;
