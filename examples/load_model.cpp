@@ -1,6 +1,6 @@
 // Loading a model trained in PyTorch: a safetensors file whose metadata names the architecture
 // (ssmkit.arch = "s4d" | "mamba") and its config (see include/ssm/layers/model_file.hpp and
-// examples/python/ for the exporters). The model is run offline and streamed block by block;
+// tools/ for the exporters). The model is run offline and streamed block by block;
 // both give the same output.
 //
 //   example_load_model [model.safetensors]

@@ -32,9 +32,13 @@ Usage as a library:
     export_mamba(model, "model.safetensors")
 
 Self-check (needs torch and safetensors; writes a model and a check file that
+tools/check_export.cpp's ssmkit_check_export compares with ssmkit, and that
 tests/layers/test_model_files reads when SSM_TORCH_CHECK_DIR points at the folder):
 
-    python export_mamba.py --check OUTDIR
+    python tools/export_mamba.py --check OUTDIR
+    ssmkit_check_export OUTDIR/*.check.safetensors
+
+tests/python/test_export_mamba.py runs this (and more variants) in CTest (label python).
 
 The reference modules below (MambaRef with mamba_ssm's parameter names and a sequential
 selective scan, RMSNorm, SignalMamba) run on any PyTorch without mamba_ssm; with mamba_ssm
@@ -218,22 +222,24 @@ def export_mamba(model_or_state_dict, path, *, norm=None, norm_eps=1e-5, sample_
     return config
 
 
+def write_check(outdir, name, model, u, **export_args):
+    """Exports `model` to OUTDIR/NAME.safetensors and PyTorch's float64 output for `u`
+    (batch, length, d_input) to OUTDIR/NAME.check.safetensors (tools/export_check.py)."""
+    from export_check import save_check
+    os.makedirs(outdir, exist_ok=True)
+    export_mamba(model, os.path.join(outdir, name + ".safetensors"), **export_args)
+    with torch.no_grad():
+        y = model.double()(u.double())  # from the exported (float32-rounded) weights
+    return save_check(outdir, name, u, y, arch="mamba")
+
+
 def _check(outdir):
     """Random models -> model files + check files (input and PyTorch's float64 output)."""
-    from safetensors.torch import save_file
-    os.makedirs(outdir, exist_ok=True)
     torch.manual_seed(0)
     for rms, bias in ((True, False), (False, True)):
         model = SignalMamba(d_input=2, d_output=3, d_model=32, n_layers=2, rms_norm=rms, d_state=8, bias=bias)
         name = f"mamba_rms{int(rms)}_bias{int(bias)}"
-        export_mamba(model, os.path.join(outdir, name + ".safetensors"))
-        u = torch.randn(2, 40, 2, dtype=torch.float64)
-        with torch.no_grad():
-            y = model.double()(u)
-        save_file({"u": u.contiguous(), "y": y.contiguous()},
-                  os.path.join(outdir, name + ".check.safetensors"),
-                  metadata={"model": name + ".safetensors", "arch": "mamba", "rtol": "1e-6"})
-        print(f"wrote {name}: y[0, :3, 0] = {y[0, :3, 0].tolist()}")
+        print("wrote", write_check(outdir, name, model, torch.randn(2, 40, 2, dtype=torch.float64)))
 
 
 if __name__ == "__main__":
