@@ -65,6 +65,7 @@
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
+#include "ssm/io/atomic_file.hpp"
 #include "ssm/io/png.hpp"
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/s4d_model.hpp"
@@ -788,9 +789,7 @@ int main(int argc, char** argv) {
     md += "\nTotal run time: " + fmt("%.1f s", since(t0)) + "\n";
     std::fputs(md.c_str(), stdout);
     if (!markdown_path.empty()) {
-      std::ofstream f(markdown_path);
-      f << md;
-      if (!f) throw ssm::Error("cannot write " + markdown_path);
+      ssm::io::write_file_atomic(markdown_path, md.data(), md.size(), "ssmkit-bench --markdown");
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ssmkit-bench: %s\n", e.what());

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "ssm/core/error.hpp"
-#include "ssm/io/npy.hpp"  // detail::write_file_atomically
+#include "ssm/io/atomic_file.hpp"
 
 namespace ssm::io {
 
@@ -145,7 +145,7 @@ std::vector<std::uint8_t> encode_png_rgb(int width, int height, const std::uint8
 }
 
 void write_png_file(const std::string& path, const std::vector<std::uint8_t>& png) {
-  detail::write_file_atomically(path, png.data(), png.size(), "write_png_file");
+  write_file_atomic(path, png, "write_png_file");
 }
 
 // ---- palette and font -----------------------------------------------------------------------
