@@ -32,7 +32,10 @@ def _program(var):
 @pytest.fixture(autouse=True)
 def _torch_seed():
     """Every test starts from the same random state, whatever ran before it."""
-    torch = pytest.importorskip("torch")
+    try:
+        import torch
+    except ImportError:
+        return  # the test modules that need torch skip themselves (pytest.importorskip)
     torch.manual_seed(0)
     torch.set_num_threads(1)
 
