@@ -12,7 +12,9 @@ and requires ``max |got - y| <= rtol * max |y|``. The reference should be comput
 from the weights as exported (export in float32, then ``model.double()``), so that the
 comparison measures ssmkit's arithmetic and not the rounding of the weights.
 """
+import argparse
 import os
+import sys
 
 import torch
 
@@ -24,3 +26,25 @@ def save_check(outdir, name, u, y, *, arch, rtol=1e-9):
     save_file({"u": u.detach().to(torch.float64).contiguous(), "y": y.detach().to(torch.float64).contiguous()},
               path, metadata={"model": name + ".safetensors", "arch": arch, "rtol": repr(float(rtol))})
     return path
+
+
+def export_and_check(export, arch, outdir, name, model, u, **export_args):
+    """export(model, OUTDIR/NAME.safetensors, **export_args), then PyTorch's float64 output for
+    u into OUTDIR/NAME.check.safetensors. The model is converted to float64 in place (after the
+    export, so the reference uses the exported, float32-rounded weights)."""
+    os.makedirs(outdir, exist_ok=True)
+    export(model, os.path.join(outdir, name + ".safetensors"), **export_args)
+    with torch.no_grad():
+        y = model.double()(u.double())
+    return save_check(outdir, name, u, y, arch=arch)
+
+
+def main(doc, self_check):
+    """The command line of an exporter: `--check OUTDIR` runs self_check(OUTDIR)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--check", metavar="OUTDIR", help="export random models and PyTorch's outputs")
+    args = ap.parse_args()
+    if not args.check:
+        ap.print_help()
+        sys.exit(1)
+    self_check(args.check)

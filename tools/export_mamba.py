@@ -44,12 +44,10 @@ The reference modules below (MambaRef with mamba_ssm's parameter names and a seq
 selective scan, RMSNorm, SignalMamba) run on any PyTorch without mamba_ssm; with mamba_ssm
 installed, ``SignalMamba(mixer_cls=mamba_ssm.Mamba)`` trains on the GPU and exports the same.
 """
-import argparse
 import json
 import math
 import os
 import re
-import sys
 
 import torch
 import torch.nn as nn
@@ -225,12 +223,8 @@ def export_mamba(model_or_state_dict, path, *, norm=None, norm_eps=1e-5, sample_
 def write_check(outdir, name, model, u, **export_args):
     """Exports `model` to OUTDIR/NAME.safetensors and PyTorch's float64 output for `u`
     (batch, length, d_input) to OUTDIR/NAME.check.safetensors (tools/export_check.py)."""
-    from export_check import save_check
-    os.makedirs(outdir, exist_ok=True)
-    export_mamba(model, os.path.join(outdir, name + ".safetensors"), **export_args)
-    with torch.no_grad():
-        y = model.double()(u.double())  # from the exported (float32-rounded) weights
-    return save_check(outdir, name, u, y, arch="mamba")
+    from export_check import export_and_check
+    return export_and_check(export_mamba, "mamba", outdir, name, model, u, **export_args)
 
 
 def _check(outdir):
@@ -243,11 +237,5 @@ def _check(outdir):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--check", metavar="OUTDIR", help="export random models and PyTorch's outputs")
-    args = ap.parse_args()
-    if args.check:
-        _check(args.check)
-    else:
-        ap.print_help()
-        sys.exit(1)
+    from export_check import main
+    main(__doc__, _check)

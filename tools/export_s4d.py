@@ -38,12 +38,10 @@ The small reference modules below (S4DKernel, S4D, S4Model) follow the S4 exampl
 parameter names, for the self-check and for users without the S4 repository; training code
 that uses the S4 repository's own modules exports the same way.
 """
-import argparse
 import json
 import math
 import os
 import re
-import sys
 
 import torch
 import torch.nn as nn
@@ -197,12 +195,8 @@ def export_s4d(model_or_state_dict, path, *, sample_rate, prenorm=None, activati
 def write_check(outdir, name, model, u, **export_args):
     """Exports `model` to OUTDIR/NAME.safetensors and PyTorch's float64 output for `u`
     (batch, length, d_input) to OUTDIR/NAME.check.safetensors (tools/export_check.py)."""
-    from export_check import save_check
-    os.makedirs(outdir, exist_ok=True)
-    export_s4d(model, os.path.join(outdir, name + ".safetensors"), **export_args)
-    with torch.no_grad():
-        y = model.double()(u.double())  # from the exported (float32-rounded) weights
-    return save_check(outdir, name, u, y, arch="s4d")
+    from export_check import export_and_check
+    return export_and_check(export_s4d, "s4d", outdir, name, model, u, **export_args)
 
 
 def _check(outdir):
@@ -216,11 +210,5 @@ def _check(outdir):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--check", metavar="OUTDIR", help="export a random model and PyTorch's outputs")
-    args = ap.parse_args()
-    if args.check:
-        _check(args.check)
-    else:
-        ap.print_help()
-        sys.exit(1)
+    from export_check import main
+    main(__doc__, _check)
