@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "ssm/continuous/diagonal.hpp"
+#include "ssm/discretize/diagonal.hpp"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/discretize/discretize.hpp"
 #include "ssm/scan/selective_scan.hpp"

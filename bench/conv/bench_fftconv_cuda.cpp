@@ -17,9 +17,9 @@
 #include <utility>
 #include <vector>
 
-#include "conv/fftconv_device.hpp"
+#include "backend/fftconv_device.hpp"
 #include "common/cuda_timing.hpp"
-#include "core/fill.hpp"
+#include "backend/fill.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"

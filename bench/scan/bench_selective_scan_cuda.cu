@@ -35,8 +35,8 @@
 #include <vector>
 
 #include "common/cuda_timing.hpp"
-#include "core/fill.hpp"
-#include "scan/selective_scan_ext.hpp"
+#include "backend/fill.hpp"
+#include "backend/selective_scan_ext.hpp"
 #include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"

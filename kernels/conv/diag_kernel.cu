@@ -4,8 +4,8 @@
 #include <cmath>
 #include <vector>
 
-#include "conv/diag_kernel_cuda.hpp"
-#include "core/cuda_check.cuh"
+#include "backend/diag_kernel_cuda.hpp"
+#include "kernels/core/cuda_check.cuh"
 #include "ssm/core/device_buffer.hpp"
 
 namespace ssm::detail {

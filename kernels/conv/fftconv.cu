@@ -13,10 +13,10 @@
 #include <utility>
 #include <vector>
 
-#include "conv/fftconv_cuda.hpp"
-#include "conv/fftconv_device.hpp"
+#include "backend/fftconv_cuda.hpp"
+#include "backend/fftconv_device.hpp"
 #include "ssm/conv/fftconv_cuda.hpp"
-#include "core/cuda_check.cuh"
+#include "kernels/core/cuda_check.cuh"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device_buffer.hpp"

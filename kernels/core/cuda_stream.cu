@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "core/cuda_check.cuh"
+#include "kernels/core/cuda_check.cuh"
 #include "ssm/core/cuda_stream.hpp"
 
 namespace ssm {

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "core/cuda_check.cuh"
+#include "kernels/core/cuda_check.cuh"
 #include "ssm/core/device.hpp"
 
 namespace ssm {

@@ -1,7 +1,7 @@
 // CUDA implementation of ssm::DeviceMemory (include/ssm/core/device_buffer.hpp).
 #include <cuda_runtime.h>
 
-#include "core/cuda_check.cuh"
+#include "kernels/core/cuda_check.cuh"
 #include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device_buffer.hpp"
 

@@ -2,8 +2,8 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
-#include "core/cuda_check.cuh"
-#include "core/fill.hpp"
+#include "kernels/core/cuda_check.cuh"
+#include "backend/fill.hpp"
 
 namespace ssm::detail {
 namespace {

@@ -14,9 +14,9 @@
 #include <complex>
 #include <vector>
 
-#include "core/cuda_check.cuh"
-#include "scan/scan_cuda.hpp"
-#include "scan/scan_kernel.cuh"
+#include "kernels/core/cuda_check.cuh"
+#include "backend/scan_cuda.hpp"
+#include "kernels/scan/scan_kernel.cuh"
 
 namespace ssm::detail {
 namespace {

@@ -408,7 +408,7 @@ chunked_scan_kernel(const Params<Tin, T> p) {
 // ---- host-side launch -------------------------------------------------------------------------
 #include <algorithm>
 
-#include "core/cuda_check.cuh"
+#include "kernels/core/cuda_check.cuh"
 
 namespace ssm::detail::scan {
 

@@ -13,10 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "scan/scan_cuda.hpp"
-#include "scan/scan_kernel.cuh"
-#include "scan/selective_scan_ext.hpp"
-#include "scan/selective_scan_fast.cuh"
+#include "backend/scan_cuda.hpp"
+#include "kernels/scan/scan_kernel.cuh"
+#include "backend/selective_scan_ext.hpp"
+#include "kernels/scan/selective_scan_fast.cuh"
 
 namespace ssm::detail {
 namespace {

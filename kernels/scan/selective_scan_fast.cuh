@@ -57,7 +57,7 @@
 #include <climits>
 #include <cstdint>
 
-#include "core/cuda_check.cuh"
+#include "kernels/core/cuda_check.cuh"
 
 namespace ssm::detail::scan_fast {
 

@@ -3,9 +3,9 @@
 // read and written once (coalesced along n), and the read-out sum over n is a warp reduction.
 #include <cuda_runtime.h>
 
-#include "core/cuda_check.cuh"
-#include "scan/scan_cuda.hpp"
-#include "scan/scan_kernel.cuh"
+#include "kernels/core/cuda_check.cuh"
+#include "backend/scan_cuda.hpp"
+#include "kernels/scan/scan_kernel.cuh"
 
 namespace ssm::detail {
 namespace {

@@ -11,7 +11,7 @@
 #include <set>
 #include <type_traits>
 
-#include "ssm/continuous/diagonal.hpp"
+#include "ssm/discretize/diagonal.hpp"
 #include "ssm/continuous/hippo.hpp"
 #include "ssm/continuous/s4d_init.hpp"
 #include "ssm/conv/diag_kernel.hpp"

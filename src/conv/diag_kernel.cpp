@@ -5,7 +5,7 @@
 
 #include "ssm/core/error.hpp"
 #ifdef SSM_WITH_CUDA
-#include "conv/diag_kernel_cuda.hpp"  // kernels/conv
+#include "backend/diag_kernel_cuda.hpp"  // kernels/conv
 #endif
 
 namespace ssm {

@@ -12,8 +12,8 @@
 #include <mutex>
 #include <type_traits>
 
-#include "conv/fftconv_cuda.hpp"
-#include "conv/fftw_plan_cache.hpp"
+#include "backend/fftconv_cuda.hpp"
+#include "core/fftw_plan_cache.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {

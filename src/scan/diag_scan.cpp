@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/complex_diag_step.hpp"
-#include "scan/scan_cuda.hpp"
+#include "backend/scan_cuda.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {

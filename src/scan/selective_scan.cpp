@@ -26,7 +26,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "scan/scan_cuda.hpp"
+#include "backend/scan_cuda.hpp"
 #include "core/activations.hpp"
 #include "core/isa.hpp"
 #include "ssm/core/error.hpp"

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstddef>
 
-#include "scan/scan_cuda.hpp"
+#include "backend/scan_cuda.hpp"
 #include "core/activations.hpp"
 #include "ssm/core/error.hpp"
 

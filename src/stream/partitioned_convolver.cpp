@@ -6,7 +6,7 @@
 #include <complex>
 #include <cstring>
 
-#include "conv/fftw_plan_cache.hpp"
+#include "core/fftw_plan_cache.hpp"
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
 

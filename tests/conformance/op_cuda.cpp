@@ -9,8 +9,8 @@
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 #ifdef SSM_WITH_CUDA
-#include "../../kernels/conv/diag_kernel_cuda.hpp"
-#include "../../kernels/conv/fftconv_device.hpp"
+#include "backend/diag_kernel_cuda.hpp"
+#include "backend/fftconv_device.hpp"
 #endif
 
 namespace ssm::conformance {

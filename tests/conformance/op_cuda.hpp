@@ -4,7 +4,7 @@
 // the op's CUDA backend in float32 (uploading and downloading explicitly) and returns the
 // outputs in the case's layout. Without SSM_WITH_CUDA they throw ssm::Error.
 #include "conformance/conformance.hpp"
-#include "ssm/continuous/diagonal.hpp"
+#include "ssm/discretize/diagonal.hpp"
 #include "ssm/discretize/discretize.hpp"
 
 namespace ssm::conformance {

@@ -12,7 +12,7 @@
 #include "conformance/conformance.hpp"
 #include "conformance/op_scan.hpp"
 #include "conformance/op_cuda.hpp"
-#include "ssm/continuous/diagonal.hpp"
+#include "ssm/discretize/diagonal.hpp"
 #include "ssm/conv/diag_kernel.hpp"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/conv/hippo_kernel.hpp"

@@ -17,8 +17,8 @@
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 #include "support/testing.hpp"
-#include "../../kernels/conv/diag_kernel_cuda.hpp"
-#include "../../kernels/conv/fftconv_device.hpp"
+#include "backend/diag_kernel_cuda.hpp"
+#include "backend/fftconv_device.hpp"
 
 using namespace ssm;
 

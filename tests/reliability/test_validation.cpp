@@ -28,7 +28,7 @@
 #define SSM_TEST_HAVE_NPY 1
 #endif
 #if __has_include("ssm/continuous/diagonal.hpp")
-#include "ssm/continuous/diagonal.hpp"
+#include "ssm/discretize/diagonal.hpp"
 #define SSM_TEST_HAVE_DIAGONAL 1
 #endif
 

@@ -24,7 +24,7 @@
 #include "ssm/scan/state_update.hpp"
 #include "support/stream_gate.hpp"
 #include "support/testing.hpp"
-#include "../../kernels/scan/selective_scan_ext.hpp"
+#include "backend/selective_scan_ext.hpp"
 
 using namespace ssm;
 

@@ -33,5 +33,7 @@ private:
 
 /// True when the malloc/lock interposers are active in this build (false under ASan/TSan).
 bool rt_guard_intercepts_malloc() noexcept;
+/// True when throws are counted (false with a statically linked C++ runtime, see rt_guard.cpp).
+bool rt_guard_intercepts_throw() noexcept;
 
 }  // namespace ssm::test

@@ -10,6 +10,8 @@
 // time units per sample at `reference_rate` Hz. Streaming at another sample rate fs uses
 // dt[h] * reference_rate / fs, so the continuous model, not the step, is what is kept.
 //
+// Discretization (the step dt -> Ad, Bd) lives in discretize/diagonal.hpp.
+//
 // Storage: complex (H, N2) arrays split into real and imaginary parts, row-major
 // (index h * N2 + n), so that loops over modes vectorize.
 #include <complex>
@@ -18,7 +20,6 @@
 #include <vector>
 
 #include "ssm/core/complex.hpp"
-#include "ssm/discretize/discretize.hpp"
 
 namespace ssm {
 
@@ -46,21 +47,5 @@ struct DiagonalSSM {
   /// its size and every value is finite.
   void validate(const char* where) const;
 };
-
-/// Discrete modes of one DiagonalSSM at steps dt[h] * dt_scale (ssm convention):
-///   zoh:  Ad = exp(dt A),  Bd = (Ad - 1)/A B;     gbt(alpha): Ad = (1 + (1-alpha) dt A)/(1 - alpha dt A),
-///   Bd = dt B / (1 - alpha dt A)  (bilinear: alpha = 1/2).  Computed in double.
-/// log_Ad = log(Ad) (zoh: dt A exactly; gbt: principal log, -inf real part where Ad = 0):
-/// the kernel builds Ad^l as exp(l log_Ad) so that long powers carry no accumulated rounding.
-struct DiagonalDiscrete {
-  int H = 0, N2 = 0;
-  SplitComplexVec<double> Ad, Bd, log_Ad;  // (H, N2)
-  std::vector<double> dt;                  // (H) the steps used
-};
-
-/// Throws ssm::Error for an invalid model, dt_scale <= 0, method foh, alpha outside [0, 1],
-/// a pole at 1/(alpha dt) (singular gbt) or a non-finite result.
-DiagonalDiscrete discretize(const DiagonalSSM& model, Method method, double dt_scale = 1.0,
-                            double alpha = 0.5);
 
 }  // namespace ssm

@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "ssm/continuous/diagonal.hpp"
+#include "ssm/discretize/diagonal.hpp"
 #include "ssm/core/device.hpp"
 
 namespace ssm {

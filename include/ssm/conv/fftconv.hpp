@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "ssm/core/device.hpp"
+#include "ssm/core/fft_planning.hpp"
 #include "ssm/core/view.hpp"
 
 namespace ssm {
@@ -81,15 +82,7 @@ private:
 extern template class FFTConv<float>;
 extern template class FFTConv<double>;
 
-/// How FFTW plans are chosen for transforms planned from now on (process-wide):
-///   estimate (default): heuristic, instant and deterministic;
-///   measure: FFTW times candidate algorithms (FFTW_MEASURE) for at most `time_limit_s` seconds
-///   per plan; typically 1.3-1.6x faster transforms for large n, at a planning cost of seconds
-///   on first use of each size. Plans already made keep their effort; estimate and measure
-///   plans are cached separately. Results may differ in the last bits between the two.
-enum class FftPlanning { estimate, measure };
-void set_fft_planning(FftPlanning effort, double time_limit_s = 10.0);
-FftPlanning fft_planning() noexcept;
+// set_fft_planning / fft_planning (FFTW planning effort, process-wide): ssm/core/fft_planning.hpp.
 
 /// Smallest n >= min_size of the form 2^a 3^b 5^c (FFTW is fastest on these). min_size >= 1.
 std::ptrdiff_t fft_fast_size(std::ptrdiff_t min_size);

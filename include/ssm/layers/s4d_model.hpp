@@ -34,7 +34,7 @@
 #include <string>
 #include <vector>
 
-#include "ssm/continuous/diagonal.hpp"
+#include "ssm/discretize/diagonal.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/mode.hpp"
 #include "ssm/io/safetensors.hpp"

@@ -24,8 +24,7 @@
 #include <span>
 #include <vector>
 
-#include "ssm/continuous/diagonal.hpp"
-#include "ssm/discretize/discretize.hpp"
+#include "ssm/discretize/diagonal.hpp"
 #include "ssm/stream/dense_filter.hpp"  // StreamSpec
 
 namespace ssm {

@@ -1,4 +1,4 @@
-#include "conv/fftw_plan_cache.hpp"
+#include "core/fftw_plan_cache.hpp"
 
 #include <atomic>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <mutex>
 #include <utility>
 
-#include "ssm/conv/fftconv.hpp"
+#include "ssm/core/fft_planning.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm::detail {

@@ -1,5 +1,6 @@
 #pragma once
-// Internal: process-wide cache of FFTW real-to-complex / complex-to-real plans.
+// Internal (core: shared by conv/ and stream/, so neither reaches into the other):
+// process-wide cache of FFTW real-to-complex / complex-to-real plans.
 //
 // FFTW's planner is not thread-safe, its executor is: a plan may be executed concurrently on
 // different arrays through the new-array functions (fftw_execute_dft_r2c / _c2r), provided the

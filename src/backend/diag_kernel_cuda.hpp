@@ -8,7 +8,7 @@
 // error whatever l is (as on the CPU).
 #include <cstddef>
 
-#include "ssm/continuous/diagonal.hpp"
+#include "ssm/discretize/diagonal.hpp"
 
 namespace ssm::detail {
 

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The GPU run, on the lent GPU machine (its image has CUDA, CMake and ninja but no compiled
+# Boost.Test, Eigen, FFTW, nlohmann-json, Google Benchmark or CLI11): the Debian 12 packages are
+# carried in .debs/ (fetched here with `apt-get download`, see docs/cuda.md "Running on a lent
+# GPU") and unpacked into a private prefix. Builds Release with CUDA (no audio: the machine has
+# no sound server), then runs what the phases name:
+#   bash .ci/gpu.sh [build] [test] [conformance] [bench <regex>] [sanitize <ctest-regex>]
+# Logs go to $OUT (or ./gpu-out) as files, the summary to stdout.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUTDIR=${OUT:-$PWD/gpu-out}; mkdir -p "$OUTDIR"
+D=/tmp/ssm-deps
+if [ ! -d "$D/usr" ]; then
+  mkdir -p "$D"
+  for f in .debs/*.deb; do dpkg -x "$f" "$D"; done
+  for pc in "$D"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc "$D"/usr/share/pkgconfig/*.pc; do
+    [ -e "$pc" ] && sed -i "s|^prefix=.*|prefix=$D/usr|" "$pc"
+  done
+fi
+export PKG_CONFIG_PATH=$D/usr/lib/x86_64-linux-gnu/pkgconfig:$D/usr/share/pkgconfig
+export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+export CMAKE_PREFIX_PATH=$D/usr
+B=build-gpu
+rc=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    build)
+      # The image's g++ links libstdc++ statically (nvcc adds its library folder first, so even
+      # another g++ gets the static one): the test guard then cannot interpose __cxa_throw.
+      CXX_FLAGS=(-DSSM_RT_GUARD_STATIC_LIBSTDCXX=ON)
+      cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DSSM_WITH_AUDIO=OFF "${CXX_FLAGS[@]}" >"$OUTDIR/configure.log" 2>&1 \
+        || { echo "configure failed"; tail -30 "$OUTDIR/configure.log"; exit 1; }
+      cmake --build $B -j"$(nproc)" >"$OUTDIR/build.log" 2>&1 \
+        || { echo "build failed"; grep -E "error|Error" -A3 "$OUTDIR/build.log" | head -60; exit 1; }
+      echo "build: ok"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ;;
+    test)
+      (cd $B && ctest -LE "slow|audio" -j8 --output-on-failure --timeout 300) >"$OUTDIR/ctest.log" 2>&1 || rc=1
+      grep -E "tests passed|tests failed|Failed|\*\*\*Failed|Not Run|Skipped" "$OUTDIR/ctest.log" | tail -25 ;;
+    conformance)
+      SSM_DEVICE=all $B/tests/conformance_runner >"$OUTDIR/conformance.log" 2>&1 || rc=1
+      grep -E "^FAIL|conformance:" "$OUTDIR/conformance.log" | tail -30 ;;
+    bench)
+      shift
+      for b in $B/bench/bench_*; do
+        [[ "$(basename "$b")" =~ $1 ]] || continue
+        echo "== $(basename "$b")"
+        "$b" --benchmark_min_time=0.05 >"$OUTDIR/$(basename "$b").log" 2>&1 || rc=1
+        grep -vE "^-+$|^Run on|^CPU Caches|L[123] |^Load Average|^\*\*\*WARNING" "$OUTDIR/$(basename "$b").log" | tail -40
+      done ;;
+    sanitize)
+      shift
+      for t in $(cd $B && ctest -N -R "$1" | sed -nE 's/.*Test +#[0-9]+: (.*)$/\1/p'); do
+        exe=$(cd $B && ctest -N -V -R "^$t\$" | sed -nE 's/.*Test command: ([^ ]+).*/\1/p' | head -1)
+        echo "== compute-sanitizer memcheck $t"
+        compute-sanitizer --tool memcheck --error-exitcode 9 "$exe" >"$OUTDIR/memcheck-$t.log" 2>&1; echo "rc=$?"
+        grep -E "ERROR SUMMARY" "$OUTDIR/memcheck-$t.log" | tail -1
+      done ;;
+    *) echo "unknown phase $1"; exit 2 ;;
+  esac
+  shift
+done
+exit $rc

@@ -1,0 +1,118 @@
+# The data flow is the layout (DESIGN.md, docs/architecture.md): includes point one way.
+# Run as `cmake -DROOT=<repo> -P include_graph.cmake`; fails listing every include that goes
+# from a lower stage to a higher one, or sideways between two stages of the same rank.
+#
+#   rank 0  core                      small shared types, errors, devices, the FFTW plan cache
+#   rank 1  continuous                continuous-time models
+#   rank 2  discretize                every discretized-system type
+#   rank 3  stream | conv | scan      the three modes (peers: none includes another)
+#   rank 4  io                        data in and out (files, live audio host of any Streamer)
+#   rank 5  layers                    models, model files, the registry
+#   rank 6  cli                       the ssmkit program
+# A file's stage is its folder under include/ssm/, src/ or kernels/. The CPU<->CUDA seam headers
+# in src/backend/ belong to the stage of the op they declare (the table below).
+cmake_minimum_required(VERSION 3.20)
+if(NOT ROOT)
+  message(FATAL_ERROR "pass -DROOT=<repository root>")
+endif()
+set(rank_core 0)
+set(rank_continuous 1)
+set(rank_discretize 2)
+set(rank_stream 3)
+set(rank_conv 3)
+set(rank_scan 3)
+set(rank_io 4)
+set(rank_layers 5)
+set(rank_cli 6)
+# src/backend/<file> -> stage
+set(backend_scan_cuda.hpp scan)
+set(backend_selective_scan_ext.hpp scan)
+set(backend_fftconv_cuda.hpp conv)
+set(backend_fftconv_device.hpp conv)
+set(backend_diag_kernel_cuda.hpp conv)
+set(backend_fill.hpp core)
+
+function(backend_stage file out)  # a seam header's stage, from the table above
+  if(DEFINED backend_${file})
+    set(${out} ${backend_${file}} PARENT_SCOPE)
+  else()
+    set(${out} "backend-unknown:${file}" PARENT_SCOPE)
+  endif()
+endfunction()
+
+function(stage_of_path rel out)  # rel: path relative to ROOT, or an include name
+  set(s "")
+  if(rel MATCHES "^include/ssm/([a-z_]+)/")
+    set(s ${CMAKE_MATCH_1})
+  elseif(rel MATCHES "^(src|kernels)/backend/([^/]+)$")
+    set(s "backend:${CMAKE_MATCH_2}")
+  elseif(rel MATCHES "^(src|kernels)/([a-z_]+)/")
+    set(s ${CMAKE_MATCH_2})
+  endif()
+  if(s MATCHES "^backend:(.*)$")
+    backend_stage(${CMAKE_MATCH_1} s)
+  endif()
+  set(${out} "${s}" PARENT_SCOPE)
+endfunction()
+
+function(stage_of_include name out)  # the quoted include name
+  set(s "")
+  if(name MATCHES "^ssm/([a-z_]+)/")
+    set(s ${CMAKE_MATCH_1})
+  elseif(name MATCHES "^backend/([^/]+)$")
+    backend_stage(${CMAKE_MATCH_1} s)
+  elseif(name MATCHES "^kernels/([a-z_]+)/")
+    set(s ${CMAKE_MATCH_1})
+  elseif(name MATCHES "^([a-z_]+)/[^/]+$")
+    set(s ${CMAKE_MATCH_1})
+  endif()
+  set(${out} "${s}" PARENT_SCOPE)
+endfunction()
+
+file(GLOB_RECURSE files RELATIVE ${ROOT}
+     ${ROOT}/include/ssm/*.hpp ${ROOT}/src/*.hpp ${ROOT}/src/*.cpp
+     ${ROOT}/kernels/*.hpp ${ROOT}/kernels/*.cuh ${ROOT}/kernels/*.cu)
+set(violations "")
+set(checked 0)
+foreach(rel IN LISTS files)
+  stage_of_path(${rel} from)
+  if(from MATCHES "^backend-unknown")
+    string(APPEND violations "  ${rel}: a seam header unknown to this check (add it to the table)\n")
+    continue()
+  endif()
+  if(NOT DEFINED rank_${from})
+    string(APPEND violations "  ${rel}: in folder '${from}', which is no stage (add it to the ranks)\n")
+    continue()
+  endif()
+  file(STRINGS ${ROOT}/${rel} lines REGEX "^[ \t]*#[ \t]*include[ \t]*\"")
+  foreach(line IN LISTS lines)
+    if(NOT line MATCHES "#[ \t]*include[ \t]*\"([^\"]+)\"")
+      continue()
+    endif()
+    set(inc ${CMAKE_MATCH_1})
+    math(EXPR checked "${checked} + 1")
+    if(inc MATCHES "\\.\\./")
+      string(APPEND violations "  ${rel}: includes '${inc}' by a relative path (use the include roots)\n")
+      continue()
+    endif()
+    stage_of_include(${inc} to)
+    if(to STREQUAL "" OR to STREQUAL from)
+      continue()
+    endif()
+    if(to MATCHES "^backend-unknown")
+      string(APPEND violations "  ${rel}: includes unknown seam header '${inc}'\n")
+      continue()
+    endif()
+    if(NOT DEFINED rank_${to})
+      continue()  # a same-folder header without a stage prefix, e.g. "support/x.hpp" is not ours
+    endif()
+    if(NOT rank_${to} LESS rank_${from})
+      string(APPEND violations "  ${rel} (${from}, rank ${rank_${from}}) includes '${inc}' (${to}, rank ${rank_${to}})\n")
+    endif()
+  endforeach()
+endforeach()
+list(LENGTH files nfiles)
+if(violations)
+  message(FATAL_ERROR "include graph: edges against the data flow:\n${violations}")
+endif()
+message(STATUS "include graph: ${nfiles} files, ${checked} includes, every edge points down the data flow")
