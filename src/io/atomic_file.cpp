@@ -16,8 +16,21 @@
 namespace ssm::io {
 namespace {
 
+// The message of every failure: "<where>: '<path>': <what>[: <strerror>]".
 [[noreturn]] void fail(const std::string& where, const std::string& path, const std::string& what, int err) {
-  throw Error(where + ": '" + path + "': " + what + (err ? std::string(": ") + std::strerror(err) : std::string()));
+  std::string m = where;
+  m.append(": '").append(path).append("': ").append(what);
+  if (err) m.append(": ").append(std::strerror(err));
+  throw Error(m);
+}
+
+// Appends the parts (strings or string literals) to one string (no temporaries: GCC 12's
+// -Wrestrict misreads chained operator+ on std::string).
+template <class... Parts>
+std::string cat(const Parts&... parts) {
+  std::string s;
+  (s.append(parts), ...);
+  return s;
 }
 
 // Creates the temporary next to `path` (O_EXCL: a name nobody else holds) and returns its name
@@ -27,12 +40,12 @@ std::pair<std::string, int> create_temporary(const std::string& path, const std:
   const std::filesystem::path p(path);
   require(!p.filename().empty(), where.c_str(), "path", "must name a file, got '", path, "'");
   for (int attempt = 0; attempt < 100; ++attempt) {
-    const std::string name = "." + p.stem().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                             std::to_string(counter++) + p.extension().string();
+    const std::string name = cat(".", p.stem().string(), ".tmp-", std::to_string(::getpid()), "-",
+                                 std::to_string(counter++), p.extension().string());
     const std::string tmp = (p.parent_path() / name).string();
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) return {tmp, fd};
-    if (errno != EEXIST) fail(where, path, "cannot create the temporary file " + tmp, errno);
+    if (errno != EEXIST) fail(where, path, cat("cannot create the temporary file ", tmp), errno);
   }
   fail(where, path, "cannot find a free temporary file name", 0);
 }
@@ -40,14 +53,14 @@ std::pair<std::string, int> create_temporary(const std::string& path, const std:
 void fsync_path(const std::string& file, int flags, bool allow_einval, const std::string& where,
                 const std::string& path, const char* what) {
   const int fd = ::open(file.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) fail(where, path, std::string("cannot open ") + what + " '" + file + "' to flush it", errno);
+  if (fd < 0) fail(where, path, cat("cannot open ", what, " '", file, "' to flush it"), errno);
   int rc;
   do rc = ::fsync(fd);
   while (rc != 0 && errno == EINTR);
   const int e = errno;
   ::close(fd);
   if (rc != 0 && !(allow_einval && (e == EINVAL || e == EROFS)))
-    fail(where, path, std::string("cannot flush ") + what + " '" + file + "'", e);
+    fail(where, path, cat("cannot flush ", what, " '", file, "'"), e);
 }
 
 }  // namespace
@@ -83,21 +96,21 @@ void AtomicFile::commit() {
   try {
     fsync_path(tmp_, O_RDONLY, false, where_, path_, "the temporary file");
     if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
-      fail(where_, path_, "cannot rename the temporary file " + tmp_ + " into place", errno);
+      fail(where_, path_, cat("cannot rename the temporary file ", tmp_, " into place"), errno);
   } catch (...) {
     discard();
     throw;
   }
   tmp_.clear();
-  std::string dir = std::filesystem::path(path_).parent_path().string();
-  if (dir.empty()) dir = ".";
+  const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+  const std::string dir = parent.empty() ? std::string(1, '.') : parent.string();
   fsync_path(dir, O_RDONLY | O_DIRECTORY, true, where_, path_, "the directory");
 }
 
 void write_file_atomic(const std::string& path, const void* bytes, std::size_t size, const char* where) {
   AtomicFile file(path, where);  // removes the temporary if anything below throws
   const int fd = ::open(file.temp_path().c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd < 0) fail(where, path, "cannot open the temporary file " + file.temp_path(), errno);
+  if (fd < 0) fail(where, path, cat("cannot open the temporary file ", file.temp_path()), errno);
   const auto* p = static_cast<const std::uint8_t*>(bytes);
   for (std::size_t left = size; left > 0;) {
     const ssize_t w = ::write(fd, p, left);

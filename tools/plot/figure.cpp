@@ -155,7 +155,7 @@ std::string Figure::save(const std::string& png_path) const {
   pid_t pid = 0;
   const int rc = ::posix_spawnp(&pid, python.c_str(), nullptr, nullptr, argv.data(), environ);
   require(rc == 0, where.c_str(), "png_path", "'", png_path, "': cannot run '", python, "': ", std::strerror(rc),
-          " (the data is in ", dir, ")");
+          " (figures need python3 with python3-matplotlib); the data is in ", dir);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
