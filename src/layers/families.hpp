@@ -8,5 +8,7 @@ namespace ssm::detail {
 
 ModelFamily s4d_family();
 ModelFamily mamba_family();
+ModelFamily bst_family();
+ModelFamily vmamba_family();
 
 }  // namespace ssm::detail

@@ -36,7 +36,10 @@ def test_every_panel_kind(tmp_path):
     np.save(tmp_path / "ir.npy", np.exp(-np.arange(400) / 40.0))
     np.save(tmp_path / "x.npy", np.array([1.0, 10.0, 100.0]))
     np.save(tmp_path / "y.npy", np.array([3.0, 2.0, 1.0]))
-    spec = {"title": "t", "subtitle": "s", "size": [6, 4.5], "dpi": 100, "grid": [2, 2], "axes": [
+    np.save(tmp_path / "z.npy", np.arange(12, dtype=np.float32))
+    spec = {"title": "t", "subtitle": "s", "size": [6, 4.5], "dpi": 100, "grid": [3, 2], "axes": [
+        {"at": [2, 0, 1, 2], "plots": [{"kind": "image", "z": "z.npy", "rows": 3, "cols": 4,
+                                        "extent": [0, 1, 0, 8], "colorbar": "v"}]},
         {"at": [0, 0, 1, 2], "title": "line", "spans": [{"x0": 0.1, "x1": 0.2}],
          "plots": [{"kind": "line", "y": "sig.npy", "x0": 0, "dx": 1 / rate, "label": "a", "color": "tab:blue"}]},
         {"at": [1, 0], "plots": [{"kind": "specgram", "y": "sig.npy", "rate": rate, "nfft": 256, "hop": 64,
@@ -55,6 +58,7 @@ def test_every_panel_kind(tmp_path):
     (lambda s: s["axes"][0]["plots"][0].update(y="missing.npy"), "missing.npy"),
     (lambda s: s["axes"][0]["plots"][0].update(kind="pie"), "unknown plot kind 'pie'"),
     (lambda s: s["axes"][0].update(at=[3, 0]), "outside the 1 x 1 grid"),
+    (lambda s: s["axes"][0]["plots"][0].update(kind="image", z="y.npy", rows=2, cols=2), "z has 3 values, rows x cols is 4"),
     (lambda s: s["axes"][0]["plots"][0].update(x="x.npy"), "x has 2 values, y has 3"),
 ])
 def test_errors_name_the_problem(tmp_path, change, message):

@@ -85,6 +85,15 @@ Axes& Axes::magnitude(const float* y, std::size_t n, double rate, const std::str
                              {"range_db", range_db}, {"color", color}});
   return *this;
 }
+Axes& Axes::image(const float* z, int rows, int cols, double x0, double x1, double y0, double y1,
+                  const std::string& colorbar) {
+  require(rows >= 1 && cols >= 1, "plot::Axes::image", "rows", "and cols must be >= 1, got ", rows, " x ", cols);
+  require(x1 > x0 && y1 > y0, "plot::Axes::image", "x1", "must be > x0 and y1 > y0");
+  spec()["plots"].push_back({{"kind", "image"}, {"z", data(z, static_cast<std::size_t>(rows) * cols)}, {"rows", rows},
+                             {"cols", cols}, {"extent", {x0, x1, y0, y1}}, {"colorbar", colorbar}});
+  spec()["grid"] = false;
+  return *this;
+}
 Axes& Axes::span(double x0, double x1, const std::string& color) {
   spec()["spans"].push_back({{"x0", x0}, {"x1", x1}, {"color", color}});
   return *this;

@@ -50,6 +50,10 @@ public:
   /// 20 log10 |FFT(y)| against frequency in kHz (an impulse response's magnitude response).
   Axes& magnitude(const float* y, std::size_t n, double rate, const std::string& color = "",
                   double range_db = 60);
+  /// A rows x cols grid (row-major; row 0 drawn at y0, the bottom; column 0 at x0) over the
+  /// rectangle [x0, x1] x [y0, y1], colour-mapped over its own range, with a colour bar label.
+  Axes& image(const float* z, int rows, int cols, double x0, double x1, double y0, double y1,
+              const std::string& colorbar = "");
   /// A shaded x range [x0, x1] (under the data drawn after it).
   Axes& span(double x0, double x1, const std::string& color = "0.9");
 

@@ -20,12 +20,16 @@ the spec's folder:
                   "range_db": 80, "top_db": max over the figure's specgrams unless given,
                   "freq_scale": 1e-3, "colorbar": "dB"},
                  {"kind": "magnitude", "y": "f.npy", "rate": Hz, "freq_scale": 1e-3,
-                  "range_db": 60, "label": str, "color": str}]}]}
+                  "range_db": 60, "label": str, "color": str},
+                 {"kind": "image", "z": "f.npy", "rows": R, "cols": C,
+                  "extent": [x0, x1, y0, y1], "vmin": lo, "vmax": hi, "cmap": "magma",
+                  "colorbar": str}]}]}
 
 line: y[i] at x[i] (or x0 + i dx). specgram: |STFT| in dB (Hann window of nfft, step hop),
 frequency times freq_scale on y, drawn over [top_db - range_db, top_db]. magnitude:
 20 log10 |rfft(y, n)| (n the next power of two >= len(y)) against frequency times freq_scale,
-the y range [max - range_db, max + 5] unless ylim is given.
+the y range [max - range_db, max + 5] unless ylim is given. image: an R x C grid (row-major;
+row 0 at y0, the bottom; column 0 at x0), colour-mapped over [vmin, vmax] (default: its range).
 
 The PNG is written atomically (a temporary file next to OUT, fsync, rename, fsync of the folder). Exit status 0,
 or 1 with one line on stderr naming what is wrong (unreadable spec, missing data file,
@@ -124,8 +128,19 @@ def draw(spec, folder, out_png):
                 ax.plot(f, mag, lw=p.get("width", 1.0), label=p.get("label") or None, **style)
                 if "ylim" not in a:
                     ax.set_ylim(mag.max() - float(p.get("range_db", 60)), mag.max() + 5)
+            elif kind == "image":
+                z = _load(folder, p["z"], where).astype(np.float64).ravel()
+                rows, cols = int(p["rows"]), int(p["cols"])
+                if z.size != rows * cols:
+                    _fail(f"{where}: z has {z.size} values, rows x cols is {rows * cols}")
+                z = z.reshape(rows, cols)
+                im = ax.imshow(z, origin="lower", aspect="auto", cmap=p.get("cmap", "magma"),
+                               extent=p.get("extent"), vmin=p.get("vmin", float(z.min())),
+                               vmax=p.get("vmax", float(z.max())), interpolation="nearest")
+                if p.get("colorbar"):
+                    fig.colorbar(im, ax=ax, label=p["colorbar"])
             else:
-                _fail(f"{where}: unknown plot kind '{kind}' (line, specgram, magnitude)")
+                _fail(f"{where}: unknown plot kind '{kind}' (line, specgram, magnitude, image)")
             labelled = labelled or bool(p.get("label"))
         for key, fn in (("title", ax.set_title), ("xlabel", ax.set_xlabel), ("ylabel", ax.set_ylabel),
                         ("xscale", ax.set_xscale), ("yscale", ax.set_yscale)):

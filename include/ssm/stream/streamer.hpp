@@ -13,7 +13,8 @@
 //                process_interleaved() converts through scratch allocated by prepare(); with one
 //                channel the two layouts are the same memory and nothing is copied.
 // Latency: output frame t depends on input frames <= t - latency() (0 for filters and the
-//   per-sample models, one block for the Block-State Transformer).
+//   per-sample models and the Block-State Transformer, whose block attention is causal row
+//   by row; a streamer that has to collect a block first says so here).
 //
 // Real-time contract (docs/realtime.md; tests/stream/test_streamer_contract.cpp runs it over
 // every streamer type):
