@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "scan/cross_scan_cuda.hpp"
+#include "backend/cross_scan_cuda.hpp"
 #include "core/activations.hpp"
 #include "core/isa.hpp"
 #include "ssm/core/error.hpp"
