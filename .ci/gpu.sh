@@ -34,7 +34,8 @@ while [ $# -gt 0 ]; do
         || { echo "build failed"; grep -E "error|Error" -A3 "$OUTDIR/build.log" | head -60; exit 1; }
       echo "build: ok"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ;;
     test)
-      (cd $B && ctest -LE "slow|audio" -j8 --output-on-failure --timeout 300) >"$OUTDIR/ctest.log" 2>&1 || rc=1
+      # python: the lent machine has no PyTorch and no PyPI (the Python tests run in CI).
+      (cd $B && ctest -LE "slow|audio|python" -j8 --output-on-failure --timeout 300) >"$OUTDIR/ctest.log" 2>&1 || rc=1
       grep -E "tests passed|tests failed|Failed|\*\*\*Failed|Not Run|Skipped" "$OUTDIR/ctest.log" | tail -25 ;;
     conformance)
       SSM_DEVICE=all $B/tests/conformance_runner >"$OUTDIR/conformance.log" 2>&1 || rc=1

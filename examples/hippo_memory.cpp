@@ -5,7 +5,8 @@
 // (S4's LegT spans 2 time units, so the system runs with time scale window / 2).
 // This program streams a signal through LegT filters with N = 8, 32, 128, reconstructs the
 // window at one instant from each state, prints the errors and draws
-// docs/figures/hippo_memory.png (or the path given as argv[1]).
+// docs/figures/hippo_memory.png (or the path given as argv[1]) with matplotlib; the data
+// behind it goes to <figure>_data/.
 //
 //   example_hippo_memory [figure.png]
 #include <cmath>
@@ -16,8 +17,8 @@
 #include <vector>
 
 #include "ssm/continuous/hippo.hpp"
-#include "ssm/io/png.hpp"
 #include "ssm/stream/dense_filter.hpp"
+#include "figure.hpp"  // tools/plot: matplotlib
 
 int main(int argc, char** argv) {
   const std::string figure = argc > 1 ? argv[1] : "docs/figures/hippo_memory.png";
@@ -64,33 +65,27 @@ int main(int argc, char** argv) {
     recon.push_back(std::move(r));
   }
 
-  // Figure: the signal, the window, and the reconstructions (time axis in ms before "now").
-  using namespace ssm::io;
-  Canvas c(1000, 620);
-  c.text(20, 12, "HiPPO-LegT memory of a signal", black, 2);
-  c.text(20, 34, "the state of N continuous-time states holds the last 50 ms; reconstruction from the state at t = 0.5 s", dark_grey);
-  std::vector<float> uf(u.begin(), u.end());
-  Plot top(c, 70, 70, 900, 170, 0, static_cast<double>(L) / rate, -1.2, 1.2);
-  top.axes().series(uf.data(), uf.size(), 0, 1 / rate, grey).title("input signal (the window is the last 50 ms)").xlabel("time (s)");
+  // Figure (matplotlib, tools/plot/figure.hpp): the signal with the window shaded, then the
+  // window and its reconstructions (time axis in ms before "now").
+  ssm::plot::Figure fig(5, 1, 10, 6.2);
+  fig.title("HiPPO-LegT memory of a signal")
+      .subtitle("the state of N continuous-time states holds the last 50 ms; reconstruction from the state at t = 0.5 s");
   const double t_end = static_cast<double>(L - 1) / rate;
-  c.fill_rect(top.px(t_end - window), 71, top.px(t_end) - top.px(t_end - window), 168, very_light_grey);
-  top.series(uf.data(), uf.size(), 0, 1 / rate, grey);
-
-  Plot p(c, 70, 300, 900, 280, -window * 1e3, 0, -1.2, 1.2);
-  p.axes();
+  fig.axes(0, 0, 2, 1).span(t_end - window, t_end).line(u.data(), u.size(), 0, 1 / rate, "", "0.4")
+      .ylim(-1.2, 1.2).title("input signal (the window is the last 50 ms)").xlabel("time (s)");
+  auto& p = fig.axes(2, 0, 3, 1);
   // Truth: u(now - d) plotted at -d ms.
   std::vector<double> truth(W + 1);
   for (std::size_t k = 0; k <= W; ++k) truth[W - k] = u[L - 1 - k];
-  p.series(truth.data(), truth.size(), -window * 1e3, 1e3 / rate, black);
-  const std::uint8_t colors[] = {orange, green, blue};
+  p.line(truth.data(), truth.size(), -window * 1e3, 1e3 / rate, "input", "black");
+  const char* colors[] = {"tab:orange", "tab:green", "tab:blue"};
   for (std::size_t j = 0; j < recon.size(); ++j) {
     std::vector<double> r(W + 1);
     for (std::size_t k = 0; k <= W; ++k) r[W - k] = recon[j][k];
-    p.series(r.data(), r.size(), -window * 1e3, 1e3 / rate, colors[j]);
+    p.line(r.data(), r.size(), -window * 1e3, 1e3 / rate, "N = " + std::to_string(Ns[j]), colors[j]);
   }
-  p.title("the last 50 ms: input and its reconstruction from the state").xlabel("time before now (ms)");
-  p.legend("input", black).legend("N = 8", orange).legend("N = 32", green).legend("N = 128", blue);
-  c.save_png(figure);
+  p.ylim(-1.2, 1.2).title("the last 50 ms: input and its reconstruction from the state").xlabel("time before now (ms)");
+  fig.save(figure);
   std::printf("figure: %s\n", figure.c_str());
   return 0;
 }

@@ -1,6 +1,6 @@
 // Loading a model trained in PyTorch: a safetensors file whose metadata names the architecture
 // (ssmkit.arch: any family in the registry, ssm::model_archs()) and its config (see
-// include/ssm/layers/model_file.hpp and examples/python/ for the exporters). ssm::load_model
+// include/ssm/layers/model_file.hpp and tools/ for the exporters). ssm::load_model
 // opens it as an ssm::Model<float>; it is run offline and streamed block by block through its
 // ssm::Streamer<float>; both give the same output. Nothing here is family-specific.
 //

@@ -2,7 +2,7 @@
 // FFTW, Hann window) is a (time x frequency) grid, and a VMamba stage (VSSBlocks around SS2D's
 // four-direction cross-scan, include/ssm/layers/vmamba_model.hpp) runs over it like over an
 // image: every output cell sees the whole grid through the row-major, column-major and reversed
-// scans. Writes the result as .npy and a PNG of both grids.
+// scans. Writes the result as .npy and a PNG of both grids (matplotlib; data in spectrogram_ss2d_data/).
 //
 //   example_spectrogram_ss2d [in.wav [model.safetensors]]
 // Without arguments a chirp is synthesized and a random (untrained) stage is used, so the program
@@ -18,8 +18,8 @@
 
 #include "ssm/conv/stft.hpp"
 #include "ssm/io/npy.hpp"
-#include "ssm/io/png.hpp"
 #include "ssm/layers/vmamba_model.hpp"
+#include "figure.hpp"  // tools/plot: matplotlib
 #if SSM_WITH_AUDIO
 #include "ssm/io/audio_file.hpp"
 #endif
@@ -77,17 +77,14 @@ int main(int argc, char** argv) {
       return v;
     };
     const auto a = freq_major(spec.values.data(), 1), b = freq_major(y.data(), dout);
-    const auto [alo, ahi] = std::minmax_element(a.begin(), a.end());
-    const auto [blo, bhi] = std::minmax_element(b.begin(), b.end());
-    using namespace ssm::io;
-    Canvas c(1200, 560);
-    c.text(20, 12, "VMamba SS2D over a spectrogram", black, 2);
     const double secs = double(x.size()) / rate, khz = rate / 2e3;
-    Plot(c, 70, 70, 500, 420, 0, secs, 0, khz).heat_map(a.data(), spec.bins, spec.frames, *alo, *ahi + 1e-6).axes(false)
-        .title("log-magnitude STFT").xlabel("time (s)").ylabel("kHz");
-    Plot(c, 670, 70, 500, 420, 0, secs, 0, khz).heat_map(b.data(), spec.bins, spec.frames, *blo, *bhi + 1e-6).axes(false)
-        .title("model output (channel 0)").xlabel("time (s)").ylabel("kHz");
-    c.save_png("spectrogram_ss2d.png");
+    ssm::plot::Figure fig(1, 2, 12, 5.6);  // matplotlib (tools/plot/figure.hpp)
+    fig.title("VMamba SS2D over a spectrogram");
+    fig.axes(0, 0).image(a.data(), spec.bins, spec.frames, 0, secs, 0, khz).title("log-magnitude STFT")
+        .xlabel("time (s)").ylabel("kHz");
+    fig.axes(0, 1).image(b.data(), spec.bins, spec.frames, 0, secs, 0, khz).title("model output (channel 0)")
+        .xlabel("time (s)").ylabel("kHz");
+    fig.save("spectrogram_ss2d.png");
     std::printf("%zu samples at %.0f Hz -> %d frames x %d bins -> model -> spectrogram_ss2d.npy (%d x %d x %d), "
                 "spectrogram_ss2d.png\n", x.size(), rate, spec.frames, spec.bins, spec.frames, spec.bins, dout);
     return 0;

@@ -33,7 +33,7 @@
 //   --plot also measures cost per sample vs sequence length L = 2^8 .. 2^P (default P = 20)
 //   for stream (DiagFilter, blocks of 64), conv (FFTConv::apply with the kernel spectra made
 //   once beforehand; that setup is listed apart) and scan (diag_scan), one thread each,
-//   H = 16, N2 = 32, S4D-LegS, and draws it (include/ssm/io/png.hpp). The three outputs are
+//   H = 16, N2 = 32, S4D-LegS, and draws it (matplotlib, tools/plot/figure.hpp). The three outputs are
 //   compared (max relative difference) at every L.
 #include <benchmark/benchmark.h>
 #include <fftw3.h>
@@ -65,7 +65,8 @@
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
-#include "ssm/io/png.hpp"
+#include "ssm/io/atomic_file.hpp"
+#include "figure.hpp"  // tools/plot: matplotlib
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/s4d_model.hpp"
 #include "ssm/scan/diag_scan.hpp"
@@ -706,30 +707,23 @@ std::string sweep_markdown(const std::vector<SweepPoint>& pts) {
 }
 
 void plot(const std::vector<SweepPoint>& pts, const std::string& path) {
-  namespace io = ssm::io;
-  std::vector<double> st, cv, sc;
-  double ymax = 0;
+  std::vector<double> L, st, cv, sc;
   for (const auto& p : pts) {
+    L.push_back(static_cast<double>(p.L));
     st.push_back(p.stream_ns);
     cv.push_back(p.conv_ns);
     sc.push_back(p.scan_ns);
-    ymax = std::max({ymax, p.stream_ns, p.conv_ns, p.scan_ns});
   }
-  const double x0 = std::log2(static_cast<double>(pts.front().L));
-  const double x1 = std::log2(static_cast<double>(pts.back().L));
-  io::Canvas c(760, 460);
-  io::Plot pl(c, 64, 34, 670, 380, x0, std::max(x1, x0 + 1), 0.0, ymax * 1.15);
-  pl.title("COST PER SAMPLE VS SEQUENCE LENGTH (S4D, H=16, N2=32, F32, 1 THREAD)")
-      .xlabel("LOG2 L (SEQUENCE LENGTH)")
-      .ylabel("NS PER SAMPLE")
-      .axes(true)
-      .series(st.data(), st.size(), x0, 1.0, io::blue)
-      .series(cv.data(), cv.size(), x0, 1.0, io::orange)
-      .series(sc.data(), sc.size(), x0, 1.0, io::green)
-      .legend("STREAM: RECURRENCE, O(L)", io::blue)
-      .legend("CONV: FFT CONVOLUTION, O(L LOG L)", io::orange)
-      .legend("SCAN: DIAG_SCAN, O(L)", io::green);
-  c.save_png(path);
+  ssm::plot::Figure fig(1, 1, 7.6, 4.6);
+  fig.axes(0, 0)
+      .title("cost per sample vs sequence length (S4D, H=16, N2=32, f32, 1 thread)")
+      .xlabel("L (sequence length)")
+      .ylabel("ns per sample")
+      .logx()
+      .line_xy(L, st, "stream: recurrence, O(L)", "tab:blue")
+      .line_xy(L, cv, "conv: FFT convolution, O(L log L)", "tab:orange")
+      .line_xy(L, sc, "scan: diag_scan, O(L)", "tab:green");
+  fig.save(path);
 }
 
 // ---- main -----------------------------------------------------------------------------------
@@ -788,9 +782,7 @@ int main(int argc, char** argv) {
     md += "\nTotal run time: " + fmt("%.1f s", since(t0)) + "\n";
     std::fputs(md.c_str(), stdout);
     if (!markdown_path.empty()) {
-      std::ofstream f(markdown_path);
-      f << md;
-      if (!f) throw ssm::Error("cannot write " + markdown_path);
+      ssm::io::write_file_atomic(markdown_path, md.data(), md.size(), "ssmkit-bench --markdown");
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ssmkit-bench: %s\n", e.what());

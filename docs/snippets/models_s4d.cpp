@@ -3,7 +3,7 @@
 #include <ssm/layers/s4d_model.hpp>
 
 int main() {
-  // Stand-in for a model trained in PyTorch and exported (examples/python): random weights.
+  // Stand-in for a model trained in PyTorch and exported (tools/export_*.py): random weights.
   ssm::S4DModelConfig cfg;
   cfg.d_model = 16;  cfg.n_layers = 2;  cfg.d_state = 32;  cfg.sample_rate = 48000.0;
   ssm::S4DModel<float>(cfg, ssm::random_s4d_model<float>(cfg, /*seed=*/1)).save("s4d.safetensors");

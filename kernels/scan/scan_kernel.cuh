@@ -28,6 +28,8 @@
 #include <cstdint>
 #include <cub/warp/warp_scan.cuh>
 
+#include "core/activations.hpp"
+
 namespace ssm::detail::scan {
 
 // ---- element conversion ---------------------------------------------------------------------
@@ -50,23 +52,16 @@ __device__ __forceinline__ Tin store_cast(T v) {
 }
 
 // ---- math in the compute type ---------------------------------------------------------------
-__device__ __forceinline__ float exp_t(float x) { return expf(x); }
-__device__ __forceinline__ double exp_t(double x) { return exp(x); }
 __device__ __forceinline__ float exp2_t(float x) { return exp2f(x); }
 __device__ __forceinline__ double exp2_t(double x) { return exp2(x); }
-__device__ __forceinline__ float log1p_t(float x) { return log1pf(x); }
-__device__ __forceinline__ double log1p_t(double x) { return log1p(x); }
 __device__ __forceinline__ void sincos_t(float x, float* s, float* c) { sincosf(x, s, c); }
 __device__ __forceinline__ void sincos_t(double x, double* s, double* c) { sincos(x, s, c); }
 
-template <class T>
-__device__ __forceinline__ T softplus(T x) {
-  // log(1 + e^x); above 20 the correction e^-x is below float64 half-ulp of x only
-  // approximately, so compute it exactly everywhere but avoid overflow of e^x.
-  return x > T(20) ? x + log1p_t(exp_t(-x)) : log1p_t(exp_t(x));
-}
-template <class T>
-__device__ __forceinline__ T silu(T x) { return x / (T(1) + exp_t(-x)); }
+// exp, log1p, softplus, silu: the one implementation (core/activations.hpp, CUDA forms).
+using math::device::exp_t;
+using math::device::log1p_t;
+using math::device::silu;
+using math::device::softplus;
 
 // ---- (a, b) pairs of the recurrence and their associative operator ---------------------------
 template <class T, bool kComplex> struct Pair;

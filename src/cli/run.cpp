@@ -1,6 +1,4 @@
 // ssmkit run: filter files through a model, atomically.
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,6 +8,7 @@
 #include "commands.hpp"
 #include "signals.hpp"
 #include "ssm/core/error.hpp"
+#include "ssm/io/atomic_file.hpp"
 #include "ssm/io/npy.hpp"
 #include "ssm/layers/registry.hpp"
 
@@ -41,36 +40,20 @@ Device resolve_device(const std::string& name) {
   return d;
 }
 
-// Temporary files of a batch: removed unless committed.
+// Temporary files of a batch (io/atomic_file.hpp): removed unless all are committed.
 class PendingOutputs {
 public:
-  ~PendingOutputs() {
-    for (const auto& [tmp, final_path] : items_) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-    }
-  }
   std::string add(const std::string& final_path) {
-    const fs::path p(final_path);
-    std::string name(1, '.');
-    name += p.stem().string();
-    name += ".ssmkit-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(items_.size());
-    name += p.extension().string();
-    const std::string tmp = (p.parent_path() / name).string();
-    items_.emplace_back(tmp, final_path);
-    return tmp;
+    items_.emplace_back(final_path, "ssmkit: output");
+    return items_.back().temp_path();
   }
   void commit() {
-    for (const auto& [tmp, final_path] : items_) {
-      std::error_code ec;
-      fs::rename(tmp, final_path, ec);
-      require(!ec, "ssmkit", "output", "'", final_path, "': cannot rename the finished file into place: ", ec.message());
-    }
+    for (auto& f : items_) f.commit();
     items_.clear();
   }
 
 private:
-  std::vector<std::pair<std::string, std::string>> items_;
+  std::vector<io::AtomicFile> items_;
 };
 
 std::vector<std::string> resolve_outputs(const RunOptions& o) {

@@ -1,7 +1,8 @@
 // ssmkit spectrogram: an audio file's log-magnitude STFT (ssm::log_stft: Hann window, --size,
 // --hop) as a (time x frequency) grid through a 2D model (a VMamba stage: --model FILE with
 // ssmkit.arch "vmamba" and d_input 1, or a random one from --seed), written as .npy
-// (frames, bins, d_output) and, with --figure, a PNG of the input and output grids.
+// (frames, bins, d_output) and, with --figure, a PNG of the input and output grids (matplotlib;
+// the data behind it in <figure>_data/).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -9,10 +10,10 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "figure.hpp"  // tools/plot: matplotlib
 #include "ssm/conv/stft.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/io/npy.hpp"
-#include "ssm/io/png.hpp"
 #include "ssm/layers/registry.hpp"
 #include "ssm/layers/vmamba_model.hpp"
 #if SSM_WITH_AUDIO
@@ -32,26 +33,17 @@ std::vector<float> freq_major(const std::vector<float>& g, int frames, int bins,
   return v;
 }
 
-std::pair<float, float> range_of(const std::vector<float>& v) {
-  auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-  float a = *lo, b = *hi;
-  if (!(b > a)) b = a + 1;
-  return {a, b};
-}
-
+// The figure (matplotlib, tools/plot/figure.hpp): input and output grids side by side.
 void draw(const std::string& path, const std::string& title, double seconds, double khz, const std::vector<float>& in,
           const std::vector<float>& out, int frames, int bins) {
-  using namespace io;
-  Canvas c(1200, 560);
-  c.text(20, 12, title, black, 2);
   const auto a = freq_major(in, frames, bins, 1), b = freq_major(out, frames, bins, 1);
-  const auto [alo, ahi] = range_of(a);
-  const auto [blo, bhi] = range_of(b);
-  Plot(c, 70, 70, 500, 420, 0, seconds, 0, khz).heat_map(a.data(), bins, frames, alo, ahi).axes(false)
+  plot::Figure fig(1, 2, 12, 5.6);
+  fig.title(title);
+  fig.axes(0, 0).image(a.data(), bins, frames, 0, seconds, 0, khz, "log magnitude")
       .title("input: log-magnitude STFT").xlabel("time (s)").ylabel("kHz");
-  Plot(c, 670, 70, 500, 420, 0, seconds, 0, khz).heat_map(b.data(), bins, frames, blo, bhi).axes(false)
+  fig.axes(0, 1).image(b.data(), bins, frames, 0, seconds, 0, khz)
       .title("SS2D model output (channel 0)").xlabel("time (s)").ylabel("kHz");
-  c.save_png(path);
+  fig.save(path);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "ssm/core/error.hpp"
+#include "ssm/io/atomic_file.hpp"
 
 namespace ssm::io {
 
@@ -339,7 +340,7 @@ template <class T>
 void save_npy(const std::string& path, const std::vector<std::int64_t>& shape, const T* data,
               std::size_t count) {
   const auto bytes = serialize_npy(shape, data, count);
-  detail::write_file_atomically(path, bytes.data(), bytes.size(), "save_npy");
+  write_file_atomic(path, bytes, "save_npy");
 }
 
 template NpyArray<float> load_npy<float>(const std::string&);
@@ -351,56 +352,4 @@ template std::vector<std::uint8_t> serialize_npy<double>(const std::vector<std::
 template void save_npy<float>(const std::string&, const std::vector<std::int64_t>&, const float*, std::size_t);
 template void save_npy<double>(const std::string&, const std::vector<std::int64_t>&, const double*, std::size_t);
 
-// ---- atomic file replacement ----------------------------------------------------------------
-namespace detail {
-
-std::string temporary_sibling(const std::string& path) {
-  static std::atomic<unsigned> counter{0};
-  // Keep the directory: rename() is atomic only within one file system.
-  return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-}
-
-void commit_temporary(const std::string& tmp, const std::string& final_path, const char* where) {
-  auto fail_with = [&](const std::string& what) {
-    const int e = errno;
-    std::remove(tmp.c_str());
-    throw Error(std::string(where) + ": '" + final_path + "': " + what + ": " + std::strerror(e));
-  };
-  const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail_with("cannot reopen the temporary file " + tmp);
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) fail_with("cannot flush the temporary file " + tmp);
-  if (std::rename(tmp.c_str(), final_path.c_str()) != 0) fail_with("cannot rename the temporary file into place");
-}
-
-void write_file_atomically(const std::string& path, const void* bytes, std::size_t size,
-                           const char* where) {
-  const std::string tmp = temporary_sibling(path);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw Error(std::string(where) + ": '" + path + "': cannot create " + tmp + ": " + std::strerror(errno));
-  const auto* p = static_cast<const std::uint8_t*>(bytes);
-  std::size_t left = size;
-  while (left > 0) {
-    const ssize_t w = ::write(fd, p, left);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      const int e = errno;
-      ::close(fd);
-      std::remove(tmp.c_str());
-      throw Error(std::string(where) + ": '" + path + "': write failed: " + std::strerror(e));
-    }
-    p += w;
-    left -= static_cast<std::size_t>(w);
-  }
-  if (::close(fd) != 0) {
-    const int e = errno;
-    std::remove(tmp.c_str());
-    throw Error(std::string(where) + ": '" + path + "': close failed: " + std::strerror(e));
-  }
-  commit_temporary(tmp, path, where);
-}
-
-}  // namespace detail
 }  // namespace ssm::io

@@ -1,5 +1,7 @@
 #include "ssm/io/safetensors.hpp"
 
+#include "ssm/io/atomic_file.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -342,16 +344,7 @@ std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorOut>& te
 void save_safetensors(const std::string& path, const std::vector<TensorOut>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   const auto bytes = serialize_safetensors(tensors, metadata);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error("save_safetensors: argument 'path' cannot be written: '" + path + "'");
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!f) throw Error("save_safetensors: write failed for '" + path + "'");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error("save_safetensors: cannot move '" + tmp + "' to '" + path + "': " + ec.message());
+  write_file_atomic(path, bytes, "save_safetensors");
 }
 
 }  // namespace ssm::io

@@ -10,6 +10,9 @@
 #include <cstddef>
 #include <vector>
 
+#include "core/activations.hpp"
+#include "core/isa.hpp"
+
 namespace ssm::layers_detail {
 
 template <class T>
@@ -77,35 +80,17 @@ __attribute__((always_inline)) inline void linear_rows_t_impl(const T* X, std::p
   }
 }
 
-// ISA variants of the real-time kernels (x86-64 GCC/Clang): the library itself is built for the
-// baseline ISA; the hot loops are compiled again for AVX2+FMA and AVX-512 and picked once at
-// start-up (kCpuIsa is initialised during static initialisation: reading it takes no lock).
-enum class Isa { base, avx2, avx512 };
-#if defined(__x86_64__) && defined(__GNUC__)
-#define SSM_LAYERS_ISA_VARIANTS 1
-#define SSM_LAYERS_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
-#define SSM_LAYERS_TARGET_AVX2 __attribute__((target("avx2,fma")))
-inline Isa detect_isa() noexcept {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
-    return Isa::avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
-  return Isa::base;
-}
-#else
-inline Isa detect_isa() noexcept { return Isa::base; }
-#endif
-inline const Isa kCpuIsa = detect_isa();
-
-#if defined(SSM_LAYERS_ISA_VARIANTS)
+// ISA variants of the real-time kernels (core/isa.hpp): the library itself is built for the
+// baseline ISA; the hot loops are compiled again for AVX2+FMA and AVX-512 and picked by the
+// ISA detected once at start-up (reading it takes no lock).
+#if defined(SSM_ISA_VARIANTS)
 template <class T>
-SSM_LAYERS_TARGET_AVX512 void linear_rows_t_avx512(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wt,
+SSM_TARGET_AVX512 void linear_rows_t_avx512(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wt,
                                                    const T* b, std::ptrdiff_t out, T* Y) noexcept {
   linear_rows_t_impl(X, rows, in, Wt, b, out, Y);
 }
 template <class T>
-SSM_LAYERS_TARGET_AVX2 void linear_rows_t_avx2(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wt,
+SSM_TARGET_AVX2 void linear_rows_t_avx2(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wt,
                                                const T* b, std::ptrdiff_t out, T* Y) noexcept {
   linear_rows_t_impl(X, rows, in, Wt, b, out, Y);
 }
@@ -114,9 +99,9 @@ SSM_LAYERS_TARGET_AVX2 void linear_rows_t_avx2(const T* X, std::ptrdiff_t rows, 
 template <class T>
 void linear_rows_t(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wt, const T* b,
                    std::ptrdiff_t out, T* Y) noexcept {
-#if defined(SSM_LAYERS_ISA_VARIANTS)
-  if (kCpuIsa == Isa::avx512) return linear_rows_t_avx512(X, rows, in, Wt, b, out, Y);
-  if (kCpuIsa == Isa::avx2) return linear_rows_t_avx2(X, rows, in, Wt, b, out, Y);
+#if defined(SSM_ISA_VARIANTS)
+  if (detail::cpu_isa() == detail::Isa::avx512) return linear_rows_t_avx512(X, rows, in, Wt, b, out, Y);
+  if (detail::cpu_isa() == detail::Isa::avx2) return linear_rows_t_avx2(X, rows, in, Wt, b, out, Y);
 #endif
   linear_rows_t_impl(X, rows, in, Wt, b, out, Y);
 }
@@ -130,12 +115,10 @@ std::vector<T> transpose(const std::vector<T>& W, std::ptrdiff_t out, std::ptrdi
   return t;
 }
 
-template <class T>
-inline T silu(T x) noexcept { return x / (T(1) + std::exp(-x)); }
-
-/// nn.GELU() default: x Phi(x) with the exact error function.
-template <class T>
-inline T gelu(T x) noexcept { return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440))); }
+// Activations: one implementation each (core/activations.hpp; gelu is nn.GELU()'s exact-erf form).
+using detail::math::gelu;
+using detail::math::sigmoid;
+using detail::math::silu;
 
 /// RMSNorm (mamba_ssm): y = x / sqrt(mean(x^2) + eps) * w, per row of `n` features.
 template <class T>

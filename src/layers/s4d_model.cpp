@@ -298,14 +298,14 @@ __attribute__((always_inline)) inline void recurrence_impl(const T* ad_re, const
     }
   }
 }
-#if defined(SSM_LAYERS_ISA_VARIANTS)
+#if defined(SSM_ISA_VARIANTS)
 template <class T>
-SSM_LAYERS_TARGET_AVX512 void recurrence_avx512(const T* a, const T* b, const T* c, const T* d, const T* D, int H,
+SSM_TARGET_AVX512 void recurrence_avx512(const T* a, const T* b, const T* c, const T* d, const T* D, int H,
                                                 int N2, T* hr, T* hi, const T* z, T* y, std::ptrdiff_t n) noexcept {
   recurrence_impl(a, b, c, d, D, H, N2, hr, hi, z, y, n);
 }
 template <class T>
-SSM_LAYERS_TARGET_AVX2 void recurrence_avx2(const T* a, const T* b, const T* c, const T* d, const T* D, int H,
+SSM_TARGET_AVX2 void recurrence_avx2(const T* a, const T* b, const T* c, const T* d, const T* D, int H,
                                             int N2, T* hr, T* hi, const T* z, T* y, std::ptrdiff_t n) noexcept {
   recurrence_impl(a, b, c, d, D, H, N2, hr, hi, z, y, n);
 }
@@ -316,10 +316,10 @@ template <class T>
 void S4DModel<T>::recurrence(const Discrete& d, const T* D, int H, int N2, T* h_re, T* h_im, const T* z, T* y,
                              std::ptrdiff_t n) noexcept {
   const T *a = d.ad_re.data(), *b = d.ad_im.data(), *c = d.w_re.data(), *e = d.w_im.data();
-#if defined(SSM_LAYERS_ISA_VARIANTS)
-  using layers_detail::Isa;
-  if (layers_detail::kCpuIsa == Isa::avx512) return recurrence_avx512(a, b, c, e, D, H, N2, h_re, h_im, z, y, n);
-  if (layers_detail::kCpuIsa == Isa::avx2) return recurrence_avx2(a, b, c, e, D, H, N2, h_re, h_im, z, y, n);
+#if defined(SSM_ISA_VARIANTS)
+  using detail::Isa;
+  if (detail::cpu_isa() == Isa::avx512) return recurrence_avx512(a, b, c, e, D, H, N2, h_re, h_im, z, y, n);
+  if (detail::cpu_isa() == Isa::avx2) return recurrence_avx2(a, b, c, e, D, H, N2, h_re, h_im, z, y, n);
 #endif
   recurrence_impl(a, b, c, e, D, H, N2, h_re, h_im, z, y, n);
 }
@@ -339,7 +339,7 @@ void S4DModel<T>::layer_tail(std::size_t i, T* ys, std::ptrdiff_t rows, T* x, T*
   for (std::ptrdiff_t r = 0; r < rows; ++r) {
     const T* g = glu + r * 2 * H;
     T* xr = x + r * H;
-    for (std::ptrdiff_t c = 0; c < H; ++c) xr[c] += g[c] / (T(1) + std::exp(-g[H + c]));
+    for (std::ptrdiff_t c = 0; c < H; ++c) xr[c] += g[c] * layers_detail::sigmoid(g[H + c]);  // GLU
   }
   if (!cfg_.prenorm)
     layers_detail::layer_norm(x, rows, H, l.norm_weight.data(), l.norm_bias.data(), cfg_.norm_eps, x);

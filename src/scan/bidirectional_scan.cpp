@@ -12,7 +12,7 @@
 // the recurrence runs over the block with the channels in SIMD lanes (no horizontal sums),
 // and the outputs are scattered back through the same map. Nothing is flipped as a whole.
 // The vector exp / softplus / silu and the ISA dispatch are those of the selective scan
-// (scan_math.hpp).
+// (core/activations.hpp).
 #include "ssm/scan/bidirectional_scan.hpp"
 
 #include <omp.h>
@@ -23,7 +23,8 @@
 #include <vector>
 
 #include "backend/bidirectional_scan_cuda.hpp"
-#include "scan/scan_math.hpp"
+#include "core/activations.hpp"
+#include "core/isa.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
@@ -75,7 +76,7 @@ template struct BidirectionalScanArgs<double>;
 
 namespace {
 
-using namespace detail::scanmath;
+using namespace detail::math;
 
 constexpr int kBlock = 64;  // steps per block
 constexpr int kLanes = 16;  // channels in SIMD lanes
@@ -108,7 +109,7 @@ struct Scratch {
 // The recurrence over one block of nb steps, kLanes channels in lanes:
 //   h[n][l] = exp(dt[j][l] A[n][l]) h[n][l] + dtu[j][l] B[j][n];  y[j][l] = sum_n C[j][n] h[n][l].
 template <class T>
-SSM_SCAN_INLINE void lanes_block(int N, int nb, const T* dtT, const T* dtuT, const T* AT, const T* Bt,
+SSM_ALWAYS_INLINE void lanes_block(int N, int nb, const T* dtT, const T* dtuT, const T* AT, const T* Bt,
                                  const T* Ct, T* h, T* yT) noexcept {
   constexpr int W = kLanes;
   for (int j = 0; j < nb; ++j) {
@@ -133,7 +134,7 @@ SSM_SCAN_INLINE void lanes_block(int N, int nb, const T* dtT, const T* dtuT, con
 
 /// One direction of one task. REV: direction 1 (step j reads time L-1-j).
 template <class T, bool REV>
-SSM_SCAN_INLINE void run_direction(const Ctx<T>& c, int b, int d0, int d1, Scratch<T>& s) noexcept {
+SSM_ALWAYS_INLINE void run_direction(const Ctx<T>& c, int b, int d0, int d1, Scratch<T>& s) noexcept {
   constexpr int W = kLanes;
   constexpr int k = REV ? 1 : 0;
   const BidirectionalScanArgs<T>& a = *c.a;
@@ -248,18 +249,18 @@ SSM_SCAN_INLINE void run_direction(const Ctx<T>& c, int b, int d0, int d1, Scrat
 }
 
 template <class T>
-SSM_SCAN_INLINE void run_task_impl(const Ctx<T>& c, int b, int d0, int d1, Scratch<T>& s) noexcept {
+SSM_ALWAYS_INLINE void run_task_impl(const Ctx<T>& c, int b, int d0, int d1, Scratch<T>& s) noexcept {
   run_direction<T, false>(c, b, d0, d1, s);
   run_direction<T, true>(c, b, d0, d1, s);
 }
 
-#if defined(SSM_SCAN_HAVE_ISA_VARIANTS)
+#if defined(SSM_ISA_VARIANTS)
 template <class T>
-SSM_SCAN_TARGET_AVX512 void run_task_avx512(const Ctx<T>& c, int b, int d0, int d1, Scratch<T>& s) noexcept {
+SSM_TARGET_AVX512 void run_task_avx512(const Ctx<T>& c, int b, int d0, int d1, Scratch<T>& s) noexcept {
   run_task_impl<T>(c, b, d0, d1, s);
 }
 template <class T>
-SSM_SCAN_TARGET_AVX2 void run_task_avx2(const Ctx<T>& c, int b, int d0, int d1, Scratch<T>& s) noexcept {
+SSM_TARGET_AVX2 void run_task_avx2(const Ctx<T>& c, int b, int d0, int d1, Scratch<T>& s) noexcept {
   run_task_impl<T>(c, b, d0, d1, s);
 }
 #endif
@@ -274,10 +275,10 @@ using TaskFn = void (*)(const Ctx<T>&, int, int, int, Scratch<T>&) noexcept;
 template <class T>
 TaskFn<T> pick_task_fn() noexcept {
   if constexpr (std::is_same_v<T, float>) {
-    static const Isa isa = detect_isa();
-#if defined(SSM_SCAN_HAVE_ISA_VARIANTS)
-    if (isa == Isa::avx512) return &run_task_avx512<T>;
-    if (isa == Isa::avx2) return &run_task_avx2<T>;
+    const detail::Isa isa = detail::cpu_isa();
+#if defined(SSM_ISA_VARIANTS)
+    if (isa == detail::Isa::avx512) return &run_task_avx512<T>;
+    if (isa == detail::Isa::avx2) return &run_task_avx2<T>;
 #endif
     (void)isa;
     return &run_task_base<T>;

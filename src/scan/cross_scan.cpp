@@ -8,8 +8,8 @@
 // and adds y into out at the same positions (direction 0 writes y + (sum_k D_k) u). So each
 // (b, c) is owned by one task and summed in the fixed order 0, 1, 2, 3: deterministic for any
 // thread count. Tasks run on the OpenMP team (dynamic schedule).
-// The hot loop is compiled for AVX-512, AVX2+FMA and the baseline (scan_math.hpp's detect_isa)
-// and uses scan_math's vector exp / softplus; float64 uses the C library.
+// The hot loop is compiled for AVX-512, AVX2+FMA and the baseline (core/isa.hpp) and uses
+// core/activations.hpp's vector exp / softplus; float64 uses the C library.
 #include "ssm/scan/cross_scan.hpp"
 
 #include <omp.h>
@@ -19,7 +19,8 @@
 #include <vector>
 
 #include "backend/cross_scan_cuda.hpp"
-#include "scan/scan_math.hpp"
+#include "core/activations.hpp"
+#include "core/isa.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
@@ -71,7 +72,7 @@ template struct CrossScanArgs<double>;
 
 namespace {
 
-using namespace detail::scanmath;
+using namespace detail::math;
 
 constexpr int kBlock = 64;  // steps per block
 
@@ -106,7 +107,7 @@ struct Scratch {
 
 // One task: batch b, channels c0 .. c0 + W - 1 (those < dim), the four directions in turn.
 template <class T>
-SSM_SCAN_INLINE void run_task_impl(const Ctx<T>& c, int b, int c0, Scratch<T>& s) noexcept {
+SSM_ALWAYS_INLINE void run_task_impl(const Ctx<T>& c, int b, int c0, Scratch<T>& s) noexcept {
   constexpr int W = lanes<T>();
   const CrossScanArgs<T>& a = *c.a;
   const int N = c.N, L = c.L, dim = a.dim;
@@ -208,13 +209,13 @@ SSM_SCAN_INLINE void run_task_impl(const Ctx<T>& c, int b, int c0, Scratch<T>& s
   }
 }
 
-#if defined(SSM_SCAN_HAVE_ISA_VARIANTS)
+#if defined(SSM_ISA_VARIANTS)
 template <class T>
-SSM_SCAN_TARGET_AVX512 void run_task_avx512(const Ctx<T>& c, int b, int c0, Scratch<T>& s) noexcept {
+SSM_TARGET_AVX512 void run_task_avx512(const Ctx<T>& c, int b, int c0, Scratch<T>& s) noexcept {
   run_task_impl<T>(c, b, c0, s);
 }
 template <class T>
-SSM_SCAN_TARGET_AVX2 void run_task_avx2(const Ctx<T>& c, int b, int c0, Scratch<T>& s) noexcept {
+SSM_TARGET_AVX2 void run_task_avx2(const Ctx<T>& c, int b, int c0, Scratch<T>& s) noexcept {
   run_task_impl<T>(c, b, c0, s);
 }
 #endif
@@ -229,10 +230,10 @@ using TaskFn = void (*)(const Ctx<T>&, int, int, Scratch<T>&) noexcept;
 template <class T>
 TaskFn<T> pick_task_fn() noexcept {
   if constexpr (std::is_same_v<T, float>) {
-    static const Isa isa = detect_isa();
-#if defined(SSM_SCAN_HAVE_ISA_VARIANTS)
-    if (isa == Isa::avx512) return &run_task_avx512<T>;
-    if (isa == Isa::avx2) return &run_task_avx2<T>;
+    const detail::Isa isa = detail::cpu_isa();
+#if defined(SSM_ISA_VARIANTS)
+    if (isa == detail::Isa::avx512) return &run_task_avx512<T>;
+    if (isa == detail::Isa::avx2) return &run_task_avx2<T>;
 #endif
     (void)isa;
     return &run_task_base<T>;

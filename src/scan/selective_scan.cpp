@@ -13,9 +13,9 @@
 //     phase 1  chunk 0 from h0 with outputs; chunks 1..K-2 from a zero state, end state only;
 //     phase 2  carry: H_k = exp(A * sum_{t in chunk k} dt_t) H_{k-1} + E_k   (the (a, b) rule)
 //     phase 3  chunks 1..K-1 rescanned from the true start state H_{k-1}, with outputs.
-// The float path accumulates in float32 and uses a vectorizable exp (scan_math.hpp); the
+// The float path accumulates in float32 and uses a vectorizable exp (core/activations.hpp); the
 // double path uses the C library. The hot loop is compiled for AVX-512, AVX2+FMA and the
-// baseline ISA and picked at run time.
+// baseline ISA and picked at run time (core/isa.hpp).
 #include "ssm/scan/selective_scan.hpp"
 
 #include <omp.h>
@@ -27,7 +27,8 @@
 #include <vector>
 
 #include "backend/scan_cuda.hpp"
-#include "scan/scan_math.hpp"
+#include "core/activations.hpp"
+#include "core/isa.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
@@ -76,7 +77,7 @@ template struct SelectiveScanArgs<double>;
 
 namespace {
 
-using namespace detail::scanmath;
+using namespace detail::math;
 
 constexpr int kBlock = 64;  // time steps per block (scratch: O(kBlock * N) per thread)
 
@@ -139,7 +140,7 @@ struct Scratch {
 //   h[n] = exp(dt_t A[n]) h[n] + (dt_t u_t) B_t[n];  y_t = sum_n C_t[n] h[n].
 // B_t = Bp + t*bts (bts = 0 for fixed B), likewise C.
 template <class T, bool OUT>
-SSM_SCAN_INLINE void real_block(int N, int nb, const T* dtv, const T* dtu, const T* A,
+SSM_ALWAYS_INLINE void real_block(int N, int nb, const T* dtv, const T* dtu, const T* A,
                                 const T* Bp, std::ptrdiff_t bts, const T* Cp, std::ptrdiff_t cts,
                                 T* h, T* y) noexcept {
   for (int t = 0; t < nb; ++t) {
@@ -161,7 +162,7 @@ SSM_SCAN_INLINE void real_block(int N, int nb, const T* dtv, const T* dtu, const
 // dtT, dtuT, yT: [t][lane]; AT, h: [n][lane]; variable B/C: the transposed block [t][n]
 // (one value for all lanes); fixed B/C: BT / CT [n][lane].
 template <class T, bool BVAR, bool CVAR, bool OUT>
-SSM_SCAN_INLINE void lanes_block(int N, int nb, const T* dtT, const T* dtuT, const T* AT,
+SSM_ALWAYS_INLINE void lanes_block(int N, int nb, const T* dtT, const T* dtuT, const T* AT,
                                  const T* Bp, const T* Cp, T* h, T* yT) noexcept {
   constexpr int W = kLanes;
   for (int t = 0; t < nb; ++t) {
@@ -190,7 +191,7 @@ SSM_SCAN_INLINE void lanes_block(int N, int nb, const T* dtT, const T* dtuT, con
 // Complex A (split re/im: X[0..N) real parts, X[N..2N) imaginary parts):
 //   h = exp(dt A) h + (dt u) B;  y = 2 Re(sum_n C h).
 template <class T, bool OUT>
-SSM_SCAN_INLINE void complex_block(int N, int nb, const T* dtv, const T* dtu, const T* A,
+SSM_ALWAYS_INLINE void complex_block(int N, int nb, const T* dtv, const T* dtu, const T* A,
                                    const T* Bp, std::ptrdiff_t bts, const T* Cp,
                                    std::ptrdiff_t cts, T* h, T* y) noexcept {
   const T* Ar = A;
@@ -220,7 +221,7 @@ SSM_SCAN_INLINE void complex_block(int N, int nb, const T* dtv, const T* dtu, co
 
 // ---- one task, float32 real A: channels in SIMD lanes ---------------------------------------
 template <class T, bool BVAR, bool CVAR>
-SSM_SCAN_INLINE void run_task_lanes(const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
+SSM_ALWAYS_INLINE void run_task_lanes(const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
   constexpr int W = kLanes;
   const SelectiveScanArgs<T>& a = *c.a;
   const int N = c.N, L = a.length;
@@ -366,7 +367,7 @@ SSM_SCAN_INLINE void run_task_lanes(const Ctx<T>& c, const Task& k, Scratch<T>& 
 
 // ---- one task ---------------------------------------------------------------------------------
 template <class T>
-SSM_SCAN_INLINE void run_task_impl(const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
+SSM_ALWAYS_INLINE void run_task_impl(const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
   if constexpr (std::is_same_v<T, float>) {
     if (!c.cplx) {
       const bool bv = c.a->B_variable, cv = c.a->C_variable;
@@ -528,16 +529,14 @@ SSM_SCAN_INLINE void run_task_impl(const Ctx<T>& c, const Task& k, Scratch<T>& s
   }
 }
 
-// ISA variants of the task body (x86-64 GCC/Clang); elsewhere only the baseline.
-#if defined(SSM_SCAN_HAVE_ISA_VARIANTS)
+// ISA variants of the task body (core/isa.hpp); elsewhere only the baseline.
+#if defined(SSM_ISA_VARIANTS)
 template <class T>
-SSM_SCAN_TARGET_AVX512 void run_task_avx512(
-    const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
+SSM_TARGET_AVX512 void run_task_avx512(const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
   run_task_impl<T>(c, k, s);
 }
 template <class T>
-SSM_SCAN_TARGET_AVX2 void run_task_avx2(const Ctx<T>& c, const Task& k,
-                                                             Scratch<T>& s) noexcept {
+SSM_TARGET_AVX2 void run_task_avx2(const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
   run_task_impl<T>(c, k, s);
 }
 #endif
@@ -552,10 +551,9 @@ using TaskFn = void (*)(const Ctx<T>&, const Task&, Scratch<T>&) noexcept;
 template <class T>
 TaskFn<T> pick_task_fn() noexcept {
   if constexpr (std::is_same_v<T, float>) {
-    static const Isa isa = detect_isa();
-#if defined(SSM_SCAN_HAVE_ISA_VARIANTS)
-    if (isa == Isa::avx512) return &run_task_avx512<T>;
-    if (isa == Isa::avx2) return &run_task_avx2<T>;
+#if defined(SSM_ISA_VARIANTS)
+    if (detail::cpu_isa() == detail::Isa::avx512) return &run_task_avx512<T>;
+    if (detail::cpu_isa() == detail::Isa::avx2) return &run_task_avx2<T>;
 #endif
     return &run_task_base<T>;
   } else {

@@ -6,7 +6,7 @@
 #include <cstddef>
 
 #include "backend/scan_cuda.hpp"
-#include "scan/scan_math.hpp"
+#include "core/activations.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
@@ -33,7 +33,7 @@ template struct SelectiveStateUpdateArgs<double>;
 
 namespace {
 
-using namespace detail::scanmath;
+using namespace detail::math;
 
 template <class T>
 void step_cpu(const SelectiveStateUpdateArgs<T>& a) noexcept {

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "core/complex_diag_step.hpp"
+#include "core/isa.hpp"
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
 
@@ -82,17 +83,12 @@ template <class T>
   else run(k, u, y, frames, cs, fs);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define SSM_DIAG_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
-#else
-#define SSM_DIAG_CLONES
-#endif
 
-SSM_DIAG_CLONES void run_f32(const Kernel<float>& k, const float* u, float* y, std::size_t frames,
+SSM_TARGET_CLONES void run_f32(const Kernel<float>& k, const float* u, float* y, std::size_t frames,
                              std::ptrdiff_t cs, std::ptrdiff_t fs) noexcept {
   run_any(k, u, y, frames, cs, fs);
 }
-SSM_DIAG_CLONES void run_f64(const Kernel<double>& k, const double* u, double* y, std::size_t frames,
+SSM_TARGET_CLONES void run_f64(const Kernel<double>& k, const double* u, double* y, std::size_t frames,
                              std::ptrdiff_t cs, std::ptrdiff_t fs) noexcept {
   run_any(k, u, y, frames, cs, fs);
 }

@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(alternative_output_linear_layout) {
   BOOST_TEST(m.params().layers[1].out_weight == ref.params().layers[1].out_weight);
 }
 
-// Files written by examples/python/export_{s4d,mamba}.py --check DIR (on a machine with
+// Files written by tools/export_{s4d,mamba}.py --check DIR (on a machine with
 // PyTorch): each NAME.check.safetensors holds an input `u` and PyTorch's float64 output `y` of
 // the model exported to NAME.safetensors. Run with SSM_TORCH_CHECK_DIR=DIR; without it this
 // case only reports that it had nothing to check.

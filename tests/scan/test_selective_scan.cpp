@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "scan/scan_math.hpp"
+#include "core/activations.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/scan/selective_scan.hpp"
 #include "ssm/scan/state_update.hpp"
@@ -382,7 +382,7 @@ BOOST_AUTO_TEST_CASE(float32_close_to_float64) {
 }
 
 BOOST_AUTO_TEST_CASE(fast_math_accuracy) {
-  using namespace ssm::detail::scanmath;
+  using namespace ssm::detail::math;
   double worst_exp = 0, worst_sp = 0;
   for (double x = -103.0; x <= 88.7; x += 0.0137) {
     const float xf = static_cast<float>(x);

@@ -15,7 +15,7 @@
 // encoding defaults to 32-bit float for WAV (lossless for float32 data) and 24-bit PCM for FLAC
 // (FLAC has no float encoding). PCM encodings need every sample in [-1, 1] (nothing is silently
 // clipped; +1.0 maps to the largest integer); all encodings need finite samples. Files are
-// written atomically: to a temporary file next to `path`, flushed, then renamed over it, so an
+// written atomically (io/atomic_file.hpp: a temporary file next to `path`, fsync, rename), so an
 // interrupted or failed write never leaves a partial file under the final name.
 //
 // Errors (missing file, unreadable/corrupt file, a container other than WAV/FLAC, invalid

@@ -18,8 +18,8 @@
 //
 // The writer emits version 1.0 (2.0 when the header would exceed 65535 bytes), little-endian,
 // with the preamble padded to a multiple of 64 bytes as numpy does, and writes files
-// atomically: to a temporary file in the same directory, flushed, then renamed over `path`,
-// so an interrupted write never leaves a partial file under the final name.
+// atomically (io/atomic_file.hpp: a temporary file in the same directory, fsync, rename, fsync of
+// the directory), so an interrupted write never leaves a partial file under the final name.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -67,7 +67,7 @@ NpyHeader npy_info(const std::string& path);
 template <class T>
 std::vector<std::uint8_t> serialize_npy(const std::vector<std::int64_t>& shape, const T* data,
                                         std::size_t count);
-/// Writes atomically (temporary file in the same directory, then rename).
+/// Writes atomically (io/atomic_file.hpp: temporary in the same directory, fsync, rename).
 template <class T>
 void save_npy(const std::string& path, const std::vector<std::int64_t>& shape, const T* data,
               std::size_t count);
@@ -85,17 +85,5 @@ extern template std::vector<std::uint8_t> serialize_npy<float>(const std::vector
 extern template std::vector<std::uint8_t> serialize_npy<double>(const std::vector<std::int64_t>&, const double*, std::size_t);
 extern template void save_npy<float>(const std::string&, const std::vector<std::int64_t>&, const float*, std::size_t);
 extern template void save_npy<double>(const std::string&, const std::vector<std::int64_t>&, const double*, std::size_t);
-
-namespace detail {
-/// Writes `size` bytes to `path` atomically: a unique temporary file next to it, fsync, rename.
-/// On failure the temporary is removed and ssm::Error names `path`. Shared by the io writers.
-void write_file_atomically(const std::string& path, const void* bytes, std::size_t size,
-                           const char* where);
-/// A temporary path next to `path` (same directory, so rename() is atomic), unique per
-/// process and call.
-std::string temporary_sibling(const std::string& path);
-/// fsync()s `path` then renames it over `final_path`; removes `path` and throws on failure.
-void commit_temporary(const std::string& path, const std::string& final_path, const char* where);
-}  // namespace detail
 
 }  // namespace ssm::io

@@ -89,7 +89,8 @@ struct TensorOut {
 /// Serializes tensors (+ string metadata) to a safetensors image.
 std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorOut>& tensors,
                                                 const std::map<std::string, std::string>& metadata);
-/// Writes atomically: to `path`.tmp, then renames over `path`.
+/// Writes atomically (io/atomic_file.hpp: unique temporary next to `path`, fsync, rename, fsync
+/// of the directory); throws ssm::Error naming `path` on failure.
 void save_safetensors(const std::string& path, const std::vector<TensorOut>& tensors,
                       const std::map<std::string, std::string>& metadata);
 

@@ -76,7 +76,7 @@ public:
   /// Reads a model file (arch "mamba"), validating config and every tensor.
   static MambaModel load(const std::string& path);
   static MambaModel from_file(const io::SafeTensors& file);
-  /// Writes a model file that load() (and examples/python's importer) read back. F32 for
+  /// Writes a model file that load() (and the tools/export_*.py exporters) read back. F32 for
   /// float, F64 for double.
   void save(const std::string& path) const;
 

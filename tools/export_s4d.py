@@ -26,20 +26,22 @@ Usage as a library:
     export_s4d(model, "model.safetensors", sample_rate=48000, prenorm=model.prenorm)
 
 Self-check (needs torch and safetensors; writes a model and a check file that
+tools/check_export.cpp's ssmkit_check_export compares with ssmkit, and that
 tests/layers/test_model_files reads when SSM_TORCH_CHECK_DIR points at the folder):
 
-    python export_s4d.py --check OUTDIR
+    python tools/export_s4d.py --check OUTDIR
+    ssmkit_check_export OUTDIR/*.check.safetensors
+
+tests/python/test_export_s4d.py runs this (and more variants) in CTest (label python).
 
 The small reference modules below (S4DKernel, S4D, S4Model) follow the S4 example's math and
 parameter names, for the self-check and for users without the S4 repository; training code
 that uses the S4 repository's own modules exports the same way.
 """
-import argparse
 import json
 import math
 import os
 import re
-import sys
 
 import torch
 import torch.nn as nn
@@ -190,32 +192,23 @@ def export_s4d(model_or_state_dict, path, *, sample_rate, prenorm=None, activati
     return config
 
 
+def write_check(outdir, name, model, u, **export_args):
+    """Exports `model` to OUTDIR/NAME.safetensors and PyTorch's float64 output for `u`
+    (batch, length, d_input) to OUTDIR/NAME.check.safetensors (tools/export_check.py)."""
+    from export_check import export_and_check
+    return export_and_check(export_s4d, "s4d", outdir, name, model, u, **export_args)
+
+
 def _check(outdir):
-    """Random model -> model file + check file (input and PyTorch's float64 output)."""
-    from safetensors.torch import save_file
-    os.makedirs(outdir, exist_ok=True)
+    """Random models -> model files + check files (input and PyTorch's float64 output)."""
     torch.manual_seed(0)
     for prenorm in (False, True):
         model = S4Model(d_input=2, d_output=3, d_model=16, n_layers=3, d_state=16, prenorm=prenorm)
         name = f"s4d_prenorm{int(prenorm)}"
-        export_s4d(model, os.path.join(outdir, name + ".safetensors"), sample_rate=16000.0)
-        u = torch.randn(2, 500, 2, dtype=torch.float64)
-        with torch.no_grad():
-            # reference in float64 from the exported (float32-rounded) weights
-            ref = model.double()
-            y = ref(u)
-        save_file({"u": u.contiguous(), "y": y.contiguous()},
-                  os.path.join(outdir, name + ".check.safetensors"),
-                  metadata={"model": name + ".safetensors", "arch": "s4d", "rtol": "1e-6"})
-        print(f"wrote {name}: y[0, :3, 0] = {y[0, :3, 0].tolist()}")
+        print("wrote", write_check(outdir, name, model, torch.randn(2, 500, 2, dtype=torch.float64),
+                                   sample_rate=16000.0, prenorm=prenorm))
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--check", metavar="OUTDIR", help="export a random model and PyTorch's outputs")
-    args = ap.parse_args()
-    if args.check:
-        _check(args.check)
-    else:
-        ap.print_help()
-        sys.exit(1)
+    from export_check import main
+    main(__doc__, _check)

@@ -12,7 +12,7 @@
 #include <memory>
 
 #include "ssm/core/error.hpp"
-#include "ssm/io/npy.hpp"  // detail::temporary_sibling / commit_temporary
+#include "ssm/io/atomic_file.hpp"
 
 namespace ssm::io {
 
@@ -235,7 +235,8 @@ void write_audio(const std::string& path, const AudioBuffer& audio, const AudioW
     bad(where, path, "libsndfile cannot write " + std::to_string(audio.channels) + " channels at " +
                          std::to_string(info.samplerate) + " Hz as " + to_string(container) + "/" + to_string(enc));
 
-  const std::string tmp = detail::temporary_sibling(path);
+  AtomicFile file(path, where);  // removes the temporary unless committed
+  const std::string& tmp = file.temp_path();
   {
     SNDFILE* raw = sf_open(tmp.c_str(), SFM_WRITE, &info);
     if (!raw) bad(where, path, "cannot create " + tmp + ": " + sf_strerror(nullptr));
@@ -257,18 +258,16 @@ void write_audio(const std::string& path, const AudioBuffer& audio, const AudioW
       if (sf_writef_float(f.get(), chunk.data(), n) != n) {
         const std::string err = sf_strerror(f.get());
         f.reset();
-        std::remove(tmp.c_str());
         bad(where, path, "write failed: " + err);
       }
       done += n;
     }
     sf_write_sync(f.get());
     if (sf_close(f.release()) != 0) {
-      std::remove(tmp.c_str());
       bad(where, path, "closing the temporary file failed");
     }
   }
-  detail::commit_temporary(tmp, path, where);
+  file.commit();
 }
 
 }  // namespace ssm::io

@@ -32,20 +32,22 @@ Usage as a library:
     export_mamba(model, "model.safetensors")
 
 Self-check (needs torch and safetensors; writes a model and a check file that
+tools/check_export.cpp's ssmkit_check_export compares with ssmkit, and that
 tests/layers/test_model_files reads when SSM_TORCH_CHECK_DIR points at the folder):
 
-    python export_mamba.py --check OUTDIR
+    python tools/export_mamba.py --check OUTDIR
+    ssmkit_check_export OUTDIR/*.check.safetensors
+
+tests/python/test_export_mamba.py runs this (and more variants) in CTest (label python).
 
 The reference modules below (MambaRef with mamba_ssm's parameter names and a sequential
 selective scan, RMSNorm, SignalMamba) run on any PyTorch without mamba_ssm; with mamba_ssm
 installed, ``SignalMamba(mixer_cls=mamba_ssm.Mamba)`` trains on the GPU and exports the same.
 """
-import argparse
 import json
 import math
 import os
 import re
-import sys
 
 import torch
 import torch.nn as nn
@@ -218,30 +220,22 @@ def export_mamba(model_or_state_dict, path, *, norm=None, norm_eps=1e-5, sample_
     return config
 
 
+def write_check(outdir, name, model, u, **export_args):
+    """Exports `model` to OUTDIR/NAME.safetensors and PyTorch's float64 output for `u`
+    (batch, length, d_input) to OUTDIR/NAME.check.safetensors (tools/export_check.py)."""
+    from export_check import export_and_check
+    return export_and_check(export_mamba, "mamba", outdir, name, model, u, **export_args)
+
+
 def _check(outdir):
     """Random models -> model files + check files (input and PyTorch's float64 output)."""
-    from safetensors.torch import save_file
-    os.makedirs(outdir, exist_ok=True)
     torch.manual_seed(0)
     for rms, bias in ((True, False), (False, True)):
         model = SignalMamba(d_input=2, d_output=3, d_model=32, n_layers=2, rms_norm=rms, d_state=8, bias=bias)
         name = f"mamba_rms{int(rms)}_bias{int(bias)}"
-        export_mamba(model, os.path.join(outdir, name + ".safetensors"))
-        u = torch.randn(2, 40, 2, dtype=torch.float64)
-        with torch.no_grad():
-            y = model.double()(u)
-        save_file({"u": u.contiguous(), "y": y.contiguous()},
-                  os.path.join(outdir, name + ".check.safetensors"),
-                  metadata={"model": name + ".safetensors", "arch": "mamba", "rtol": "1e-6"})
-        print(f"wrote {name}: y[0, :3, 0] = {y[0, :3, 0].tolist()}")
+        print("wrote", write_check(outdir, name, model, torch.randn(2, 40, 2, dtype=torch.float64)))
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--check", metavar="OUTDIR", help="export random models and PyTorch's outputs")
-    args = ap.parse_args()
-    if args.check:
-        _check(args.check)
-    else:
-        ap.print_help()
-        sys.exit(1)
+    from export_check import main
+    main(__doc__, _check)
