@@ -1,6 +1,7 @@
 #pragma once
 // The ssmkit subcommands. Each returns the process exit status; errors are ssm::Error
 // exceptions that main() turns into one line on stderr and exit status 1.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -48,5 +49,18 @@ int cmd_info(const std::string& path, const ModelSource& source);
 int cmd_live(const ModelSource& source, const std::string& in_dev, const std::string& out_dev, int block,
              int channels, double rate, double seconds, bool list_devices);
 int cmd_demo(const std::string& out_dir, const std::string& figure, const ModelSource& source);
+
+struct SpectrogramOptions {
+  std::string input;       // WAV / FLAC
+  std::string output;      // .npy (frames, bins, d_output)
+  std::string figure;      // PNG, optional
+  std::string model_file;  // a grid model (arch vmamba, d_input 1); empty: a random VMamba stage
+  std::uint64_t seed = 1;  // of the random stage
+  int size = 512, hop = 128;
+  std::string device = "cpu";
+};
+/// The `spectrogram` flow (src/cli/spectrogram.cpp): log-magnitude STFT of IN, a 2D model over the
+/// (time x frequency) grid, the result as .npy and optionally a figure.
+int cmd_spectrogram(const SpectrogramOptions& options);
 
 }  // namespace ssm::cli

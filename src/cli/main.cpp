@@ -62,6 +62,18 @@ int main(int argc, char** argv) {
   cmd_d->add_option("--out", demo_out, "Directory for the WAV files (default ./ssmkit-demo)");
   cmd_d->add_option("--figure", demo_figure, "PNG figure path (default <out>/demo.png)");
 
+  SpectrogramOptions spec;
+  auto* cmd_s = app.add_subcommand("spectrogram",
+                                   "Log-magnitude STFT of an audio file through a 2D (VMamba SS2D) model; .npy + figure");
+  cmd_s->add_option("IN", spec.input, "Input audio file (WAV/FLAC; channels are averaged)")->required();
+  cmd_s->add_option("-o,--output", spec.output, "Output .npy (frames, bins, d_output)")->required();
+  cmd_s->add_option("--figure", spec.figure, "PNG figure of the input and output grids");
+  cmd_s->add_option("--model", spec.model_file, "Grid model file (ssmkit.arch vmamba, d_input 1); default: random");
+  cmd_s->add_option("--seed", spec.seed, "Seed of the random model (default 1)");
+  cmd_s->add_option("--size", spec.size, "STFT size in samples (default 512; bins = size/2 + 1)");
+  cmd_s->add_option("--hop", spec.hop, "STFT hop in samples (default 128)");
+  cmd_s->add_option("--device", spec.device, "cpu | cuda");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -77,6 +89,7 @@ int main(int argc, char** argv) {
       if (info_file.empty() && !info_src.model_file.empty()) std::swap(info_file, info_src.model_file);
       return cmd_info(info_file, info_src);
     }
+    if (*cmd_s) return cmd_spectrogram(spec);
     if (*cmd_d) return cmd_demo(demo_out, demo_figure.empty() ? demo_out + "/demo.png" : demo_figure, demo_src);
   } catch (const std::exception& e) {
     std::fflush(stdout);

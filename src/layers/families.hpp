@@ -9,5 +9,6 @@ namespace ssm::detail {
 ModelFamily s4d_family();
 ModelFamily mamba_family();
 ModelFamily bst_family();
+ModelFamily vmamba_family();
 
 }  // namespace ssm::detail

@@ -30,7 +30,13 @@ void ensure_builtins() {
   static std::once_flag once;
   std::call_once(once, [] {
     // One line a built-in family (families.hpp declares them).
-    for (auto make : {detail::s4d_family, detail::mamba_family, detail::bst_family}) add(make());
+    const std::initializer_list<ModelFamily (*)()> builtins = {
+        detail::s4d_family,
+        detail::mamba_family,
+        detail::bst_family,
+        detail::vmamba_family,
+    };
+    for (auto make : builtins) add(make());
   });
 }
 

@@ -6,6 +6,8 @@
 //                  0 (or a subnormal) below -87.3, NaN propagates
 //   softplus(x)    log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}), no overflow, no cancellation
 //   silu(x)        x / (1 + e^{-x})
+// and the run-time ISA choice of the scans' hot loops (detect_isa; the loops are compiled again
+// with SSM_SCAN_TARGET_AVX512 / SSM_SCAN_TARGET_AVX2 where SSM_SCAN_HAVE_ISA_VARIANTS is set).
 // The double versions call the C library (the float64 path is the precision path).
 #include <cmath>
 #include <cstdint>
@@ -17,7 +19,28 @@
 #define SSM_SCAN_INLINE inline
 #endif
 
+// ISA variants of the hot loops (x86-64 GCC/Clang); elsewhere only the baseline.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SSM_SCAN_HAVE_ISA_VARIANTS 1
+#define SSM_SCAN_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,bmi2")))
+#define SSM_SCAN_TARGET_AVX2 __attribute__((target("avx2,fma,bmi2")))
+#endif
+
 namespace ssm::detail::scanmath {
+
+enum class Isa { base, avx2, avx512 };
+
+/// The widest ISA variant this CPU runs (callers cache it in a function-local static).
+inline Isa detect_isa() noexcept {
+#if defined(SSM_SCAN_HAVE_ISA_VARIANTS)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+    return Isa::avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#endif
+  return Isa::base;
+}
 
 SSM_SCAN_INLINE float bits_to_float(std::int32_t i) noexcept {
   float f;

@@ -530,15 +530,14 @@ SSM_SCAN_INLINE void run_task_impl(const Ctx<T>& c, const Task& k, Scratch<T>& s
 }
 
 // ISA variants of the task body (x86-64 GCC/Clang); elsewhere only the baseline.
-#if defined(__x86_64__) && defined(__GNUC__)
-#define SSM_SCAN_HAVE_ISA_VARIANTS 1
+#if defined(SSM_SCAN_HAVE_ISA_VARIANTS)
 template <class T>
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,bmi2"))) void run_task_avx512(
+SSM_SCAN_TARGET_AVX512 void run_task_avx512(
     const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
   run_task_impl<T>(c, k, s);
 }
 template <class T>
-__attribute__((target("avx2,fma,bmi2"))) void run_task_avx2(const Ctx<T>& c, const Task& k,
+SSM_SCAN_TARGET_AVX2 void run_task_avx2(const Ctx<T>& c, const Task& k,
                                                              Scratch<T>& s) noexcept {
   run_task_impl<T>(c, k, s);
 }
@@ -550,19 +549,6 @@ void run_task_base(const Ctx<T>& c, const Task& k, Scratch<T>& s) noexcept {
 
 template <class T>
 using TaskFn = void (*)(const Ctx<T>&, const Task&, Scratch<T>&) noexcept;
-
-enum class Isa { base, avx2, avx512 };
-
-Isa detect_isa() noexcept {
-#if defined(SSM_SCAN_HAVE_ISA_VARIANTS)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
-    return Isa::avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
-#endif
-  return Isa::base;
-}
 
 template <class T>
 TaskFn<T> pick_task_fn() noexcept {

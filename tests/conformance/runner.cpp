@@ -26,7 +26,6 @@ namespace ssm::conformance {
 // to empty as the issues that implement them land.
 static const std::set<std::string> kNotImplementedYet = {
     "bimamba_block",    // issue 16
-    "ss2d_block",       // issue 16
     "moe_ffn",          // issue 17
     "moe_mamba_layer",  // issue 17
 };
