@@ -3,12 +3,10 @@
 #include <cmath>
 #include <vector>
 
-#include "ssm/core/error.hpp"
-#ifdef SSM_WITH_CUDA
-#include "backend/diag_kernel_cuda.hpp"  // kernels/conv
+#include "backend/diag_kernel_cuda.hpp"  // kernels/conv (reached through detail::dispatch only)
 #include "core/dispatch.hpp"
 #include "ssm/core/device_buffer.hpp"
-#endif
+#include "ssm/core/error.hpp"
 
 namespace ssm {
 

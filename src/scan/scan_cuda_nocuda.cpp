@@ -4,6 +4,7 @@
 // compiler emits for the entry points' CUDA branches.
 #ifndef SSM_WITH_CUDA
 #include "backend/scan_cuda.hpp"
+#include "scan/cross_scan_cuda.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm::detail {
@@ -25,6 +26,9 @@ void selective_state_update_cuda(const SelectiveStateUpdateArgs<float>&, const C
 void selective_state_update_cuda(const SelectiveStateUpdateArgs<double>&, const CudaStream&) {
   no_cuda("selective_state_update");
 }
+void cross_selective_scan_cuda(const CrossScanArgs<float>&) { no_cuda("cross_selective_scan"); }
+void cross_selective_scan_unfused_cuda(const CrossScanArgs<float>&) { no_cuda("cross_selective_scan_unfused"); }
+void cross_selective_scan_unfused_cuda(const CrossScanArgs<double>&) { no_cuda("cross_selective_scan_unfused"); }
 void diag_scan_cuda(const DiagScanArgs<float>&) { no_cuda("diag_scan"); }
 void diag_scan_cuda(const DiagScanArgs<double>&) { no_cuda("diag_scan"); }
 void diag_scan_cuda(const DiagScanArgs<float>&, const CudaStream&) { no_cuda("diag_scan"); }
