@@ -24,7 +24,7 @@
 #include <string>
 
 #include "common/cuda_timing.hpp"
-#include "core/fill.hpp"
+#include "backend/fill.hpp"
 #include "scan/cross_scan_ext.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/scan/cross_scan.hpp"

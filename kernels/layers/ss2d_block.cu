@@ -9,7 +9,7 @@
 #include <cmath>
 #include <vector>
 
-#include "core/cuda_check.cuh"
+#include "kernels/core/cuda_check.cuh"
 #include "scan/cross_scan_cuda.hpp"
 #include "scan/cross_scan_ext.hpp"
 #include "ssm/core/device_buffer.hpp"

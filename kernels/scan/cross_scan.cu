@@ -33,9 +33,9 @@
 
 #include "scan/cross_scan_cuda.hpp"
 #include "scan/cross_scan_ext.hpp"
-#include "scan/scan_cuda.hpp"
-#include "scan/selective_scan_ext.hpp"
-#include "scan/selective_scan_fast.cuh"
+#include "backend/scan_cuda.hpp"
+#include "backend/selective_scan_ext.hpp"
+#include "kernels/scan/selective_scan_fast.cuh"
 #include "scan/cross_scan_kernel.cuh"
 #include "ssm/core/device_buffer.hpp"
 

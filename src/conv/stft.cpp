@@ -4,7 +4,7 @@
 #include <complex>
 #include <numbers>
 
-#include "conv/fftw_plan_cache.hpp"
+#include "core/fftw_plan_cache.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
