@@ -32,11 +32,11 @@
 #include <cstdint>
 
 #include "scan/cross_scan_cuda.hpp"
-#include "scan/cross_scan_ext.hpp"
+#include "kernels/scan/cross_scan_ext.hpp"
 #include "backend/scan_cuda.hpp"
 #include "backend/selective_scan_ext.hpp"
 #include "kernels/scan/selective_scan_fast.cuh"
-#include "scan/cross_scan_kernel.cuh"
+#include "kernels/scan/cross_scan_kernel.cuh"
 #include "ssm/core/device_buffer.hpp"
 
 namespace ssm::detail {
