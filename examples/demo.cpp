@@ -49,9 +49,9 @@ int main(int argc, char** argv) {
 
   std::vector<float> y1(L), y2(L);
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < L; ++i) per_sample.process(&u[i], &y1[i]);
+  for (std::size_t i = 0; i < L; ++i) per_sample.process_mono(&u[i], &y1[i], 1);
   const auto t1 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < L; i += 64) blocked.process(&u[i], &y2[i], std::min<std::size_t>(64, L - i));
+  for (std::size_t i = 0; i < L; i += 64) blocked.process_mono(&u[i], &y2[i], static_cast<int>(std::min<std::size_t>(64, L - i)));
   const auto t2 = std::chrono::steady_clock::now();
 
   // Reconstruction error against the true delayed input (after the window has filled).

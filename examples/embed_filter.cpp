@@ -16,7 +16,7 @@ int main() {
   std::vector<float> block(64), out(64);            // the host's buffers
   for (int n = 0; n < 750; ++n) {                   // 1 s of 64-frame callbacks
     for (int i = 0; i < 64; ++i) block[i] = ((n * 64 + i) / 24) % 2 ? 0.5f : -0.5f;  // 1 kHz square
-    filter.process(block.data(), out.data(), block.size());  // real-time safe
+    filter.process_mono(block.data(), out.data(), static_cast<int>(block.size()));  // real-time safe
   }
   std::printf("last output sample: %.4f (state size %d)\n", out.back(), filter.states());
 }

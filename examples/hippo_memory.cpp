@@ -45,8 +45,8 @@ int main(int argc, char** argv) {
     ssm::DenseFilter<double> f(sys, {ssm::Method::bilinear, ssm::Convention::ssm});
     f.prepare({rate, 1});
     double y = 0;
-    for (std::size_t i = 0; i < L; ++i) f.process(&u[i], &y);
-    const auto x = f.state();
+    for (std::size_t i = 0; i < L; ++i) f.process_mono(&u[i], &y, 1);
+    const auto x = f.channel_state();
     std::vector<double> r(W + 1);
     double err = 0, ref = 0;
     for (std::size_t k = 0; k <= W; ++k) {  // d = k / rate seconds ago

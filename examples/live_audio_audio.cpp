@@ -1,6 +1,6 @@
 // Live audio through a state space model: PortAudio duplex stream, input -> filter -> output
-// in the callback. The filter is prepared before the stream starts; process() is real-time
-// safe (no allocation, locks or exceptions). Prints xruns and load once a second.
+// in the callback. LiveAudio hosts any ssm::Streamer<float>; open() prepares it before the
+// stream starts; process() is real-time safe (no allocation, locks or exceptions). Prints xruns and load once a second.
 //
 //   example_live_audio_audio [seconds=5] [block=64]
 #include <chrono>
@@ -12,25 +12,6 @@
 #include "ssm/io/live_audio.hpp"
 #include "ssm/stream/dense_filter.hpp"
 
-namespace {
-// A HiPPO-LegS low-pass "memory" filter, one per channel, behind the AudioProcessor interface.
-struct HippoProcessor : ssm::io::AudioProcessor {
-  ssm::ContinuousSystem sys;
-  std::vector<ssm::DenseFilter<float>> filters;
-  explicit HippoProcessor(ssm::ContinuousSystem s) : sys(std::move(s)) {}
-  void prepare(double sample_rate, int max_block, int channels) override {  // may allocate
-    filters.clear();
-    for (int c = 0; c < channels; ++c) {
-      filters.emplace_back(sys, ssm::Discretization{ssm::Method::bilinear, ssm::Convention::ssm, 0.5});
-      filters.back().prepare({sample_rate, max_block});
-    }
-  }
-  void process(const float* const* in, float* const* out, int frames) noexcept override {
-    for (std::size_t c = 0; c < filters.size(); ++c) filters[c].process(in[c], out[c], static_cast<std::size_t>(frames));
-  }
-};
-}  // namespace
-
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 5.0;
   const int block = argc > 2 ? std::atoi(argv[2]) : 64;
@@ -38,10 +19,13 @@ int main(int argc, char** argv) {
     // LegS with 8 states over a 2 ms time scale; C chosen for unit gain at DC (C = B / (B^T A^-1 B)).
     const auto t = ssm::hippo::legs(8);
     const double dc = -(t.B.transpose() * t.A.fullPivLu().solve(t.B))(0, 0);
-    HippoProcessor proc(ssm::hippo::system(ssm::hippo::Measure::legs, 8, t.B.transpose() / dc, 0.0, 0.002));
+    // One DenseFilter streams every channel (spec.channels copies); LiveAudio prepares it and
+    // hands PortAudio's per-channel buffers to its planar process().
+    ssm::DenseFilter<float> filter(ssm::hippo::system(ssm::hippo::Measure::legs, 8, t.B.transpose() / dc, 0.0, 0.002),
+                                   ssm::Discretization{ssm::Method::bilinear, ssm::Convention::ssm, 0.5});
 
     ssm::io::LiveAudio audio;
-    audio.open({.channels = 1, .block = block}, proc);
+    audio.open({.channels = 1, .block = block}, filter);
     std::printf("%s -> %s at %.0f Hz, block %d\n", audio.input_name().c_str(), audio.output_name().c_str(),
                 audio.sample_rate(), audio.block());
     audio.start();

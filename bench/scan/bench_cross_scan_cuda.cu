@@ -25,7 +25,7 @@
 
 #include "common/cuda_timing.hpp"
 #include "backend/fill.hpp"
-#include "kernels/scan/cross_scan_ext.hpp"
+#include "backend/cross_scan_ext.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/scan/cross_scan.hpp"
 

@@ -37,11 +37,11 @@ std::vector<float> input(std::size_t n) {
 
 void BM_DiagFilter_Block64(benchmark::State& st) {
   ssm::DiagFilter<float> f(bench_model());
-  f.prepare({48000.0, kBlock, 1.0});
+  f.prepare({48000.0, kBlock, 1.0, kH});
   const auto u = input(kH * kBlock);
   std::vector<float> y(u.size());
   for (auto _ : st) {
-    f.process(u.data(), y.data(), kBlock);
+    f.process_interleaved(u.data(), y.data(), kBlock);
     benchmark::DoNotOptimize(y.data());
   }
   st.SetItemsProcessed(st.iterations() * kBlock);  // frames
@@ -51,11 +51,11 @@ void BM_DiagFilter_Block64(benchmark::State& st) {
 
 void BM_DiagFilter_PerSample(benchmark::State& st) {
   ssm::DiagFilter<float> f(bench_model());
-  f.prepare({48000.0, 1, 1.0});
+  f.prepare({48000.0, 1, 1.0, kH});
   const auto u = input(kH * kBlock);
   std::vector<float> y(u.size());
   for (auto _ : st) {
-    for (int t = 0; t < kBlock; ++t) f.process(u.data() + t * kH, y.data() + t * kH);
+    for (int t = 0; t < kBlock; ++t) f.process_interleaved(u.data() + t * kH, y.data() + t * kH, 1);
     benchmark::DoNotOptimize(y.data());
   }
   st.SetItemsProcessed(st.iterations() * kBlock);

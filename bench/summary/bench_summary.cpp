@@ -315,14 +315,14 @@ void bench_diag_filter(const Settings& set, double peak, Table& t) {
   ssm::DiagFilter<float> block(model);
   block.prepare_scaled(1.0, kBlock);
   const double s_block = seconds_per_call([&] {
-    for (int f = 0; f < frames; f += kBlock) block.process(u.data() + f * H, y.data() + f * H, kBlock);
+    for (int f = 0; f < frames; f += kBlock) block.process_interleaved(u.data() + f * H, y.data() + f * H, kBlock);
     benchmark::DoNotOptimize(y.data());
   }, set.fast) / frames;
 
   ssm::DiagFilter<float> single(model);
   single.prepare_scaled(1.0, 1);
   const double s_single = seconds_per_call([&] {
-    for (int f = 0; f < frames; ++f) single.process(u.data() + f * H, y.data() + f * H);
+    for (int f = 0; f < frames; ++f) single.process_interleaved(u.data() + f * H, y.data() + f * H, 1);
     benchmark::DoNotOptimize(y.data());
   }, set.fast) / frames;
 
@@ -339,7 +339,7 @@ void bench_diag_filter(const Settings& set, double peak, Table& t) {
   // Agreement: one pass of each from a zero state.
   block.reset();
   plain_filter.reset();
-  for (int f = 0; f < frames; f += kBlock) block.process(u.data() + f * H, y.data() + f * H, kBlock);
+  for (int f = 0; f < frames; f += kBlock) block.process_interleaved(u.data() + f * H, y.data() + f * H, kBlock);
   baseline();
   const double diag_diff = max_rel_diff(y, yb);
 
@@ -370,7 +370,7 @@ void bench_dense_filter(const Settings& set, double peak, Table& t) {
   const auto u = test_signal(static_cast<std::size_t>(frames));
   std::vector<float> y(u.size());
   const double s_lib = seconds_per_call([&] {
-    for (int i = 0; i < frames; i += kBlock) f.process(u.data() + i, y.data() + i, kBlock);
+    for (int i = 0; i < frames; i += kBlock) f.process_mono(u.data() + i, y.data() + i, kBlock);
     benchmark::DoNotOptimize(y.data());
   }, set.fast) / frames;
 
@@ -401,7 +401,7 @@ void bench_dense_filter(const Settings& set, double peak, Table& t) {
   const double s_plain = seconds_per_call(baseline, set.fast) / frames;
   f.reset();
   std::fill(x.begin(), x.end(), 0.0f);
-  for (int i = 0; i < frames; i += kBlock) f.process(u.data() + i, y.data() + i, kBlock);
+  for (int i = 0; i < frames; i += kBlock) f.process_mono(u.data() + i, y.data() + i, kBlock);
   baseline();
   const double dense_diff = agree("DenseFilter vs plain loop", max_rel_diff(y, yb));
   const double slots = static_cast<double>(N) * N + 2.0 * N;

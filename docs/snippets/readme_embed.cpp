@@ -15,7 +15,7 @@ int main() {
   std::vector<float> in(48000), out(48000);       // 1 s of a 100 Hz sine
   for (int t = 0; t < 48000; ++t) in[t] = std::sin(2 * std::numbers::pi * 100 * t / 48000);
   for (int t = 0; t < 48000; t += 480)            // what an audio callback does (10 ms blocks):
-    filter.process(&in[t], &out[t], 480);         // real-time safe, no allocation, lock or throw
+    filter.process_mono(&in[t], &out[t], 480);         // real-time safe, no allocation, lock or throw
 
   double err = 0;                                  // out[t] ~ in[t - 240] (5 ms at 48 kHz)
   for (int t = 4800; t < 48000; ++t) err = std::max(err, std::abs(double(out[t]) - in[t - 240]));

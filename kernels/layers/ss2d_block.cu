@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "kernels/core/cuda_check.cuh"
-#include "scan/cross_scan_cuda.hpp"
-#include "kernels/scan/cross_scan_ext.hpp"
+#include "backend/cross_scan_cuda.hpp"
+#include "backend/cross_scan_ext.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/ss2d_block_cuda.hpp"

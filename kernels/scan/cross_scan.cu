@@ -31,8 +31,8 @@
 #include <climits>
 #include <cstdint>
 
-#include "scan/cross_scan_cuda.hpp"
-#include "kernels/scan/cross_scan_ext.hpp"
+#include "backend/cross_scan_cuda.hpp"
+#include "backend/cross_scan_ext.hpp"
 #include "backend/scan_cuda.hpp"
 #include "backend/selective_scan_ext.hpp"
 #include "kernels/scan/selective_scan_fast.cuh"

@@ -23,6 +23,7 @@ struct RunOptions {
   ModelSource source;
   std::vector<std::string> inputs, outputs;
   Mode mode = Mode::stream;
+  bool mode_given = false;  // --mode on the command line (else: stream, or an offline model's own mode)
   std::string device = "cpu";
   int block = 512;
   double rate = 0;  // 0: not given (arrays default to 48 kHz)
@@ -41,6 +42,9 @@ struct RunReport {
 };
 
 /// The `run` flow: read every input, filter, (check), then write every output atomically:
+/// (offline-only model files — not causal, e.g. vim, vmamba — take .npy arrays of the shape
+/// the model names, (batch, H, W, C) for the vision families, and write the model's output
+/// array; causal models filter signals as below)
 /// all outputs go to temporary files first and are renamed only once all succeeded, so a
 /// failed run leaves no output file behind.
 RunReport run_job(const RunOptions& options);

@@ -19,9 +19,7 @@
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/io/safetensors.hpp"
-#include "ssm/layers/mamba_model.hpp"
-#include "ssm/layers/model_file.hpp"
-#include "ssm/layers/s4d_model.hpp"
+#include "ssm/layers/registry.hpp"
 #include "ssm/scan/diag_scan.hpp"
 #include "ssm/stream/dense_filter.hpp"
 #include "ssm/stream/diag_filter.hpp"
@@ -68,12 +66,101 @@ void Progress::finish() {
   enabled_ = false;
 }
 
+namespace {
+
+// A library streamer behind the CLI's planar interface: blocks longer than the prepared
+// max_block are cut into pieces; planar channel pointers go straight through (no copy) when
+// the streamer's frames are one value wide.
+class LibStreamer final : public Streamer {
+public:
+  LibStreamer(std::unique_ptr<ssm::Streamer<float>> s, int channels) : s_(std::move(s)) {
+    const std::size_t C = static_cast<std::size_t>(channels);
+    ip_.assign(C, nullptr);
+    op_.assign(C, nullptr);
+  }
+  void process(const float* const* in, float* const* out, int frames) noexcept override {
+    const int nb = s_->spec().max_block;
+    for (int at = 0; at < frames; at += nb) {
+      const int n = std::min(nb, frames - at);
+      for (std::size_t c = 0; c < ip_.size(); ++c) {
+        ip_[c] = in[c] + at;
+        op_[c] = out[c] + at;
+      }
+      s_->process(ip_.data(), op_.data(), n);
+    }
+  }
+  void reset() noexcept override { s_->reset(); }
+
+private:
+  std::unique_ptr<ssm::Streamer<float>> s_;
+  std::vector<const float*> ip_;
+  std::vector<float*> op_;
+};
+
+// Width > 1: stream s covers signal channels [s * width, (s + 1) * width); frames are
+// interleaved into (n, width) rows (the model's frame layout) through scratch of max_block.
+class WideStreamer final : public Streamer {
+public:
+  WideStreamer(std::unique_ptr<ssm::Streamer<float>> st, int streams, int width)
+      : st_(std::move(st)), streams_(streams), width_(width) {
+    const std::size_t nb = static_cast<std::size_t>(st_->spec().max_block);
+    in_.assign(static_cast<std::size_t>(streams) * nb * width, 0.f);
+    out_.assign(in_.size(), 0.f);
+    for (int s = 0; s < streams; ++s) {
+      ip_.push_back(in_.data() + static_cast<std::size_t>(s) * nb * width);
+      op_.push_back(out_.data() + static_cast<std::size_t>(s) * nb * width);
+    }
+  }
+  void process(const float* const* in, float* const* out, int frames) noexcept override {
+    const int nb = st_->spec().max_block;
+    for (int at = 0; at < frames; at += nb) {
+      const int n = std::min(nb, frames - at);
+      for (int s = 0; s < streams_; ++s)
+        for (int i = 0; i < n; ++i)
+          for (int c = 0; c < width_; ++c)
+            in_[static_cast<std::size_t>(s) * nb * width_ + static_cast<std::size_t>(i * width_ + c)] =
+                in[s * width_ + c][at + i];
+      st_->process(ip_.data(), op_.data(), n);
+      for (int s = 0; s < streams_; ++s)
+        for (int i = 0; i < n; ++i)
+          for (int c = 0; c < width_; ++c)
+            out[s * width_ + c][at + i] =
+                out_[static_cast<std::size_t>(s) * nb * width_ + static_cast<std::size_t>(i * width_ + c)];
+    }
+  }
+  void reset() noexcept override { st_->reset(); }
+
+private:
+  std::unique_ptr<ssm::Streamer<float>> st_;
+  int streams_, width_;
+  std::vector<float> in_, out_;
+  std::vector<const float*> ip_;
+  std::vector<float*> op_;
+};
+
+
+}  // namespace
+
 // ---- model helpers --------------------------------------------------------------------------
 std::vector<Mode> Model::modes(Device device) const {
   std::vector<Mode> out;
   for (Mode m : {Mode::stream, Mode::conv, Mode::scan})
     if (supports(m, device)) out.push_back(m);
   return out;
+}
+
+std::unique_ptr<Streamer> Model::streamer(double rate, int max_block) const {
+  auto st = make_streamer();
+  const int w = st->input_width();
+  require(w >= 1 && channels() % w == 0 && st->output_width() == w, "ssmkit", "--model", "frames of ", w, " in / ",
+          st->output_width(), " out values do not tile ", channels(), " channel(s)");
+  StreamSpec spec;
+  spec.sample_rate = rate;
+  spec.max_block = std::max(1, max_block);
+  spec.channels = channels() / w;
+  st->prepare(spec);
+  if (w == 1) return std::make_unique<LibStreamer>(std::move(st), spec.channels);
+  return std::make_unique<WideStreamer>(std::move(st), spec.channels, w);
 }
 
 std::vector<float> Model::impulse_response(double rate, std::int64_t length) const {
@@ -123,25 +210,6 @@ std::string fmt(double v) {
 
 // ---- dense HiPPO filter ---------------------------------------------------------------------
 
-class DenseStreamer final : public Streamer {
-public:
-  DenseStreamer(const ContinuousSystem& sys, Discretization how, int channels, double rate, int max_block) {
-    for (int c = 0; c < channels; ++c) {
-      filters_.emplace_back(sys, how);
-      filters_.back().prepare(StreamSpec{rate, max_block, 1.0});
-    }
-  }
-  void process(const float* const* in, float* const* out, int frames) noexcept override {
-    for (std::size_t c = 0; c < filters_.size(); ++c) filters_[c].process(in[c], out[c], static_cast<std::size_t>(frames));
-  }
-  void reset() noexcept override {
-    for (auto& f : filters_) f.reset();
-  }
-
-private:
-  std::vector<DenseFilter<float>> filters_;
-};
-
 class HippoModel final : public Model {
 public:
   HippoModel(hippo::Measure measure, int N, double theta, double delay, Method method, int channels)
@@ -185,8 +253,8 @@ public:
            Progress& progress) const override {
     require_supported(*this, mode, device);
     if (mode == Mode::stream) {
-      DenseStreamer s(sys_, how_, channels_, rate, block);
-      run_streamer(s, channels_, in, out, frames, block, progress);
+      auto s = streamer(rate, block);
+      run_streamer(*s, channels_, in, out, frames, block, progress);
       return;
     }
     // conv: K[l] = C Ad^l Bd in float64, cut once the state v_l = Ad^l Bd has decayed below
@@ -209,8 +277,9 @@ public:
                    Dv.data(), View3<float>(out, channels_, 1, frames), device);
     progress.advance(static_cast<double>(frames) * channels_);
   }
-  std::unique_ptr<Streamer> streamer(double rate, int max_block) const override {
-    return std::make_unique<DenseStreamer>(sys_, how_, channels_, rate, max_block);
+  std::unique_ptr<ssm::Streamer<float>> make_streamer() const override {
+    // One DenseFilter streams every channel (spec.channels copies of the SISO system).
+    return std::make_unique<DenseFilter<float>>(sys_, how_);
   }
 
 private:
@@ -224,34 +293,8 @@ private:
 
 // ---- S4D diagonal model ---------------------------------------------------------------------
 // Streams through the library's DiagFilter (ssm convention, split re/im, SIMD over modes):
-//   x_t = Ad x_{t-1} + Bd u_t,   y_t = 2 Re(sum_n C x_t) + D u_t.
-// The host's planar channel buffers are interleaved into preallocated frames (no allocation in
-// process()).
-class DiagStreamer final : public Streamer {
-public:
-  DiagStreamer(const DiagonalSSM& m, Method method, double rate, int max_block)
-      : H_(m.H), max_block_(std::max(1, max_block)), filter_(m, method),
-        in_(static_cast<std::size_t>(H_) * static_cast<std::size_t>(max_block_)), out_(in_.size()) {
-    filter_.prepare({rate, max_block_});
-  }
-  void process(const float* const* in, float* const* out, int frames) noexcept override {
-    for (int t0 = 0; t0 < frames; t0 += max_block_) {
-      const int n = std::min(max_block_, frames - t0);
-      for (int t = 0; t < n; ++t)
-        for (int h = 0; h < H_; ++h) in_[static_cast<std::size_t>(t * H_ + h)] = in[h][t0 + t];
-      filter_.process(in_.data(), out_.data(), static_cast<std::size_t>(n));
-      for (int t = 0; t < n; ++t)
-        for (int h = 0; h < H_; ++h) out[h][t0 + t] = out_[static_cast<std::size_t>(t * H_ + h)];
-    }
-  }
-  void reset() noexcept override { filter_.reset(); }
-
-private:
-  int H_, max_block_;
-  DiagFilter<float> filter_;
-  std::vector<float> in_, out_;
-};
-
+//   x_t = Ad x_{t-1} + Bd u_t,   y_t = 2 Re(sum_n C x_t) + D u_t,
+// channel h of the signal = channel h of the model, planar buffers passed through as they are.
 class DiagSpecModel final : public Model {
 public:
   DiagSpecModel(DiagonalSSM m, Method method, std::string origin) : m_(std::move(m)), method_(method), origin_(std::move(origin)) {}
@@ -283,8 +326,8 @@ public:
     require_supported(*this, mode, device);
     const int H = m_.H;
     if (mode == Mode::stream) {
-      DiagStreamer s(m_, method_, rate, block);
-      run_streamer(s, H, in, out, frames, block, progress);
+      auto s = streamer(rate, block);
+      run_streamer(*s, H, in, out, frames, block, progress);
     } else if (mode == Mode::conv) {
       std::vector<float> K(static_cast<std::size_t>(H) * static_cast<std::size_t>(frames));
       diag_kernel<float>(m_, method_, frames, K.data(), m_.reference_rate / rate);
@@ -331,8 +374,8 @@ public:
       }
     }
   }
-  std::unique_ptr<Streamer> streamer(double rate, int max_block) const override {
-    return std::make_unique<DiagStreamer>(m_, method_, rate, max_block);
+  std::unique_ptr<ssm::Streamer<float>> make_streamer() const override {
+    return std::make_unique<DiagFilter<float>>(m_, method_);
   }
 
 private:
@@ -483,82 +526,52 @@ std::unique_ptr<Model> make_model(const FilterSpec& s, int channels) {
 
 namespace {
 
-// ---- model files (include/ssm/layers) -------------------------------------------------------
-// Streams of a model file: one model copy per stream. A model with d_input == d_output == C
-// takes the C channels as one stream of C-wide frames; a model with d_input == d_output == 1
-// run on C channels processes each channel as its own stream (channels = batch).
-template <class M>
-class FileStreamer final : public Streamer {
-public:
-  FileStreamer(const M& model, int streams, int width, double rate, int max_block)
-      : width_(width), block_(max_block) {
-    for (int s = 0; s < streams; ++s) {
-      models_.push_back(model);
-      models_.back().prepare(StreamSpec{rate, max_block, 1.0});
-    }
-    in_.assign(static_cast<std::size_t>(max_block) * width, 0.f);
-    out_.assign(in_.size(), 0.f);
-  }
-  void process(const float* const* in, float* const* out, int frames) noexcept override {
-    for (int at = 0; at < frames; at += block_) {
-      const int n = std::min(block_, frames - at);
-      for (std::size_t s = 0; s < models_.size(); ++s) {
-        // Stream s covers channels [s * width, (s + 1) * width): interleave, process, deinterleave.
-        for (int i = 0; i < n; ++i)
-          for (int c = 0; c < width_; ++c)
-            in_[static_cast<std::size_t>(i * width_ + c)] = in[s * width_ + c][at + i];
-        models_[s].process(in_.data(), out_.data(), n);
-        for (int i = 0; i < n; ++i)
-          for (int c = 0; c < width_; ++c)
-            out[s * width_ + c][at + i] = out_[static_cast<std::size_t>(i * width_ + c)];
-      }
-    }
-  }
-  void reset() noexcept override {
-    for (auto& m : models_) m.reset();
-  }
-
-private:
-  std::vector<M> models_;
-  int width_, block_;
-  std::vector<float> in_, out_;
-};
-
-template <class M>
+// ---- model files (ssm::load_model, any registered family) ------------------------------------
+// Streams of a model file: ssm::Model<float> from the registry, nothing family-specific here.
+// A model with d_input == d_output == C takes the C channels as one stream of C-wide frames; a
+// model with d_input == d_output == 1 run on C channels processes each channel as its own
+// stream (the streamer's spec.channels, channels = batch offline).
 class FileModel final : public Model {
 public:
-  FileModel(M model, std::string arch, std::string path, int channels, int d_in, int d_out,
-            std::vector<std::pair<std::string, std::string>> info)
-      : m_(std::move(model)), arch_(std::move(arch)), path_(std::move(path)), channels_(channels), info_(std::move(info)) {
-    require(d_in == d_out, "ssmkit", "--model", "'", path_, "' maps ", d_in, " input channel(s) to ", d_out,
-            " output channel(s); ssmkit run/live need d_input == d_output");
-    if (channels <= 0) channels_ = d_in;  // info: the model's own width
-    require(d_in == channels_ || d_in == 1, "ssmkit", "--model", "'", path_, "' takes ", d_in,
+  FileModel(std::unique_ptr<ssm::Model<float>> model, std::string path, int channels, std::string params)
+      : m_(std::move(model)), path_(std::move(path)), params_(std::move(params)) {
+    const ModelInfo& in = m_->info();
+    require(in.d_input == in.d_output, "ssmkit", "--model", "'", path_, "' maps ", in.d_input,
+            " input channel(s) to ", in.d_output, " output channel(s); ssmkit run/live need d_input == d_output");
+    channels_ = channels <= 0 ? in.d_input : channels;  // info: the model's own width
+    require(in.d_input == channels_ || in.d_input == 1, "ssmkit", "--model", "'", path_, "' takes ", in.d_input,
             " channel(s) per frame but the signal has ", channels_);
-    width_ = d_in;
+    width_ = in.d_input;
     streams_ = channels_ / width_;
   }
   std::string describe() const override {
-    return arch_ + " model from '" + path_ + "', " + std::to_string(width_) + " channel(s) per stream" +
+    return m_->info().arch + " model from '" + path_ + "', " + std::to_string(width_) + " channel(s) per stream" +
            (streams_ > 1 ? ", " + std::to_string(streams_) + " streams" : std::string());
   }
-  std::vector<std::pair<std::string, std::string>> details() const override { return info_; }
+  std::vector<std::pair<std::string, std::string>> details() const override {
+    const ModelInfo& in = m_->info();
+    std::vector<std::pair<std::string, std::string>> d = {{"arch", in.arch + " (" + in.description + ")"}};
+    for (const auto& kv : in.details) d.push_back(kv);
+    d.emplace_back("parameters", params_);
+    d.emplace_back("causal", in.causal ? "yes (streams)" : "no (offline only)");
+    return d;
+  }
   int channels() const override { return channels_; }
   bool supports(Mode mode, Device device) const override {
-    if (mode == Mode::stream) return device == Device::cpu;
-    if constexpr (std::is_same_v<M, S4DModel<float>>) return true;
-    return mode == Mode::scan;
+    const auto& ms = m_->info().modes;
+    if (std::find(ms.begin(), ms.end(), mode) == ms.end()) return false;
+    return mode != Mode::stream || (device == Device::cpu && m_->info().causal);
   }
   void run(Mode mode, Device device, const float* in, float* out, std::int64_t frames, double rate, int block,
            Progress& progress) const override {
     require_supported(*this, mode, device);
     if (mode == Mode::stream) {
-      FileStreamer<M> s(m_, streams_, width_, rate, block);
-      run_streamer(s, channels_, in, out, frames, block, progress);
+      auto s = streamer(rate, block);
+      run_streamer(*s, channels_, in, out, frames, block, progress);
       return;
     }
     require(frames <= std::numeric_limits<int>::max(), "ssmkit", "IN", "signals longer than 2^31 frames need --mode stream");
-    const int L = static_cast<int>(frames);
+    const std::int64_t L = frames;
     // Planar (streams * width, L) -> (streams, L, width) and back; width 1 needs no copy.
     std::vector<float> u, y;
     const float* up = in;
@@ -568,31 +581,26 @@ public:
       y.resize(u.size());
       for (int s = 0; s < streams_; ++s)
         for (int c = 0; c < width_; ++c)
-          for (int t = 0; t < L; ++t)
+          for (std::int64_t t = 0; t < L; ++t)
             u[(static_cast<std::size_t>(s) * L + t) * width_ + c] = in[(static_cast<std::size_t>(s) * width_ + c) * L + t];
       up = u.data();
       yp = y.data();
     }
-    if constexpr (std::is_same_v<M, S4DModel<float>>)
-      m_.forward(up, streams_, L, yp, mode == Mode::conv ? Mode::conv : Mode::scan, rate, device);
-    else
-      m_.forward(up, streams_, L, yp, device);
+    m_->forward(up, {streams_, L, width_}, yp, mode, device, rate);
     if (width_ > 1)
       for (int s = 0; s < streams_; ++s)
         for (int c = 0; c < width_; ++c)
-          for (int t = 0; t < L; ++t)
+          for (std::int64_t t = 0; t < L; ++t)
             out[(static_cast<std::size_t>(s) * width_ + c) * L + t] = y[(static_cast<std::size_t>(s) * L + t) * width_ + c];
     progress.advance(static_cast<double>(frames) * channels_);
   }
-  std::unique_ptr<Streamer> streamer(double rate, int max_block) const override {
-    return std::make_unique<FileStreamer<M>>(m_, streams_, width_, rate, max_block);
-  }
+  std::unique_ptr<ssm::Streamer<float>> make_streamer() const override { return m_->make_streamer(); }
+  int latency() const override { return m_->info().causal ? m_->make_streamer()->latency() : 0; }
 
 private:
-  M m_;
-  std::string arch_, path_;
-  int channels_, width_ = 1, streams_ = 1;
-  std::vector<std::pair<std::string, std::string>> info_;
+  std::unique_ptr<ssm::Model<float>> m_;
+  std::string path_, params_;
+  int channels_ = 1, width_ = 1, streams_ = 1;
 };
 
 std::string count_values(const io::SafeTensors& f) {
@@ -610,40 +618,10 @@ std::unique_ptr<Model> load_model_file(const std::string& path, int channels) {
     require(ext == ".safetensors", "ssmkit", "--model", "'", path, "': expected a .safetensors model file");
   }
   const io::SafeTensors f = io::SafeTensors::load(path);
-  const std::string arch = f.meta("ssmkit.arch", "");
-  require(!arch.empty(), "ssmkit", "--model", "'", path,
+  require(!f.meta("ssmkit.arch", "").empty(), "ssmkit", "--model", "'", path,
           "' is a safetensors file without 'ssmkit.arch' metadata: not a model file");
-  if (arch == "s4d") {
-    S4DModel<float> m = S4DModel<float>::from_file(f);
-    const S4DModelConfig& c = m.config();
-    const std::int64_t states = static_cast<std::int64_t>(c.n_layers) * c.d_model * c.d_state;
-    std::vector<std::pair<std::string, std::string>> info = {
-        {"arch", "s4d (S4 example S4Model: encoder, S4D layers, GLU, LayerNorm, decoder)"},
-        {"sizes", "d_input " + std::to_string(c.d_input) + ", d_model " + std::to_string(c.d_model) + ", n_layers " +
-                      std::to_string(c.n_layers) + ", d_state " + std::to_string(c.d_state) + ", d_output " +
-                      std::to_string(c.d_output) + (c.prenorm ? ", prenorm" : ", postnorm")},
-        {"parameters", count_values(f)},
-        {"state size", std::to_string(states) + " real values per stream"},
-        {"sample rate", fmt(c.sample_rate) + " Hz (other rates re-discretize)"},
-        {"latency", "0 samples (recurrent)"}};
-    return std::make_unique<FileModel<S4DModel<float>>>(std::move(m), arch, path, channels, c.d_input, c.d_output, info);
-  }
-  if (arch == "mamba") {
-    MambaModel<float> m = MambaModel<float>::from_file(f);
-    const MambaModelConfig& c = m.config();
-    const std::int64_t states = static_cast<std::int64_t>(c.n_layers) * c.block.d_inner * (c.block.d_state + c.block.d_conv);
-    std::vector<std::pair<std::string, std::string>> info = {
-        {"arch", "mamba (residual stack of Mamba blocks, encoder/decoder maps)"},
-        {"sizes", "d_input " + std::to_string(c.d_input) + ", d_model " + std::to_string(c.block.d_model) + ", d_inner " +
-                      std::to_string(c.block.d_inner) + ", n_layers " + std::to_string(c.n_layers) + ", d_state " +
-                      std::to_string(c.block.d_state) + ", d_conv " + std::to_string(c.block.d_conv) + ", d_output " +
-                      std::to_string(c.d_output)},
-        {"parameters", count_values(f)},
-        {"state size", std::to_string(states) + " values per stream (ssm_state + conv_state)"},
-        {"latency", "0 samples (one step per sample)"}};
-    return std::make_unique<FileModel<MambaModel<float>>>(std::move(m), arch, path, channels, c.d_input, c.d_output, info);
-  }
-  fail("ssmkit", "--model", "'", path, "': unknown ssmkit.arch '", arch, "' (expected s4d or mamba)");
+  // The registry dispatches on ssmkit.arch (an unknown arch is an ssm::Error listing the known ones).
+  return std::make_unique<FileModel>(ssm::load_model<float>(f, path), path, channels, count_values(f));
 }
 
 }  // namespace ssm::cli

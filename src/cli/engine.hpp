@@ -19,6 +19,7 @@
 #include "ssm/core/device.hpp"
 #include "ssm/core/mode.hpp"
 #include "ssm/discretize/discretize.hpp"
+#include "ssm/stream/streamer.hpp"
 
 namespace ssm::cli {
 
@@ -66,8 +67,14 @@ public:
   /// mode/device combination.
   virtual void run(Mode mode, Device device, const float* in, float* out, std::int64_t frames,
                    double rate, int block, Progress& progress) const = 0;
-  /// A real-time streamer for channels() channels (prepare-time allocation happens here).
-  virtual std::unique_ptr<Streamer> streamer(double rate, int max_block) const = 0;
+  /// The library streamer (ssm::Streamer<float>, not prepared) of the model: either width 1
+  /// (prepared with spec.channels = channels(): one stream per signal channel) or frames of w
+  /// values (prepared with channels() / w streams, each covering w consecutive channels).
+  /// LiveAudio hosts it directly.
+  virtual std::unique_ptr<ssm::Streamer<float>> make_streamer() const = 0;
+  /// make_streamer(), prepared at `rate` for blocks of max_block, behind the planar signal
+  /// interface above (prepare-time allocation happens here).
+  std::unique_ptr<Streamer> streamer(double rate, int max_block) const;
   /// Latency in samples of the stream path (0 for recurrent filters).
   virtual int latency() const { return 0; }
 

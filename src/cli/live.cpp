@@ -20,25 +20,6 @@ std::atomic<bool> g_stop{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "the SIGINT flag must be lock-free");
 extern "C" void on_sigint(int) { g_stop.store(true, std::memory_order_relaxed); }
 
-// Adapts a model's Streamer to PortAudio's processor interface. prepare() builds the streamer
-// (allocates); process() only forwards to it (real-time safe).
-class ModelProcessor final : public io::AudioProcessor {
-public:
-  explicit ModelProcessor(const Model& m) : model_(m) {}
-  void prepare(double sample_rate, int max_block, int channels) override {
-    require(channels == model_.channels(), "ssmkit live", "--channels", "the model has ", model_.channels(),
-            " channels but the stream has ", channels);
-    streamer_ = model_.streamer(sample_rate, max_block);
-  }
-  void process(const float* const* in, float* const* out, int frames) noexcept override {
-    streamer_->process(in, out, frames);
-  }
-
-private:
-  const Model& model_;
-  std::unique_ptr<Streamer> streamer_;
-};
-
 }  // namespace
 #endif
 
@@ -57,7 +38,10 @@ int cmd_live(const ModelSource& source, const std::string& in_dev, const std::st
   require(channels >= 1 && channels <= 64, "ssmkit live", "--channels", "must be in [1, 64], got ", channels);
   require(rate >= 0, "ssmkit live", "--rate", "must be > 0 Hz (or 0 for the device default), got ", rate);
   const auto model = source.make(channels);
-  ModelProcessor proc(*model);
+  require(channels == model->channels(), "ssmkit live", "--channels", "the model has ", model->channels(),
+          " channels but the stream has ", channels);
+  // LiveAudio hosts the model's library streamer directly: PortAudio's buffers go to it as they are.
+  const auto streamer = model->make_streamer();
 
   io::LiveAudio audio;
   io::LiveAudioConfig cfg;
@@ -66,7 +50,7 @@ int cmd_live(const ModelSource& source, const std::string& in_dev, const std::st
   cfg.channels = channels;
   cfg.sample_rate = rate;
   cfg.block = block;
-  audio.open(cfg, proc);
+  audio.open(cfg, *streamer);
   std::printf("model   : %s\n", model->describe().c_str());
   std::printf("stream  : %s -> %s, %d channel(s), %g Hz, block %d, latency in %.1f ms / out %.1f ms\n",
               audio.input_name().c_str(), audio.output_name().c_str(), audio.channels(), audio.sample_rate(),

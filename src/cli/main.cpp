@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   try {
     if (*cmd_r) {
       run.mode = ssm::parse_mode(mode, "ssmkit", "--mode");
+      run.mode_given = cmd_r->count("--mode") > 0;
       return cmd_run(run);
     }
     if (*cmd_l) return cmd_live(live_src, in_dev, out_dev, live_block, live_channels, live_rate, live_seconds, list_devices);

@@ -10,6 +10,8 @@
 #include "commands.hpp"
 #include "signals.hpp"
 #include "ssm/core/error.hpp"
+#include "ssm/io/npy.hpp"
+#include "ssm/layers/registry.hpp"
 
 namespace fs = std::filesystem;
 
@@ -103,11 +105,76 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Offline-only models (not causal: bidirectional or 2D scans) map whole arrays to arrays:
+// each input .npy is one model input of the shape the model asks for (output_shape says so or
+// names the expectation); the output array has the model's output shape.
+RunReport run_tensor_job(const RunOptions& o, const ssm::Model<float>& model, Device device,
+                         const std::vector<std::string>& outputs) {
+  const ModelInfo& info = model.info();
+  Mode mode = info.modes.at(0);
+  if (o.mode_given) {
+    require(std::find(info.modes.begin(), info.modes.end(), o.mode) != info.modes.end(), "ssmkit", "--mode", "'",
+            to_string(o.mode), "' is not available for the ", info.arch, " model '", o.source.model_file,
+            "' (it is offline only: ", to_string(info.modes.at(0)), ")");
+    mode = o.mode;
+  }
+  struct Job {
+    io::NpyArray<float> in;
+    std::vector<std::int64_t> out_shape;
+  };
+  std::vector<Job> jobs;
+  for (const auto& path : o.inputs) {
+    require(kind_from_path(path, "IN") == SignalKind::npy, "ssmkit", "IN", "'", path, "': the ", info.arch,
+            " model is offline only and takes .npy arrays (shape as its input), not signals");
+    Job j{io::load_npy<float>(path), {}};
+    try {
+      j.out_shape = model.output_shape(j.in.shape);
+    } catch (const Error& e) {
+      throw Error("ssmkit: argument 'IN' '" + path + "': " + e.what());
+    }
+    jobs.push_back(std::move(j));
+  }
+  RunReport rep;
+  rep.model = info.arch + " model from '" + o.source.model_file + "' (" + info.description + ")";
+  std::vector<std::vector<float>> results;
+  for (const Job& j : jobs) {
+    std::int64_t n = 1;
+    for (auto v : j.out_shape) n *= v;
+    std::vector<float> y(static_cast<std::size_t>(n));
+    const auto t0 = std::chrono::steady_clock::now();
+    model.forward(j.in.data.data(), j.in.shape, y.data(), mode, device);
+    rep.compute_seconds += seconds_since(t0);
+    for (float v : y) {
+      require(std::isfinite(v), "ssmkit", "model", "produced a non-finite output; nothing was written");
+      rep.max_abs_output = std::max(rep.max_abs_output, static_cast<double>(std::fabs(v)));
+    }
+    results.push_back(std::move(y));
+  }
+  rep.real_time_factor = 0;  // arrays, not signals: no duration
+  PendingOutputs pending;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    require(kind_from_path(outputs[i], "-o") == SignalKind::npy, "ssmkit", "-o", "'", outputs[i],
+            "': an offline model's output is an array: use .npy");
+    try {
+      io::save_npy<float>(pending.add(outputs[i]), jobs[i].out_shape, results[i]);
+    } catch (const Error& e) {
+      throw Error("output '" + outputs[i] + "' (nothing was written): " + e.what());
+    }
+  }
+  pending.commit();
+  rep.written = outputs;
+  return rep;
+}
+
 }  // namespace
 
 RunReport run_job(const RunOptions& o) {
   o.source.validate();
   const Device device = resolve_device(o.device);
+  if (!o.source.model_file.empty()) {
+    const auto model = ssm::load_model<float>(o.source.model_file);
+    if (!model->info().causal) return run_tensor_job(o, *model, device, resolve_outputs(o));
+  }
   require(o.block >= 1 && o.block <= (1 << 20), "ssmkit", "--block", "must be in [1, 1048576], got ", o.block);
   require(o.rate == 0 || (std::isfinite(o.rate) && o.rate > 0), "ssmkit", "--rate", "must be > 0 Hz, got ", o.rate);
   const std::vector<std::string> outputs = resolve_outputs(o);
@@ -195,7 +262,10 @@ int cmd_run(const RunOptions& o) {
   std::printf("model           : %s\n", r.model.c_str());
   std::printf("processed       : %zu file(s), %.3f s of signal, mode %s on %s, block %d\n", r.written.size(),
               r.audio_seconds, to_string(o.mode), o.device.c_str(), o.block);
-  std::printf("real-time factor: %.1fx (%.3f s of compute)\n", r.real_time_factor, r.compute_seconds);
+  if (r.audio_seconds > 0)
+    std::printf("real-time factor: %.1fx (%.3f s of compute)\n", r.real_time_factor, r.compute_seconds);
+  else
+    std::printf("compute         : %.3f s (arrays, not signals)\n", r.compute_seconds);
   for (const auto& [k, v] : r.max_diff)
     std::printf("check           : max |%s| = %.3g (max |y| = %.3g, relative %.3g)\n", k.c_str(), v, r.max_abs_output,
                 r.max_abs_output > 0 ? v / r.max_abs_output : 0.0);

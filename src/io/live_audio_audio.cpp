@@ -79,54 +79,11 @@ double monotonic_seconds() noexcept {
 
 }  // namespace
 
-// ---- InterleavedAdapter ---------------------------------------------------------------------
-void InterleavedAdapter::prepare(int channels, int max_block) {
-  require(channels >= 1, "InterleavedAdapter::prepare", "channels", "must be >= 1, got ", channels);
-  require(max_block >= 1, "InterleavedAdapter::prepare", "max_block", "must be >= 1, got ", max_block);
-  channels_ = channels;
-  max_block_ = max_block;
-  const auto n = static_cast<std::size_t>(channels) * static_cast<std::size_t>(max_block);
-  in_.assign(n, 0.0f);
-  out_.assign(n, 0.0f);
-  in_ptrs_.resize(static_cast<std::size_t>(channels));
-  out_ptrs_.resize(static_cast<std::size_t>(channels));
-  for (int c = 0; c < channels; ++c) {
-    in_ptrs_[static_cast<std::size_t>(c)] = in_.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(max_block);
-    out_ptrs_[static_cast<std::size_t>(c)] = out_.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(max_block);
-  }
-}
-
-void InterleavedAdapter::run(const float* in, float* out, int frames, AudioProcessor& processor) noexcept {
-  const int C = channels_;
-  if (C == 0 || max_block_ == 0) return;  // not prepared: the channel count is unknown
-  for (int start = 0; start < frames; start += max_block_) {
-    const int n = std::min(max_block_, frames - start);
-    for (int c = 0; c < C; ++c) {
-      float* dst = in_.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(max_block_);
-      if (in) {
-        const float* src = in + static_cast<std::ptrdiff_t>(start) * C + c;
-        for (int i = 0; i < n; ++i) dst[i] = src[static_cast<std::ptrdiff_t>(i) * C];
-      } else {
-        std::fill(dst, dst + n, 0.0f);
-      }
-    }
-    processor.process(in_ptrs_.data(), out_ptrs_.data(), n);
-    if (out) {
-      for (int c = 0; c < C; ++c) {
-        const float* src = out_.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(max_block_);
-        float* dst = out + static_cast<std::ptrdiff_t>(start) * C + c;
-        for (int i = 0; i < n; ++i) dst[static_cast<std::ptrdiff_t>(i) * C] = src[i];
-      }
-    }
-  }
-}
-
 // ---- LiveAudio ------------------------------------------------------------------------------
 struct LiveAudioCallback {
   static int call(const void* in, void* out, unsigned long frames, const PaStreamCallbackTimeInfo*,
                   PaStreamCallbackFlags status, void* user) {
-    return static_cast<LiveAudio*>(user)->callback(static_cast<const float*>(in), static_cast<float*>(out), frames,
-                                                   status);
+    return static_cast<LiveAudio*>(user)->callback(in, out, frames, status);
   }
 };
 
@@ -214,7 +171,7 @@ int LiveAudio::resolve_device(const std::string& spec, bool input, int host) con
   return index;
 }
 
-void LiveAudio::open(const LiveAudioConfig& config, AudioProcessor& processor) {
+void LiveAudio::open(const LiveAudioConfig& config, Streamer<float>& streamer) {
   const char* where = "LiveAudio::open";
   require(!stream_, where, "this", "already has an open stream (close() it first)");
   require(config.channels >= 1, where, "channels", "must be >= 1, got ", config.channels);
@@ -224,6 +181,11 @@ void LiveAudio::open(const LiveAudioConfig& config, AudioProcessor& processor) {
   require(std::isfinite(config.latency) && config.latency >= 0, where, "latency",
           "must be finite and >= 0 seconds (0: device default), got ", config.latency);
 
+  const int wi = streamer.input_width(), wo = streamer.output_width();
+  require((wi == 1 && wo == 1) || (wi == config.channels && wo == config.channels), where, "streamer",
+          "must take 1 value a frame (one stream per channel) or config.channels = ", config.channels,
+          " values a frame in and out (one stream of wide frames), got ", wi, " in, ", wo, " out");
+  const bool planar = wi == 1 && wo == 1;
   channels_ = config.channels;
   const int host = choose_host_api(config.prefer_jack);
   const int in_dev = resolve_device(config.input_device, true, host);
@@ -239,20 +201,27 @@ void LiveAudio::open(const LiveAudioConfig& config, AudioProcessor& processor) {
   PaStreamParameters ip{}, op{};
   ip.device = in_dev;
   ip.channelCount = channels_;
-  ip.sampleFormat = paFloat32;
+  ip.sampleFormat = planar ? (paFloat32 | paNonInterleaved) : paFloat32;
   ip.suggestedLatency = config.latency > 0 ? config.latency : di->defaultLowInputLatency;
   op.device = out_dev;
   op.channelCount = channels_;
-  op.sampleFormat = paFloat32;
+  op.sampleFormat = planar ? (paFloat32 | paNonInterleaved) : paFloat32;
   op.suggestedLatency = config.latency > 0 ? config.latency : dout->defaultLowOutputLatency;
   if (const PaError e = Pa_IsFormatSupported(&ip, &op, rate); e != paFormatIsSupported)
     fail(where, "sample_rate", rate, " Hz with ", channels_, " channels is not supported by '", di->name, "' -> '",
          dout->name, "': ", Pa_GetErrorText(e));
 
-  // Not real-time: the processor and the adapter allocate here, before the callback can run.
-  processor.prepare(rate, config.block, channels_);
-  adapter_.prepare(channels_, config.block);
-  processor_ = &processor;
+  // Not real-time: the streamer and the pointer arrays allocate here, before the callback runs.
+  StreamSpec spec;
+  spec.sample_rate = rate;
+  spec.max_block = config.block;
+  spec.channels = planar ? channels_ : 1;
+  streamer.prepare(spec);
+  silence_.assign(static_cast<std::size_t>(config.block) * static_cast<std::size_t>(channels_), 0.0f);
+  in_ptrs_.assign(static_cast<std::size_t>(channels_), nullptr);
+  out_ptrs_.assign(static_cast<std::size_t>(channels_), nullptr);
+  planar_ = planar;
+  streamer_ = &streamer;
   rate_ = rate;
   block_ = config.block;
   input_name_ = di->name;
@@ -262,7 +231,7 @@ void LiveAudio::open(const LiveAudioConfig& config, AudioProcessor& processor) {
   const PaError e = Pa_OpenStream(&s, &ip, &op, rate, static_cast<unsigned long>(config.block), paDitherOff,
                                   &LiveAudioCallback::call, this);
   if (e != paNoError) {
-    processor_ = nullptr;
+    streamer_ = nullptr;
     pa_fail(where, e);
   }
   stream_ = s;
@@ -294,7 +263,7 @@ void LiveAudio::close() {
   if (Pa_IsStreamStopped(s) != 1) e = Pa_StopStream(s);
   const PaError e2 = Pa_CloseStream(s);
   stream_ = nullptr;
-  processor_ = nullptr;
+  streamer_ = nullptr;
   if (e != paNoError) pa_fail("LiveAudio::close", e);
   if (e2 != paNoError) pa_fail("LiveAudio::close", e2);
 }
@@ -331,7 +300,7 @@ LiveAudioStats LiveAudio::stats() const noexcept {
 }
 
 // The audio thread. One writer per counter: plain load + store (no read-modify-write needed).
-int LiveAudio::callback(const float* in, float* out, unsigned long frames, unsigned long status) noexcept {
+int LiveAudio::callback(const void* in, void* out, unsigned long frames, unsigned long status) noexcept {
   constexpr auto r = std::memory_order_relaxed;
   const double t0 = monotonic_seconds();
   auto bump = [](std::atomic<std::uint64_t>& a, std::uint64_t by = 1) { a.store(a.load(r) + by, r); };
@@ -342,12 +311,37 @@ int LiveAudio::callback(const float* in, float* out, unsigned long frames, unsig
     if (status & paOutputUnderflow) bump(out_under_);
     if (status & paOutputOverflow) bump(out_over_);
   }
-  adapter_.run(in, out, static_cast<int>(frames), *processor_);
+  if (streamer_ && out) {
+    const int nb = block_, C = channels_;
+    if (planar_) {
+      // PortAudio's per-channel buffers go to the streamer as they are; a buffer longer than
+      // the block is walked by pointer offsets.
+      const auto* const* ins = static_cast<const float* const*>(in);
+      auto* const* outs = static_cast<float* const*>(out);
+      for (unsigned long at = 0; at < frames; at += static_cast<unsigned long>(nb)) {
+        const int n = static_cast<int>(std::min<unsigned long>(static_cast<unsigned long>(nb), frames - at));
+        for (int c = 0; c < C; ++c) {
+          const float* src = ins && ins[c] ? ins[c] + at : silence_.data();
+          in_ptrs_[static_cast<std::size_t>(c)] = src;
+          out_ptrs_[static_cast<std::size_t>(c)] = outs[c] + at;
+        }
+        streamer_->process(in_ptrs_.data(), out_ptrs_.data(), n);
+      }
+    } else {
+      const auto* ins = static_cast<const float*>(in);
+      auto* outs = static_cast<float*>(out);
+      for (unsigned long at = 0; at < frames; at += static_cast<unsigned long>(nb)) {
+        const int n = static_cast<int>(std::min<unsigned long>(static_cast<unsigned long>(nb), frames - at));
+        const std::size_t off = static_cast<std::size_t>(at) * static_cast<std::size_t>(C);
+        streamer_->process_interleaved(ins ? ins + off : silence_.data(), outs + off, n);
+      }
+    }
+  }
   bump(callbacks_);
   bump(frames_, frames);
   // Pa_GetStreamCpuLoad is the one PortAudio call documented as allowed inside the callback; the
   // host APIs implement it as a plain read of the stream's load measurer (PaUtil_GetCpuLoad).
-  cpu_load_.store(Pa_GetStreamCpuLoad(static_cast<PaStream*>(stream_)), r);
+  if (stream_) cpu_load_.store(Pa_GetStreamCpuLoad(static_cast<PaStream*>(stream_)), r);
   const double load = (monotonic_seconds() - t0) / (static_cast<double>(frames) / rate_);
   if (load > peak_load_.load(r)) peak_load_.store(load, r);
   return paContinue;

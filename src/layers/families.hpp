@@ -10,5 +10,6 @@ ModelFamily s4d_family();
 ModelFamily mamba_family();
 ModelFamily bst_family();
 ModelFamily vmamba_family();
+ModelFamily vim_family();
 
 }  // namespace ssm::detail

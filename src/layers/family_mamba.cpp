@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "layers/families.hpp"
+#include "layers/shared_streamer.hpp"
 #include "layers/stream_forward.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/mamba_model.hpp"
@@ -9,46 +10,9 @@
 namespace ssm {
 namespace {
 
+// spec.channels streams share one copy of the weights (shared_streamer.hpp).
 template <class T>
-class MambaStreamer final : public Streamer<T> {
-public:
-  explicit MambaStreamer(const MambaModel<T>& m) : proto_(m) {}
-  int input_width() const noexcept override { return proto_.config().d_input; }
-  int output_width() const noexcept override { return proto_.config().d_output; }
-
-protected:
-  void do_prepare(const StreamSpec& spec) override {
-    ch_.assign(static_cast<std::size_t>(spec.channels), proto_);
-    for (auto& m : ch_) m.prepare(spec);
-  }
-  void do_process(const T* const* in, T* const* out, int n) noexcept override {
-    for (std::size_t c = 0; c < ch_.size(); ++c) ch_[c].process(in[c], out[c], n);
-  }
-  void do_reset() noexcept override {
-    for (auto& m : ch_) m.reset();
-  }
-  std::size_t do_state_size() const noexcept override {
-    std::size_t n = 0;
-    for (const auto& m : ch_) n += m.state_size();
-    return n;
-  }
-  void do_save_state(T* dst) const noexcept override {
-    for (const auto& m : ch_) {
-      m.save_state(dst);
-      dst += m.state_size();
-    }
-  }
-  void do_load_state(const T* src) noexcept override {
-    for (auto& m : ch_) {
-      m.load_state(src);
-      src += m.state_size();
-    }
-  }
-
-private:
-  MambaModel<T> proto_;
-  std::vector<MambaModel<T>> ch_;
-};
+using MambaStreamer = detail::SharedWeightsStreamer<T, MambaModel<T>>;
 
 template <class T>
 class MambaFamilyModel final : public Model<T> {
@@ -83,13 +47,15 @@ public:
       m_.forward(in, static_cast<int>(s[0]), static_cast<int>(s[1]), out, device);
     } else if (mode == Mode::stream) {
       require(device == Device::cpu, "mamba model", "device", "stream mode runs on the CPU");
-      MambaStreamer<T> st(m_);
+      MambaStreamer<T> st(m_, m_.config().d_input, m_.config().d_output);
       detail::forward_by_streaming<T>(st, in, s[0], s[1], out, sample_rate > 0 ? sample_rate : 48000.0);
     } else {
       fail("mamba model", "mode", "must be scan or stream (Mamba is not LTI: no conv mode), got ", to_string(mode));
     }
   }
-  std::unique_ptr<Streamer<T>> make_streamer() const override { return std::make_unique<MambaStreamer<T>>(m_); }
+  std::unique_ptr<Streamer<T>> make_streamer() const override {
+    return std::make_unique<MambaStreamer<T>>(m_, m_.config().d_input, m_.config().d_output);
+  }
 
 private:
   MambaModel<T> m_;

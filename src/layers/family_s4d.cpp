@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "layers/families.hpp"
+#include "layers/shared_streamer.hpp"
 #include "layers/stream_forward.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/s4d_model.hpp"
@@ -9,46 +10,9 @@
 namespace ssm {
 namespace {
 
+// spec.channels streams share one copy of the weights (shared_streamer.hpp).
 template <class T>
-class S4DStreamer final : public Streamer<T> {
-public:
-  explicit S4DStreamer(const S4DModel<T>& m) : proto_(m) {}
-  int input_width() const noexcept override { return proto_.config().d_input; }
-  int output_width() const noexcept override { return proto_.config().d_output; }
-
-protected:
-  void do_prepare(const StreamSpec& spec) override {
-    ch_.assign(static_cast<std::size_t>(spec.channels), proto_);
-    for (auto& m : ch_) m.prepare(spec);
-  }
-  void do_process(const T* const* in, T* const* out, int n) noexcept override {
-    for (std::size_t c = 0; c < ch_.size(); ++c) ch_[c].process(in[c], out[c], n);
-  }
-  void do_reset() noexcept override {
-    for (auto& m : ch_) m.reset();
-  }
-  std::size_t do_state_size() const noexcept override {
-    std::size_t n = 0;
-    for (const auto& m : ch_) n += m.state_size();
-    return n;
-  }
-  void do_save_state(T* dst) const noexcept override {
-    for (const auto& m : ch_) {
-      m.save_state(dst);
-      dst += m.state_size();
-    }
-  }
-  void do_load_state(const T* src) noexcept override {
-    for (auto& m : ch_) {
-      m.load_state(src);
-      src += m.state_size();
-    }
-  }
-
-private:
-  S4DModel<T> proto_;
-  std::vector<S4DModel<T>> ch_;
-};
+using S4DStreamer = detail::SharedWeightsStreamer<T, S4DModel<T>>;
 
 template <class T>
 class S4DFamilyModel final : public Model<T> {
@@ -80,14 +44,16 @@ public:
                double sample_rate) const override {
     output_shape(s);
     if (mode == Mode::stream && device == Device::cpu) {
-      S4DStreamer<T> st(m_);
+      S4DStreamer<T> st(m_, m_.config().d_input, m_.config().d_output);
       detail::forward_by_streaming<T>(st, in, s[0], s[1], out,
                                       sample_rate > 0 ? sample_rate : m_.config().sample_rate);
     } else {
       m_.forward(in, static_cast<int>(s[0]), static_cast<int>(s[1]), out, mode, sample_rate, device);
     }
   }
-  std::unique_ptr<Streamer<T>> make_streamer() const override { return std::make_unique<S4DStreamer<T>>(m_); }
+  std::unique_ptr<Streamer<T>> make_streamer() const override {
+    return std::make_unique<S4DStreamer<T>>(m_, m_.config().d_input, m_.config().d_output);
+  }
 
 private:
   S4DModel<T> m_;

@@ -179,7 +179,7 @@ void MambaBlock<T>::forward(const T* x, int batch, int length, T* y, MambaBlockS
   require(x != nullptr, w, "x", "must not be null");
   require(y != nullptr, w, "y", "must not be null");
   const std::ptrdiff_t dm = cfg_.d_model, di = cfg_.d_inner, N = cfg_.d_state, K = cfg_.d_conv,
-                       R = cfg_.dt_rank, L = length, M = std::ptrdiff_t(batch) * length, XD = R + 2 * N;
+                       M = std::ptrdiff_t(batch) * length;
   require(y + M * dm <= x || x + M * dm <= y, w, "y", "must not overlap x");
   if (state)
     require(state->batch() == batch && state->conv_.size() == std::size_t(batch * di * K) &&
@@ -190,6 +190,26 @@ void MambaBlock<T>::forward(const T* x, int batch, int length, T* y, MambaBlockS
   std::vector<T> xz(std::size_t(M * 2 * di));
   linear_gemm(x, M, dm, p_.in_proj_weight.data(), p_.in_proj_bias.empty() ? nullptr : p_.in_proj_bias.data(),
               2 * di, xz.data());
+  std::vector<T> ys(std::size_t(M * di));
+  forward_inner(xz.data(), batch, length, ys.data(), state, device);
+  linear_gemm(ys.data(), M, di, p_.out_proj_weight.data(),
+              p_.out_proj_bias.empty() ? nullptr : p_.out_proj_bias.data(), dm, y);
+}
+
+template <class T>
+void MambaBlock<T>::forward_inner(const T* xz, int batch, int length, T* ys_out, MambaBlockState<T>* state,
+                                  Device device) const {
+  constexpr const char* w = "MambaBlock::forward_inner";
+  require(batch >= 1, w, "batch", "must be >= 1, got ", batch);
+  require(length >= 1, w, "length", "must be >= 1, got ", length);
+  require(xz != nullptr, w, "xz", "must not be null");
+  require(ys_out != nullptr, w, "y", "must not be null");
+  const std::ptrdiff_t di = cfg_.d_inner, N = cfg_.d_state, K = cfg_.d_conv, R = cfg_.dt_rank, XD = R + 2 * N;
+  const std::ptrdiff_t L = length, M = std::ptrdiff_t(batch) * L;
+  if (state)
+    require(state->batch() == batch && state->conv_.size() == std::size_t(batch * di * K) &&
+                state->ssm_.size() == std::size_t(batch * di * N),
+            w, "state", "must be made by make_state(", batch, ") of this block");
 
   // causal depthwise conv (left context: the conv state or zeros) + SiLU -> xc (M, di)
   std::vector<T> xc(std::size_t(M * di));
@@ -203,7 +223,7 @@ void MambaBlock<T>::forward(const T* x, int batch, int length, T* y, MambaBlockS
       const std::ptrdiff_t tt = t - (K - 1) + k;
       const T* wk = conv_t_.data() + k * di;
       if (tt >= 0) {
-        const T* src = xz.data() + (b * L + tt) * 2 * di;
+        const T* src = xz + (b * L + tt) * 2 * di;
         for (std::ptrdiff_t c = 0; c < di; ++c) o[c] += wk[c] * src[c];
       } else if (state) {
         const T* cs = state->conv_.data() + b * di * K + (K + tt);
@@ -240,7 +260,7 @@ void MambaBlock<T>::forward(const T* x, int batch, int length, T* y, MambaBlockS
     }
 
   // selective scan over (batch, d_inner, L) views of the time-major arrays
-  std::vector<T> ys(std::size_t(M * di));
+  T* ys = ys_out;
   SelectiveScanArgs<T> a;
   a.batch = batch;
   a.dim = int(di);
@@ -257,15 +277,16 @@ void MambaBlock<T>::forward(const T* x, int batch, int length, T* y, MambaBlockS
     a.B = Bv.data();
     a.C = Cv.data();
     a.D = p_.D.data();
-    a.z = xz.data() + di;
+    a.z = xz + di;
     a.delta_bias = p_.dt_proj_bias.data();
     a.h0 = state ? state->ssm_.data() : nullptr;
     a.last_state = state ? state->ssm_.data() : nullptr;
-    a.out = ys.data();
+    a.out = ys;
     selective_scan(a, Device::cpu);
   } else {
     const auto& w = gpu_weights();  // resident A, D, dt bias
-    DeviceBuffer<T> du(xc), dd(delta), dB(Bv), dC(Cv), dz(xz), dout(ys.size());
+    DeviceBuffer<T> du(xc), dd(delta), dB(Bv), dC(Cv), dz(std::size_t(M * 2 * di)), dout(std::size_t(M * di));
+    dz.upload(xz, std::size_t(M * 2 * di));
     DeviceBuffer<T> dstate;
     if (state) dstate = DeviceBuffer<T>(state->ssm_);
     a.u = du.data();
@@ -280,12 +301,9 @@ void MambaBlock<T>::forward(const T* x, int batch, int length, T* y, MambaBlockS
     a.last_state = state ? dstate.data() : nullptr;
     a.out = dout.data();
     selective_scan(a, device);
-    dout.download(ys.data(), ys.size());
+    dout.download(ys, std::size_t(M * di));
     if (state) dstate.download(state->ssm_.data(), state->ssm_.size());
   }
-
-  linear_gemm(ys.data(), M, di, p_.out_proj_weight.data(),
-              p_.out_proj_bias.empty() ? nullptr : p_.out_proj_bias.data(), dm, y);
 }
 
 template <class T>

@@ -35,6 +35,7 @@ void ensure_builtins() {
         detail::mamba_family,
         detail::bst_family,
         detail::vmamba_family,
+        detail::vim_family,
     };
     for (auto make : builtins) add(make());
   });

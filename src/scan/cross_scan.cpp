@@ -19,8 +19,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "backend/cross_scan_cuda.hpp"
 #include "core/dispatch.hpp"
-#include "scan/cross_scan_cuda.hpp"
 #include "scan/scan_math.hpp"
 #include "ssm/core/error.hpp"
 

@@ -4,7 +4,8 @@
 // compiler emits for the entry points' CUDA branches.
 #ifndef SSM_WITH_CUDA
 #include "backend/scan_cuda.hpp"
-#include "scan/cross_scan_cuda.hpp"
+#include "backend/bidirectional_scan_cuda.hpp"
+#include "backend/cross_scan_cuda.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm::detail {
@@ -26,6 +27,8 @@ void selective_state_update_cuda(const SelectiveStateUpdateArgs<float>&, const C
 void selective_state_update_cuda(const SelectiveStateUpdateArgs<double>&, const CudaStream&) {
   no_cuda("selective_state_update");
 }
+void bidirectional_scan_cuda(const BidirectionalScanArgs<float>&, bool) { no_cuda("bidirectional_selective_scan"); }
+void bidirectional_scan_cuda(const BidirectionalScanArgs<double>&, bool) { no_cuda("bidirectional_selective_scan"); }
 void cross_selective_scan_cuda(const CrossScanArgs<float>&) { no_cuda("cross_selective_scan"); }
 void cross_selective_scan_unfused_cuda(const CrossScanArgs<float>&) { no_cuda("cross_selective_scan_unfused"); }
 void cross_selective_scan_unfused_cuda(const CrossScanArgs<double>&) { no_cuda("cross_selective_scan_unfused"); }

@@ -15,71 +15,98 @@ DenseFilter<T>::DenseFilter(ContinuousSystem sys, Discretization how) : sys_(std
     require(how_.convention == Convention::control, "DenseFilter", "method",
             "foh needs the control convention");
   x0_ = Vector::Zero(sys_.states());
-  x_ = x0_;
 }
 
 template <class T>
-void DenseFilter<T>::prepare(const StreamSpec& spec) {
-  require(std::isfinite(spec.sample_rate) && spec.sample_rate > 0, "DenseFilter::prepare",
-          "sample_rate", "must be finite and > 0, got ", spec.sample_rate);
-  require(std::isfinite(spec.time_scale) && spec.time_scale > 0, "DenseFilter::prepare",
-          "time_scale", "must be finite and > 0, got ", spec.time_scale);
-  prepare_dt(spec.time_scale / spec.sample_rate, spec.max_block);
+void DenseFilter<T>::prepare_dt(double dt, int max_block, int channels) {
+  require(std::isfinite(dt) && dt > 0, "DenseFilter::prepare_dt", "dt", "must be finite and > 0, got ", dt);
+  dt_override_ = dt;
+  struct Clear {
+    double& d;
+    ~Clear() { d = 0; }
+  } clear{dt_override_};
+  StreamSpec spec;
+  spec.max_block = max_block;
+  spec.channels = channels;
+  Streamer<T>::prepare(spec);
 }
 
 template <class T>
-void DenseFilter<T>::prepare_dt(double dt, int max_block) {
-  require(max_block >= 1, "DenseFilter::prepare", "max_block", "must be >= 1, got ", max_block);
+void DenseFilter<T>::do_prepare(const StreamSpec& spec) {
+  const double dt = dt_override_ > 0 ? dt_override_ : spec.time_scale / spec.sample_rate;
   discrete_ = discretize(sys_, dt, how_);
   Ad_ = discrete_.Ad.template cast<T>();
   Bd_ = discrete_.Bd.template cast<T>();
   Cd_ = discrete_.Cd.template cast<T>();
   Dd_ = discrete_.Dd.template cast<T>();
   tmp_ = Vector::Zero(sys_.states());
-  if (x_.size() != sys_.states()) x_ = x0_;
-  max_block_ = max_block;
-  prepared_ = true;
+  x_ = Matrix::Zero(sys_.states(), spec.channels);
 }
 
 template <class T>
-void DenseFilter<T>::process(const T* u, T* y) noexcept {
+void DenseFilter<T>::run(int c, const T* u, std::ptrdiff_t us, T* y, std::ptrdiff_t ys, int n) noexcept {
   const auto P = sys_.outputs(), M = sys_.inputs();
-  Eigen::Map<Vector> yv(y, P);
-  if (!prepared_) { yv.setZero(); return; }
   ScopedFlushDenormals ftz;
-  Eigen::Map<const Vector> uv(u, M);
-  if (how_.convention == Convention::control) {
-    yv.noalias() = Cd_ * x_;
-    yv.noalias() += Dd_ * uv;
-    tmp_.noalias() = Ad_ * x_;
-    tmp_.noalias() += Bd_ * uv;
-    x_.swap(tmp_);
-  } else {
-    tmp_.noalias() = Ad_ * x_;
-    tmp_.noalias() += Bd_ * uv;
-    x_.swap(tmp_);
-    yv.noalias() = Cd_ * x_;
-    yv.noalias() += Dd_ * uv;
+  auto x = x_.col(c);
+  for (int f = 0; f < n; ++f) {
+    Eigen::Map<const Vector> uv(u + f * us, M);
+    Eigen::Map<Vector> yv(y + f * ys, P);
+    if (how_.convention == Convention::control) {
+      yv.noalias() = Cd_ * x;
+      yv.noalias() += Dd_ * uv;
+      tmp_.noalias() = Ad_ * x;
+      tmp_.noalias() += Bd_ * uv;
+      x = tmp_;
+    } else {
+      tmp_.noalias() = Ad_ * x;
+      tmp_.noalias() += Bd_ * uv;
+      x = tmp_;
+      yv.noalias() = Cd_ * x;
+      yv.noalias() += Dd_ * uv;
+    }
   }
 }
 
 template <class T>
-void DenseFilter<T>::process(const T* u, T* y, std::size_t frames) noexcept {
-  const auto P = sys_.outputs(), M = sys_.inputs();
-  for (std::size_t f = 0; f < frames; ++f) process(u + f * M, y + f * P);
+void DenseFilter<T>::do_process(const T* const* in, T* const* out, int n) noexcept {
+  const std::ptrdiff_t M = sys_.inputs(), P = sys_.outputs();
+  for (int c = 0; c < static_cast<int>(x_.cols()); ++c) run(c, in[c], M, out[c], P, n);
 }
 
 template <class T>
-void DenseFilter<T>::reset() noexcept {
-  x_ = x0_;  // same size: Eigen copies without reallocating
+void DenseFilter<T>::do_process_interleaved(const T* in, T* out, int n) noexcept {
+  const std::ptrdiff_t M = sys_.inputs(), P = sys_.outputs(), C = x_.cols();
+  for (int c = 0; c < static_cast<int>(C); ++c) run(c, in + c * M, C * M, out + c * P, C * P, n);
 }
 
 template <class T>
-bool DenseFilter<T>::set_state(std::span<const T> x) noexcept {
-  if (static_cast<Eigen::Index>(x.size()) != x_.size()) return false;
+void DenseFilter<T>::do_reset() noexcept {
+  for (Eigen::Index c = 0; c < x_.cols(); ++c) x_.col(c) = x0_;
+}
+
+template <class T>
+void DenseFilter<T>::do_save_state(T* dst) const noexcept {
+  std::copy_n(x_.data(), x_.size(), dst);
+}
+
+template <class T>
+void DenseFilter<T>::do_load_state(const T* src) noexcept {
+  std::copy_n(src, x_.size(), x_.data());
+}
+
+template <class T>
+std::span<const T> DenseFilter<T>::channel_state(int c) const noexcept {
+  if (c < 0 || c >= x_.cols()) return {};
+  return {x_.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(x_.rows()),
+          static_cast<std::size_t>(x_.rows())};
+}
+
+template <class T>
+bool DenseFilter<T>::set_channel_state(std::span<const T> x, int c) noexcept {
+  if (c < 0 || c >= x_.cols() || static_cast<Eigen::Index>(x.size()) != x_.rows()) return false;
   for (T v : x)
     if (!std::isfinite(v)) return false;  // a NaN state would persist until reset()
-  std::copy(x.begin(), x.end(), x_.data());
+  std::copy(x.begin(), x.end(), x_.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(x_.rows()));
   return true;
 }
 
@@ -89,7 +116,7 @@ void DenseFilter<T>::set_initial_state(std::span<const T> x0) {
           "x0", "must have ", sys_.states(), " values, got ", x0.size());
   for (auto v : x0) require(std::isfinite(static_cast<double>(v)), "DenseFilter::set_initial_state", "x0", "must be finite");
   x0_ = Eigen::Map<const Vector>(x0.data(), sys_.states());
-  x_ = x0_;
+  this->reset();
 }
 
 template class DenseFilter<float>;

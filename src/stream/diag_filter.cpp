@@ -120,22 +120,34 @@ DiagFilter<T>::DiagFilter(DiagonalSSM model, Method method, double alpha)
 }
 
 template <class T>
-void DiagFilter<T>::prepare(const StreamSpec& spec) {
-  require(std::isfinite(spec.sample_rate) && spec.sample_rate > 0, "DiagFilter::prepare", "sample_rate",
-          "must be finite and > 0, got ", spec.sample_rate);
-  require(std::isfinite(spec.time_scale) && spec.time_scale > 0, "DiagFilter::prepare", "time_scale",
-          "must be finite and > 0, got ", spec.time_scale);
-  prepare_scaled(spec.time_scale * model_.reference_rate / spec.sample_rate, spec.max_block);
+void DiagFilter<T>::prepare_scaled(double dt_scale, int max_block) {
+  require(std::isfinite(dt_scale) && dt_scale > 0, "DiagFilter::prepare_scaled", "dt_scale",
+          "must be finite and > 0, got ", dt_scale);
+  // Keep the state across a re-discretization: save, prepare (which resets), restore.
+  const bool keep = this->prepared();
+  std::vector<T> saved = keep ? this->state() : std::vector<T>();
+  dt_scale_override_ = dt_scale;
+  struct Clear {
+    double& d;
+    ~Clear() { d = 0; }
+  } clear{dt_scale_override_};
+  StreamSpec spec;
+  spec.max_block = max_block;
+  spec.channels = model_.H;
+  Streamer<T>::prepare(spec);
+  if (keep) this->load_state(saved.data());
 }
 
 template <class T>
-void DiagFilter<T>::prepare_scaled(double dt_scale, int max_block) {
-  require(max_block >= 1, "DiagFilter::prepare", "max_block", "must be >= 1, got ", max_block);
+void DiagFilter<T>::do_prepare(const StreamSpec& spec) {
+  require(spec.channels == model_.H, "DiagFilter::prepare", "spec.channels", "must equal the model's H = ",
+          model_.H, " (one stream channel per model channel), got ", spec.channels);
+  const double dt_scale =
+      dt_scale_override_ > 0 ? dt_scale_override_ : spec.time_scale * model_.reference_rate / spec.sample_rate;
   const DiagonalDiscrete d = discretize(model_, method_, dt_scale, alpha_);  // validates, may throw
   const int H = model_.H, N2 = model_.N2;
   const int stride = (N2 + kPad - 1) / kPad * kPad;
   const std::size_t n = static_cast<std::size_t>(H) * stride;
-  const bool keep = prepared_ && stride_ == stride && xr_.size() == n;
   std::vector<T> ar(n, T(0)), ai(n, T(0)), br(n, T(0)), bi(n, T(0)), cr(n, T(0)), ci(n, T(0));
   for (int h = 0; h < H; ++h)
     for (int k = 0; k < N2; ++k) {
@@ -154,20 +166,16 @@ void DiagFilter<T>::prepare_scaled(double dt_scale, int max_block) {
   cr_.swap(cr);
   ci_.swap(ci);
   d_.assign(model_.D.begin(), model_.D.end());
-  if (!keep) {
-    xr_.assign(n, T(0));
-    xi_.assign(n, T(0));
-  }
+  xr_.assign(n, T(0));
+  xi_.assign(n, T(0));
   dt_ = d.dt;
   stride_ = stride;
-  max_block_ = max_block;
-  prepared_ = true;
 }
 
 template <class T>
 void DiagFilter<T>::process_strided(const T* u, T* y, std::size_t frames, std::ptrdiff_t cs,
                                     std::ptrdiff_t fs) noexcept {
-  if (!prepared_) {
+  if (!this->prepared()) {
     for (int h = 0; h < model_.H; ++h)
       for (std::size_t t = 0; t < frames; ++t) y[h * cs + static_cast<std::ptrdiff_t>(t) * fs] = T(0);
     return;
@@ -179,30 +187,44 @@ void DiagFilter<T>::process_strided(const T* u, T* y, std::size_t frames, std::p
 }
 
 template <class T>
-void DiagFilter<T>::process(const T* u, T* y) noexcept {
-  process_strided(u, y, 1, 1, model_.H);
+void DiagFilter<T>::do_process(const T* const* in, T* const* out, int n) noexcept {
+  ScopedFlushDenormals ftz;
+  for (int h = 0; h < model_.H; ++h) {
+    // One channel: the kernel over channel h's coefficient and state rows.
+    const std::size_t o = static_cast<std::size_t>(h) * stride_;
+    const Kernel<T> k{ar_.data() + o, ai_.data() + o, br_.data() + o, bi_.data() + o, cr_.data() + o,
+                      ci_.data() + o, d_.data() + h, xr_.data() + o, xi_.data() + o, 1, stride_};
+    dispatch(k, in[h], out[h], static_cast<std::size_t>(n), 0, 1);
+  }
 }
 
 template <class T>
-void DiagFilter<T>::process(const T* u, T* y, std::size_t frames) noexcept {
-  process_strided(u, y, frames, 1, model_.H);
+void DiagFilter<T>::do_process_interleaved(const T* in, T* out, int n) noexcept {
+  process_strided(in, out, static_cast<std::size_t>(n), 1, model_.H);
 }
 
 template <class T>
-void DiagFilter<T>::process_planar(const T* u, T* y, std::size_t frames) noexcept {
-  process_strided(u, y, frames, static_cast<std::ptrdiff_t>(frames), 1);
-}
-
-template <class T>
-void DiagFilter<T>::reset() noexcept {
+void DiagFilter<T>::do_reset() noexcept {
   std::fill(xr_.begin(), xr_.end(), T(0));
   std::fill(xi_.begin(), xi_.end(), T(0));
 }
 
 template <class T>
+void DiagFilter<T>::do_save_state(T* dst) const noexcept {
+  const std::size_t n = static_cast<std::size_t>(model_.H) * model_.N2;
+  get_state(std::span<T>(dst, n), std::span<T>(dst + n, n));
+}
+
+template <class T>
+void DiagFilter<T>::do_load_state(const T* src) noexcept {
+  const std::size_t n = static_cast<std::size_t>(model_.H) * model_.N2;
+  set_state(std::span<const T>(src, n), std::span<const T>(src + n, n));
+}
+
+template <class T>
 bool DiagFilter<T>::get_state(std::span<T> re, std::span<T> im) const noexcept {
   const std::size_t n = static_cast<std::size_t>(model_.H) * model_.N2;
-  if (!prepared_ || re.size() != n || im.size() != n) return false;
+  if (!this->prepared() || re.size() != n || im.size() != n) return false;
   for (int h = 0; h < model_.H; ++h)
     for (int k = 0; k < model_.N2; ++k) {
       const std::size_t i = model_.index(h, k), j = static_cast<std::size_t>(h) * stride_ + k;
@@ -215,7 +237,7 @@ bool DiagFilter<T>::get_state(std::span<T> re, std::span<T> im) const noexcept {
 template <class T>
 bool DiagFilter<T>::set_state(std::span<const T> re, std::span<const T> im) noexcept {
   const std::size_t n = static_cast<std::size_t>(model_.H) * model_.N2;
-  if (!prepared_ || re.size() != n || im.size() != n) return false;
+  if (!this->prepared() || re.size() != n || im.size() != n) return false;
   for (int h = 0; h < model_.H; ++h)
     for (int k = 0; k < model_.N2; ++k) {
       const std::size_t i = model_.index(h, k), j = static_cast<std::size_t>(h) * stride_ + k;

@@ -58,6 +58,9 @@ struct PartitionedConvolver<T>::Impl {
   };
 
   std::ptrdiff_t H = 0, Lk = 0;
+  std::vector<T> kernel, Dk;                  // set_kernel(): (H, Lk) and (H) (empty: no skip)
+  PartitionSpec part;
+  bool has_kernel = false;
   int P1 = 0, P2 = 0;
   bool zero_latency = true;
   std::ptrdiff_t Q = 0;                       // direct-form taps (zero-latency mode)
@@ -169,6 +172,12 @@ struct PartitionedConvolver<T>::Impl {
 template <class T>
 PartitionedConvolver<T>::PartitionedConvolver() : impl_(std::make_unique<Impl>()) {}
 template <class T>
+PartitionedConvolver<T>::PartitionedConvolver(std::ptrdiff_t channels, const T* k, std::ptrdiff_t Lk, const T* D,
+                                              const PartitionSpec& partition)
+    : impl_(std::make_unique<Impl>()) {
+  set_kernel(channels, k, Lk, D, partition);
+}
+template <class T>
 PartitionedConvolver<T>::~PartitionedConvolver() = default;
 template <class T>
 PartitionedConvolver<T>::PartitionedConvolver(PartitionedConvolver&&) noexcept = default;
@@ -176,8 +185,8 @@ template <class T>
 PartitionedConvolver<T>& PartitionedConvolver<T>::operator=(PartitionedConvolver&&) noexcept = default;
 
 template <class T>
-void PartitionedConvolver<T>::prepare(std::ptrdiff_t channels, const T* k, std::ptrdiff_t Lk,
-                                      const T* D, const PartitionSpec& spec) {
+void PartitionedConvolver<T>::set_kernel(std::ptrdiff_t channels, const T* k, std::ptrdiff_t Lk, const T* D,
+                                         const PartitionSpec& partition) {
   const char* where = "PartitionedConvolver::prepare";
   require(channels >= 1, where, "channels", "must be >= 1, got ", channels);
   require(Lk >= 1, where, "Lk", "must be >= 1, got ", Lk);
@@ -187,11 +196,43 @@ void PartitionedConvolver<T>::prepare(std::ptrdiff_t channels, const T* k, std::
   if (D)
     for (std::ptrdiff_t h = 0; h < channels; ++h)
       require(std::isfinite(D[h]), where, "D", "must be finite, got D[", h, "] = ", D[h]);
-  require(spec.max_block >= 1, where, "spec.max_block", "must be >= 1, got ", spec.max_block);
+  auto im = std::make_unique<Impl>();
+  im->H = channels;
+  im->Lk = Lk;
+  im->kernel.assign(k, k + channels * Lk);
+  if (D) im->Dk.assign(D, D + channels);
+  im->part = partition;
+  im->has_kernel = true;
+  // A new kernel invalidates the prepared stream: streaming outputs silence until prepare().
+  impl_ = std::move(im);
+  this->unprepare();
+}
+
+template <class T>
+void PartitionedConvolver<T>::prepare(std::ptrdiff_t channels, const T* k, std::ptrdiff_t Lk, const T* D,
+                                      const PartitionSpec& spec) {
+  require(spec.max_block >= 1, "PartitionedConvolver::prepare", "spec.max_block", "must be >= 1, got ",
+          spec.max_block);
+  require(channels <= (1 << 30), "PartitionedConvolver::prepare", "channels", "must be <= 2^30, got ", channels);
+  set_kernel(channels, k, Lk, D, spec);
+  StreamSpec s;
+  s.max_block = spec.max_block;
+  s.channels = static_cast<int>(channels);
+  Streamer<T>::prepare(s);
+}
+
+template <class T>
+void PartitionedConvolver<T>::do_prepare(const StreamSpec& sspec) {
+  const char* where = "PartitionedConvolver::prepare";
+  Impl& im = *impl_;
+  require(im.has_kernel, where, "k", "no kernel set (construct with one or call set_kernel() first)");
+  require(sspec.channels == im.H, where, "spec.channels", "must equal the kernel's channels = ", im.H, ", got ",
+          sspec.channels);
+  const PartitionSpec& spec = im.part;
   int P1 = spec.head_partition;
   if (P1 == 0) {
     P1 = 64;
-    while (P1 < spec.max_block && P1 < 1024) P1 *= 2;
+    while (P1 < sspec.max_block && P1 < 1024) P1 *= 2;
   }
   require(P1 >= 1 && P1 <= (1 << 20), where, "spec.head_partition", "must be in [1, 2^20] (or 0 for auto), got ",
           spec.head_partition);
@@ -199,69 +240,88 @@ void PartitionedConvolver<T>::prepare(std::ptrdiff_t channels, const T* k, std::
   require(P2 == 0 || (P2 > P1 && P2 % P1 == 0 && P2 <= (1 << 24)), where, "spec.tail_partition",
           "must be 0 or a multiple of head_partition (", P1, ") greater than it and <= 2^24, got ", P2);
 
-  auto im = std::make_unique<Impl>();
-  im->H = channels;
-  im->Lk = Lk;
-  im->P1 = P1;
-  im->P2 = P2;
-  im->zero_latency = spec.zero_latency;
-  im->D.assign(static_cast<std::size_t>(channels), T(0));
-  if (D) std::copy(D, D + channels, im->D.begin());
-  im->Q = spec.zero_latency ? std::min<std::ptrdiff_t>(P1, Lk) : 0;
-  im->head_rev.assign(static_cast<std::size_t>(std::max<std::ptrdiff_t>(channels * im->Q, 1)), T(0));
+  const std::ptrdiff_t channels = im.H, Lk = im.Lk;
+  const T* k = im.kernel.data();
+  im.prepared = false;
+  im.P1 = P1;
+  im.P2 = P2;
+  im.zero_latency = spec.zero_latency;
+  im.D.assign(static_cast<std::size_t>(channels), T(0));
+  if (!im.Dk.empty()) std::copy(im.Dk.begin(), im.Dk.end(), im.D.begin());
+  im.Q = spec.zero_latency ? std::min<std::ptrdiff_t>(P1, Lk) : 0;
+  im.head_rev.assign(static_cast<std::size_t>(std::max<std::ptrdiff_t>(channels * im.Q, 1)), T(0));
   for (std::ptrdiff_t h = 0; h < channels; ++h)
-    for (std::ptrdiff_t i = 0; i < im->Q; ++i)
-      im->head_rev[static_cast<std::size_t>(h * im->Q + i)] = k[h * Lk + (im->Q - 1 - i)];
+    for (std::ptrdiff_t i = 0; i < im.Q; ++i)
+      im.head_rev[static_cast<std::size_t>(h * im.Q + i)] = k[h * Lk + (im.Q - 1 - i)];
 
   // Tap ranges: stage partition P covers [a, b) with a = P - latency (see the header).
   const std::ptrdiff_t lat = spec.zero_latency ? 0 : P1;
   const std::ptrdiff_t a0 = P1 - lat;
   const std::ptrdiff_t b0 = P2 ? std::min<std::ptrdiff_t>(Lk, P2 - lat) : Lk;
-  im->stages.resize(P2 && Lk > P2 - lat ? 2 : 1);
-  im->build_stage(im->stages[0], P1, a0, b0, k);
-  if (im->stages.size() == 2) im->build_stage(im->stages[1], P2, P2 - lat, Lk, k);
-  im->clear();
-  im->prepared = true;
-  impl_ = std::move(im);
+  std::vector<typename Impl::Stage> stages(P2 && Lk > P2 - lat ? 2 : 1);
+  im.build_stage(stages[0], P1, a0, b0, k);
+  if (stages.size() == 2) im.build_stage(stages[1], P2, P2 - lat, Lk, k);
+  im.stages = std::move(stages);
+  im.clear();
+  im.prepared = true;
 }
 
 template <class T>
-void PartitionedConvolver<T>::process(const T* const* in, T* const* out, std::size_t frames) noexcept {
-  if (!impl_ || !impl_->prepared) {
-    return;  // not prepared: the channel count is unknown, `out` is left untouched
-  }
+void PartitionedConvolver<T>::do_process(const T* const* in, T* const* out, int n) noexcept {
   impl_->run([in](std::ptrdiff_t h) { return in[h]; }, 1, [out](std::ptrdiff_t h) { return out[h]; }, 1,
-             frames);
+             static_cast<std::size_t>(n));
 }
 
 template <class T>
-void PartitionedConvolver<T>::process_interleaved(const T* in, T* out, std::size_t frames) noexcept {
-  if (!impl_ || !impl_->prepared) return;
+void PartitionedConvolver<T>::do_process_interleaved(const T* in, T* out, int n) noexcept {
   const std::ptrdiff_t H = impl_->H;
   impl_->run([in](std::ptrdiff_t h) { return in + h; }, H, [out](std::ptrdiff_t h) { return out + h; }, H,
-             frames);
+             static_cast<std::size_t>(n));
 }
 
 template <class T>
-void PartitionedConvolver<T>::process(const T* in, T* out, std::size_t frames) noexcept {
-  if (!impl_ || !impl_->prepared || impl_->H != 1) {
-    std::fill(out, out + frames, T(0));
-    return;
+void PartitionedConvolver<T>::do_reset() noexcept {
+  impl_->clear();
+}
+
+template <class T>
+std::size_t PartitionedConvolver<T>::do_state_size() const noexcept {
+  std::size_t n = 0;
+  for (const auto& s : impl_->stages) n += s.frame.size() + s.out.size() + 2 * s.fdl.size() + 2;
+  return n;
+}
+
+template <class T>
+void PartitionedConvolver<T>::do_save_state(T* dst) const noexcept {
+  for (const auto& s : impl_->stages) {
+    dst = std::copy_n(s.frame.data(), s.frame.size(), dst);
+    dst = std::copy_n(s.out.data(), s.out.size(), dst);
+    dst = std::copy_n(reinterpret_cast<const T*>(s.fdl.data()), 2 * s.fdl.size(), dst);
+    *dst++ = static_cast<T>(s.pos);
+    *dst++ = static_cast<T>(s.cur);
   }
-  impl_->run([in](std::ptrdiff_t) { return in; }, 1, [out](std::ptrdiff_t) { return out; }, 1, frames);
 }
 
 template <class T>
-void PartitionedConvolver<T>::reset() noexcept {
-  if (impl_ && impl_->prepared) impl_->clear();
+void PartitionedConvolver<T>::do_load_state(const T* src) noexcept {
+  for (auto& s : impl_->stages) {
+    std::copy_n(src, s.frame.size(), s.frame.data());
+    src += s.frame.size();
+    std::copy_n(src, s.out.size(), s.out.data());
+    src += s.out.size();
+    std::copy_n(src, 2 * s.fdl.size(), reinterpret_cast<T*>(s.fdl.data()));
+    src += 2 * s.fdl.size();
+    // Positions are validated: a corrupt state must not index out of the buffers.
+    const auto pos = static_cast<std::ptrdiff_t>(*src++), cur = static_cast<std::ptrdiff_t>(*src++);
+    s.pos = pos >= 0 && pos < s.P ? pos : 0;
+    s.cur = cur >= 0 && cur < std::max<std::ptrdiff_t>(s.K, 1) ? cur : 0;
+  }
 }
 
 template <class T>
 int PartitionedConvolver<T>::latency() const noexcept {
-  return impl_ && impl_->prepared && !impl_->zero_latency ? impl_->P1 : 0;
+  return this->prepared() && !impl_->zero_latency ? impl_->P1 : 0;
 }
-template <class T>
-bool PartitionedConvolver<T>::prepared() const noexcept { return impl_ && impl_->prepared; }
 template <class T>
 std::ptrdiff_t PartitionedConvolver<T>::channels() const noexcept { return impl_ ? impl_->H : 0; }
 template <class T>

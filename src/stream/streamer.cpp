@@ -57,6 +57,11 @@ void Streamer<T>::process_interleaved(const T* in, T* out, int n) noexcept {
     std::fill_n(out, static_cast<std::size_t>(n) * C * static_cast<std::size_t>(output_width()), T(0));
     return;
   }
+  do_process_interleaved(in, out, n);
+}
+
+template <class T>
+void Streamer<T>::do_process_interleaved(const T* in, T* out, int n) noexcept {
   const int C = spec_.channels, wi = input_width(), wo = output_width();
   if (C == 1) {
     in_ptrs_[0] = in;

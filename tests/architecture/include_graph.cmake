@@ -27,10 +27,14 @@ set(rank_cli 6)
 # src/backend/<file> -> stage
 set(backend_scan_cuda.hpp scan)
 set(backend_selective_scan_ext.hpp scan)
+set(backend_bidirectional_scan_cuda.hpp scan)
+set(backend_bimamba_cuda.hpp layers)
 set(backend_fftconv_cuda.hpp conv)
 set(backend_fftconv_device.hpp conv)
 set(backend_diag_kernel_cuda.hpp conv)
 set(backend_fill.hpp core)
+set(backend_cross_scan_cuda.hpp scan)
+set(backend_cross_scan_ext.hpp scan)
 
 function(backend_stage file out)  # a seam header's stage, from the table above
   if(DEFINED backend_${file})

@@ -22,6 +22,11 @@
 #include "ssm/io/npy.hpp"
 #include "ssm/io/png.hpp"
 #include "ssm/io/safetensors.hpp"
+#include "ssm/layers/bst_model.hpp"
+#include "ssm/layers/mamba_model.hpp"
+#include "ssm/layers/registry.hpp"
+#include "ssm/layers/vim_model.hpp"
+#include "ssm/layers/vmamba_model.hpp"
 #include "ssm/layers/s4d_model.hpp"
 #include "ssm/stream/dense_filter.hpp"
 #include "support/testing.hpp"
@@ -162,7 +167,7 @@ BOOST_AUTO_TEST_CASE(run_hippo_matches_independent_filter) {
     for (std::int64_t t = 0; t < L; ++t) {
       const double u = x[static_cast<std::size_t>(c * L + t)];
       double y = 0;
-      f.process(&u, &y);
+      f.process_mono(&u, &y, 1);
       ref[static_cast<std::size_t>(c * L + t)] = static_cast<float>(y);
     }
   }
@@ -270,6 +275,144 @@ BOOST_AUTO_TEST_CASE(model_file_info_and_run) {
     const auto y = ssm::io::load_npy<float>(out);
     BOOST_TEST(max_abs_diff(y.data, ref) <= 1e-4 * std::max(1.0, max_abs(ref)), mode << ": " << max_abs_diff(y.data, ref));
   }
+}
+
+// `run --model` works for every registered arch through ssm::load_model (the CLI has no family
+// code): each family's file, run on a 2-channel signal in every mode the model offers, equals
+// the library's Model<T>::forward of the same file (channels = batch for d_input 1; one stream
+// of 2-wide frames for d_input 2). `info` prints the family's ModelInfo.
+BOOST_AUTO_TEST_CASE(run_model_works_for_every_registered_arch) {
+  std::vector<std::string> files;
+  {
+    ssm::S4DModelConfig c;
+    c.d_model = 4;
+    c.n_layers = 1;
+    c.d_state = 8;
+    c.sample_rate = 16000;
+    files.push_back(path("arch_s4d.safetensors"));
+    ssm::S4DModel<float>(c, ssm::random_s4d_model<float>(c, 7)).save(files.back());
+  }
+  for (int width : {1, 2}) {
+    ssm::MambaModelConfig c;
+    c.d_input = c.d_output = width;
+    c.n_layers = 2;
+    c.block.d_model = 8;
+    c.block.d_inner = 16;
+    c.block.d_state = 4;
+    c.block.d_conv = 4;
+    c.block.dt_rank = 1;
+    files.push_back(path("arch_mamba" + std::to_string(width) + ".safetensors"));
+    ssm::MambaModel<float>(c, ssm::random_mamba_model<float>(c, 8)).save(files.back());
+  }
+  {
+    ssm::BSTModelConfig c;
+    c.n_layers = 1;
+    c.layer.d_model = 8;
+    c.layer.modes = 4;
+    c.layer.d_ff = 16;
+    c.layer.block_size = 16;
+    c.layer.context = 4;
+    c.layer.n_heads = 2;
+    files.push_back(path("arch_bst.safetensors"));
+    ssm::BSTModel<float>(c, ssm::random_bst_model<float>(c, 9)).save(files.back());
+  }
+  std::vector<std::string> covered;
+  const std::int64_t L = 700;
+  const auto x = test_signal(2, L, 16000);
+  ssm::io::save_npy<float>(path("arch_in.npy"), {2, L}, x);
+  for (const auto& mf : files) {
+    const auto model = ssm::load_model<float>(mf);
+    const ssm::ModelInfo& info = model->info();
+    covered.push_back(info.arch);
+    Result r = ssmkit("info '" + mf + "'");
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    BOOST_TEST(r.out.find(info.description) != std::string::npos, r.out);
+    for (const auto& [k, v] : info.details) BOOST_TEST(r.out.find(v) != std::string::npos, k << " missing: " << r.out);
+    // The reference: (streams, L, width) from the planar (2, L) signal.
+    const int w = info.d_input, streams = 2 / w;
+    std::vector<float> u(x.size()), yref(x.size()), ref(x.size());
+    for (int s = 0; s < streams; ++s)
+      for (int c = 0; c < w; ++c)
+        for (std::int64_t t = 0; t < L; ++t) u[(std::size_t(s) * L + t) * w + c] = x[(std::size_t(s) * w + c) * L + t];
+    model->forward(u.data(), {streams, L, w}, yref.data(), info.modes.at(0), ssm::Device::cpu, 16000);
+    for (int s = 0; s < streams; ++s)
+      for (int c = 0; c < w; ++c)
+        for (std::int64_t t = 0; t < L; ++t) ref[(std::size_t(s) * w + c) * L + t] = yref[(std::size_t(s) * L + t) * w + c];
+    for (ssm::Mode mode : info.modes) {
+      const std::string out = path("arch_out.npy");
+      r = ssmkit("run --model '" + mf + "' --mode " + ssm::to_string(mode) + " --rate 16000 --block 37 '" +
+                 path("arch_in.npy") + "' -o '" + out + "'");
+      BOOST_TEST_REQUIRE(r.status == 0, mf << " " << ssm::to_string(mode) << ": " << r.err);
+      const auto y = ssm::io::load_npy<float>(out);
+      BOOST_TEST(max_abs_diff(y.data, ref) <= 1e-4 * std::max(1.0, max_abs(ref)),
+                 mf << " " << ssm::to_string(mode) << ": " << max_abs_diff(y.data, ref));
+    }
+  }
+  // Offline-only (non-causal) families take arrays of their input shape and give theirs.
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> offline;  // file, input shape
+  {
+    ssm::VimModelConfig c;
+    c.img_h = 8;
+    c.img_w = 12;
+    c.patch_size = c.stride = 4;
+    c.in_chans = 2;
+    c.depth = 2;
+    c.num_classes = 5;
+    c.block.d_model = 8;
+    c.block.d_inner = 16;
+    c.block.d_state = 4;
+    c.block.d_conv = 3;
+    c.block.dt_rank = 1;
+    offline.push_back({path("arch_vim.safetensors"), {2, 8, 12, 2}});
+    ssm::VimModel<float>(c, ssm::random_vim_model<float>(c, 10)).save(offline.back().first);
+  }
+  {
+    ssm::VMambaModelConfig c;
+    c.d_input = 3;
+    c.d_output = 2;
+    c.n_layers = 1;
+    c.block.d_model = 8;
+    c.block.d_inner = 16;
+    c.block.d_state = 4;
+    c.block.d_conv = 3;
+    c.block.dt_rank = 1;
+    c.d_ff = 16;
+    offline.push_back({path("arch_vmamba.safetensors"), {1, 5, 7, 3}});
+    ssm::VMambaModel<float>(c, ssm::random_vmamba_model<float>(c, 11)).save(offline.back().first);
+  }
+  for (const auto& [mf, shape] : offline) {
+    const auto model = ssm::load_model<float>(mf);
+    BOOST_TEST(!model->info().causal);
+    BOOST_CHECK_THROW(model->make_streamer(), ssm::Error);
+    covered.push_back(model->info().arch);
+    std::int64_t n = 1;
+    for (auto v : shape) n *= v;
+    const auto x = ssm::test::randn_f(static_cast<std::size_t>(n), 12);
+    ssm::io::save_npy<float>(path("arch_img.npy"), shape, x);
+    const auto oshape = model->output_shape(shape);
+    const auto ref = model->run(x, shape);
+    const std::string out = path("arch_img_out.npy");
+    Result r = ssmkit("run --model '" + mf + "' '" + path("arch_img.npy") + "' -o '" + out + "'");
+    BOOST_TEST_REQUIRE(r.status == 0, mf << ": " << r.err);
+    const auto y = ssm::io::load_npy<float>(out);
+    BOOST_TEST((y.shape == oshape));
+    BOOST_TEST(max_abs_diff(y.data, ref) <= 1e-5 * std::max(1.0, max_abs(ref)), mf << ": " << max_abs_diff(y.data, ref));
+    // A mode it does not have, and a signal instead of an array, are refused by name.
+    r = ssmkit("run --model '" + mf + "' --mode stream '" + path("arch_img.npy") + "' -o '" + out + "2.npy'");
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(r.err.find("--mode") != std::string::npos, r.err);
+    ssm::io::save_npy<float>(path("arch_bad.npy"), {2, 3}, std::vector<float>(6, 0.5f));
+    r = ssmkit("run --model '" + mf + "' '" + path("arch_bad.npy") + "' -o '" + out + "3.npy'");
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(r.err.find("input") != std::string::npos, r.err);
+    BOOST_TEST(!std::filesystem::exists(out + "3.npy"));
+    r = ssmkit("info '" + mf + "'");
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    BOOST_TEST(r.out.find(model->info().description) != std::string::npos, r.out);
+  }
+  for (const auto& arch : ssm::model_archs())
+    BOOST_TEST((std::find(covered.begin(), covered.end(), arch) != covered.end()),
+               "registered arch '" << arch << "' has no model file in this test");
 }
 
 // Every failure: non-zero exit, one line on stderr, the output path untouched, no temporaries.

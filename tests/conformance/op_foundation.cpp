@@ -72,16 +72,16 @@ Outputs run_lti(const io::SafeTensors& st, const std::string& path) {
   f.prepare_dt(st.meta_double("dt"), block);
   f.set_initial_state(x0);
   if (path == "sample") {
-    for (std::size_t k = 0; k < L; ++k) f.process(u.data() + k * M, y.data() + k * P);
+    for (std::size_t k = 0; k < L; ++k) f.process_mono(u.data() + k * M, y.data() + k * P, 1);
   } else {
     for (std::size_t k = 0; k < L; k += block) {
       const std::size_t n = std::min<std::size_t>(block, L - k);
-      f.process(u.data() + k * M, y.data() + k * P, n);
+      f.process_mono(u.data() + k * M, y.data() + k * P, n);
     }
   }
   Outputs o;
   o["y"] = out_real(y);
-  o["x"] = out_real(f.state());
+  o["x"] = out_real(f.channel_state());
   return o;
 }
 

@@ -11,10 +11,10 @@ int main() {
   Eigen::RowVectorXd C = Eigen::RowVectorXd::Ones(N);
   ssm::DenseFilter<float> f(ssm::hippo::system(ssm::hippo::Measure::legt, N, C, 0.0, 0.01),
                             {ssm::Method::bilinear, ssm::Convention::ssm});
-  f.prepare({48000.0, 64});
+  f.prepare({48000.0, 480});
   std::vector<float> u(480), y(480);
   for (std::size_t i = 0; i < u.size(); ++i) u[i] = std::sin(0.05f * static_cast<float>(i));
-  f.process(u.data(), y.data(), u.size());
+  f.process_mono(u.data(), y.data(), static_cast<int>(u.size()));
   for (float v : y)
     if (!std::isfinite(v)) { std::puts("consumer: non-finite output"); return 1; }
   std::printf("consumer: ok, y[479] = %g\n", static_cast<double>(y.back()));

@@ -192,28 +192,35 @@ std::vector<float> make_input(std::int64_t frames) {
   return x;
 }
 
-// Runs one DenseFilter<float> per channel inside the audio callback. The input comes from a
-// precomputed buffer indexed by the processor's own frame counter (not from the JACK capture
-// ports), so the callback processes exactly the samples offline processing sees. Each process()
-// call arms an RtGuard on the audio thread and adds what it counted to atomics.
-struct ModelProcessor final : AudioProcessor {
+// A Streamer<float> (the one streaming contract LiveAudio hosts) that runs one DenseFilter<float>
+// per channel inside the audio callback. The input comes from a precomputed buffer indexed by
+// the streamer's own frame counter (not from the JACK capture ports), so the callback processes
+// exactly the samples offline processing sees. Each process() call arms an RtGuard on the audio
+// thread and adds what it counted to atomics.
+struct ModelProcessor final : ssm::Streamer<float> {
   ModelProcessor(const std::vector<float>& input, std::int64_t frames)
       : input_(input), total_(frames), recorded_(input.size(), 0.0f) {
     for (int c = 0; c < kChannels; ++c) filters_.emplace_back(legt_system(10 + static_cast<std::uint64_t>(c)), zoh());
   }
 
-  void prepare(double rate, int max_block, int channels) override {
-    rate_ = rate;
-    max_block_ = max_block;
-    channels_ = channels;
-    for (auto& f : filters_) {
-      f.prepare({rate, max_block, 1.0});
-      f.reset();
-    }
-    silence_.assign(static_cast<std::size_t>(max_block), 0.0f);
-  }
+  int input_width() const noexcept override { return 1; }
+  int output_width() const noexcept override { return 1; }
 
-  void process(const float* const* in, float* const* out, int frames) noexcept override {
+protected:
+  void do_prepare(const ssm::StreamSpec& spec) override {
+    rate_ = spec.sample_rate;
+    max_block_ = spec.max_block;
+    channels_ = spec.channels;
+    for (auto& f : filters_) f.prepare({rate_, max_block_, 1.0});
+  }
+  void do_reset() noexcept override {
+    for (auto& f : filters_) f.reset();
+  }
+  std::size_t do_state_size() const noexcept override { return 0; }
+  void do_save_state(float*) const noexcept override {}
+  void do_load_state(const float*) noexcept override {}
+
+  void do_process(const float* const* in, float* const* out, int frames) noexcept override {
     const auto calls = ++calls_seen_;
     {
       ssm::test::RtGuard guard;
@@ -226,7 +233,7 @@ struct ModelProcessor final : AudioProcessor {
       for (int c = 0; c < channels_; ++c) {
         const std::size_t base = static_cast<std::size_t>(c) * static_cast<std::size_t>(total_) + static_cast<std::size_t>(pos_);
         if (n > 0) {
-          filters_[static_cast<std::size_t>(c)].process(input_.data() + base, out[c], static_cast<std::size_t>(n));
+          filters_[static_cast<std::size_t>(c)].process_mono(input_.data() + base, out[c], static_cast<int>(n));
           std::copy(out[c], out[c] + n, recorded_.data() + base);
         }
         std::fill(out[c] + n, out[c] + frames, 0.0f);
@@ -247,11 +254,11 @@ struct ModelProcessor final : AudioProcessor {
     }
   }
 
+public:
   const std::vector<float>& input_;
   std::int64_t total_;
   std::vector<float> recorded_;  // planar, written only by the audio thread before done_
   std::vector<ssm::DenseFilter<float>> filters_;
-  std::vector<float> silence_;
   std::int64_t pos_ = 0;
   double rate_ = 0;
   int max_block_ = 0, channels_ = 0;
@@ -264,6 +271,46 @@ struct ModelProcessor final : AudioProcessor {
   std::atomic<int> min_frames_{1 << 30}, max_frames_{0};
 };
 
+// Minimal streamers for the callback tests: out = (c + 1) * in per channel c.
+struct Scale : ssm::Streamer<float> {
+  int calls = 0, last_frames = 0;
+  const float* last_in0 = nullptr;
+  int input_width() const noexcept override { return 1; }
+  int output_width() const noexcept override { return 1; }
+
+protected:
+  void do_prepare(const ssm::StreamSpec&) override {}
+  void do_process(const float* const* in, float* const* out, int frames) noexcept override {
+    ++calls;
+    last_frames = frames;
+    last_in0 = in[0];
+    for (int c = 0; c < spec().channels; ++c)
+      for (int i = 0; i < frames; ++i) out[c][i] = static_cast<float>(c + 1) * in[c][i];
+  }
+  void do_reset() noexcept override {}
+  std::size_t do_state_size() const noexcept override { return 0; }
+  void do_save_state(float*) const noexcept override {}
+  void do_load_state(const float*) noexcept override {}
+};
+
+// One stream of kChannels-wide frames: frame value k of a frame is scaled by k + 1.
+struct Wide final : Scale {
+  int input_width() const noexcept override { return kChannels; }
+  int output_width() const noexcept override { return kChannels; }
+
+protected:
+  void do_process(const float* const* in, float* const* out, int frames) noexcept override {
+    last_in0 = in[0];
+    for (int i = 0; i < frames; ++i)
+      for (int k = 0; k < kChannels; ++k) out[0][i * kChannels + k] = static_cast<float>(k + 1) * in[0][i * kChannels + k];
+  }
+};
+
+// Widths that fit neither layout: open() refuses it.
+struct Mismatched final : Scale {
+  int output_width() const noexcept override { return 3; }
+};
+
 // Offline: the same filters, the same samples, in one pass over the whole signal.
 std::vector<float> offline(const std::vector<float>& input, std::int64_t frames) {
   std::vector<float> y(input.size());
@@ -273,7 +320,7 @@ std::vector<float> offline(const std::vector<float>& input, std::int64_t frames)
     const std::size_t base = static_cast<std::size_t>(c) * static_cast<std::size_t>(frames);
     for (std::int64_t s = 0; s < frames; s += 4096) {
       const auto n = static_cast<std::size_t>(std::min<std::int64_t>(4096, frames - s));
-      f.process(input.data() + base + static_cast<std::size_t>(s), y.data() + base + static_cast<std::size_t>(s), n);
+      f.process_mono(input.data() + base + static_cast<std::size_t>(s), y.data() + base + static_cast<std::size_t>(s), static_cast<int>(n));
     }
   }
   return y;
@@ -283,9 +330,9 @@ std::vector<double> offline_f64(const std::vector<float>& input, std::int64_t fr
   std::vector<double> u(input.begin(), input.end()), y(input.size());
   for (int c = 0; c < kChannels; ++c) {
     ssm::DenseFilter<double> f(legt_system(10 + static_cast<std::uint64_t>(c)), zoh());
-    f.prepare({kRate, 1, 1.0});
+    f.prepare({kRate, static_cast<int>(frames), 1.0});
     const std::size_t base = static_cast<std::size_t>(c) * static_cast<std::size_t>(frames);
-    f.process(u.data() + base, y.data() + base, static_cast<std::size_t>(frames));
+    f.process_mono(u.data() + base, y.data() + base, static_cast<int>(frames));
   }
   return y;
 }
@@ -406,10 +453,7 @@ BOOST_AUTO_TEST_CASE(stalled_callback_is_counted_as_xruns) {
 
 BOOST_AUTO_TEST_CASE(device_selection_errors) {
   LiveAudio audio;
-  struct Null final : AudioProcessor {
-    void prepare(double, int, int) override {}
-    void process(const float* const*, float* const*, int) noexcept override {}
-  } null;
+  Scale null;
   auto expect = [&](LiveAudioConfig cfg, const std::string& needle) {
     try {
       audio.open(cfg, null);
@@ -450,38 +494,62 @@ BOOST_AUTO_TEST_CASE(device_selection_errors) {
   BOOST_CHECK_THROW(audio.start(), ssm::Error);  // closed
 }
 
-BOOST_AUTO_TEST_CASE(interleaved_adapter_is_real_time_safe_and_exact) {
-  // The callback's own work (deinterleave, process, interleave) under the guard, on this thread.
-  struct Scale final : AudioProcessor {
-    int calls = 0, last_frames = 0;
-    void prepare(double, int, int) override {}
-    void process(const float* const* in, float* const* out, int frames) noexcept override {
-      ++calls;
-      last_frames = frames;
-      for (int c = 0; c < 3; ++c)
-        for (int i = 0; i < frames; ++i) out[c][i] = static_cast<float>(c + 1) * in[c][i];
-    }
-  } p;
-  InterleavedAdapter a;
-  a.prepare(3, 64);
-  const int F = 150;  // longer than max_block: 64 + 64 + 22
-  std::vector<float> in(3 * F), out(3 * F, -1.0f);
-  for (int i = 0; i < 3 * F; ++i) in[static_cast<std::size_t>(i)] = static_cast<float>(i);
+BOOST_AUTO_TEST_CASE(callback_passes_portaudio_buffers_through) {
+  // The callback's own work under the guard, on this thread, for both layouts: planar (width-1
+  // streamer: PortAudio's per-channel buffers handed over as they are) and interleaved (one
+  // stream of kChannels-wide frames: PortAudio's buffer handed to process_interleaved).
+  LiveAudio audio;
+  LiveAudioConfig cfg;
+  cfg.channels = kChannels;
+  cfg.block = kBlock;
+  const int F = 150;  // longer than the block: 64 + 64 + 22
   {
-    ssm::test::RtGuard g;
-    a.run(in.data(), out.data(), F, p);
-    a.run(nullptr, out.data(), 10, p);  // no input: silence in
-    a.run(in.data(), out.data(), F, p);
-    const auto v = g.stop();
-    BOOST_TEST(v.clean());
+    Scale p;
+    audio.open(cfg, p);
+    BOOST_TEST(audio.planar());
+    BOOST_TEST(p.spec().channels == kChannels);
+    std::vector<float> in(kChannels * F), out(kChannels * F, -1.0f);
+    for (int i = 0; i < kChannels * F; ++i) in[static_cast<std::size_t>(i)] = static_cast<float>(i);
+    const float* ins[kChannels] = {in.data(), in.data() + F};
+    float* outs[kChannels] = {out.data(), out.data() + F};
+    {
+      ssm::test::RtGuard g;
+      audio.callback_for_test(ins, outs, F);
+      const auto v = g.stop();
+      BOOST_TEST(v.clean());
+    }
+    BOOST_TEST(p.calls == 3);
+    BOOST_TEST(p.last_frames == 22);
+    BOOST_TEST(p.last_in0 == ins[0] + 128);  // PortAudio's own memory, no copy in between
+    for (int c = 0; c < kChannels; ++c)
+      for (int f = 0; f < F; ++f)
+        BOOST_REQUIRE(outs[c][f] == static_cast<float>(c + 1) * ins[c][f]);
+    audio.callback_for_test(nullptr, outs, 10);  // no input: silence in
+    BOOST_TEST(outs[1][9] == 0.0f);
+    audio.close();
   }
-  BOOST_TEST(p.calls == 7);
-  BOOST_TEST(p.last_frames == 22);
-  for (int f = 0; f < F; ++f)
-    for (int c = 0; c < 3; ++c)
-      BOOST_REQUIRE(out[static_cast<std::size_t>(f * 3 + c)] == static_cast<float>(c + 1) * in[static_cast<std::size_t>(f * 3 + c)]);
-  BOOST_CHECK_THROW(a.prepare(0, 64), ssm::Error);
-  BOOST_CHECK_THROW(a.prepare(2, 0), ssm::Error);
+  {
+    Wide p;
+    audio.open(cfg, p);
+    BOOST_TEST(!audio.planar());
+    BOOST_TEST(p.spec().channels == 1);
+    std::vector<float> in(kChannels * F), out(kChannels * F, -1.0f);
+    for (int i = 0; i < kChannels * F; ++i) in[static_cast<std::size_t>(i)] = static_cast<float>(i);
+    {
+      ssm::test::RtGuard g;
+      audio.callback_for_test(in.data(), out.data(), F);
+      const auto v = g.stop();
+      BOOST_TEST(v.clean());
+    }
+    BOOST_TEST(p.last_in0 == in.data() + 128 * kChannels);
+    for (int f = 0; f < F; ++f)
+      for (int c = 0; c < kChannels; ++c)
+        BOOST_REQUIRE(out[static_cast<std::size_t>(f * kChannels + c)] ==
+                      static_cast<float>(c + 1) * in[static_cast<std::size_t>(f * kChannels + c)]);
+    audio.close();
+  }
+  Mismatched bad;
+  BOOST_CHECK_THROW(audio.open(cfg, bad), ssm::Error);
 }
 
 int main(int argc, char* argv[]) {

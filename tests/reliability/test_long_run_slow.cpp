@@ -156,7 +156,7 @@ std::size_t count_subnormals(std::span<const T> s) {
 struct DenseReference {
   DenseFilter<double> f{test_system(), {Method::bilinear, Convention::ssm}};
   DenseReference() { f.prepare({kRate, static_cast<int>(kBlock)}); }
-  void operator()(const double* u, double* y, std::size_t n) noexcept { f.process(u, y, n); }
+  void operator()(const double* u, double* y, std::size_t n) noexcept { f.process_mono(u, y, n); }
 };
 
 }  // namespace
@@ -165,8 +165,8 @@ BOOST_AUTO_TEST_CASE(dense_filter_1e8_samples) {
   DenseFilter<float> f(test_system(), {Method::bilinear, Convention::ssm});
   f.prepare({kRate, static_cast<int>(kBlock)});
   DenseReference ref;
-  const auto r = stream([&](const float* u, float* y, std::size_t n) { f.process(u, y, n); }, ref,
-                        [&] { return count_subnormals(f.state()); });
+  const auto r = stream([&](const float* u, float* y, std::size_t n) { f.process_mono(u, y, n); }, ref,
+                        [&] { return count_subnormals(f.channel_state()); });
   judge("DenseFilter<float>", r, 1e-4);
 }
 
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(partitioned_convolver_1e8_samples) {
   for (std::ptrdiff_t j = 0; j < Lk; ++j) {
     const double u = j == 0 ? 1.0 : 0.0;
     double y;
-    imp.process(&u, &y);
+    imp.process_mono(&u, &y, 1);
     k[j] = static_cast<float>(y);
   }
   PartitionedConvolver<float> pc;
@@ -189,7 +189,7 @@ BOOST_AUTO_TEST_CASE(partitioned_convolver_1e8_samples) {
   pc.prepare(1, k.data(), Lk, nullptr, spec);
   BOOST_TEST(pc.latency() == 0);
   DenseReference ref;
-  const auto r = stream([&](const float* u, float* y, std::size_t n) { pc.process(u, y, n); }, ref,
+  const auto r = stream([&](const float* u, float* y, std::size_t n) { pc.process_mono(u, y, n); }, ref,
                         [] { return std::size_t{0}; });  // state not observable; outputs are checked
   judge("PartitionedConvolver<float>", r, 1e-4);
 }
@@ -209,11 +209,11 @@ BOOST_AUTO_TEST_CASE(diag_filter_1e8_samples) {
   m.log_dt[0] = std::log(1.0 / kRate);
   DiagFilter<float> f(m, Method::zoh);
   DiagFilter<double> ref(m, Method::zoh);
-  f.prepare({kRate, static_cast<int>(kBlock)});
+  f.prepare({kRate, static_cast<int>(kBlock)});  // one channel (H = 1)
   ref.prepare({kRate, static_cast<int>(kBlock)});
   std::vector<float> re(8), im(8);
-  const auto r = stream([&](const float* u, float* y, std::size_t n) { f.process(u, y, n); },
-                        [&](const double* u, double* y, std::size_t n) { ref.process(u, y, n); },
+  const auto r = stream([&](const float* u, float* y, std::size_t n) { f.process_mono(u, y, n); },
+                        [&](const double* u, double* y, std::size_t n) { ref.process_mono(u, y, n); },
                         [&] {
                           if (!f.get_state(re, im)) return std::size_t{1};
                           return count_subnormals<float>(re) + count_subnormals<float>(im);

@@ -183,8 +183,8 @@ BOOST_AUTO_TEST_CASE(independent_stream_instances_on_separate_threads) {
     df.prepare({48000.0, 128});
     std::vector<float> a(x.size()), b(x.size());
     for (std::size_t i = 0; i < x.size(); i += 128) {
-      pc.process(x.data() + i, a.data() + i, 128);
-      df.process(x.data() + i, b.data() + i, 128);
+      pc.process_mono(x.data() + i, a.data() + i, 128);
+      df.process_mono(x.data() + i, b.data() + i, 128);
     }
     a.insert(a.end(), b.begin(), b.end());
     return a;

@@ -99,10 +99,10 @@ BOOST_AUTO_TEST_CASE(discretize_dense) {
 BOOST_AUTO_TEST_CASE(dense_filter) {
   expect_rejects("DenseFilter foh + ssm", [] { DenseFilter<float>(siso(), {Method::foh, Convention::ssm}); }, "'method'");
   DenseFilter<float> f(siso(), {});
-  expect_rejects("prepare sample_rate 0", [&] { f.prepare({0.0, 64}); }, "'sample_rate'");
-  expect_rejects("prepare sample_rate NaN", [&] { f.prepare({kNaN, 64}); }, "'sample_rate'");
-  expect_rejects("prepare time_scale < 0", [&] { f.prepare({48000.0, 64, -1.0}); }, "'time_scale'");
-  expect_rejects("prepare max_block 0", [&] { f.prepare({48000.0, 0}); }, "'max_block'");
+  expect_rejects("prepare sample_rate 0", [&] { f.prepare({0.0, 64}); }, "'spec.sample_rate'");
+  expect_rejects("prepare sample_rate NaN", [&] { f.prepare({kNaN, 64}); }, "'spec.sample_rate'");
+  expect_rejects("prepare time_scale < 0", [&] { f.prepare({48000.0, 64, -1.0}); }, "'spec.time_scale'");
+  expect_rejects("prepare max_block 0", [&] { f.prepare({48000.0, 0}); }, "'spec.max_block'");
   expect_rejects("prepare_dt dt 0", [&] { f.prepare_dt(0.0, 8); }, "'dt'");
   expect_rejects("set_initial_state size", [&] { f.set_initial_state(std::vector<float>(3)); }, "'x0'");
   expect_rejects("set_initial_state NaN",

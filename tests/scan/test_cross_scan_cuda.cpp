@@ -16,7 +16,7 @@
 #include "ssm/scan/cross_scan.hpp"
 #include "scan/cross_scan_problem.hpp"
 #include "support/testing.hpp"
-#include "../../kernels/scan/cross_scan_ext.hpp"
+#include "backend/cross_scan_ext.hpp"
 
 using namespace ssm;
 using ssm::test::Problem;

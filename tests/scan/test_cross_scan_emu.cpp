@@ -97,7 +97,7 @@ inline void store_reduced4(const float4& r, float* dst, int g) {
 }
 }  // namespace ssm::detail::scan_fast
 
-#include "../../kernels/scan/cross_scan_kernel.cuh"
+#include "kernels/scan/cross_scan_kernel.cuh"
 
 namespace {
 

@@ -36,7 +36,7 @@ BOOST_AUTO_TEST_CASE(stream_matches_direct_recurrence_both_conventions) {
       for (int k = 0; k < 300; ++k) {
         Eigen::Map<const Eigen::Vector2d> uk(&u[2 * k]);
         double y[3];
-        f.process(&u[2 * k], y);
+        f.process_mono(&u[2 * k], y, 1);
         Eigen::Vector3d ref;
         if (conv == Convention::control) { ref = d.Cd * x + d.Dd * uk; x = d.Ad * x + d.Bd * uk; }
         else { x = d.Ad * x + d.Bd * uk; ref = d.Cd * x + d.Dd * uk; }
@@ -58,10 +58,10 @@ BOOST_AUTO_TEST_CASE(float_matches_double_and_blocks_match_samples) {
   fb.prepare({16000.0, 64});
   std::vector<double> yd(3000);
   std::vector<float> ys(3000), yb(3000);
-  for (int k = 0; k < 1000; ++k) { fd.process(&ud[2 * k], &yd[3 * k]); fs.process(&uf[2 * k], &ys[3 * k]); }
+  for (int k = 0; k < 1000; ++k) { fd.process_mono(&ud[2 * k], &yd[3 * k], 1); fs.process_mono(&uf[2 * k], &ys[3 * k], 1); }
   for (int k = 0; k < 1000;) {
     const int n = std::min(1000 - k, 1 + (k * 7) % 64);  // ragged block sizes 1..64
-    fb.process(&uf[2 * k], &yb[3 * k], static_cast<std::size_t>(n));
+    fb.process_mono(&uf[2 * k], &yb[3 * k], n);
     k += n;
   }
   BOOST_TEST(ssm::test::max_abs_diff(ys, yb) == 0.0);
@@ -73,22 +73,22 @@ BOOST_AUTO_TEST_CASE(state_get_set_reset_restore_exactly) {
   f.prepare({48000.0, 32});
   const auto u = ssm::test::randn_f(2 * 64, 9);
   std::vector<float> y1(3 * 32), y2(3 * 32);
-  f.process(u.data(), y1.data(), 32);
-  const std::vector<float> snap(f.state().begin(), f.state().end());
-  f.process(u.data() + 64, y1.data(), 32);
-  BOOST_TEST(f.set_state(snap));
-  f.process(u.data() + 64, y2.data(), 32);
+  f.process_mono(u.data(), y1.data(), 32);
+  const std::vector<float> snap(f.channel_state().begin(), f.channel_state().end());
+  f.process_mono(u.data() + 64, y1.data(), 32);
+  BOOST_TEST(f.set_channel_state(snap));
+  f.process_mono(u.data() + 64, y2.data(), 32);
   BOOST_TEST(y1 == y2, boost::test_tools::per_element());
-  BOOST_TEST(!f.set_state(std::vector<float>(3)));  // wrong size: refused, unchanged
+  BOOST_TEST(!f.set_channel_state(std::vector<float>(3)));  // wrong size: refused, unchanged
   std::vector<float> bad = snap;
   bad[2] = NAN;
-  BOOST_TEST(!f.set_state(bad));  // non-finite: refused, unchanged
+  BOOST_TEST(!f.set_channel_state(bad));  // non-finite: refused, unchanged
   f.reset();
-  for (float v : f.state()) BOOST_TEST(v == 0.0f);
+  for (float v : f.channel_state()) BOOST_TEST(v == 0.0f);
   f.set_initial_state(snap);
-  f.process(u.data(), y1.data(), 4);
+  f.process_mono(u.data(), y1.data(), 4);
   f.reset();
-  BOOST_TEST(std::vector<float>(f.state().begin(), f.state().end()) == snap, boost::test_tools::per_element());
+  BOOST_TEST(std::vector<float>(f.channel_state().begin(), f.channel_state().end()) == snap, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(sample_rate_change_rediscretizes) {
@@ -103,7 +103,7 @@ BOOST_AUTO_TEST_CASE(sample_rate_change_rediscretizes) {
     std::vector<double> y(n);
     for (int k = 0; k < n; ++k) {
       const double u = std::sin(2 * M_PI * 50.0 * k / rate);
-      f.process(&u, &y[k]);
+      f.process_mono(&u, &y[k], 1);
     }
     return y;
   };
@@ -121,11 +121,11 @@ BOOST_AUTO_TEST_CASE(process_reset_set_state_are_real_time_safe) {
   std::vector<float> y(3 * 256);
   const std::vector<float> s(8, 0.5f);
   ssm::test::RtGuard g;
-  f.process(u.data(), y.data());
-  f.process(u.data(), y.data(), 256);
+  f.process_mono(u.data(), y.data(), 1);
+  f.process_mono(u.data(), y.data(), 256);
   f.reset();
-  f.set_state(s);
-  f.process(u.data(), y.data(), 7);
+  f.set_channel_state(s);
+  f.process_mono(u.data(), y.data(), 7);
   const auto v = g.stop();
   BOOST_TEST(v.allocations == 0u);
   BOOST_TEST(v.locks == 0u);
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(bad_arguments_and_unprepared_filter) {
   auto sys = mimo();
   DenseFilter<float> f(sys, {Method::zoh, Convention::ssm});
   float u[2] = {1, 1}, y[3] = {9, 9, 9};
-  f.process(u, y);  // not prepared: silence, no crash
+  f.process_mono(u, y, 1);  // not prepared: silence, no crash
   BOOST_TEST(y[0] == 0.0f);
   BOOST_CHECK_THROW(f.prepare({0.0, 64}), Error);
   BOOST_CHECK_THROW(f.prepare({48000.0, 0}), Error);

@@ -91,13 +91,13 @@ BOOST_AUTO_TEST_CASE(layouts_and_block_sizes_agree_exactly) {
   b.prepare_scaled(1.0, 512);
   c.prepare_scaled(1.0, 512);
   std::vector<float> ya(u.size());
-  a.process_planar(u.data(), ya.data(), static_cast<std::size_t>(L));
+  a.process_strided(u.data(), ya.data(), static_cast<std::size_t>(L), static_cast<std::ptrdiff_t>(L), 1);
   // interleaved, per sample
   std::vector<float> ui(u.size()), yb(u.size()), frame_y(H);
   for (std::ptrdiff_t t = 0; t < L; ++t)
     for (std::ptrdiff_t h = 0; h < H; ++h) ui[t * H + h] = u[h * L + t];
   for (std::ptrdiff_t t = 0; t < L; ++t) {
-    b.process(ui.data() + t * H, frame_y.data());
+    b.process_interleaved(ui.data() + t * H, frame_y.data(), 1);
     for (std::ptrdiff_t h = 0; h < H; ++h) yb[h * L + t] = frame_y[h];
   }
   // interleaved, irregular blocks
@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(layouts_and_block_sizes_agree_exactly) {
   const std::ptrdiff_t sizes[] = {1, 7, 64, 3, 100};
   while (t < L) {
     const std::ptrdiff_t n = std::min(sizes[k++ % 5], L - t);
-    c.process(ui.data() + t * H, yi.data() + t * H, static_cast<std::size_t>(n));
+    c.process_interleaved(ui.data() + t * H, yi.data() + t * H, n);
     t += n;
   }
   for (std::ptrdiff_t tt = 0; tt < L; ++tt)
@@ -136,10 +136,10 @@ BOOST_AUTO_TEST_CASE(state_get_set_reset) {
   // reset = fresh filter
   f.reset();
   std::vector<double> y3(u.size()), y4(u.size());
-  f.process_planar(u.data(), y3.data(), L);
+  f.process_strided(u.data(), y3.data(), L, static_cast<std::ptrdiff_t>(L), 1);
   DiagFilter<double> g(m, Method::bilinear);
   g.prepare_scaled(1.0, 64);
-  g.process_planar(u.data(), y4.data(), L);
+  g.process_strided(u.data(), y4.data(), L, static_cast<std::ptrdiff_t>(L), 1);
   BOOST_TEST(y3 == y4);
   // wrong sizes are refused without effect
   std::vector<double> small(3);
@@ -150,14 +150,14 @@ BOOST_AUTO_TEST_CASE(state_get_set_reset) {
 BOOST_AUTO_TEST_CASE(real_time_paths_do_not_allocate) {
   const DiagonalSSM m = model(S4DInit::legs, 8, 16, 7);
   DiagFilter<float> f(m);
-  f.prepare({48000.0, 64, 1.0});
+  f.prepare({48000.0, 64, 1.0, m.H});
   std::vector<float> u(8 * 64, 0.25f), y(u.size()), re(8 * 16), im(8 * 16);
-  f.process(u.data(), y.data(), 64);  // warm-up (first call resolves the SIMD dispatch)
+  f.process_interleaved(u.data(), y.data(), 64);  // warm-up (first call resolves the SIMD dispatch)
   test::RtGuard g;
   for (int i = 0; i < 10; ++i) {
-    f.process(u.data(), y.data(), 64);
-    f.process(u.data(), y.data());
-    f.process_planar(u.data(), y.data(), 64);
+    f.process_interleaved(u.data(), y.data(), 64);
+    f.process_interleaved(u.data(), y.data(), 1);
+    f.process_strided(u.data(), y.data(), 64, static_cast<std::ptrdiff_t>(64), 1);
   }
   f.get_state(re, im);
   f.set_state(re, im);
@@ -181,12 +181,12 @@ BOOST_AUTO_TEST_CASE(decaying_state_never_becomes_subnormal) {
   f.prepare_scaled(1.0, 256);
   std::vector<float> u(256, 0.0f), y(256);
   u[0] = 1.0f;
-  f.process(u.data(), y.data(), 256);
+  f.process_interleaved(u.data(), y.data(), 256);
   u[0] = 0.0f;
   std::vector<float> re(1), im(1);
   bool reached_zero = false;
   for (int blk = 0; blk < 20; ++blk) {  // e^{-0.2 * 5120} underflows far below FLT_MIN
-    f.process(u.data(), y.data(), 256);
+    f.process_interleaved(u.data(), y.data(), 256);
     f.get_state(re, im);
     BOOST_TEST(std::fpclassify(re[0]) != FP_SUBNORMAL);
     BOOST_TEST(std::fpclassify(im[0]) != FP_SUBNORMAL);
@@ -213,13 +213,13 @@ BOOST_AUTO_TEST_CASE(sample_rate_change_rediscretizes) {
   const double seconds = 0.05;
   auto run = [&](double fs) {
     DiagFilter<double> f(m);
-    f.prepare({fs, 128, 1.0});
+    f.prepare({fs, 128, 1.0, m.H});
     const auto L = static_cast<std::ptrdiff_t>(std::llround(seconds * fs));
     std::vector<double> u(static_cast<std::size_t>(L * m.H)), y(u.size());
     for (std::ptrdiff_t k = 0; k < L; ++k)
       for (int h = 0; h < m.H; ++h) u[k * m.H + h] = input((k + 0.5) / fs);  // t_k = (k+1)/fs
     for (std::ptrdiff_t t0 = 0; t0 < L; t0 += 128)
-      f.process(u.data() + t0 * m.H, y.data() + t0 * m.H, static_cast<std::size_t>(std::min<std::ptrdiff_t>(128, L - t0)));
+      f.process_interleaved(u.data() + t0 * m.H, y.data() + t0 * m.H, std::min<std::ptrdiff_t>(128, L - t0));
     return y;
   };
   const auto y16 = run(16000.0), y48 = run(48000.0);
@@ -234,7 +234,7 @@ BOOST_AUTO_TEST_CASE(sample_rate_change_rediscretizes) {
   BOOST_TEST(err <= 2e-3 * scale);
   // And the step really changed: dt at 16 kHz is 3x the step at 48 kHz.
   DiagFilter<double> f(m);
-  f.prepare({16000.0, 64, 1.0});
+  f.prepare({16000.0, 64, 1.0, m.H});
   BOOST_TEST(std::abs(f.dt()[1] - 0.03) < 1e-15);
 }
 
@@ -243,11 +243,12 @@ BOOST_AUTO_TEST_CASE(bad_input_and_unprepared) {
   BOOST_CHECK_THROW(DiagFilter<float>(m, Method::foh), Error);
   DiagFilter<float> f(m);
   std::vector<float> u(2, 1.0f), y(2, 5.0f);
-  f.process(u.data(), y.data());  // not prepared: silence
+  f.process_strided(u.data(), y.data(), 1, 1, 2);  // not prepared: silence on both channels
   BOOST_TEST(y[0] == 0.0f);
   BOOST_TEST(y[1] == 0.0f);
-  BOOST_CHECK_THROW(f.prepare({0.0, 64, 1.0}), Error);
-  BOOST_CHECK_THROW(f.prepare({48000.0, 0, 1.0}), Error);
+  BOOST_CHECK_THROW(f.prepare({0.0, 64, 1.0, 2}), Error);
+  BOOST_CHECK_THROW(f.prepare({48000.0, 0, 1.0, 2}), Error);
+  BOOST_CHECK_THROW(f.prepare({48000.0, 64, 1.0, 1}), Error);  // spec.channels must be H = 2
   BOOST_CHECK_THROW(f.prepare_scaled(-1.0, 64), Error);
   DiagonalSSM bad = m;
   bad.C.im[0] = INFINITY;

@@ -1,28 +1,33 @@
 #pragma once
-// Live audio through PortAudio: a duplex stream that calls an AudioProcessor from the audio
-// callback. Available when ssmkit is built with SSM_WITH_AUDIO.
+// Live audio through PortAudio: a duplex stream whose callback runs any ssm::Streamer<float>
+// (stream/streamer.hpp: a DiagFilter, a DenseFilter, a PartitionedConvolver, a model's streamer
+// from ssm::load_model, or your own). Available when ssmkit is built with SSM_WITH_AUDIO.
 //
-//   struct Gain : ssm::io::AudioProcessor {
-//     void prepare(double, int, int) override {}
-//     void process(const float* const* in, float* const* out, int frames) noexcept override {
-//       for (int i = 0; i < frames; ++i) out[0][i] = 0.5f * in[0][i];
-//     }
-//   } gain;
-//   ssm::io::LiveAudio audio;                       // Pa_Initialize (Pa_Terminate in ~LiveAudio)
-//   audio.open({.channels = 1, .block = 64}, gain); // resolves devices, calls gain.prepare()
+//   ssm::DiagFilter<float> filter(ssm::s4d_init(ssm::S4DInit::lin, 2, 32));
+//   ssm::io::LiveAudio audio;                          // Pa_Initialize (Pa_Terminate in ~LiveAudio)
+//   audio.open({.channels = 2, .block = 64}, filter);  // resolves devices, prepares the streamer
 //   audio.start();  ...  auto s = audio.stats();  ...  audio.stop();
 //
 // Host API: JACK when PortAudio has it and a JACK server is running (prefer_jack), else
 // PortAudio's default host API. Devices are that host API's defaults, or named by PortAudio
 // device index ("3") or by name (exact, else a unique case-insensitive substring).
 //
-// Real-time contract of the callback: PortAudio delivers interleaved float32 frames; the
-// callback deinterleaves them into planar buffers allocated by open(), calls
-// AudioProcessor::process(in, out, frames) with frames <= block (in[c][i], out[c][i] for channel
-// c < channels, frame i), interleaves the output, and updates the statistics with relaxed
-// atomic stores. It never allocates, locks, throws or logs (tests/io/test_live_audio_audio.cpp
-// checks the processor's part on a real stream and the adapter's part with a guard that counts
-// allocations and locks). AudioProcessor::process must keep the same contract.
+// How the streamer sees the audio (no copy beyond PortAudio's own buffers):
+//   input_width() == output_width() == 1   the streamer is prepared with channels = config
+//       channels; the stream is opened non-interleaved (paNonInterleaved) and the callback
+//       passes PortAudio's per-channel buffers to Streamer::process (planar) as they are;
+//   input_width() == output_width() == config.channels (C > 1)   one stream of C-wide frames
+//       (a model with d_input = C): prepared with channels = 1; the stream is interleaved and
+//       the callback passes PortAudio's buffers to process_interleaved, which for one channel is
+//       the planar layout itself.
+// Anything else is refused by open() (ssm::Error naming 'streamer').
+//
+// Real-time contract of the callback: Streamer::process* with frames <= block (a longer
+// callback buffer is cut into pieces by pointer offsets), then relaxed atomic stores of the
+// statistics. It never allocates, locks, throws or logs (tests/io/test_live_audio_audio.cpp
+// checks it on a real stream and on callback_for_test() under a guard); the streamer keeps
+// the same contract (tests/stream/test_streamer_contract.cpp). Input missing (nullptr, or a
+// null channel) reads as silence from a buffer allocated by open().
 //
 // Statistics (stats(), readable from any thread while the stream runs):
 //   xruns         callbacks whose status flags reported any input/output underflow/overflow
@@ -36,18 +41,9 @@
 #include <string>
 #include <vector>
 
-namespace ssm::io {
+#include "ssm/stream/streamer.hpp"
 
-/// The real-time processing interface a LiveAudio stream drives.
-struct AudioProcessor {
-  virtual ~AudioProcessor() = default;
-  /// Called by LiveAudio::open() (not real-time: may allocate): the stream's sample rate, the
-  /// largest `frames` process() will see, and the channel count of both `in` and `out`.
-  virtual void prepare(double sample_rate, int max_block, int channels) = 0;
-  /// Called from the audio thread. in[c] and out[c] hold `frames` samples of channel c
-  /// (planar); they do not alias. Must not allocate, lock, throw, log or block.
-  virtual void process(const float* const* in, float* const* out, int frames) noexcept = 0;
-};
+namespace ssm::io {
 
 /// One PortAudio device.
 struct AudioDevice {
@@ -76,26 +72,6 @@ struct LiveAudioStats {
   double cpu_load = 0, peak_load = 0;
 };
 
-/// Deinterleaves PortAudio's frames into planar buffers, runs the processor, interleaves the
-/// result. The real-time core of LiveAudio, usable (and tested) on its own.
-class InterleavedAdapter {
-public:
-  /// Allocates planar buffers for `channels` x `max_block` (not real-time).
-  void prepare(int channels, int max_block);
-  /// in: frames x channels interleaved (nullptr: silence); out: same layout. Blocks longer than
-  /// max_block are processed in max_block pieces. No allocation, locks or throws. Before
-  /// prepare() it does nothing (the channel count, hence the layout, is unknown).
-  void run(const float* in, float* out, int frames, AudioProcessor& processor) noexcept;
-  int channels() const noexcept { return channels_; }
-  int max_block() const noexcept { return max_block_; }
-
-private:
-  int channels_ = 0, max_block_ = 0;
-  std::vector<float> in_, out_;                // channels x max_block, planar
-  std::vector<const float*> in_ptrs_;
-  std::vector<float*> out_ptrs_;
-};
-
 /// Devices of every host API (initializes PortAudio for the duration of the call).
 std::vector<AudioDevice> list_audio_devices();
 
@@ -115,11 +91,13 @@ public:
   /// Name of the host API open() will use for `prefer_jack`.
   std::string host_api(bool prefer_jack = true) const;
 
-  /// Resolves the devices, validates the format, calls processor.prepare(rate, block, channels)
-  /// and opens (does not start) the stream. `processor` must outlive the stream. Throws
-  /// ssm::Error naming the argument: unknown or ambiguous device, too few channels, unsupported
-  /// rate, devices of different host APIs, or a PortAudio error.
-  void open(const LiveAudioConfig& config, AudioProcessor& processor);
+  /// Resolves the devices, validates the format, prepares `streamer` with {rate, block, 1,
+  /// channels} (see the top of this file for the two layouts) and opens (does not start) the
+  /// stream. `streamer` must outlive the stream and must not be re-prepared while it is open.
+  /// Throws ssm::Error naming the argument: unknown or ambiguous device, too few channels,
+  /// unsupported rate, devices of different host APIs, a streamer whose widths fit neither
+  /// layout, or a PortAudio error.
+  void open(const LiveAudioConfig& config, Streamer<float>& streamer);
   /// Resets the statistics and starts the callbacks.
   void start();
   /// Stops after the pending buffers have played (Pa_StopStream). No-op when not running.
@@ -141,15 +119,26 @@ public:
 
   /// A snapshot of the counters (any thread, lock-free).
   LiveAudioStats stats() const noexcept;
+  /// True when the open stream is non-interleaved (planar: width-1 streamer).
+  bool planar() const noexcept { return planar_; }
+
+  /// The callback body exactly as PortAudio calls it (planar(): `in`/`out` are arrays of
+  /// channel pointers, else interleaved frames), for tests without a device; needs open().
+  int callback_for_test(const void* in, void* out, unsigned long frames, unsigned long status = 0) noexcept {
+    return callback(in, out, frames, status);
+  }
 
 private:
   friend struct LiveAudioCallback;
-  int callback(const float* in, float* out, unsigned long frames, unsigned long status) noexcept;
+  int callback(const void* in, void* out, unsigned long frames, unsigned long status) noexcept;
   int resolve_device(const std::string& spec, bool input, int host_api) const;
 
   void* stream_ = nullptr;  // PaStream*
-  AudioProcessor* processor_ = nullptr;
-  InterleavedAdapter adapter_;
+  Streamer<float>* streamer_ = nullptr;
+  bool planar_ = true;
+  std::vector<float> silence_;                  // block * channels zeros (missing input)
+  std::vector<const float*> in_ptrs_;           // per-channel pointers, offset per piece
+  std::vector<float*> out_ptrs_;
   double rate_ = 0;
   int block_ = 0, channels_ = 0;
   std::string input_name_, output_name_;

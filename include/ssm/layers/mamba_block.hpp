@@ -136,6 +136,13 @@ public:
   void forward(const T* x, int batch, int length, T* y, MambaBlockState<T>* state = nullptr,
                Device device = Device::cpu) const;
 
+  /// The "Mamba inner" (FORMAT.md): forward() without in_proj and out_proj. xz (batch, length,
+  /// 2 d_inner) row-major, the x | z halves of in_proj's output -> y (batch, length, d_inner),
+  /// the gated scan output that out_proj would read. State as in forward(). y must not overlap xz.
+  /// Other blocks built on Mamba's inner part (the bidirectional Vim block) call this.
+  void forward_inner(const T* xz, int batch, int length, T* y, MambaBlockState<T>* state = nullptr,
+                     Device device = Device::cpu) const;
+
   /// Step mode: one token per sequence, x (batch, d_model) -> y (batch, d_model), advancing
   /// `state` (batch = state.batch()). Real-time safe on the CPU. x and y may alias.
   void step(const T* x, T* y, MambaBlockState<T>& state) const noexcept;

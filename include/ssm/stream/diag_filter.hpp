@@ -14,58 +14,70 @@
 // per mode), compiled for AVX-512, AVX2+FMA and baseline x86-64 with run-time dispatch.
 // Discretization is computed in double and rounded to T.
 //
-// Real-time contract: process(), reset(), set_state() never allocate, lock, throw or log; they
-// need prepare() first (an unprepared filter outputs silence and keeps no state). Denormals are
-// flushed while processing. Any number of frames per call (the state carries over exactly:
-// a signal cut into blocks of any sizes gives the same output as one call).
+// A Streamer<T> (stream/streamer.hpp) of H channels of width 1: channel h of the stream is
+// channel h of the model, so prepare(spec) needs spec.channels == H (ssm::Error naming
+// 'spec.channels' otherwise). process(in, out, n) is planar (in[h][t]); process_interleaved
+// reads frames u[t * H + h] natively (no copy); process_strided() takes any layout.
+// State: H x N2 complex values, save_state() writes them as (H, N2) re then (H, N2) im
+// (2 H N2 values); get_state/set_state(re, im) are the same split form.
 //
-// Frame layouts: interleaved (u[t * H + h]), planar (u[h * frames + t]) or any strides.
+// Real-time contract (Streamer): process*(), reset(), save/load_state, get/set_state never
+// allocate, lock, throw or log; 1..max_block frames a call (process_strided: any count);
+// unprepared or oversized blocks output silence. Denormals are flushed while processing.
+// A signal cut into blocks of any sizes gives the same output as one call, bit for bit.
+//
 #include <cstddef>
 #include <span>
 #include <vector>
 
 #include "ssm/discretize/diagonal.hpp"
-#include "ssm/stream/dense_filter.hpp"  // StreamSpec
+#include "ssm/stream/streamer.hpp"
 
 namespace ssm {
 
 template <class T>
-class DiagFilter {
+class DiagFilter final : public Streamer<T> {
 public:
   /// method: zoh or a gbt-family method (alpha for gbt). Validates the model.
   explicit DiagFilter(DiagonalSSM model, Method method = Method::zoh, double alpha = 0.5);
 
-  /// Discretizes at dt[h] = exp(log_dt[h]) * time_scale * reference_rate / sample_rate; allocates.
-  void prepare(const StreamSpec& spec);
-  /// Discretizes at dt[h] = exp(log_dt[h]) * dt_scale (> 0); allocates. Keeps the state when the
-  /// shape is unchanged (a rate change is glitch-free), zero otherwise.
+  // Streamer::prepare(spec) discretizes at dt[h] = exp(log_dt[h]) * time_scale * reference_rate
+  // / sample_rate; allocates; resets. spec.channels must be H.
+  using Streamer<T>::prepare;
+  /// Discretizes at dt[h] = exp(log_dt[h]) * dt_scale (> 0) for blocks up to max_block. Keeps
+  /// the state when already prepared (a rate change is glitch-free), zero otherwise.
   void prepare_scaled(double dt_scale, int max_block);
 
-  /// One frame: u[h] -> y[h], h < H.
-  void process(const T* u, T* y) noexcept;
-  /// `frames` interleaved frames: u[t * H + h] -> y[t * H + h].
-  void process(const T* u, T* y, std::size_t frames) noexcept;
-  /// Planar: u[h * frames + t] -> y[h * frames + t].
-  void process_planar(const T* u, T* y, std::size_t frames) noexcept;
-  /// Any layout: sample (h, t) at u[h * channel_stride + t * frame_stride], same for y.
+  int input_width() const noexcept override { return 1; }
+  int output_width() const noexcept override { return 1; }
+
+  /// Any layout: sample (h, t) at u[h * channel_stride + t * frame_stride], same for y; any
+  /// number of frames (no scratch involved). Silence before prepare().
   void process_strided(const T* u, T* y, std::size_t frames, std::ptrdiff_t channel_stride,
                        std::ptrdiff_t frame_stride) noexcept;
 
-  /// Zero state.
-  void reset() noexcept;
   /// Copies the state (H * N2 complex values, index h * N2 + n) split into re / im; false
   /// (and nothing copied) on a size mismatch or when not prepared.
   bool get_state(std::span<T> re, std::span<T> im) const noexcept;
   bool set_state(std::span<const T> re, std::span<const T> im) noexcept;
+  using Streamer<T>::set_state;  // the flat form of the contract (throws on a size mismatch)
 
   int channels() const noexcept { return model_.H; }
   int modes() const noexcept { return model_.N2; }
-  bool prepared() const noexcept { return prepared_; }
-  int max_block() const noexcept { return max_block_; }
+  int max_block() const noexcept { return this->prepared() ? this->spec().max_block : 0; }
   /// The steps of the current discretization (H values; empty before prepare()).
   std::span<const double> dt() const noexcept { return {dt_.data(), dt_.size()}; }
   const DiagonalSSM& model() const noexcept { return model_; }
   Method method() const noexcept { return method_; }
+
+protected:
+  void do_prepare(const StreamSpec& spec) override;
+  void do_process(const T* const* in, T* const* out, int n) noexcept override;
+  void do_process_interleaved(const T* in, T* out, int n) noexcept override;
+  void do_reset() noexcept override;
+  std::size_t do_state_size() const noexcept override { return 2 * static_cast<std::size_t>(model_.H) * model_.N2; }
+  void do_save_state(T* dst) const noexcept override;
+  void do_load_state(const T* src) noexcept override;
 
 private:
   DiagonalSSM model_;
@@ -75,8 +87,7 @@ private:
   std::vector<T> ar_, ai_, br_, bi_, cr_, ci_, d_;  // cr, ci hold 2 C
   std::vector<T> xr_, xi_;
   std::vector<double> dt_;
-  int max_block_ = 0;
-  bool prepared_ = false;
+  double dt_scale_override_ = 0;  // > 0 while prepare_scaled() runs
 };
 
 extern template class DiagFilter<float>;

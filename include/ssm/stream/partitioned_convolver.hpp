@@ -21,20 +21,31 @@
 // Cost per sample ~ P1 (direct) + sum over stages of (2 FFT(2P)/P + 2 K (P+1)/P) multiply-adds;
 // the work of a stage lands in the call that completes its block (bursty; see docs/convolution.md).
 //
-// Real-time contract: prepare() validates, allocates and plans (FFTW, under the planner
-// mutex); process*() and reset() never allocate, lock, throw or log, accept any number of
-// frames (including 1 and odd counts; max_block is a hint for choosing defaults) and flush
-// denormals. Channels advance together. Before prepare(), the single-channel process()
-// writes silence and the planar/interleaved forms leave `out` untouched (channel count unknown).
+// A Streamer<T> (stream/streamer.hpp) of H channels of width 1 (channel h convolves with kernel
+// row h; spec.channels must be H). The kernel is given by the constructor or set_kernel(); the
+// partition layout is chosen at prepare(spec) (head_partition 0: from spec.max_block). The
+// five-argument prepare(channels, k, Lk, D, PartitionSpec) does both in one call.
+// State (save_state/load_state, exact): every stage's input frame, pending output block, FDL of
+// input spectra and block position, in that order (state_size() values; positions stored as
+// T, exact below 2^24).
+//
+// Real-time contract (Streamer): prepare() validates, allocates and plans (FFTW, under the
+// planner mutex); process*(), reset(), save/load_state never allocate, lock, throw or log,
+// accept 1..max_block frames (odd counts included) and flush denormals; unprepared or
+// oversized blocks output silence. Channels advance together. in[h] == out[h] is allowed
+// (planar), as is in == out (interleaved).
 #include <cstddef>
 #include <memory>
 #include <span>
 #include <vector>
 
+#include "ssm/stream/streamer.hpp"
+
 namespace ssm {
 
 struct PartitionSpec {
-  /// Largest block the host will pass (only used to pick head_partition when it is 0).
+  /// Largest block the host will pass: the max_block of the five-argument prepare() (the
+  /// contract's prepare(StreamSpec) uses spec.max_block instead); picks head_partition when 0.
   int max_block = 512;
   /// P1 >= 1 samples (a power of two is fastest). 0: max(64, next power of two >= max_block),
   /// capped at 1024.
@@ -47,34 +58,38 @@ struct PartitionSpec {
 };
 
 template <class T>
-class PartitionedConvolver {
+class PartitionedConvolver final : public Streamer<T> {
 public:
+  /// No kernel yet: set_kernel() or the five-argument prepare() before streaming.
   PartitionedConvolver();
-  ~PartitionedConvolver();
+  /// set_kernel(channels, k, Lk, D, partition).
+  PartitionedConvolver(std::ptrdiff_t channels, const T* k, std::ptrdiff_t Lk, const T* D,
+                       const PartitionSpec& partition = {});
+  ~PartitionedConvolver() override;
   PartitionedConvolver(PartitionedConvolver&&) noexcept;
   PartitionedConvolver& operator=(PartitionedConvolver&&) noexcept;
   PartitionedConvolver(const PartitionedConvolver&) = delete;
   PartitionedConvolver& operator=(const PartitionedConvolver&) = delete;
 
-  /// Allocates and computes the kernel partition spectra. k: (channels, Lk) row-major,
-  /// finite; D: (channels) or nullptr (no skip term). Resets the stream. Throws ssm::Error on
-  /// bad arguments (channels < 1, Lk < 1, non-finite k/D, inconsistent partitions).
-  void prepare(std::ptrdiff_t channels, const T* k, std::ptrdiff_t Lk, const T* D,
-               const PartitionSpec& spec);
+  /// Copies the kernel k: (channels, Lk) row-major, finite; D: (channels) or nullptr (no skip
+  /// term); keeps partition's head_partition / tail_partition / zero_latency (its max_block is
+  /// not used here). Unprepares until the next prepare(spec). Throws ssm::Error on bad
+  /// arguments (channels < 1, Lk < 1, null or non-finite k, non-finite D).
+  void set_kernel(std::ptrdiff_t channels, const T* k, std::ptrdiff_t Lk, const T* D,
+                  const PartitionSpec& partition = {});
 
-  /// Planar: in[h], out[h] point to `frames` samples of channel h (in[h] == out[h] allowed).
-  void process(const T* const* in, T* const* out, std::size_t frames) noexcept;
-  /// Interleaved frames: in[f * channels + h], out[f * channels + h] (in == out allowed).
-  void process_interleaved(const T* in, T* out, std::size_t frames) noexcept;
-  /// Single channel convenience (channels() must be 1; otherwise outputs silence).
-  void process(const T* in, T* out, std::size_t frames) noexcept;
+  // Streamer::prepare(spec): allocates and computes the kernel partition spectra for
+  // spec.channels == channels() (throws ssm::Error naming 'spec.channels', or 'k' when no
+  // kernel was set, or the partition field that is inconsistent). Resets the stream.
+  using Streamer<T>::prepare;
+  /// set_kernel(channels, k, Lk, D, spec), then prepare({.max_block = spec.max_block,
+  /// .channels = channels}).
+  void prepare(std::ptrdiff_t channels, const T* k, std::ptrdiff_t Lk, const T* D, const PartitionSpec& spec);
 
-  /// Clears every input history, delay line and pending output (the kernel stays).
-  void reset() noexcept;
-
+  int input_width() const noexcept override { return 1; }
+  int output_width() const noexcept override { return 1; }
   /// Output delay in samples relative to the offline convolution (0 in zero-latency mode).
-  int latency() const noexcept;
-  bool prepared() const noexcept;
+  int latency() const noexcept override;
   std::ptrdiff_t channels() const noexcept;
   std::ptrdiff_t kernel_length() const noexcept;
   int head_partition() const noexcept;
@@ -83,6 +98,15 @@ public:
   std::ptrdiff_t partitions(int stage) const noexcept;
 
   struct Impl;
+
+protected:
+  void do_prepare(const StreamSpec& spec) override;
+  void do_process(const T* const* in, T* const* out, int n) noexcept override;
+  void do_process_interleaved(const T* in, T* out, int n) noexcept override;
+  void do_reset() noexcept override;
+  std::size_t do_state_size() const noexcept override;
+  void do_save_state(T* dst) const noexcept override;
+  void do_load_state(const T* src) noexcept override;
 
 private:
   std::unique_ptr<Impl> impl_;

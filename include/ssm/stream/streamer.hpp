@@ -10,8 +10,14 @@
 //   planar       in[c] -> n frames of channel c, (n, input_width()) row-major; out[c] likewise
 //                with output_width(). This is the native layout: process() runs on it with no copy.
 //   interleaved  in -> (n, channels, input_width()) row-major, out -> (n, channels, output_width()).
-//                process_interleaved() converts through scratch allocated by prepare(); with one
-//                channel the two layouts are the same memory and nothing is copied.
+//                process_interleaved() converts through scratch allocated by prepare() unless
+//                the implementation reads that layout natively (do_process_interleaved: the
+//                filters do); with one channel the two layouts are the same memory and nothing
+//                is copied.
+//   mono         process_mono(): the one-channel form, (n, input_width()) -> (n, output_width()).
+// One name, one layout: process() is always planar (pointer per channel), process_interleaved()
+// always interleaved, process_mono() always one channel. No streamer adds a process() overload
+// of another layout.
 // Latency: output frame t depends on input frames <= t - latency() (0 for filters and the
 //   per-sample models and the Block-State Transformer, whose block attention is causal row
 //   by row; a streamer that has to collect a block first says so here).
@@ -88,6 +94,10 @@ public:
   void set_state(const std::vector<T>& s);
 
 protected:
+  /// For an implementation whose configuration changed outside prepare() (a new kernel): back to
+  /// unprepared until the next prepare().
+  void unprepare() noexcept { prepared_ = false; }
+
   // The implementation: called only after a successful prepare(), with 1 <= n <= max_block.
   virtual void do_prepare(const StreamSpec& spec) = 0;
   virtual void do_process(const T* const* in, T* const* out, int n) noexcept = 0;
@@ -95,6 +105,10 @@ protected:
   virtual std::size_t do_state_size() const noexcept = 0;
   virtual void do_save_state(T* dst) const noexcept = 0;
   virtual void do_load_state(const T* src) noexcept = 0;
+  // Interleaved frames (see the top of this file). The default converts to planar through the
+  // scratch of prepare() (no copy for one channel); a streamer that reads strided frames
+  // natively overrides it. Called with 1 <= n <= max_block.
+  virtual void do_process_interleaved(const T* in, T* out, int n) noexcept;
 
 private:
   void write_zeros(T* const* out, int n) const noexcept;

@@ -1,0 +1,316 @@
+#include "ssm/layers/vim_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "layers/config_json.hpp"
+#include "layers/nn_ops.hpp"
+#include "ssm/core/error.hpp"
+#include "ssm/layers/model_file.hpp"
+
+namespace ssm {
+
+using layers_detail::linear_gemm;
+using layers_detail::rms_norm;
+
+// ---- config ---------------------------------------------------------------------------------
+
+void VimModelConfig::validate(const char* where) const {
+  block.validate(where);
+  require(patch_size >= 1, where, "patch_size", "must be >= 1, got ", patch_size);
+  require(stride >= 1, where, "stride", "must be >= 1, got ", stride);
+  require(img_h >= patch_size && img_w >= patch_size, where, "img_size", "must be at least patch_size = ",
+          patch_size, " on both axes, got ", img_h, " x ", img_w);
+  require(in_chans >= 1, where, "in_chans", "must be >= 1, got ", in_chans);
+  require(depth >= 1, where, "depth", "must be >= 1, got ", depth);
+  require(num_classes >= 1, where, "num_classes", "must be >= 1, got ", num_classes);
+  require(norm_eps > 0, where, "norm_eps", "must be > 0, got ", norm_eps);
+}
+
+VimModelConfig VimModelConfig::from_json(const std::string& text) {
+  layers_detail::ConfigJson j(text, "VimModelConfig");
+  VimModelConfig c;
+  if (j.has("img_size") && j.raw("img_size").is_array()) {
+    const auto& a = j.raw("img_size");
+    if (a.size() != 2 || !a[0].is_number_integer() || !a[1].is_number_integer())
+      j.bad("img_size", "must be an integer or [H, W]");
+    c.img_h = a[0].get<int>();
+    c.img_w = a[1].get<int>();
+  } else {
+    c.img_h = c.img_w = j.integer("img_size", 224);
+  }
+  c.patch_size = j.integer("patch_size", 16);
+  c.stride = j.integer("stride", c.patch_size);
+  c.in_chans = j.integer("in_chans", 3);
+  c.depth = j.integer("depth");
+  c.num_classes = j.integer("num_classes");
+  c.norm_eps = j.number("norm_eps", 1e-5);
+  const std::string cls = j.string("cls_token", "middle");
+  if (cls == "middle") c.cls_token = true;
+  else if (cls == "none") c.cls_token = false;
+  else j.bad("cls_token", "must be \"middle\" or \"none\", got \"" + cls + "\"");
+  auto& b = c.block;
+  b.d_model = j.integer("embed_dim");
+  b.d_state = j.integer("d_state", 16);
+  b.d_conv = j.integer("d_conv", 4);
+  if (j.has("d_inner")) {
+    b.d_inner = j.integer("d_inner");
+  } else {
+    const double expand = j.number("expand", 2.0);
+    const double di = expand * b.d_model;
+    if (!(expand > 0) || di != std::floor(di)) j.bad("expand", "must make expand * embed_dim a positive integer");
+    b.d_inner = static_cast<int>(di);
+  }
+  if (j.has("dt_rank") && j.raw("dt_rank").is_string()) {
+    if (j.string("dt_rank") != "auto") j.bad("dt_rank", "must be an integer or \"auto\"");
+    b.dt_rank = (b.d_model + 15) / 16;
+  } else {
+    b.dt_rank = j.integer("dt_rank", (b.d_model + 15) / 16);
+  }
+  b.in_proj_bias = j.boolean("in_proj_bias", false);
+  b.out_proj_bias = j.boolean("out_proj_bias", false);
+  b.conv_bias = j.boolean("conv_bias", true);
+  b.if_divide_out = j.boolean("if_divide_out", true);
+  c.validate("VimModelConfig");
+  return c;
+}
+
+std::string VimModelConfig::to_json() const {
+  nlohmann::ordered_json j;
+  j["img_size"] = {img_h, img_w};
+  j["patch_size"] = patch_size;
+  j["stride"] = stride;
+  j["in_chans"] = in_chans;
+  j["embed_dim"] = block.d_model;
+  j["depth"] = depth;
+  j["d_inner"] = block.d_inner;
+  j["d_state"] = block.d_state;
+  j["d_conv"] = block.d_conv;
+  j["dt_rank"] = block.dt_rank;
+  j["if_divide_out"] = block.if_divide_out;
+  j["in_proj_bias"] = block.in_proj_bias;
+  j["out_proj_bias"] = block.out_proj_bias;
+  j["conv_bias"] = block.conv_bias;
+  j["cls_token"] = cls_token ? "middle" : "none";
+  j["num_classes"] = num_classes;
+  j["norm_eps"] = norm_eps;
+  return j.dump();
+}
+
+// ---- parameters -----------------------------------------------------------------------------
+
+template <class T>
+VimModelParams<T> random_vim_model(const VimModelConfig& c, std::uint64_t seed) {
+  c.validate("random_vim_model");
+  std::mt19937_64 rng(seed);
+  auto uniform = [&](std::size_t n, double bound) {
+    std::uniform_real_distribution<double> d(-bound, bound);
+    std::vector<T> v(n);
+    for (auto& x : v) x = static_cast<T>(d(rng));
+    return v;
+  };
+  const std::size_t D = c.block.d_model, C = c.in_chans, k = c.patch_size;
+  VimModelParams<T> p;
+  p.patch_weight = uniform(D * C * k * k, 1 / std::sqrt(double(C * k * k)));
+  p.patch_bias = uniform(D, 1 / std::sqrt(double(C * k * k)));
+  if (c.cls_token) p.cls_token = uniform(D, 0.5);
+  p.pos_embed = uniform(std::size_t(c.tokens()) * D, 0.1);
+  for (int i = 0; i < c.depth; ++i) {
+    p.mixers.push_back(random_bimamba_block<T>(c.block, seed + 101 * (i + 1)));
+    p.norm_weight.push_back(uniform(D, 0.2));
+    for (auto& w : p.norm_weight.back()) w += T(1);
+  }
+  p.norm_f_weight.assign(D, T(1));
+  p.head_weight = uniform(std::size_t(c.num_classes) * D, 1 / std::sqrt(double(D)));
+  p.head_bias = uniform(std::size_t(c.num_classes), 0.1);
+  return p;
+}
+
+namespace {
+template <class T>
+void check(const std::vector<T>& v, std::size_t n, const char* name) {
+  require(v.size() == n, "VimModel", name, "must have ", n, " elements, got ", v.size());
+  for (const T& x : v) require(std::isfinite(static_cast<double>(x)), "VimModel", name, "must be finite");
+}
+}  // namespace
+
+template <class T>
+VimModel<T>::VimModel(const VimModelConfig& c, VimModelParams<T> p) : cfg_(c), p_(std::move(p)) {
+  c.validate("VimModel");
+  const std::size_t D = c.block.d_model, C = c.in_chans, k = c.patch_size;
+  check(p_.patch_weight, D * C * k * k, "patch_embed.proj.weight");
+  check(p_.patch_bias, D, "patch_embed.proj.bias");
+  check(p_.cls_token, c.cls_token ? D : 0, "cls_token");
+  check(p_.pos_embed, std::size_t(c.tokens()) * D, "pos_embed");
+  require(p_.mixers.size() == std::size_t(c.depth), "VimModel", "layers", "must have depth = ", c.depth,
+          " mixers, got ", p_.mixers.size());
+  require(p_.norm_weight.size() == std::size_t(c.depth), "VimModel", "layers.norm", "must have depth = ", c.depth,
+          " norms, got ", p_.norm_weight.size());
+  for (int i = 0; i < c.depth; ++i) {
+    check(p_.norm_weight[std::size_t(i)], D, "layers.{i}.norm.weight");
+    blocks_.emplace_back(c.block, std::move(p_.mixers[std::size_t(i)]));
+  }
+  p_.mixers.clear();
+  check(p_.norm_f_weight, D, "norm_f.weight");
+  check(p_.head_weight, std::size_t(c.num_classes) * D, "head.weight");
+  check(p_.head_bias, std::size_t(c.num_classes), "head.bias");
+}
+
+template <class T>
+VimModel<T> VimModel<T>::from_file(const io::SafeTensors& f) {
+  const std::string arch = model_arch(f);
+  if (arch != "vim")
+    throw Error("VimModel: model file '" + f.origin() + "' has ssmkit.arch \"" + arch + "\", expected \"vim\"");
+  auto cit = f.metadata().find("ssmkit.config");
+  if (cit == f.metadata().end())
+    throw Error("VimModel: model file '" + f.origin() + "': __metadata__ key 'ssmkit.config' is missing");
+  VimModelConfig c;
+  try {
+    c = VimModelConfig::from_json(cit->second);
+  } catch (const Error& e) {
+    throw Error("model file '" + f.origin() + "': " + e.what());
+  }
+  TensorReader r(f, "VimModel");
+  const std::int64_t D = c.block.d_model, C = c.in_chans, k = c.patch_size;
+  VimModelParams<T> p;
+  p.patch_weight = r.read<T>("patch_embed.proj.weight", {D, C, k, k});
+  p.patch_bias = r.read<T>("patch_embed.proj.bias", {D});
+  if (c.cls_token) p.cls_token = r.read<T>("cls_token", {1, 1, D});
+  p.pos_embed = r.read<T>("pos_embed", {1, c.tokens(), D});
+  for (int i = 0; i < c.depth; ++i) {
+    const std::string pre = "layers." + std::to_string(i) + ".";
+    p.mixers.push_back(read_bimamba_block<T>(r, pre + "mixer.", c.block));
+    p.norm_weight.push_back(r.read<T>(pre + "norm.weight", {D}));
+  }
+  p.norm_f_weight = r.read<T>("norm_f.weight", {D});
+  p.head_weight = r.read<T>("head.weight", {c.num_classes, D});
+  p.head_bias = r.read<T>("head.bias", {c.num_classes});
+  r.finish();
+  return VimModel(c, std::move(p));
+}
+
+template <class T>
+VimModel<T> VimModel<T>::load(const std::string& path) {
+  return from_file(io::SafeTensors::load(path));
+}
+
+template <class T>
+void VimModel<T>::save(const std::string& path) const {
+  const io::DType dt = sizeof(T) == 4 ? io::DType::F32 : io::DType::F64;
+  std::vector<io::TensorOut> out;
+  auto add = [&](const std::string& name, std::vector<std::int64_t> shape, const std::vector<T>& v) {
+    if (!v.empty()) out.push_back({name, dt, std::move(shape), std::vector<double>(v.begin(), v.end())});
+  };
+  const auto& b = cfg_.block;
+  const std::int64_t D = b.d_model, di = b.d_inner, N = b.d_state, K = b.d_conv, R = b.dt_rank;
+  const std::int64_t C = cfg_.in_chans, k = cfg_.patch_size;
+  add("patch_embed.proj.weight", {D, C, k, k}, p_.patch_weight);
+  add("patch_embed.proj.bias", {D}, p_.patch_bias);
+  add("cls_token", {1, 1, D}, p_.cls_token);
+  add("pos_embed", {1, cfg_.tokens(), D}, p_.pos_embed);
+  for (int i = 0; i < cfg_.depth; ++i) {
+    const std::string pre = "layers." + std::to_string(i) + ".";
+    const auto& m = blocks_[std::size_t(i)].params();
+    add(pre + "mixer.in_proj.weight", {2 * di, D}, m.fwd.in_proj_weight);
+    add(pre + "mixer.in_proj.bias", {2 * di}, m.fwd.in_proj_bias);
+    add(pre + "mixer.conv1d.weight", {di, 1, K}, m.fwd.conv1d_weight);
+    add(pre + "mixer.conv1d.bias", {di}, m.fwd.conv1d_bias);
+    add(pre + "mixer.x_proj.weight", {R + 2 * N, di}, m.fwd.x_proj_weight);
+    add(pre + "mixer.dt_proj.weight", {di, R}, m.fwd.dt_proj_weight);
+    add(pre + "mixer.dt_proj.bias", {di}, m.fwd.dt_proj_bias);
+    add(pre + "mixer.A_log", {di, N}, m.fwd.A_log);
+    add(pre + "mixer.D", {di}, m.fwd.D);
+    add(pre + "mixer.out_proj.weight", {D, di}, m.fwd.out_proj_weight);
+    add(pre + "mixer.out_proj.bias", {D}, m.fwd.out_proj_bias);
+    add(pre + "mixer.conv1d_b.weight", {di, 1, K}, m.conv1d_b_weight);
+    add(pre + "mixer.conv1d_b.bias", {di}, m.conv1d_b_bias);
+    add(pre + "mixer.x_proj_b.weight", {R + 2 * N, di}, m.x_proj_b_weight);
+    add(pre + "mixer.dt_proj_b.weight", {di, R}, m.dt_proj_b_weight);
+    add(pre + "mixer.dt_proj_b.bias", {di}, m.dt_proj_b_bias);
+    add(pre + "mixer.A_b_log", {di, N}, m.A_b_log);
+    add(pre + "mixer.D_b", {di}, m.D_b);
+    add(pre + "norm.weight", {D}, p_.norm_weight[std::size_t(i)]);
+  }
+  add("norm_f.weight", {D}, p_.norm_f_weight);
+  add("head.weight", {cfg_.num_classes, D}, p_.head_weight);
+  add("head.bias", {cfg_.num_classes}, p_.head_bias);
+  io::save_safetensors(path, out, {{"ssmkit.arch", "vim"}, {"ssmkit.config", cfg_.to_json()}});
+}
+
+template <class T>
+void VimModel<T>::to_device() {
+  for (auto& b : blocks_) b.to_device();
+}
+
+// ---- forward --------------------------------------------------------------------------------
+
+template <class T>
+void VimModel<T>::features(const T* x, int batch, T* h, Device device) const {
+  constexpr const char* w = "VimModel::forward";
+  require(!blocks_.empty(), w, "this", "must be a constructed model");
+  require(batch >= 1, w, "batch", "must be >= 1, got ", batch);
+  require(x != nullptr && h != nullptr, w, "images", "and the output must not be null");
+  require(device == Device::cpu || on_device(), w, "device", "cuda needs the weights on the GPU: call to_device() first");
+  const std::ptrdiff_t D = cfg_.block.d_model, C = cfg_.in_chans, k = cfg_.patch_size, s = cfg_.stride;
+  const std::ptrdiff_t H = cfg_.img_h, W = cfg_.img_w, GH = cfg_.grid_h(), GW = cfg_.grid_w(), P = GH * GW;
+  const std::ptrdiff_t L = cfg_.tokens(), pos = cfg_.cls_position(), Kc = C * k * k;
+  // im2col in the weight's (c, i, j) order, then one GEMM: the strided patch convolution.
+  std::vector<T> cols(std::size_t(batch * P * Kc)), emb(std::size_t(batch * P * D));
+  for (std::ptrdiff_t b = 0; b < batch; ++b)
+    for (std::ptrdiff_t gh = 0; gh < GH; ++gh)
+      for (std::ptrdiff_t gw = 0; gw < GW; ++gw) {
+        T* col = cols.data() + ((b * P) + gh * GW + gw) * Kc;
+        for (std::ptrdiff_t c = 0; c < C; ++c)
+          for (std::ptrdiff_t i = 0; i < k; ++i)
+            for (std::ptrdiff_t j = 0; j < k; ++j)
+              col[(c * k + i) * k + j] = x[((b * H + gh * s + i) * W + gw * s + j) * C + c];
+      }
+  linear_gemm(cols.data(), batch * P, Kc, p_.patch_weight.data(), p_.patch_bias.data(), D, emb.data());
+  // tokens with the middle class token, plus the position embedding
+  std::vector<T> r(std::size_t(batch * L * D)), hn(r.size()), mix(r.size());
+  for (std::ptrdiff_t b = 0; b < batch; ++b)
+    for (std::ptrdiff_t t = 0; t < L; ++t) {
+      const T* src = !cfg_.cls_token ? emb.data() + (b * P + t) * D
+                     : t < pos      ? emb.data() + (b * P + t) * D
+                     : t == pos     ? p_.cls_token.data()
+                                    : emb.data() + (b * P + t - 1) * D;
+      T* dst = r.data() + (b * L + t) * D;
+      const T* pe = p_.pos_embed.data() + t * D;
+      for (std::ptrdiff_t d = 0; d < D; ++d) dst[d] = src[d] + pe[d];
+    }
+  // pre-norm residual stack of bidirectional blocks
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    rms_norm(r.data(), batch * L, D, p_.norm_weight[i].data(), cfg_.norm_eps, hn.data());
+    blocks_[i].forward(hn.data(), batch, int(L), mix.data(), device);
+    for (std::size_t j = 0; j < r.size(); ++j) r[j] += mix[j];
+  }
+  rms_norm(r.data(), batch * L, D, p_.norm_f_weight.data(), cfg_.norm_eps, h);
+}
+
+template <class T>
+void VimModel<T>::forward(const T* x, int batch, T* logits, Device device) const {
+  require(logits != nullptr, "VimModel::forward", "logits", "must not be null");
+  const std::ptrdiff_t D = cfg_.block.d_model, L = cfg_.tokens();
+  std::vector<T> h(std::size_t(std::max(batch, 1)) * L * D), feat(std::size_t(std::max(batch, 1)) * D, T(0));
+  features(x, batch, h.data(), device);
+  for (std::ptrdiff_t b = 0; b < batch; ++b) {
+    T* f = feat.data() + b * D;
+    if (cfg_.cls_token) {
+      std::copy_n(h.data() + (b * L + cfg_.cls_position()) * D, D, f);
+    } else {
+      for (std::ptrdiff_t t = 0; t < L; ++t)
+        for (std::ptrdiff_t d = 0; d < D; ++d) f[d] += h[std::size_t((b * L + t) * D + d)];
+      for (std::ptrdiff_t d = 0; d < D; ++d) f[d] /= T(L);
+    }
+  }
+  linear_gemm(feat.data(), batch, D, p_.head_weight.data(), p_.head_bias.data(), cfg_.num_classes, logits);
+}
+
+template class VimModel<float>;
+template class VimModel<double>;
+template VimModelParams<float> random_vim_model<float>(const VimModelConfig&, std::uint64_t);
+template VimModelParams<double> random_vim_model<double>(const VimModelConfig&, std::uint64_t);
+
+}  // namespace ssm
