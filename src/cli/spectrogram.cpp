@@ -64,18 +64,24 @@ int cmd_spectrogram(const SpectrogramOptions& o) {
   require(o.device == "cpu" || o.device == "cuda", w, "--device", "must be cpu or cuda, got '", o.device, "'");
 #if SSM_WITH_AUDIO
   const io::AudioBuffer audio = io::read_audio(o.input);
-#else
-  throw Error("ssmkit spectrogram: argument 'IN' needs audio file support (built with SSM_WITH_AUDIO=OFF)");
-  io::AudioBuffer audio;
-#endif
   require(audio.frames >= 1, w, "IN", "has no samples: '", o.input, "'");
   // Mono: the mean of the channels.
   std::vector<float> mono(static_cast<std::size_t>(audio.frames), 0.f);
+  const double seconds = audio.seconds();
+  const int channels = audio.channels;
+  const double rate = audio.sample_rate;
   for (int ch = 0; ch < audio.channels; ++ch) {
     const auto s = audio.channel(ch);
     for (std::size_t i = 0; i < mono.size(); ++i) mono[i] += s[i] / static_cast<float>(audio.channels);
   }
-  const LogSpectrogram spec = log_stft(mono.data(), audio.frames, o.size, o.hop);
+#else
+  std::vector<float> mono;
+  const double seconds = 0;
+  const int channels = 0;
+  const double rate = 0;
+  fail(w, "IN", "needs audio file support: ssmkit was built with SSM_WITH_AUDIO=OFF");
+#endif
+  const LogSpectrogram spec = log_stft(mono.data(), static_cast<std::int64_t>(mono.size()), o.size, o.hop);
 
   const std::vector<std::int64_t> shape{1, spec.frames, spec.bins, 1};
   const Device device = o.device == "cuda" ? Device::cuda : Device::cpu;
@@ -106,15 +112,15 @@ int cmd_spectrogram(const SpectrogramOptions& o) {
   }
   io::save_npy<float>(o.output, {spec.frames, spec.bins, dout}, y.data(), y.size());
   std::printf("spectrogram: %s (%.2f s, %d channel(s) averaged) -> %d frames x %d bins (size %d, hop %d)\n",
-              o.input.c_str(), audio.seconds(), audio.channels, spec.frames, spec.bins, o.size, o.hop);
+              o.input.c_str(), seconds, channels, spec.frames, spec.bins, o.size, o.hop);
   std::printf("  model   : %s\n", o.model_file.empty() ? ("random vmamba stage, seed " + std::to_string(o.seed)).c_str()
                                                         : o.model_file.c_str());
   std::printf("  output  : %s (%d x %d x %d)\n", o.output.c_str(), spec.frames, spec.bins, dout);
   if (!o.figure.empty()) {
     std::vector<float> ch0(static_cast<std::size_t>(spec.frames) * spec.bins);
     for (std::size_t i = 0; i < ch0.size(); ++i) ch0[i] = y[i * static_cast<std::size_t>(dout)];
-    draw(o.figure, "ssmkit spectrogram: " + std::filesystem::path(o.input).filename().string(), audio.seconds(),
-         audio.sample_rate / 2e3, spec.values, ch0, spec.frames, spec.bins);
+    draw(o.figure, "ssmkit spectrogram: " + std::filesystem::path(o.input).filename().string(), seconds,
+         rate / 2e3, spec.values, ch0, spec.frames, spec.bins);
     std::printf("  figure  : %s\n", o.figure.c_str());
   }
   return 0;

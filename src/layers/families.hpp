@@ -8,6 +8,7 @@ namespace ssm::detail {
 
 ModelFamily s4d_family();
 ModelFamily mamba_family();
+ModelFamily moe_mamba_family();
 ModelFamily bst_family();
 ModelFamily vmamba_family();
 ModelFamily vim_family();

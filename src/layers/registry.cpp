@@ -33,6 +33,7 @@ void ensure_builtins() {
     const std::initializer_list<ModelFamily (*)()> builtins = {
         detail::s4d_family,
         detail::mamba_family,
+        detail::moe_mamba_family,
         detail::bst_family,
         detail::vmamba_family,
         detail::vim_family,

@@ -35,6 +35,7 @@ set(backend_diag_kernel_cuda.hpp conv)
 set(backend_fill.hpp core)
 set(backend_cross_scan_cuda.hpp scan)
 set(backend_cross_scan_ext.hpp scan)
+set(backend_moe_ffn_cuda.hpp layers)
 
 function(backend_stage file out)  # a seam header's stage, from the table above
   if(DEFINED backend_${file})

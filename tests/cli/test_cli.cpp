@@ -24,6 +24,7 @@
 #include "ssm/io/safetensors.hpp"
 #include "ssm/layers/bst_model.hpp"
 #include "ssm/layers/mamba_model.hpp"
+#include "ssm/layers/moe_mamba_model.hpp"
 #include "ssm/layers/registry.hpp"
 #include "ssm/layers/vim_model.hpp"
 #include "ssm/layers/vmamba_model.hpp"
@@ -315,6 +316,21 @@ BOOST_AUTO_TEST_CASE(run_model_works_for_every_registered_arch) {
     c.layer.n_heads = 2;
     files.push_back(path("arch_bst.safetensors"));
     ssm::BSTModel<float>(c, ssm::random_bst_model<float>(c, 9)).save(files.back());
+  }
+  {
+    ssm::MoEMambaModelConfig c;
+    c.n_layers = 1;
+    c.layer.mixer.d_model = 8;
+    c.layer.mixer.d_inner = 16;
+    c.layer.mixer.d_state = 4;
+    c.layer.mixer.d_conv = 4;
+    c.layer.mixer.dt_rank = 1;
+    c.layer.moe.d_model = 8;
+    c.layer.moe.d_ff = 16;
+    c.layer.moe.n_experts = 4;
+    c.layer.moe.top_k = 1;
+    files.push_back(path("arch_moe_mamba.safetensors"));
+    ssm::MoEMambaModel<float>(c, ssm::random_moe_mamba_model<float>(c, 13)).save(files.back());
   }
   std::vector<std::string> covered;
   const std::int64_t L = 700;

@@ -25,8 +25,6 @@ namespace ssm::conformance {
 // Ops not implemented yet: cases of these ops are counted as skipped. This list must shrink
 // to empty as the issues that implement them land.
 static const std::set<std::string> kNotImplementedYet = {
-    "moe_ffn",          // issue 17
-    "moe_mamba_layer",  // issue 17
 };
 
 static std::map<std::string, OpHandler>& registry() {

@@ -32,6 +32,7 @@
 #include "ssm/continuous/s4d_init.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/bst_model.hpp"
+#include "ssm/layers/moe_mamba_model.hpp"
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/registry.hpp"
 #include "ssm/layers/s4d_model.hpp"
@@ -85,6 +86,28 @@ std::string s4d_file() {
     c.sample_rate = 16000;
     const std::string p = test::temp_dir() + "/contract_s4d.safetensors";
     S4DModel<double>(c, random_s4d_model<double>(c, 4)).save(p);
+    return p;
+  }();
+  return path;
+}
+
+std::string moe_mamba_file() {
+  static const std::string path = [] {
+    MoEMambaModelConfig c;
+    c.d_input = 1;
+    c.d_output = 2;
+    c.n_layers = 2;
+    c.layer.mixer.d_model = 8;
+    c.layer.mixer.d_inner = 16;
+    c.layer.mixer.d_state = 4;
+    c.layer.mixer.d_conv = 4;
+    c.layer.mixer.dt_rank = 1;
+    c.layer.moe.d_model = 8;
+    c.layer.moe.d_ff = 16;
+    c.layer.moe.n_experts = 4;
+    c.layer.moe.top_k = 2;
+    const std::string p = test::temp_dir() + "/contract_moe_mamba.safetensors";
+    MoEMambaModel<double>(c, random_moe_mamba_model<double>(c, 7)).save(p);
     return p;
   }();
   return path;
@@ -164,6 +187,7 @@ std::vector<Subject<T>> subjects() {
   v.push_back({"load_model s4d", from_file<T>(s4d_file)});
   v.push_back({"load_model mamba", from_file<T>(mamba_file)});
   v.push_back({"load_model bst", from_file<T>(bst_file)});
+  v.push_back({"load_model moe_mamba", from_file<T>(moe_mamba_file)});
   return v;
 }
 
