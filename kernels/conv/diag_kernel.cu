@@ -6,6 +6,7 @@
 
 #include "backend/diag_kernel_cuda.hpp"
 #include "kernels/core/cuda_check.cuh"
+#include "kernels/core/device_checks.cuh"
 #include "ssm/core/device_buffer.hpp"
 
 namespace ssm::detail {
@@ -78,6 +79,7 @@ void diag_kernel_cuda(const DiagonalSSM& model, Method method, std::ptrdiff_t L,
   require(L >= 1, "diag_kernel", "L", "must be >= 1, got ", L);
   require(K != nullptr, "diag_kernel", "K", "must not be null");
   const DiagonalDiscrete d = discretize(model, method, dt_scale, alpha);
+  require_device_pointer(K, "diag_kernel", "K");
   const std::size_t HN = static_cast<std::size_t>(model.H) * model.N2;
   std::vector<double> wr(HN), wi(HN);
   for (std::size_t i = 0; i < HN; ++i) {
@@ -86,13 +88,10 @@ void diag_kernel_cuda(const DiagonalSSM& model, Method method, std::ptrdiff_t L,
     wi[i] = w.imag();
   }
   DeviceBuffer<double> wr_d(wr), wi_d(wi), lr_d(d.log_Ad.re), li_d(d.log_Ad.im);
-  DeviceBuffer<float> K_d(static_cast<std::size_t>(model.H) * static_cast<std::size_t>(L));
-  vandermonde_kernel_cuda(model.H, model.N2, wr_d.data(), wi_d.data(), lr_d.data(), li_d.data(), L,
-                          K_d.data());
-  K_d.download(K, K_d.size());
-  for (std::size_t i = 0; i < K_d.size(); ++i)
-    require(std::isfinite(K[i]), "diag_kernel", "model",
-            "gives a non-finite kernel (unstable modes overflow over L = ", L, " taps?)");
+  vandermonde_kernel_cuda(model.H, model.N2, wr_d.data(), wi_d.data(), lr_d.data(), li_d.data(), L, K);
+  const long long n = static_cast<long long>(model.H) * static_cast<long long>(L);
+  require(first_nonfinite(K, n, "diag_kernel") < 0, "diag_kernel", "model",
+          "gives a non-finite kernel (unstable modes overflow over L = ", L, " taps?)");
 }
 
 }  // namespace ssm::detail

@@ -4,6 +4,7 @@
 #include <cufft.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <tuple>
@@ -17,6 +18,7 @@
 #include "backend/fftconv_device.hpp"
 #include "ssm/conv/fftconv_cuda.hpp"
 #include "kernels/core/cuda_check.cuh"
+#include "kernels/core/device_checks.cuh"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device_buffer.hpp"
@@ -296,7 +298,7 @@ void fftconv_cuda_unfused(const float* u, const float* k, std::ptrdiff_t Lk, con
   SSM_CUDA_CHECK(cudaDeviceSynchronize(), kWhere);
 }
 
-// ---- the host entry used by ssm::fftconv(..., Device::cuda) -------------------------------------
+// ---- the device entry used by ssm::fftconv(..., Device::cuda) -----------------------------------
 namespace {
 /// Kernel spectra of recently used kernels, keyed by their exact contents (host copies).
 struct SpectrumEntry {
@@ -310,26 +312,68 @@ std::mutex& entry_mutex() {
   static std::mutex m;
   return m;
 }
+
+// dst[i] = src(b, h, t) with i = (b H + h) L + t (to_view = false), or the reverse scatter.
+__global__ void pack_view(const float* __restrict__ src, float* __restrict__ dst, long long H,
+                          long long L, long long sb, long long sc, long long st, long long total,
+                          bool to_view) {
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const long long t = i % L, r = i / L, h = r % H, b = r / H;
+    const long long j = b * sb + h * sc + t * st;
+    if (to_view) dst[j] = src[i];
+    else dst[i] = src[j];
+  }
+}
+unsigned pack_blocks(long long total) {
+  return static_cast<unsigned>(std::max<long long>(1, std::min<long long>((total + 255) / 256, 65535)));
+}
+
+std::vector<float> read_back(const float* p, std::size_t n) {
+  std::vector<float> h(n);
+  if (n) SSM_CUDA_CHECK(cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost), kWhere);
+  return h;
+}
 }  // namespace
 
 void fftconv_cuda(View3<const float> u, const float* k, std::ptrdiff_t Lk, const float* D,
                   View3<float> y) {
+  constexpr const char* w = "fftconv";
   const int B = static_cast<int>(u.batch), H = static_cast<int>(u.channels);
   const std::ptrdiff_t L = u.length;
+  // k and D are read back: they are checked finite here (as the CPU path does) and key the
+  // spectrum cache; they are small next to u, which is checked on the GPU.
+  if (H > 0) require_device_pointer(k, w, "k");
+  if (D && H > 0) require_device_pointer(D, w, "D");
+  std::vector<float> kh = read_back(k, static_cast<std::size_t>(H) * static_cast<std::size_t>(Lk));
+  std::vector<float> Dh = D ? read_back(D, static_cast<std::size_t>(H)) : std::vector<float>{};
+  for (std::size_t i = 0; i < kh.size(); ++i)
+    require(std::isfinite(kh[i]), w, "k", "must be finite, got k[", i / Lk, ",", i % Lk, "] = ", kh[i]);
+  for (std::size_t h = 0; h < Dh.size(); ++h)
+    require(std::isfinite(Dh[h]), w, "D", "must be finite, got D[", h, "] = ", Dh[h]);
   if (u.size() == 0) return;
-  const std::size_t total = static_cast<std::size_t>(u.size());
-  // Host side: gather u into the contiguous (B, H, L) layout the device path takes.
-  std::vector<float> packed;
-  const float* u_host = u.data;
+  require_device_pointer(u.data, w, "u");
+  require_device_pointer(y.data, w, "y");
+  const long long total = static_cast<long long>(u.size());
+
+  // u in the contiguous (B, H, L) layout the convolution object takes.
+  DeviceBuffer<float> packed_u;
+  const float* ud = u.data;
   if (!u.contiguous()) {
-    packed.resize(total);
-    for (std::ptrdiff_t b = 0; b < B; ++b)
-      for (std::ptrdiff_t h = 0; h < H; ++h)
-        for (std::ptrdiff_t t = 0; t < L; ++t) packed[(b * H + h) * L + t] = u(b, h, t);
-    u_host = packed.data();
+    packed_u = DeviceBuffer<float>(static_cast<std::size_t>(total));
+    pack_view<<<pack_blocks(total), 256>>>(u.data, packed_u.data(), H, L, u.stride_b, u.stride_c,
+                                           u.stride_t, total, false);
+    SSM_CUDA_CHECK_LAUNCH(kWhere);
+    ud = packed_u.data();
   }
-  std::vector<float> kh(k, k + static_cast<std::size_t>(H) * Lk);
-  std::vector<float> Dh = D ? std::vector<float>(D, D + H) : std::vector<float>{};
+  const long long bad = first_nonfinite(ud, total, kWhere);
+  if (bad >= 0) {
+    float v = 0;
+    SSM_CUDA_CHECK(cudaMemcpy(&v, ud + bad, sizeof v, cudaMemcpyDeviceToHost), kWhere);
+    fail(w, "u",
+         "must be finite (a non-finite sample would spread through the FFT to every output of its "
+         "row), got u[", bad / (static_cast<long long>(H) * L), ",", (bad / L) % H, ",", bad % L, "] = ", v);
+  }
 
   std::shared_ptr<CudaFFTConv> conv;
   const int device = current_device(kWhere);
@@ -345,25 +389,24 @@ void fftconv_cuda(View3<const float> u, const float* k, std::ptrdiff_t Lk, const
         break;
       }
     if (!conv) {
-      DeviceBuffer<float> kd(kh), Dd(Dh.size());
-      if (!Dh.empty()) Dd.upload(Dh);
-      conv = std::make_shared<CudaFFTConv>(H, L, kd.data(), Lk, Dh.empty() ? nullptr : Dd.data());
+      conv = std::make_shared<CudaFFTConv>(H, L, k, Lk, D);  // k, D: the caller's device arrays
       cache.push_front(SpectrumEntry{device, H, Lk, L, std::move(kh), std::move(Dh), conv});
       if (cache.size() > 4) cache.pop_back();
     }
   }
-  DeviceBuffer<float> ud(total), yd(total);
-  ud.upload(u_host, total);
-  conv->apply(ud.data(), yd.data(), B, L);
-  if (y.contiguous()) {
-    yd.download(y.data, total);
-  } else {
-    std::vector<float> out(total);
-    yd.download(out.data(), total);
-    for (std::ptrdiff_t b = 0; b < B; ++b)
-      for (std::ptrdiff_t h = 0; h < H; ++h)
-        for (std::ptrdiff_t t = 0; t < L; ++t) y(b, h, t) = out[(b * H + h) * L + t];
+  // Straight into y when it is contiguous and not u itself (the object needs y apart from u);
+  // otherwise through a packed buffer, then scattered into y's layout.
+  const bool direct = y.contiguous() && static_cast<const void*>(y.data) != static_cast<const void*>(ud);
+  if (direct) {
+    conv->apply(ud, y.data, B, L);
+    return;
   }
+  DeviceBuffer<float> packed_y(static_cast<std::size_t>(total));
+  conv->apply(ud, packed_y.data(), B, L);
+  pack_view<<<pack_blocks(total), 256>>>(packed_y.data(), y.data, H, L, y.stride_b, y.stride_c,
+                                         y.stride_t, total, true);
+  SSM_CUDA_CHECK_LAUNCH(kWhere);
+  SSM_CUDA_CHECK(cudaDeviceSynchronize(), kWhere);
 }
 
 }  // namespace ssm::detail

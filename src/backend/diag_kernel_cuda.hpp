@@ -17,9 +17,10 @@ void vandermonde_kernel_cuda(int H, int N2, const double* W_re, const double* W_
                              const double* log_Ad_re, const double* log_Ad_im, std::ptrdiff_t L,
                              float* K);
 
-/// Host convenience: discretizes `model` on the host (ssm::discretize, float64), runs the
-/// kernel on the GPU and downloads K (H, L) row-major into host memory. Throws ssm::Error as
-/// ssm::diag_kernel does, and on CUDA failures.
+/// The device entry of ssm::diag_kernel(..., Device::cuda): discretizes `model` on the host
+/// (ssm::discretize, float64), uploads W and log Ad and writes K (H, L) row-major into the
+/// DEVICE array K (current GPU; host memory is refused naming 'K'), checked finite on the GPU.
+/// Throws ssm::Error as ssm::diag_kernel does, and on CUDA failures.
 void diag_kernel_cuda(const DiagonalSSM& model, Method method, std::ptrdiff_t L, float* K,
                       double dt_scale = 1.0, double alpha = 0.5);
 

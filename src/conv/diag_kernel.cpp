@@ -3,10 +3,10 @@
 #include <cmath>
 #include <vector>
 
+#include "backend/diag_kernel_cuda.hpp"  // kernels/conv (reached through detail::dispatch only)
+#include "core/dispatch.hpp"
+#include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
-#ifdef SSM_WITH_CUDA
-#include "backend/diag_kernel_cuda.hpp"  // kernels/conv
-#endif
 
 namespace ssm {
 
@@ -93,12 +93,20 @@ std::vector<T> diag_kernel(const DiagonalSSM& model, Method method, std::ptrdiff
 
 void diag_kernel(const DiagonalSSM& model, Method method, std::ptrdiff_t L, float* K, Device device,
                  double dt_scale, double alpha) {
-  if (device == Device::cpu) return diag_kernel<float>(model, method, L, K, dt_scale, alpha);
-#ifdef SSM_WITH_CUDA
-  detail::diag_kernel_cuda(model, method, L, K, dt_scale, alpha);
-#else
-  throw Error("diag_kernel: argument 'device' cuda requested but ssmkit was built without CUDA");
-#endif
+  detail::dispatch(
+      "diag_kernel", device, [&] { diag_kernel<float>(model, method, L, K, dt_scale, alpha); },
+      [&] { detail::diag_kernel_cuda(model, method, L, K, dt_scale, alpha); });
+}
+
+void diag_kernel_cuda_to_host(const DiagonalSSM& model, Method method, std::ptrdiff_t L, float* K,
+                              double dt_scale, double alpha) {
+  constexpr const char* w = "diag_kernel_cuda_to_host";
+  require(L >= 1, w, "L", "must be >= 1, got ", L);
+  require(K != nullptr, w, "K", "must not be null");
+  detail::require_cuda(w, "device");
+  DeviceBuffer<float> Kd(static_cast<std::size_t>(model.H > 0 ? model.H : 0) * static_cast<std::size_t>(L));
+  diag_kernel(model, method, L, Kd.data(), Device::cuda, dt_scale, alpha);
+  Kd.download(K, Kd.size());
 }
 
 template void vandermonde_kernel<float>(std::ptrdiff_t, const double*, const double*, const double*,

@@ -13,7 +13,9 @@
 #include <type_traits>
 
 #include "backend/fftconv_cuda.hpp"
+#include "core/dispatch.hpp"
 #include "core/fftw_plan_cache.hpp"
+#include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
@@ -269,6 +271,19 @@ std::pair<std::uintptr_t, std::uintptr_t> byte_range(const View3<T>& v) {
   return {base, base + static_cast<std::uintptr_t>(last + 1) * sizeof(std::remove_const_t<T>)};
 }
 
+/// y is exactly u (same data and strides: in place) or does not overlap u at all.
+template <class T>
+void check_overlap(const char* where, View3<const T> u, View3<T> y) {
+  if (u.size() == 0) return;
+  const bool same = static_cast<const void*>(u.data) == static_cast<const void*>(y.data) &&
+                    u.stride_b == y.stride_b && u.stride_c == y.stride_c && u.stride_t == y.stride_t;
+  if (!same) {
+    const auto ru = byte_range(u), ry = byte_range(y);
+    require(ru.second <= ry.first || ry.second <= ru.first, where, "y",
+            "must not overlap u (exact in-place, y == u with the same strides, is allowed)");
+  }
+}
+
 template <class T>
 void validate_view(const View3<T>& v, const char* where, const char* arg) {
   require(v.batch >= 0 && v.channels >= 0 && v.length >= 0, where, arg,
@@ -278,15 +293,21 @@ void validate_view(const View3<T>& v, const char* where, const char* arg) {
   require(v.data != nullptr || v.size() == 0, where, arg, "must not be null");
 }
 
+/// host_data = false (Device::cuda: the arrays are device memory): shapes, strides and overlap
+/// only; the CUDA backend checks the values on its side.
 template <class T>
 void validate_common(const char* where, View3<const T> u, const T* k, std::ptrdiff_t Lk, const T* D,
-                     View3<T> y, std::ptrdiff_t H) {
+                     View3<T> y, std::ptrdiff_t H, bool host_data = true) {
   validate_view(u, where, "u");
   validate_view(y, where, "y");
   require(u.channels == H, where, "u", "must have ", H, " channels (rows of k), got ", u.channels);
   require_shape(y, u.batch, u.channels, u.length, where, "y");
   (void)Lk;
   (void)k;
+  if (!host_data) {
+    check_overlap(where, u, y);
+    return;
+  }
   if (D)
     for (std::ptrdiff_t h = 0; h < H; ++h)
       require(std::isfinite(D[h]), where, "D", "must be finite, got D[", h, "] = ", D[h]);
@@ -299,19 +320,15 @@ void validate_common(const char* where, View3<const T> u, const T* k, std::ptrdi
                 "must be finite (a non-finite sample would spread through the FFT to every output "
                 "of its row), got u[", b, ",", h, ",", t, "] = ", r[t * u.stride_t]);
     }
-  const bool same = static_cast<const void*>(u.data) == static_cast<const void*>(y.data) &&
-                    u.stride_b == y.stride_b && u.stride_c == y.stride_c && u.stride_t == y.stride_t;
-  if (!same) {
-    const auto ru = byte_range(u), ry = byte_range(y);
-    require(ru.second <= ry.first || ry.second <= ru.first, where, "y",
-            "must not overlap u (exact in-place, y == u with the same strides, is allowed)");
-  }
+  check_overlap(where, u, y);
 }
 
 template <class T>
-void validate_kernel(const char* where, const T* k, std::ptrdiff_t Lk, std::ptrdiff_t H) {
+void validate_kernel(const char* where, const T* k, std::ptrdiff_t Lk, std::ptrdiff_t H,
+                     bool host_data = true) {
   require(Lk >= 1, where, "Lk", "must be >= 1, got ", Lk);
   require(k != nullptr || H == 0, where, "k", "must not be null");
+  if (!host_data) return;  // device memory: the CUDA backend checks k
   for (std::ptrdiff_t i = 0; i < H * Lk; ++i)
     require(std::isfinite(k[i]), where, "k", "must be finite, got k[", i / Lk, ",", i % Lk,
             "] = ", k[i]);
@@ -325,26 +342,53 @@ template <class T>
 void fftconv(View3<const T> u, const T* k, std::ptrdiff_t Lk, const T* D, View3<T> y, Device device) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
   const std::ptrdiff_t H = u.channels;
-  detail::validate_kernel("fftconv", k, Lk, H);
-  detail::validate_common("fftconv", u, k, Lk, D, y, H);
-  if (device == Device::cuda) {
-#ifdef SSM_WITH_CUDA
-    if constexpr (std::is_same_v<T, float>) {
-      detail::fftconv_cuda(u, k, Lk, D, y);
-      return;
-    } else {
-      fail("fftconv", "device", "cuda supports float32 only; use Device::cpu for double");
-    }
-#else
-    fail("fftconv", "device", "cuda requested but ssmkit was built without CUDA");
-#endif
-  }
+  const bool host_data = device == Device::cpu;  // Device::cuda: device pointers, checked there
+  detail::validate_kernel("fftconv", k, Lk, H, host_data);
+  detail::validate_common("fftconv", u, k, Lk, D, y, H, host_data);
+  detail::dispatch(
+      "fftconv", device,
+      [&] {
+        if (u.size() == 0) return;
+        const std::ptrdiff_t L = u.length;
+        const std::ptrdiff_t taps = std::min(Lk, L);
+        const std::ptrdiff_t n = fft_fast_size(L + taps - 1);
+        const auto spectra = detail::spectrum_cache<T>().get(k, Lk, H, taps, n);
+        detail::convolve_rows<T>(u, *spectra, D, y);
+      },
+      [&] {
+        if constexpr (std::is_same_v<T, float>)
+          detail::fftconv_cuda(u, k, Lk, D, y);
+        else
+          fail("fftconv", "device", "cuda supports float32 only; use Device::cpu for double");
+      });
+}
+
+void fftconv_cuda_from_host(View3<const float> u, const float* k, std::ptrdiff_t Lk, const float* D,
+                            View3<float> y) {
+  constexpr const char* w = "fftconv_cuda_from_host";
+  const std::ptrdiff_t H = u.channels;
+  detail::validate_kernel(w, k, Lk, H);
+  detail::validate_common(w, u, k, Lk, D, y, H);
+  detail::require_cuda(w, "device");
   if (u.size() == 0) return;
-  const std::ptrdiff_t L = u.length;
-  const std::ptrdiff_t taps = std::min(Lk, L);
-  const std::ptrdiff_t n = fft_fast_size(L + taps - 1);
-  const auto spectra = detail::spectrum_cache<T>().get(k, Lk, H, taps, n);
-  detail::convolve_rows<T>(u, *spectra, D, y);
+  const std::ptrdiff_t B = u.batch, L = u.length;
+  const std::size_t total = static_cast<std::size_t>(u.size());
+  std::vector<float> packed(total);  // u in the contiguous (B, H, L) layout
+  for (std::ptrdiff_t b = 0; b < B; ++b)
+    for (std::ptrdiff_t h = 0; h < H; ++h)
+      for (std::ptrdiff_t t = 0; t < L; ++t) packed[std::size_t((b * H + h) * L + t)] = u(b, h, t);
+  DeviceBuffer<float> ud(packed), yd(total), kd(std::size_t(H) * std::size_t(Lk)), Dd;
+  kd.upload(k, kd.size());
+  if (D) {
+    Dd = DeviceBuffer<float>(std::size_t(H));
+    Dd.upload(D, Dd.size());
+  }
+  fftconv<float>(View3<const float>(ud.data(), B, H, L), kd.data(), Lk, D ? Dd.data() : nullptr,
+                 View3<float>(yd.data(), B, H, L), Device::cuda);
+  yd.download(packed.data(), total);
+  for (std::ptrdiff_t b = 0; b < B; ++b)
+    for (std::ptrdiff_t h = 0; h < H; ++h)
+      for (std::ptrdiff_t t = 0; t < L; ++t) y(b, h, t) = packed[std::size_t((b * H + h) * L + t)];
 }
 
 template void fftconv<float>(View3<const float>, const float*, std::ptrdiff_t, const float*,

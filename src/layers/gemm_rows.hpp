@@ -9,7 +9,7 @@
 // rows fighting over L1 sets), and a block of rows x P accumulators lives in registers while
 // the inputs stream by, so each weight loaded serves every row of the block.
 // The library is compiled for the baseline ISA (Eigen's GEMM there runs on SSE2); the kernel is
-// compiled again for AVX2+FMA and AVX-512 and picked at run time (nn_ops.hpp's kCpuIsa), with
+// compiled again for AVX2+FMA and AVX-512 and picked at run time (core/isa.hpp), with
 // 8 rows a block on AVX-512 (16 of 32 zmm), 2 on AVX2, 1 on SSE2.
 //   packed_linear_serial(): one thread, no allocation, noexcept: the real-time token path.
 //   packed_linear():        row chunks of 64 on the OpenMP team when large: the grouped path.
@@ -71,15 +71,15 @@ __attribute__((always_inline)) inline void packed_rows(const T* X, std::ptrdiff_
   if (full < rows) packed_block<T, 1>(X + full * xs, rows - full, in, Wp, bp, out, Y + full * ys, xs, ys);
 }
 
-#if defined(SSM_LAYERS_ISA_VARIANTS)
+#if defined(SSM_ISA_VARIANTS)
 template <class T>
-SSM_LAYERS_TARGET_AVX512 void packed_rows_avx512(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wp,
+SSM_TARGET_AVX512 void packed_rows_avx512(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wp,
                                                  const T* bp, std::ptrdiff_t out, T* Y, std::ptrdiff_t xs,
                                                  std::ptrdiff_t ys) noexcept {
   packed_rows<T, 8>(X, rows, in, Wp, bp, out, Y, xs, ys);
 }
 template <class T>
-SSM_LAYERS_TARGET_AVX2 void packed_rows_avx2(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wp,
+SSM_TARGET_AVX2 void packed_rows_avx2(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* Wp,
                                              const T* bp, std::ptrdiff_t out, T* Y, std::ptrdiff_t xs,
                                              std::ptrdiff_t ys) noexcept {
   packed_rows<T, 2>(X, rows, in, Wp, bp, out, Y, xs, ys);
@@ -114,9 +114,9 @@ void packed_linear_serial(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, co
                           std::ptrdiff_t out, T* Y, std::ptrdiff_t xs = -1, std::ptrdiff_t ys = -1) noexcept {
   if (xs < 0) xs = in;
   if (ys < 0) ys = out;
-#if defined(SSM_LAYERS_ISA_VARIANTS)
-  if (kCpuIsa == Isa::avx512) return packed_rows_avx512(X, rows, in, Wp, bp, out, Y, xs, ys);
-  if (kCpuIsa == Isa::avx2) return packed_rows_avx2(X, rows, in, Wp, bp, out, Y, xs, ys);
+#if defined(SSM_ISA_VARIANTS)
+  if (detail::cpu_isa() == detail::Isa::avx512) return packed_rows_avx512(X, rows, in, Wp, bp, out, Y, xs, ys);
+  if (detail::cpu_isa() == detail::Isa::avx2) return packed_rows_avx2(X, rows, in, Wp, bp, out, Y, xs, ys);
 #endif
   packed_rows<T, 1>(X, rows, in, Wp, bp, out, Y, xs, ys);
 }

@@ -5,6 +5,8 @@
 #include <random>
 
 #include "layers/nn_ops.hpp"
+#include "core/dispatch.hpp"
+#include "layers/resident_weights.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
@@ -120,7 +122,8 @@ void check_size(const std::vector<T>& v, std::size_t n, const char* name, bool o
 }  // namespace
 
 template <class T>
-MambaBlock<T>::MambaBlock(const MambaBlockConfig& c, MambaBlockParams<T> p) : cfg_(c), p_(std::move(p)) {
+MambaBlock<T>::MambaBlock(const MambaBlockConfig& c, MambaBlockParams<T> p)
+    : cfg_(c), p_(std::move(p)), gpu_(std::make_shared<detail::ResidentWeights<T>>()) {
   c.validate("MambaBlock");
   const std::size_t dm = c.d_model, di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
   check_size(p_.in_proj_weight, 2 * di * dm, "in_proj.weight", false);
@@ -281,19 +284,19 @@ void MambaBlock<T>::forward_inner(const T* xz, int batch, int length, T* ys_out,
     a.out = ys;
     selective_scan(a, Device::cpu);
   } else {
-    DeviceBuffer<T> du(xc), dd(delta), dA(A_), dB(Bv), dC(Cv), dD(p_.D), dz(std::size_t(M * 2 * di)),
-        dbias(p_.dt_proj_bias), dout(std::size_t(M * di));
+    const auto& w = gpu_weights();  // resident A, D, dt bias
+    DeviceBuffer<T> du(xc), dd(delta), dB(Bv), dC(Cv), dz(std::size_t(M * 2 * di)), dout(std::size_t(M * di));
     dz.upload(xz, std::size_t(M * 2 * di));
     DeviceBuffer<T> dstate;
     if (state) dstate = DeviceBuffer<T>(state->ssm_);
     a.u = du.data();
     a.delta = dd.data();
-    a.A = dA.data();
+    a.A = w[0].data();
     a.B = dB.data();
     a.C = dC.data();
-    a.D = dD.data();
+    a.D = w[1].data();
     a.z = dz.data() + di;
-    a.delta_bias = dbias.data();
+    a.delta_bias = w[2].data();
     a.h0 = state ? dstate.data() : nullptr;
     a.last_state = state ? dstate.data() : nullptr;
     a.out = dout.data();
@@ -364,6 +367,23 @@ void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s) const noexcept
 }
 
 template <class T>
+const std::vector<DeviceBuffer<T>>& MambaBlock<T>::gpu_weights() const {
+  require(gpu_ != nullptr, "MambaBlock", "this", "must be a constructed block");
+  detail::require_cuda("MambaBlock", "device");
+  return gpu_->get([&] { return std::vector<std::vector<T>>{A_, p_.D, p_.dt_proj_bias}; });
+}
+
+template <class T>
+void MambaBlock<T>::to_device() const {
+  (void)gpu_weights();
+}
+
+template <class T>
+int MambaBlock<T>::resident_devices() const {
+  return gpu_ ? gpu_->uploads() : 0;
+}
+
+template <class T>
 void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s, Device device) const {
   require(s.batch_ >= 1 && s.ssm_.size() == std::size_t(s.batch_) * cfg_.d_inner * cfg_.d_state,
           "MambaBlock::step", "state", "must be made by make_state() of this block");
@@ -371,9 +391,9 @@ void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s, Device device)
     step(x, y, s);
     return;
   }
+  const auto& w = gpu_weights();  // resident A, D, dt bias
   step_front(x, s);
-  DeviceBuffer<T> dstate(s.ssm_), dx(s.xc_), ddt(s.dt_), dA(A_), dB(s.B_), dC(s.C_), dD(p_.D), dz(s.z_),
-      dbias(p_.dt_proj_bias), dout(s.y_.size());
+  DeviceBuffer<T> dstate(s.ssm_), dx(s.xc_), ddt(s.dt_), dB(s.B_), dC(s.C_), dz(s.z_), dout(s.y_.size());
   SelectiveStateUpdateArgs<T> a;
   a.batch = s.batch_;
   a.dim = cfg_.d_inner;
@@ -383,12 +403,12 @@ void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s, Device device)
   a.state = dstate.data();
   a.x = dx.data();
   a.dt = ddt.data();
-  a.A = dA.data();
+  a.A = w[0].data();
   a.B = dB.data();
   a.C = dC.data();
-  a.D = dD.data();
+  a.D = w[1].data();
   a.z = dz.data();
-  a.dt_bias = dbias.data();
+  a.dt_bias = w[2].data();
   a.out = dout.data();
   selective_state_update(a, device);
   dout.download(s.y_.data(), s.y_.size());

@@ -5,9 +5,13 @@
 #include <complex>
 #include <numbers>
 #include <random>
+#include <type_traits>
 
 #include "layers/config_json.hpp"
+#include "core/complex_diag_step.hpp"
+#include "core/dispatch.hpp"
 #include "layers/nn_ops.hpp"
+#include "layers/resident_weights.hpp"
 #include "ssm/conv/diag_kernel.hpp"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/denormals.hpp"
@@ -127,7 +131,8 @@ void check_vec(const std::vector<T>& v, std::size_t n, const std::string& name) 
 }  // namespace
 
 template <class T>
-S4DModel<T>::S4DModel(const S4DModelConfig& c, S4DModelParams<T> p) : cfg_(c), p_(std::move(p)) {
+S4DModel<T>::S4DModel(const S4DModelConfig& c, S4DModelParams<T> p)
+    : cfg_(c), p_(std::move(p)), gpu_(std::make_shared<detail::ResidentWeights<T>>()) {
   c.validate("S4DModel");
   const std::size_t H = c.d_model, N2 = c.modes();
   check_vec(p_.encoder_weight, H * c.d_input, "encoder.weight");
@@ -257,6 +262,8 @@ std::vector<typename S4DModel<T>::Discrete> S4DModel<T>::discretize_all(double d
     d.ad_im.resize(n);
     d.w_re.resize(n);
     d.w_im.resize(n);
+    d.b_re.assign(n, T(1));  // s = h / Bd is driven by z itself
+    d.b_im.assign(n, T(0));
     for (std::size_t k = 0; k < n; ++k) {
       const std::complex<double> w = s.C.get(k) * dd.Bd.get(k);  // fold Bd into the read-out
       d.ad_re[k] = static_cast<T>(dd.Ad.re[k]);
@@ -271,43 +278,36 @@ std::vector<typename S4DModel<T>::Discrete> S4DModel<T>::discretize_all(double d
 
 // s_t = Ad s_{t-1} + z_t (s = h / Bd), y_t = 2 Re(sum_n W s_t) + D z_t with W = C Bd: the same
 // outputs as h_t = Ad h_{t-1} + Bd z_t, y_t = 2 Re(C h_t) + D z_t. z, y: (n, H) time-major.
+// The step is the one complex diagonal step of DiagFilter and the CPU diag_scan
+// (src/core/complex_diag_step.hpp) with b = 1 + 0i (b_re, b_im of Discrete).
 namespace {
 template <class T>
-__attribute__((always_inline)) inline void recurrence_impl(const T* ad_re, const T* ad_im, const T* w_re,
-                                                           const T* w_im, const T* D, int H, int N2, T* h_re,
-                                                           T* h_im, const T* z, T* y, std::ptrdiff_t n) noexcept {
+__attribute__((always_inline)) inline void recurrence_impl(const T* ad_re, const T* ad_im, const T* b_re,
+                                                           const T* b_im, const T* w_re, const T* w_im,
+                                                           const T* D, int H, int N2, T* h_re, T* h_im,
+                                                           const T* z, T* y, std::ptrdiff_t n) noexcept {
   for (int h = 0; h < H; ++h) {
-    T* __restrict hr = h_re + std::ptrdiff_t(h) * N2;
-    T* __restrict hi = h_im + std::ptrdiff_t(h) * N2;
-    const T* __restrict ar = ad_re + std::ptrdiff_t(h) * N2;
-    const T* __restrict ai = ad_im + std::ptrdiff_t(h) * N2;
-    const T* __restrict wr = w_re + std::ptrdiff_t(h) * N2;
-    const T* __restrict wi = w_im + std::ptrdiff_t(h) * N2;
+    const std::ptrdiff_t o = std::ptrdiff_t(h) * N2;
     for (std::ptrdiff_t t = 0; t < n; ++t) {
       const T u = z[t * H + h];
-      T acc = 0;
-#pragma omp simd reduction(+ : acc)
-      for (int k = 0; k < N2; ++k) {
-        const T nr = ar[k] * hr[k] - ai[k] * hi[k] + u;
-        const T ni = ar[k] * hi[k] + ai[k] * hr[k];
-        hr[k] = nr;
-        hi[k] = ni;
-        acc += wr[k] * nr - wi[k] * ni;
-      }
-      y[t * H + h] = T(2) * acc + D[h] * u;
+      y[t * H + h] = T(2) * detail::complex_diag_step(ad_re + o, ad_im + o, b_re + o, b_im + o, w_re + o,
+                                                      w_im + o, h_re + o, h_im + o, N2, u) +
+                     D[h] * u;
     }
   }
 }
 #if defined(SSM_ISA_VARIANTS)
 template <class T>
-SSM_TARGET_AVX512 void recurrence_avx512(const T* a, const T* b, const T* c, const T* d, const T* D, int H,
-                                                int N2, T* hr, T* hi, const T* z, T* y, std::ptrdiff_t n) noexcept {
-  recurrence_impl(a, b, c, d, D, H, N2, hr, hi, z, y, n);
+SSM_TARGET_AVX512 void recurrence_avx512(const T* a, const T* b, const T* br, const T* bi, const T* c,
+                                                const T* d, const T* D, int H, int N2, T* hr, T* hi, const T* z,
+                                                T* y, std::ptrdiff_t n) noexcept {
+  recurrence_impl(a, b, br, bi, c, d, D, H, N2, hr, hi, z, y, n);
 }
 template <class T>
-SSM_TARGET_AVX2 void recurrence_avx2(const T* a, const T* b, const T* c, const T* d, const T* D, int H,
-                                            int N2, T* hr, T* hi, const T* z, T* y, std::ptrdiff_t n) noexcept {
-  recurrence_impl(a, b, c, d, D, H, N2, hr, hi, z, y, n);
+SSM_TARGET_AVX2 void recurrence_avx2(const T* a, const T* b, const T* br, const T* bi, const T* c,
+                                            const T* d, const T* D, int H, int N2, T* hr, T* hi, const T* z,
+                                            T* y, std::ptrdiff_t n) noexcept {
+  recurrence_impl(a, b, br, bi, c, d, D, H, N2, hr, hi, z, y, n);
 }
 #endif
 }  // namespace
@@ -316,12 +316,14 @@ template <class T>
 void S4DModel<T>::recurrence(const Discrete& d, const T* D, int H, int N2, T* h_re, T* h_im, const T* z, T* y,
                              std::ptrdiff_t n) noexcept {
   const T *a = d.ad_re.data(), *b = d.ad_im.data(), *c = d.w_re.data(), *e = d.w_im.data();
+  const T *br = d.b_re.data(), *bi = d.b_im.data();
 #if defined(SSM_ISA_VARIANTS)
   using detail::Isa;
-  if (detail::cpu_isa() == Isa::avx512) return recurrence_avx512(a, b, c, e, D, H, N2, h_re, h_im, z, y, n);
-  if (detail::cpu_isa() == Isa::avx2) return recurrence_avx2(a, b, c, e, D, H, N2, h_re, h_im, z, y, n);
+  if (detail::cpu_isa() == Isa::avx512)
+    return recurrence_avx512(a, b, br, bi, c, e, D, H, N2, h_re, h_im, z, y, n);
+  if (detail::cpu_isa() == Isa::avx2) return recurrence_avx2(a, b, br, bi, c, e, D, H, N2, h_re, h_im, z, y, n);
 #endif
-  recurrence_impl(a, b, c, e, D, H, N2, h_re, h_im, z, y, n);
+  recurrence_impl(a, b, br, bi, c, e, D, H, N2, h_re, h_im, z, y, n);
 }
 
 template <class T>
@@ -364,6 +366,27 @@ void S4DModel<T>::forward(const T* u, int batch, int length, T* y, Mode mode, do
   std::vector<Discrete> disc;
   if (mode == Mode::stream) disc = discretize_all(dt_scale);
   std::vector<T> hr(std::size_t(H * N2)), hi(hr.size()), K;
+  // Device::cuda: per layer A, B, C, D resident on the GPU (uploaded on the first cuda forward).
+  const std::vector<DeviceBuffer<T>>* gw = nullptr;
+  if (device == Device::cuda) {
+    detail::require_cuda(w, "device");
+    gw = &gpu_->get([&] {
+      std::vector<std::vector<T>> host;
+      for (std::size_t i = 0; i < ssm_.size(); ++i) {
+        std::vector<T> A(std::size_t(H * N2 * 2)), B(A.size());
+        for (std::ptrdiff_t k = 0; k < H * N2; ++k) {
+          A[std::size_t(2 * k)] = static_cast<T>(ssm_[i].A.re[std::size_t(k)]);
+          A[std::size_t(2 * k + 1)] = static_cast<T>(ssm_[i].A.im[std::size_t(k)]);
+          B[std::size_t(2 * k)] = T(1);
+        }
+        host.push_back(std::move(A));
+        host.push_back(std::move(B));
+        host.push_back(p_.layers[i].C);
+        host.push_back(p_.layers[i].D);
+      }
+      return host;
+    });
+  }
 
   for (std::size_t i = 0; i < ssm_.size(); ++i) {
     const auto& l = p_.layers[i];
@@ -383,16 +406,23 @@ void S4DModel<T>::forward(const T* u, int batch, int length, T* y, Mode mode, do
         }
         break;
       case Mode::conv:
-        K = diag_kernel<T>(ssm_[i], Method::zoh, L, dt_scale);
-        fftconv<T>(zv, K.data(), L, l.D.data(), yv, device);
+        if (device == Device::cpu) {
+          K = diag_kernel<T>(ssm_[i], Method::zoh, L, dt_scale);
+          fftconv<T>(zv, K.data(), L, l.D.data(), yv, device);
+        } else if constexpr (std::is_same_v<T, float>) {
+          // Kernel, convolution and output on the GPU (device pointers), D resident.
+          DeviceBuffer<float> dK(std::size_t(H * L)), du(z), dy(ys.size());
+          diag_kernel(ssm_[i], Method::zoh, L, dK.data(), Device::cuda, dt_scale);
+          fftconv<float>(View3<const float>(du.data(), batch, H, L, L * H, 1, H), dK.data(), L,
+                         (*gw)[4 * i + 3].data(), View3<float>(dy.data(), batch, H, L, L * H, 1, H),
+                         Device::cuda);
+          dy.download(ys.data(), ys.size());
+        } else {
+          fail(w, "device", "cuda runs the conv mode in float32 only (use S4DModel<float>)");
+        }
         break;
       case Mode::scan: {
-        std::vector<T> A(std::size_t(H * N2 * 2)), B(A.size()), C(l.C), dt(static_cast<std::size_t>(H));
-        for (std::ptrdiff_t k = 0; k < H * N2; ++k) {
-          A[std::size_t(2 * k)] = static_cast<T>(ssm_[i].A.re[std::size_t(k)]);
-          A[std::size_t(2 * k + 1)] = static_cast<T>(ssm_[i].A.im[std::size_t(k)]);
-          B[std::size_t(2 * k)] = T(1);
-        }
+        std::vector<T> dt(static_cast<std::size_t>(H));
         for (std::ptrdiff_t h = 0; h < H; ++h) dt[std::size_t(h)] = static_cast<T>(ssm_[i].dt(int(h)) * dt_scale);
         DiagScanArgs<T> a;
         a.batch = batch;
@@ -402,20 +432,26 @@ void S4DModel<T>::forward(const T* u, int batch, int length, T* y, Mode mode, do
         a.method = Method::zoh;
         a.u_strides = a.y_strides = Strides3{L * H, 1, H};
         if (device == Device::cpu) {
+          std::vector<T> A(std::size_t(H * N2 * 2)), B(A.size());
+          for (std::ptrdiff_t k = 0; k < H * N2; ++k) {
+            A[std::size_t(2 * k)] = static_cast<T>(ssm_[i].A.re[std::size_t(k)]);
+            A[std::size_t(2 * k + 1)] = static_cast<T>(ssm_[i].A.im[std::size_t(k)]);
+            B[std::size_t(2 * k)] = T(1);
+          }
           a.A = A.data();
           a.B = B.data();
-          a.C = C.data();
+          a.C = l.C.data();
           a.D = l.D.data();
           a.dt = dt.data();
           a.u = z.data();
           a.y = ys.data();
           diag_scan(a, Device::cpu);
         } else {
-          DeviceBuffer<T> dA(A), dB(B), dC(C), dD(l.D), ddt(dt), du(z), dy(ys.size());
-          a.A = dA.data();
-          a.B = dB.data();
-          a.C = dC.data();
-          a.D = dD.data();
+          DeviceBuffer<T> ddt(dt), du(z), dy(ys.size());  // dt depends on the call's rate
+          a.A = (*gw)[4 * i].data();
+          a.B = (*gw)[4 * i + 1].data();
+          a.C = (*gw)[4 * i + 2].data();
+          a.D = (*gw)[4 * i + 3].data();
           a.dt = ddt.data();
           a.u = du.data();
           a.y = dy.data();

@@ -25,6 +25,7 @@
 #include "backend/bidirectional_scan_cuda.hpp"
 #include "core/activations.hpp"
 #include "core/isa.hpp"
+#include "core/dispatch.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
@@ -330,16 +331,10 @@ void scan_cpu(const BidirectionalScanArgs<T>& a, const BidirectionalScanCpuOptio
 
 template <class T>
 void entry(const BidirectionalScanArgs<T>& a, Device device) {
-  if (device == Device::cuda) {
-    a.validate();
-#ifdef SSM_WITH_CUDA
-    detail::bidirectional_scan_cuda(a);
-    return;
-#else
-    throw Error("bidirectional_selective_scan: argument 'device' cuda requested but ssmkit was built without CUDA");
-#endif
-  }
-  scan_cpu(a, BidirectionalScanCpuOptions{});
+  if (device == Device::cuda) a.validate();  // the CPU path validates inside scan_cpu
+  detail::dispatch(
+      "bidirectional_selective_scan", device, [&] { scan_cpu(a, BidirectionalScanCpuOptions{}); },
+      [&] { detail::bidirectional_scan_cuda(a); });
 }
 
 }  // namespace

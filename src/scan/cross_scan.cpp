@@ -16,11 +16,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "backend/cross_scan_cuda.hpp"
 #include "core/activations.hpp"
 #include "core/isa.hpp"
+#include "core/dispatch.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
@@ -331,31 +333,21 @@ void unfused_cpu(const CrossScanArgs<T>& a) {
 
 template <class T>
 void fused_entry(const CrossScanArgs<T>& a, Device device) {
-  if (device == Device::cuda) {
-    a.validate();
-#ifdef SSM_WITH_CUDA
-    if constexpr (std::is_same_v<T, float>) detail::cross_selective_scan_cuda(a);
-    else detail::cross_selective_scan_unfused_cuda(a);  // float64 on the GPU: the recipe
-    return;
-#else
-    throw Error("cross_selective_scan: argument 'device' cuda requested but ssmkit was built without CUDA");
-#endif
-  }
-  fused_cpu(a, ScanCpuOptions{});
+  if (device == Device::cuda) a.validate();  // the CPU path validates inside fused_cpu
+  detail::dispatch(
+      "cross_selective_scan", device, [&] { fused_cpu(a, ScanCpuOptions{}); },
+      [&] {
+        if constexpr (std::is_same_v<T, float>) detail::cross_selective_scan_cuda(a);
+        else detail::cross_selective_scan_unfused_cuda(a);  // float64 on the GPU: the recipe
+      });
 }
 
 template <class T>
 void unfused_entry(const CrossScanArgs<T>& a, Device device) {
-  if (device == Device::cuda) {
-    a.validate();
-#ifdef SSM_WITH_CUDA
-    detail::cross_selective_scan_unfused_cuda(a);
-    return;
-#else
-    throw Error("cross_selective_scan_unfused: argument 'device' cuda requested but ssmkit was built without CUDA");
-#endif
-  }
-  unfused_cpu(a);
+  if (device == Device::cuda) a.validate();
+  detail::dispatch(
+      "cross_selective_scan_unfused", device, [&] { unfused_cpu(a); },
+      [&] { detail::cross_selective_scan_unfused_cuda(a); });
 }
 
 }  // namespace

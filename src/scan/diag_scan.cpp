@@ -17,6 +17,7 @@
 
 #include "core/complex_diag_step.hpp"
 #include "backend/scan_cuda.hpp"
+#include "core/dispatch.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
@@ -231,16 +232,9 @@ void diag_cpu(const DiagScanArgs<T>& a, const ScanCpuOptions& opts) {
 
 template <class T>
 void diag_entry(const DiagScanArgs<T>& a, Device device) {
-  if (device == Device::cuda) {
-    a.validate();
-#ifdef SSM_WITH_CUDA
-    detail::diag_scan_cuda(a);
-    return;
-#else
-    throw Error("diag_scan: argument 'device' cuda requested but ssmkit was built without CUDA");
-#endif
-  }
-  diag_cpu(a, ScanCpuOptions{});
+  if (device == Device::cuda) a.validate();  // the CPU path validates inside diag_cpu
+  detail::dispatch(
+      "diag_scan", device, [&] { diag_cpu(a, ScanCpuOptions{}); }, [&] { detail::diag_scan_cuda(a); });
 }
 
 }  // namespace
@@ -252,11 +246,11 @@ namespace {
 template <class T>
 void diag_on_stream(const DiagScanArgs<T>& a, const CudaStream& stream) {
   a.validate();
+  detail::require_cuda("diag_scan", "stream");
 #ifdef SSM_WITH_CUDA
   detail::diag_scan_cuda(a, stream);
 #else
   (void)stream;
-  throw Error("diag_scan: argument 'stream' names a CUDA stream but ssmkit was built without CUDA");
 #endif
 }
 }  // namespace

@@ -29,6 +29,7 @@
 #include "backend/scan_cuda.hpp"
 #include "core/activations.hpp"
 #include "core/isa.hpp"
+#include "core/dispatch.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
@@ -686,16 +687,10 @@ void scan_cpu(const SelectiveScanArgs<T>& a, const ScanCpuOptions& opts) {
 
 template <class T>
 void scan_entry(const SelectiveScanArgs<T>& a, Device device) {
-  if (device == Device::cuda) {
-    a.validate();
-#ifdef SSM_WITH_CUDA
-    detail::selective_scan_cuda(a);
-    return;
-#else
-    throw Error("selective_scan: argument 'device' cuda requested but ssmkit was built without CUDA");
-#endif
-  }
-  scan_cpu(a, ScanCpuOptions{});
+  if (device == Device::cuda) a.validate();  // the CPU path validates inside scan_cpu
+  detail::dispatch(
+      "selective_scan", device, [&] { scan_cpu(a, ScanCpuOptions{}); },
+      [&] { detail::selective_scan_cuda(a); });
 }
 
 }  // namespace
@@ -707,11 +702,11 @@ namespace {
 template <class T>
 void scan_on_stream(const SelectiveScanArgs<T>& a, const CudaStream& stream) {
   a.validate();
+  detail::require_cuda("selective_scan", "stream");
 #ifdef SSM_WITH_CUDA
   detail::selective_scan_cuda(a, stream);
 #else
   (void)stream;
-  throw Error("selective_scan: argument 'stream' names a CUDA stream but ssmkit was built without CUDA");
 #endif
 }
 }  // namespace

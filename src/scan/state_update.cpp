@@ -7,6 +7,7 @@
 
 #include "backend/scan_cuda.hpp"
 #include "core/activations.hpp"
+#include "core/dispatch.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
@@ -87,25 +88,19 @@ void step_cpu(const SelectiveStateUpdateArgs<T>& a) noexcept {
 template <class T>
 void step_entry(const SelectiveStateUpdateArgs<T>& a, Device device) {
   a.validate();
-  if (device == Device::cuda) {
-#ifdef SSM_WITH_CUDA
-    detail::selective_state_update_cuda(a);
-    return;
-#else
-    throw Error("selective_state_update: argument 'device' cuda requested but ssmkit was built without CUDA");
-#endif
-  }
-  step_cpu(a);
+  detail::dispatch(
+      "selective_state_update", device, [&] { step_cpu(a); },
+      [&] { detail::selective_state_update_cuda(a); });
 }
 
 template <class T>
 void step_on_stream(const SelectiveStateUpdateArgs<T>& a, const CudaStream& stream) {
   a.validate();
+  detail::require_cuda("selective_state_update", "stream");
 #ifdef SSM_WITH_CUDA
   detail::selective_state_update_cuda(a, stream);
 #else
   (void)stream;
-  throw Error("selective_state_update: argument 'stream' names a CUDA stream but ssmkit was built without CUDA");
 #endif
 }
 

@@ -12,12 +12,15 @@ namespace ssm::conformance {
 /// `diag_kernel` on the GPU: output "K" (H, L) from the CUDA Vandermonde kernel.
 Outputs cuda_diag_kernel(const DiagonalSSM& model, Method method, std::ptrdiff_t L);
 
+/// ssm::fftconv(..., Device::cuda) on the fftconv case, inputs uploaded to device buffers
+/// (the entry point takes device pointers). Output "y".
+Outputs cuda_fftconv(const io::SafeTensors& st);
 /// `fftconv` through the unfused cuFFT path (plan per call, separate skip pass): the second
 /// CUDA path of the fftconv case beside ssm::fftconv(..., Device::cuda). Output "y".
 Outputs cuda_fftconv_unfused(const io::SafeTensors& st);
 
-/// `diag_filter` conv path on the GPU: K from the CUDA Vandermonde kernel, y = K * u + D u by
-/// ssm::fftconv on Device::cuda; the final state "h" from its closed form
+/// `diag_filter` conv path on the GPU: K from diag_kernel(..., Device::cuda), y = K * u + D u by
+/// ssm::fftconv on Device::cuda (device arrays throughout); the final state "h" from its closed form
 /// h = Bd sum_t Ad^{L-1-t} u_t (float64 on the host, exact powers).
 Outputs cuda_diag_filter_conv(const io::SafeTensors& st, const DiagonalSSM& model, Method method);
 

@@ -55,6 +55,7 @@ OpHandler fftconv_handler() {
   h.has_cuda = true;
   h.run = [](const io::SafeTensors& st, const Run& r) {
     if (r.device == Device::cuda && r.path == "partitioned") return cuda_fftconv_unfused(st);
+    if (r.device == Device::cuda) return cuda_fftconv(st);
     return r.precision == Precision::f32 ? run_fftconv<float>(st, r) : run_fftconv<double>(st, r);
   };
   return h;

@@ -1,7 +1,9 @@
-// CUDA convolution paths against the CPU ones: ssm::fftconv on Device::cuda (cuFFT, cached
-// kernel spectra, fused skip) vs the direct O(L Lk) sum and vs the unfused cuFFT path; the
-// slab loop (small workspace); every visible GPU (spectra and plans per device); one FFT object
-// queued on two streams; and the CUDA Vandermonde kernel vs the CPU diag_kernel.
+// CUDA convolution paths against the CPU ones: ssm::fftconv on Device::cuda (device pointers;
+// cuFFT, cached kernel spectra, fused skip) vs the direct O(L Lk) sum, vs its host convenience
+// fftconv_cuda_from_host and vs the unfused cuFFT path; strided and in-place device views; host
+// pointers and non-finite device data refused naming the argument; the slab loop (small
+// workspace); every visible GPU (spectra and plans per device); one FFT object queued on two
+// streams; and diag_kernel(..., Device::cuda) (device output) vs the CPU diag_kernel.
 // Exits 77 (CTest: skipped) when no GPU is present.
 #define BOOST_TEST_MODULE conv_cuda
 #include <boost/test/unit_test.hpp>
@@ -17,7 +19,6 @@
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 #include "support/testing.hpp"
-#include "backend/diag_kernel_cuda.hpp"
 #include "backend/fftconv_device.hpp"
 
 using namespace ssm;
@@ -49,40 +50,113 @@ BOOST_AUTO_TEST_CASE(fftconv_cuda_matches_direct_sum) {
     const auto u = test::randn_f(std::size_t(s.B * s.H * s.L), seed++);
     const auto k = test::randn_f(std::size_t(s.H * s.Lk), seed++);
     const auto D = test::randn_f(std::size_t(s.H), seed++);
-    std::vector<float> y_ref(u.size()), y(u.size(), -777.f);
+    std::vector<float> y_ref(u.size());
     direct_conv<float>(View3<const float>(u.data(), s.B, s.H, s.L), k.data(), s.Lk,
                        s.D ? D.data() : nullptr, View3<float>(y_ref.data(), s.B, s.H, s.L));
-    fftconv<float>(View3<const float>(u.data(), s.B, s.H, s.L), k.data(), s.Lk, s.D ? D.data() : nullptr,
-                   View3<float>(y.data(), s.B, s.H, s.L), Device::cuda);
+    DeviceBuffer<float> du(u), dk(k), dD(D), dy(std::vector<float>(u.size(), -777.f));
+    fftconv<float>(View3<const float>(du.data(), s.B, s.H, s.L), dk.data(), s.Lk, s.D ? dD.data() : nullptr,
+                   View3<float>(dy.data(), s.B, s.H, s.L), Device::cuda);
+    const auto y = dy.to_host();
     BOOST_TEST_CONTEXT("B=" << s.B << " H=" << s.H << " L=" << s.L << " Lk=" << s.Lk) {
       BOOST_TEST(rel_err(y, y_ref) < 2e-5);
       // A second call reuses the cached spectrum and must give the same bits.
-      std::vector<float> y2(u.size());
-      fftconv<float>(View3<const float>(u.data(), s.B, s.H, s.L), k.data(), s.Lk, s.D ? D.data() : nullptr,
-                     View3<float>(y2.data(), s.B, s.H, s.L), Device::cuda);
-      BOOST_TEST((y2 == y));
+      DeviceBuffer<float> dy2(u.size());
+      fftconv<float>(View3<const float>(du.data(), s.B, s.H, s.L), dk.data(), s.Lk, s.D ? dD.data() : nullptr,
+                     View3<float>(dy2.data(), s.B, s.H, s.L), Device::cuda);
+      BOOST_TEST((dy2.to_host() == y));
+      // The host convenience runs the same path: the same bits.
+      std::vector<float> yh(u.size(), -777.f);
+      fftconv_cuda_from_host(View3<const float>(u.data(), s.B, s.H, s.L), k.data(), s.Lk,
+                             s.D ? D.data() : nullptr, View3<float>(yh.data(), s.B, s.H, s.L));
+      BOOST_TEST((yh == y));
     }
   }
 }
 
 BOOST_AUTO_TEST_CASE(fftconv_cuda_strided_views) {
-  // u and y as (B, L, H) storage viewed as (B, H, L): strides (L*H, 1, H).
+  // u and y as (B, L, H) storage viewed as (B, H, L): strides (L*H, 1, H), on the device.
   const std::ptrdiff_t B = 2, H = 3, L = 300, Lk = 64;
   const auto u_bhl = test::randn_f(std::size_t(B * H * L), 50);
   const auto k = test::randn_f(std::size_t(H * Lk), 51), D = test::randn_f(std::size_t(H), 52);
-  std::vector<float> u_blh(u_bhl.size()), y_blh(u_bhl.size()), y_ref(u_bhl.size());
+  std::vector<float> u_blh(u_bhl.size()), y_ref(u_bhl.size());
   for (std::ptrdiff_t b = 0; b < B; ++b)
     for (std::ptrdiff_t h = 0; h < H; ++h)
       for (std::ptrdiff_t t = 0; t < L; ++t) u_blh[(b * L + t) * H + h] = u_bhl[(b * H + h) * L + t];
   direct_conv<float>(View3<const float>(u_bhl.data(), B, H, L), k.data(), Lk, D.data(),
                      View3<float>(y_ref.data(), B, H, L));
-  fftconv<float>(View3<const float>(u_blh.data(), B, H, L, L * H, 1, H), k.data(), Lk, D.data(),
-                 View3<float>(y_blh.data(), B, H, L, L * H, 1, H), Device::cuda);
+  DeviceBuffer<float> du(u_blh), dk(k), dD(D), dy(u_blh.size());
+  fftconv<float>(View3<const float>(du.data(), B, H, L, L * H, 1, H), dk.data(), Lk, dD.data(),
+                 View3<float>(dy.data(), B, H, L, L * H, 1, H), Device::cuda);
+  const auto y_blh = dy.to_host();
   std::vector<float> y(u_bhl.size());
   for (std::ptrdiff_t b = 0; b < B; ++b)
     for (std::ptrdiff_t h = 0; h < H; ++h)
       for (std::ptrdiff_t t = 0; t < L; ++t) y[(b * H + h) * L + t] = y_blh[(b * L + t) * H + h];
   BOOST_TEST(rel_err(y, y_ref) < 2e-5);
+  // In place on the device (y is exactly u, strided and contiguous): the same bits.
+  fftconv<float>(View3<const float>(du.data(), B, H, L, L * H, 1, H), dk.data(), Lk, dD.data(),
+                 View3<float>(du.data(), B, H, L, L * H, 1, H), Device::cuda);
+  BOOST_TEST((du.to_host() == y_blh));
+  DeviceBuffer<float> dc(u_bhl), dyc(u_bhl.size());
+  fftconv<float>(View3<const float>(dc.data(), B, H, L), dk.data(), Lk, dD.data(),
+                 View3<float>(dyc.data(), B, H, L), Device::cuda);
+  fftconv<float>(View3<const float>(dc.data(), B, H, L), dk.data(), Lk, dD.data(),
+                 View3<float>(dc.data(), B, H, L), Device::cuda);
+  BOOST_TEST((dc.to_host() == dyc.to_host()));
+}
+
+namespace {
+/// Runs f, expecting ssm::Error whose message names `arg` ("argument '<arg>'") and holds `has`.
+template <class F>
+void expect_error(F&& f, const std::string& arg, const std::string& has) {
+  try {
+    f();
+    BOOST_ERROR("expected ssm::Error naming '" << arg << "'");
+  } catch (const ssm::Error& e) {
+    const std::string m = e.what();
+    BOOST_TEST_CONTEXT(m) {
+      BOOST_TEST(m.find("argument '" + arg + "'") != std::string::npos);
+      BOOST_TEST(m.find(has) != std::string::npos);
+    }
+  }
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(cuda_entry_points_take_device_pointers_only) {
+  // One meaning of Device::cuda: host memory given to a Device::cuda entry point is refused,
+  // naming the argument (it would fault inside a kernel); non-finite device data is refused as
+  // the CPU path refuses it.
+  const std::ptrdiff_t B = 1, H = 2, L = 64, Lk = 8;
+  const auto u = test::randn_f(std::size_t(B * H * L), 80), k = test::randn_f(std::size_t(H * Lk), 81);
+  const auto D = test::randn_f(std::size_t(H), 82);
+  std::vector<float> y(u.size());
+  DeviceBuffer<float> du(u), dk(k), dD(D), dy(u.size());
+  const View3<const float> uh(u.data(), B, H, L), ud(du.data(), B, H, L);
+  const View3<float> yh(y.data(), B, H, L), yd(dy.data(), B, H, L);
+  expect_error([&] { fftconv<float>(uh, dk.data(), Lk, dD.data(), yd, Device::cuda); }, "u", "device pointer");
+  expect_error([&] { fftconv<float>(ud, dk.data(), Lk, dD.data(), yh, Device::cuda); }, "y", "device pointer");
+  expect_error([&] { fftconv<float>(ud, k.data(), Lk, dD.data(), yd, Device::cuda); }, "k", "device pointer");
+  expect_error([&] { fftconv<float>(ud, dk.data(), Lk, D.data(), yd, Device::cuda); }, "D", "device pointer");
+  auto bad = u;
+  bad[std::size_t(L + 5)] = NAN;  // u[0, 1, 5]
+  DeviceBuffer<float> dbad(bad);
+  expect_error([&] { fftconv<float>(View3<const float>(dbad.data(), B, H, L), dk.data(), Lk, dD.data(), yd, Device::cuda); },
+               "u", "u[0,1,5]");
+  auto kbad = k;
+  kbad[3] = INFINITY;
+  DeviceBuffer<float> dkbad(kbad);
+  expect_error([&] { fftconv<float>(ud, dkbad.data(), Lk, dD.data(), yd, Device::cuda); }, "k", "k[0,3]");
+  // The output of diag_kernel(..., Device::cuda) is device memory too.
+  DiagonalSSM model(H, 4);
+  for (int h = 0; h < H; ++h)
+    for (int n = 0; n < 4; ++n) {
+      model.A.set(model.index(h, n), {-0.5, 3.14159 * n});
+      model.B.set(model.index(h, n), {1.0, 0.0});
+      model.C.set(model.index(h, n), {0.5, 0.25});
+    }
+  model.set_dt(std::vector<double>(std::size_t(H), 1e-2));
+  std::vector<float> Kh(std::size_t(H * L));
+  expect_error([&] { diag_kernel(model, Method::zoh, L, Kh.data(), Device::cuda); }, "K", "device pointer");
 }
 
 BOOST_AUTO_TEST_CASE(fused_slabs_match_unfused_path) {
@@ -131,9 +205,15 @@ BOOST_AUTO_TEST_CASE(vandermonde_kernel_matches_cpu) {
     model.set_dt(dt);
     for (std::ptrdiff_t L : {std::ptrdiff_t(1), std::ptrdiff_t(33), std::ptrdiff_t(100000)}) {
       const auto K_cpu = diag_kernel<float>(model, m, L);
-      std::vector<float> K(K_cpu.size());
-      detail::diag_kernel_cuda(model, m, L, K.data());
-      BOOST_TEST_CONTEXT("method " << int(m) << " L=" << L) { BOOST_TEST(rel_err(K, K_cpu) < 1e-5); }
+      DeviceBuffer<float> Kd(K_cpu.size());
+      diag_kernel(model, m, L, Kd.data(), Device::cuda);  // device output
+      const auto K = Kd.to_host();
+      std::vector<float> Kh(K_cpu.size());
+      diag_kernel_cuda_to_host(model, m, L, Kh.data());  // host convenience, same kernel
+      BOOST_TEST_CONTEXT("method " << int(m) << " L=" << L) {
+        BOOST_TEST(rel_err(K, K_cpu) < 1e-5);
+        BOOST_TEST((Kh == K));
+      }
     }
   }
 }
@@ -157,10 +237,11 @@ BOOST_AUTO_TEST_CASE(every_gpu_runs_fftconv_with_its_own_spectra_and_plans) {
     for (int d = 0; d < n; ++d) {
       cuda_set_device(d);
       BOOST_TEST(cuda_current_device() == d);
-      std::vector<float> y(u.size(), -777.f);
-      fftconv<float>(View3<const float>(u.data(), B, H, L), k.data(), Lk, D.data(),
-                     View3<float>(y.data(), B, H, L), Device::cuda);
-      BOOST_TEST_CONTEXT("GPU " << d << ", pass " << pass) { BOOST_TEST(rel_err(y, y_ref) < 2e-5); }
+      // Device pointers of the current GPU (memory of another GPU is refused naming it).
+      DeviceBuffer<float> du(u), dk(k), dD(D), dy(std::vector<float>(u.size(), -777.f));
+      fftconv<float>(View3<const float>(du.data(), B, H, L), dk.data(), Lk, dD.data(),
+                     View3<float>(dy.data(), B, H, L), Device::cuda);
+      BOOST_TEST_CONTEXT("GPU " << d << ", pass " << pass) { BOOST_TEST(rel_err(dy.to_host(), y_ref) < 2e-5); }
     }
   cuda_set_device(0);
   DeviceBuffer<float> du(u), dk(k), dD(D), dy(u.size());

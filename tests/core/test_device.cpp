@@ -5,12 +5,18 @@
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <vector>
 
+#include "ssm/conv/diag_kernel.hpp"
+#include "ssm/conv/fftconv.hpp"
 #include "ssm/conv/fftconv_cuda.hpp"
 #include "ssm/core/cuda_stream.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
+#include "ssm/scan/diag_scan.hpp"
+#include "ssm/scan/selective_scan.hpp"
+#include "ssm/scan/state_update.hpp"
 
 using namespace ssm;
 
@@ -68,4 +74,84 @@ BOOST_AUTO_TEST_CASE(streams_need_a_gpu_and_moved_from_streams_are_refused) {
   BOOST_TEST(!s.valid());
   BOOST_CHECK_EXCEPTION(s.synchronize(), ssm::Error, [](const ssm::Error& e) { return message_has(e, "'stream'"); });
   BOOST_TEST(t.ready());
+}
+
+BOOST_AUTO_TEST_CASE(every_cuda_entry_point_names_device_when_cuda_cannot_run) {
+  // One dispatch (src/core/dispatch.hpp): without CUDA compiled in, or without a usable GPU,
+  // every Device::cuda entry point throws the one error naming itself and 'device' (before it
+  // touches any pointer: the host arrays below are never read as device memory).
+  if (cuda_available()) return;  // the GPU side is covered by the _cuda tests
+  const std::string why = cuda_compiled() ? "cuda requested but no GPU is usable"
+                                          : "cuda requested but ssmkit was built without CUDA";
+  auto expect = [&](const char* where, auto&& f) {
+    try {
+      f();
+      BOOST_ERROR(where << ": expected ssm::Error");
+    } catch (const ssm::Error& e) {
+      const std::string m = e.what();
+      BOOST_TEST_CONTEXT(m) {
+        BOOST_TEST(m.rfind(std::string(where) + ": argument 'device' ", 0) == 0);
+        BOOST_TEST(m.find(why) != std::string::npos);
+      }
+    }
+  };
+  std::vector<float> u(8, 1.f), k(2, 0.5f), y(8), D(2, 0.f);
+  expect("fftconv", [&] {
+    fftconv<float>(View3<const float>(u.data(), 1, 2, 4), k.data(), 1, D.data(), View3<float>(y.data(), 1, 2, 4),
+                   Device::cuda);
+  });
+  expect("fftconv_cuda_from_host", [&] {
+    fftconv_cuda_from_host(View3<const float>(u.data(), 1, 2, 4), k.data(), 1, D.data(),
+                           View3<float>(y.data(), 1, 2, 4));
+  });
+  DiagonalSSM model(1, 1);
+  model.A.set(0, {-0.5, 1.0});
+  model.B.set(0, {1.0, 0.0});
+  model.C.set(0, {1.0, 0.0});
+  model.set_dt(std::vector<double>{0.1});
+  expect("diag_kernel", [&] { diag_kernel(model, Method::zoh, 4, y.data(), Device::cuda); });
+  expect("diag_kernel_cuda_to_host", [&] { diag_kernel_cuda_to_host(model, Method::zoh, 4, y.data()); });
+  // The scans: a valid one-channel problem on host arrays.
+  std::vector<float> A(1, -1.f), B(4, 0.5f), C(4, 0.5f), dt(4, 0.1f), out(4);
+  SelectiveScanArgs<float> s;
+  s.batch = 1;
+  s.dim = 1;
+  s.dstate = 1;
+  s.length = 4;
+  s.u = u.data();
+  s.delta = dt.data();
+  s.A = A.data();
+  s.B = B.data();
+  s.C = C.data();
+  s.out = out.data();
+  expect("selective_scan", [&] { selective_scan(s, Device::cuda); });
+  std::vector<float> state(1, 0.f), x1(1, 1.f), dt1(1, 0.1f), B1(1, 0.5f), C1(1, 0.5f), o1(1);
+  SelectiveStateUpdateArgs<float> st;
+  st.batch = 1;
+  st.dim = 1;
+  st.dstate = 1;
+  st.state = state.data();
+  st.x = x1.data();
+  st.dt = dt1.data();
+  st.A = A.data();
+  st.B = B1.data();
+  st.C = C1.data();
+  st.out = o1.data();
+  expect("selective_state_update", [&] { selective_state_update(st, Device::cuda); });
+  std::vector<float> dA(2, 0.f), dB(2, 0.f), dC(2, 0.f), ddt(1, 0.1f), du(4, 1.f), dy(4);
+  dA[0] = -0.5f;
+  dB[0] = 1.f;
+  dC[0] = 1.f;
+  DiagScanArgs<float> d;
+  d.batch = 1;
+  d.channels = 1;
+  d.modes = 1;
+  d.length = 4;
+  d.A = dA.data();
+  d.B = dB.data();
+  d.C = dC.data();
+  d.dt = ddt.data();
+  d.u = du.data();
+  d.y = dy.data();
+  expect("diag_scan", [&] { diag_scan(d, Device::cuda); });
 }

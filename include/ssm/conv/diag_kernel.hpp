@@ -25,11 +25,18 @@ template <class T>
 void diag_kernel(const DiagonalSSM& model, Method method, std::ptrdiff_t L, T* K,
                  double dt_scale = 1.0, double alpha = 0.5);
 
-/// Device-selecting entry: Device::cpu is the overload above; Device::cuda evaluates the
-/// Vandermonde product on the GPU (kernels/conv/diag_kernel.cu) and copies K (host memory,
-/// H * L floats) back. Throws ssm::Error for cuda when ssmkit was built without CUDA.
+/// Device-selecting entry: Device::cpu is the overload above (K host memory); Device::cuda
+/// evaluates the Vandermonde product on the GPU (kernels/conv/diag_kernel.cu) into K, a DEVICE
+/// array of H * L floats on the current GPU (as every Device::cuda entry point takes; host
+/// memory is refused naming 'K'). Throws ssm::Error naming 'device' for cuda without CUDA or
+/// without a usable GPU.
 void diag_kernel(const DiagonalSSM& model, Method method, std::ptrdiff_t L, float* K, Device device,
                  double dt_scale = 1.0, double alpha = 0.5);
+
+/// Host-output convenience of the CUDA path: runs diag_kernel(..., Device::cuda) into a
+/// temporary device array and downloads K (H * L floats, row-major) into HOST memory.
+void diag_kernel_cuda_to_host(const DiagonalSSM& model, Method method, std::ptrdiff_t L, float* K,
+                              double dt_scale = 1.0, double alpha = 0.5);
 
 /// Same, returned as an (H * L) row-major vector.
 template <class T>

@@ -20,8 +20,12 @@
 // then executed through FFTW's new-array interface, which is thread-safe; fftconv() and
 // FFTConv::apply() (const) may be called concurrently from any number of threads.
 //
-// Device::cuda goes through the cuFFT backend (float only; all pointers are host memory,
-// the backend transfers). Without SSM_WITH_CUDA it throws ssm::Error.
+// Device::cuda goes through the cuFFT backend (float only). As for every Device::cuda entry
+// point, u, k, D and y are then DEVICE pointers of the current GPU (docs/cuda.md); host pointers
+// are refused with ssm::Error naming the argument. k and D are read back to be checked finite
+// (and to key the GPU spectrum cache), u is checked finite on the GPU. Host data goes through
+// the convenience fftconv_cuda_from_host(), which uploads, runs the same path and downloads.
+// Without SSM_WITH_CUDA, or without a usable GPU, Device::cuda throws ssm::Error naming 'device'.
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -42,6 +46,13 @@ namespace ssm {
 template <class T>
 void fftconv(View3<const T> u, const T* k, std::ptrdiff_t Lk, const T* D, View3<T> y,
              Device device = Device::cpu);
+
+/// Host-pointer convenience of the CUDA path: u, k, D, y are HOST memory (u, y any strides, as
+/// for fftconv); validates like the CPU path, uploads u, k, D, runs
+/// fftconv(..., Device::cuda) on the current GPU and downloads y. Float only. Throws
+/// ssm::Error as fftconv does, and naming 'device' without CUDA or a usable GPU.
+void fftconv_cuda_from_host(View3<const float> u, const float* k, std::ptrdiff_t Lk, const float* D,
+                            View3<float> y);
 
 /// The same convolution with the kernel spectra held by the object: build once for a kernel
 /// and a maximum length, then apply() to any batch of inputs of length <= max_length.

@@ -21,21 +21,30 @@
 // Modes:
 //   forward(..., Device)  scan over whole sequences (offline). Projections and the convolution
 //                         run on the CPU (Eigen GEMM, OpenMP team); the selective scan runs on
-//                         `device` (Device::cuda: device buffers allocated per call).
+//                         `device` (Device::cuda: the weights the scan reads, A, D and the dt
+//                         bias, are uploaded once per GPU on the first cuda call, or by
+//                         to_device(), and stay resident; activations go up and down per call).
 //   step(x, y, state)     one token per sequence, mamba_ssm's step(): real-time safe on the CPU
 //                         (no allocation, lock, throw or I/O; runs on the calling thread); all
 //                         scratch lives in the state made by make_state().
-//   step(..., Device::cuda) runs the state update on the GPU (state uploaded and downloaded per
-//                         call: a conformance/debug path, not a fast one).
+//   step(..., Device::cuda) runs the state update on the GPU with the same resident weights
+//                         (state uploaded and downloaded per call: a conformance/debug path).
+// Copies of a block share its resident GPU weights (the weights are immutable once built).
 // Precision: T = float (all in float32) or double.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ssm/core/device.hpp"
+#include "ssm/core/device_buffer.hpp"
 #include "ssm/io/safetensors.hpp"
 
 namespace ssm {
+namespace detail {
+template <class T>
+class ResidentWeights;
+}  // namespace detail
 
 class TensorReader;
 
@@ -141,6 +150,14 @@ public:
   /// ssm::Error without CUDA). Device::cpu is step() above.
   void step(const T* x, T* y, MambaBlockState<T>& state, Device device) const;
 
+  /// Uploads A, D and the dt bias to the current GPU now (else the first Device::cuda call does);
+  /// idempotent per GPU, thread-safe with concurrent forward/step calls. Throws ssm::Error
+  /// without CUDA or a GPU.
+  void to_device() const;
+  /// How many GPUs hold this block's resident weights (0 before any cuda use; stays 1 over any
+  /// number of calls on one GPU).
+  int resident_devices() const;
+
 private:
   void step_front(const T* x, MambaBlockState<T>& s) const noexcept;
   void step_back(T* y, MambaBlockState<T>& s) const noexcept;
@@ -150,6 +167,9 @@ private:
   std::vector<T> conv_t_; // (d_conv, d_inner): conv1d weight transposed for the scan's conv
   // the step's linear maps, weights transposed to (in, out) (see step(): output tiles in registers)
   std::vector<T> in_t_, xproj_t_, dt_t_, out_t_;
+  // A, D, dt bias on the GPU, per device, uploaded on first cuda use (src/layers/resident_weights.hpp)
+  std::shared_ptr<detail::ResidentWeights<T>> gpu_;
+  const std::vector<DeviceBuffer<T>>& gpu_weights() const;
 };
 
 extern template class MambaBlock<float>;

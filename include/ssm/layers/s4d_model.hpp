@@ -26,11 +26,15 @@
 //           (prepare/process/reset: real-time safe, any block size <= max_block; or offline)
 //   conv    kernel of the whole length (diag_kernel) + FFT convolution (fftconv), offline
 //   scan    the diagonal LTI scan (diag_scan), offline, CPU or CUDA
+// On the GPU (Device::cuda) each layer's A, B, C and D are uploaded once per GPU on the first
+// cuda forward and stay resident (copies of the model share them); the conv mode builds K with
+// diag_kernel(..., Device::cuda) and convolves with fftconv on device pointers (float only).
 //
 // Model file (model_file.hpp): ssmkit.arch = "s4d", ssmkit.config = JSON with d_model,
 // n_layers, d_state (N; N2 = N/2 complex modes), d_input, d_output, prenorm, activation
 // ("gelu" | "silu" | "relu" | "identity"), norm_eps (1e-5), sample_rate (Hz, default 48000).
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +46,10 @@
 #include "ssm/stream/dense_filter.hpp"  // StreamSpec
 
 namespace ssm {
+namespace detail {
+template <class T>
+class ResidentWeights;
+}  // namespace detail
 
 
 // Activation: ssm/layers/activation.hpp.
@@ -129,8 +137,8 @@ public:
   void load_state(const T* src) noexcept;
 
 private:
-  struct Discrete {  // one layer at one step: Ad and W = C Bd (H, N2) split complex, in T
-    std::vector<T> ad_re, ad_im, w_re, w_im;
+  struct Discrete {  // one layer at one step: Ad, the input gain b = 1 and W = C Bd (H, N2) split complex, in T
+    std::vector<T> ad_re, ad_im, b_re, b_im, w_re, w_im;
   };
   std::vector<Discrete> discretize_all(double dt_scale) const;
   void layer_tail(std::size_t i, T* ssm_out, std::ptrdiff_t rows, T* x, T* glu, bool offline) const noexcept;
@@ -147,6 +155,9 @@ private:
   std::vector<Discrete> disc_;
   std::vector<std::vector<T>> h_re_, h_im_;  // per layer (H, N2)
   std::vector<T> x_, z_, y_, glu_;
+  // per layer A, B, C (interleaved complex, as diag_scan takes them) and D on the GPU, uploaded
+  // on the first cuda forward (src/layers/resident_weights.hpp)
+  std::shared_ptr<detail::ResidentWeights<T>> gpu_;
 };
 
 extern template class S4DModel<float>;
