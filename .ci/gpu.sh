@@ -22,6 +22,9 @@ export LD_LIBRARY_PATH=$D/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 export CMAKE_PREFIX_PATH=$D/usr
 B=build-gpu
 rc=0
+# The conformance cases live beside the checkout (../shared), which does not travel: carry a
+# copy as .cases/ (cp ../shared/conformance/cases/*.safetensors .cases/).
+[ -d .cases ] && export SSM_CONFORMANCE_DIR=$PWD/.cases
 DEADLINE=${DEADLINE:-100000}  # seconds: later bench/sanitize steps are skipped past it
 while [ $# -gt 0 ]; do
   case "$1" in
