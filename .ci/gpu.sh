@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The GPU run, on the lent GPU machine (its image has CUDA, CMake and ninja but no compiled
 # Boost.Test, Eigen, FFTW, nlohmann-json, Google Benchmark or CLI11): the Debian 12 packages are
-# carried in .debs/ (fetched here with `apt-get download`, see docs/cuda.md "Running on a lent
-# GPU") and unpacked into a private prefix. Builds Release with CUDA (no audio: the machine has
+# carried in .debs/, fetched on the development machine with
+#   mkdir -p .debs && cd .debs && apt-get download libeigen3-dev libfftw3-dev libfftw3-single3 \
+#     libfftw3-double3 libfftw3-long3 libfftw3-quad3 libboost-test1.74-dev libboost-test1.74.0 \
+#     libboost1.74-dev nlohmann-json3-dev libbenchmark-dev libbenchmark1debian libcli11-dev
+# and unpacked into a private prefix. Builds Release with CUDA (no audio: the machine has
 # no sound server), then runs what the phases name:
 #   bash .ci/gpu.sh [build] [test] [conformance] [bench <regex>] [sanitize <ctest-regex>]
 # Logs go to $OUT (or ./gpu-out) as files, the summary to stdout.
