@@ -69,4 +69,24 @@ private:
   std::string where_;
 };
 
+/// The Mamba-style inner width: "d_inner", or "expand" (default 2) times d_model, which must
+/// give a positive integer (`width_key` names d_model in the family's config, for the message).
+inline int inner_size(ConfigJson& j, int d_model, const char* width_key) {
+  if (j.has("d_inner")) return j.integer("d_inner");
+  const double expand = j.number("expand", 2.0);
+  const double di = expand * d_model;
+  if (!(expand > 0) || di != std::floor(di))
+    j.bad("expand", std::string("must make expand * ") + width_key + " a positive integer");
+  return static_cast<int>(di);
+}
+
+/// "dt_rank": an integer, or "auto" (the default) = ceil(d_model / 16), mamba_ssm's choice.
+inline int dt_rank(ConfigJson& j, int d_model) {
+  if (j.has("dt_rank") && j.raw("dt_rank").is_string()) {
+    if (j.string("dt_rank") != "auto") j.bad("dt_rank", "must be an integer or \"auto\"");
+    return (d_model + 15) / 16;
+  }
+  return j.integer("dt_rank", (d_model + 15) / 16);
+}
+
 }  // namespace ssm::layers_detail

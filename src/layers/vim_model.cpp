@@ -55,20 +55,8 @@ VimModelConfig VimModelConfig::from_json(const std::string& text) {
   b.d_model = j.integer("embed_dim");
   b.d_state = j.integer("d_state", 16);
   b.d_conv = j.integer("d_conv", 4);
-  if (j.has("d_inner")) {
-    b.d_inner = j.integer("d_inner");
-  } else {
-    const double expand = j.number("expand", 2.0);
-    const double di = expand * b.d_model;
-    if (!(expand > 0) || di != std::floor(di)) j.bad("expand", "must make expand * embed_dim a positive integer");
-    b.d_inner = static_cast<int>(di);
-  }
-  if (j.has("dt_rank") && j.raw("dt_rank").is_string()) {
-    if (j.string("dt_rank") != "auto") j.bad("dt_rank", "must be an integer or \"auto\"");
-    b.dt_rank = (b.d_model + 15) / 16;
-  } else {
-    b.dt_rank = j.integer("dt_rank", (b.d_model + 15) / 16);
-  }
+  b.d_inner = layers_detail::inner_size(j, b.d_model, "embed_dim");
+  b.dt_rank = layers_detail::dt_rank(j, b.d_model);
   b.in_proj_bias = j.boolean("in_proj_bias", false);
   b.out_proj_bias = j.boolean("out_proj_bias", false);
   b.conv_bias = j.boolean("conv_bias", true);

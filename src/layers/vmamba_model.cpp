@@ -31,20 +31,8 @@ VMambaModelConfig VMambaModelConfig::from_json(const std::string& text) {
   c.n_layers = j.integer("n_layers");
   c.block.d_state = j.integer("d_state", 16);
   c.block.d_conv = j.integer("d_conv", 3);
-  if (j.has("d_inner")) {
-    c.block.d_inner = j.integer("d_inner");
-  } else {
-    const double expand = j.number("expand", 2.0);
-    const double di = expand * c.block.d_model;
-    if (!(expand > 0) || di != std::floor(di)) j.bad("expand", "must make expand * d_model a positive integer");
-    c.block.d_inner = static_cast<int>(di);
-  }
-  if (j.has("dt_rank") && j.raw("dt_rank").is_string()) {
-    if (j.string("dt_rank") != "auto") j.bad("dt_rank", "must be an integer or \"auto\"");
-    c.block.dt_rank = (c.block.d_model + 15) / 16;
-  } else {
-    c.block.dt_rank = j.integer("dt_rank", (c.block.d_model + 15) / 16);
-  }
+  c.block.d_inner = layers_detail::inner_size(j, c.block.d_model, "d_model");
+  c.block.dt_rank = layers_detail::dt_rank(j, c.block.d_model);
   c.block.in_proj_bias = j.boolean("in_proj_bias", false);
   c.block.conv_bias = j.boolean("conv_bias", true);
   c.block.out_proj_bias = j.boolean("out_proj_bias", false);
