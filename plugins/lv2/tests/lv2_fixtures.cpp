@@ -112,6 +112,8 @@ int write_all(const fs::path& dir) {
       {"mamba_mono_on_stereo", stereo, d + "/stereo.wav", "model", d + "/mamba_mono.safetensors"},
       {"bst_stereo", stereo, d + "/stereo.wav", "model", d + "/bst_stereo.safetensors"},
       {"s4d_filter_stereo", stereo, d + "/stereo.wav", "filter", "s4d:lin:N=16"},
+      {"hippo_stereo", stereo, d + "/stereo.wav", "filter", "hippo:legt:N=32:theta=0.01"},
+      {"s4d_mono_on_stereo", stereo, d + "/stereo.wav", "model", d + "/s4d_mono.safetensors"},
   };
   const std::string prefixes =
       "@prefix lv2:   <http://lv2plug.in/ns/lv2core#> .\n"
