@@ -3,6 +3,9 @@
 set -euo pipefail
 PKGS=(cmake g++ make pkg-config libeigen3-dev libfftw3-dev libboost-test-dev nlohmann-json3-dev
       portaudio19-dev libsndfile1-dev libbenchmark-dev libcli11-dev jackd2 clang libclang-rt-14-dev libomp-14-dev
+      # The LV2 plugin (plugins/lv2): headers, and the hosts its tests run (lv2ls/lv2info,
+      # sord_validate, lv2file, jalv).
+      lv2-dev lilv-utils sordi lv2file jalv
       # Python tests (tests/python, label python; the venv adds safetensors from PyPI) and the
       # figures (tools/plot/ssmkit_plot.py: matplotlib).
       python3 python3-venv python3-pytest python3-numpy python3-torch python3-matplotlib)
