@@ -8,7 +8,7 @@ PKGS=(cmake g++ make pkg-config libeigen3-dev libfftw3-dev libboost-test-dev nlo
       lv2-dev lilv-utils sordi lv2file jalv
       # Python tests (tests/python, label python; the venv adds safetensors from PyPI) and the
       # figures (tools/plot/ssmkit_plot.py: matplotlib).
-      python3 python3-venv python3-pytest python3-numpy python3-torch python3-matplotlib)
+      python3 python3-venv python3-pytest python3-numpy python3-scipy python3-torch python3-matplotlib)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,15 +18,36 @@ namespace ssm {
 KernelAlgorithm parse_kernel_algorithm(std::string_view n) {
   if (n == "dense") return KernelAlgorithm::dense;
   if (n == "dplr") return KernelAlgorithm::dplr;
-  throw Error(detail::concat("hippo_kernel: argument 'algorithm' must be dense or dplr, got '",
+  if (n == "auto") return KernelAlgorithm::automatic;
+  throw Error(detail::concat("hippo_kernel: argument 'algorithm' must be dense, dplr or auto, got '",
                              std::string(n), "'"));
 }
 
-const char* to_string(KernelAlgorithm a) noexcept { return a == KernelAlgorithm::dense ? "dense" : "dplr"; }
+const char* to_string(KernelAlgorithm a) noexcept {
+  return a == KernelAlgorithm::dense ? "dense" : a == KernelAlgorithm::dplr ? "dplr" : "auto";
+}
 
 namespace {
 
 constexpr double kMaxModalCondition = 1e12;
+
+template <class M>
+double condition_of(const M& W) {
+  Eigen::JacobiSVD<M> svd(W);
+  const auto& sv = svd.singularValues();
+  return static_cast<double>(sv(0) / sv(sv.size() - 1));
+}
+
+/// cond(W) of the eigenvector matrix of A in long double (as modal_zoh_kernel computes it);
+/// infinity when A cannot be diagonalized.
+double modal_condition(const Eigen::MatrixXd& A) {
+  using ld = long double;
+  using MatL = Eigen::Matrix<ld, Eigen::Dynamic, Eigen::Dynamic>;
+  Eigen::EigenSolver<MatL> es(A.cast<ld>(), true);
+  if (es.info() != Eigen::Success) return INFINITY;
+  const double c = condition_of(Eigen::Matrix<std::complex<ld>, Eigen::Dynamic, Eigen::Dynamic>(es.eigenvectors()));
+  return std::isfinite(c) ? c : INFINITY;
+}
 
 // zoh through the diagonalization A = W diag(mu) W^{-1} (see the header), in long double:
 // the weights (C W)_n (W^{-1} Bd)_n of a non-normal A cancel against each other, so both the
@@ -43,9 +64,7 @@ Eigen::VectorXd modal_zoh_kernel(const Eigen::MatrixXd& A, const Eigen::VectorXd
   require(es.info() == Eigen::Success, "hippo_kernel", "A", "could not be diagonalized");
   const MatC W = es.eigenvectors();
   const VecC mu = es.eigenvalues();
-  Eigen::JacobiSVD<MatC> svd(W);
-  const auto& sv = svd.singularValues();
-  const double cond = static_cast<double>(sv(0) / sv(sv.size() - 1));
+  const double cond = condition_of(W);
   require(std::isfinite(cond) && cond <= kMaxModalCondition, "hippo_kernel", "algorithm",
           "dplr with zoh goes through the eigenvectors of A, whose condition number is ", cond,
           " (> ", kMaxModalCondition, ") for this measure and N: use algorithm dense, or method bilinear");
@@ -81,6 +100,14 @@ Eigen::VectorXd modal_zoh_kernel(const Eigen::MatrixXd& A, const Eigen::VectorXd
 
 }  // namespace
 
+KernelAlgorithm resolve_kernel_algorithm(hippo::Measure measure, int N, Method method) {
+  require(N >= 1, "hippo_kernel", "N", "must be >= 1, got ", N);
+  if (N < 2) return KernelAlgorithm::dense;
+  if (method != Method::zoh) return KernelAlgorithm::dplr;
+  const double cond = modal_condition(hippo::transition(measure, N).A);
+  return std::isfinite(cond) && cond <= kMaxModalCondition ? KernelAlgorithm::dplr : KernelAlgorithm::dense;
+}
+
 Eigen::VectorXd hippo_kernel(hippo::Measure measure, int N, const Eigen::RowVectorXd& C, double dt,
                              std::ptrdiff_t L, Method method, KernelAlgorithm algorithm) {
   const char* where = "hippo_kernel";
@@ -91,6 +118,7 @@ Eigen::VectorXd hippo_kernel(hippo::Measure measure, int N, const Eigen::RowVect
   require(L >= 1, where, "L", "must be >= 1, got ", L);
   require(method == Method::zoh || method == Method::bilinear, where, "method",
           "must be zoh or bilinear, got ", to_string(method));
+  if (algorithm == KernelAlgorithm::automatic) algorithm = resolve_kernel_algorithm(measure, N, method);
   const auto t = hippo::transition(measure, N);
   if (algorithm == KernelAlgorithm::dense) {
     const ContinuousSystem sys = make_siso(t.A, t.B, C, 0.0);

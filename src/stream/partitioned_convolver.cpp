@@ -12,6 +12,8 @@
 
 namespace ssm {
 namespace {
+/// Partitions summed together before their sum joins the accumulator (block_step).
+constexpr std::ptrdiff_t kGroup = 16;
 
 // Per-channel sub-arrays start at multiples of 64 bytes so that every array handed to FFTW
 // has the alignment of the fftw_malloc'ed arrays its plan was made on.
@@ -54,6 +56,7 @@ struct PartitionedConvolver<T>::Impl {
     detail::FftwBuffer<T> frame;              // (H, fs): [previous block | current block]
     detail::FftwBuffer<T> out;                // (H, P): output of the last completed block
     detail::FftwBuffer<cpx> acc;              // (ncs) scratch
+    detail::FftwBuffer<cpx> part;             // (ncs) scratch: one group's sum
     detail::FftwBuffer<T> time;               // (2P) scratch
   };
 
@@ -79,6 +82,7 @@ struct PartitionedConvolver<T>::Impl {
     s.frame.reset(static_cast<std::size_t>(H * s.fs));
     s.out.reset(static_cast<std::size_t>(H * P));
     s.acc.reset(static_cast<std::size_t>(s.ncs));
+    s.part.reset(static_cast<std::size_t>(s.ncs));
     s.time.reset(static_cast<std::size_t>(2 * P));
     s.spectra.reset(static_cast<std::size_t>(std::max<std::ptrdiff_t>(H * s.K * s.ncs, 1)));
     s.fdl.reset(static_cast<std::size_t>(std::max<std::ptrdiff_t>(H * s.K * s.ncs, 1)));
@@ -111,12 +115,25 @@ struct PartitionedConvolver<T>::Impl {
         cpx* ring = s.fdl.data() + h * s.K * s.ncs;
         const cpx* kern = s.spectra.data() + h * s.K * s.ncs;
         s.plan->r2c(fr, ring + s.cur * s.ncs);  // out-of-place r2c keeps `fr`
+        // Blocked summation: groups of kGroup partitions are summed into `part`, the group sums
+        // into `acc`. Recursive summation over all K partitions grows the round-off of the sum as
+        // sqrt(K) relative to the output; in groups it grows as sqrt(kGroup) + sqrt(K / kGroup)
+        // (measured: at K = 508 in float32 the worst error falls from 1.16x to below 0.7x the
+        // conformance tolerance, docs/convolution.md). Same number of multiply-adds.
         std::fill(s.acc.data(), s.acc.data() + s.nc, cpx(0));
         T* acc = reinterpret_cast<T*>(s.acc.data());
-        for (std::ptrdiff_t p = 0; p < s.K; ++p) {
-          const std::ptrdiff_t slot = s.cur - p >= 0 ? s.cur - p : s.cur - p + s.K;
-          complex_mac(acc, reinterpret_cast<const T*>(ring + slot * s.ncs),
-                      reinterpret_cast<const T*>(kern + p * s.ncs), s.nc);
+        T* part = reinterpret_cast<T*>(s.part.data());
+        for (std::ptrdiff_t p0 = 0; p0 < s.K; p0 += kGroup) {
+          const std::ptrdiff_t p1 = std::min<std::ptrdiff_t>(s.K, p0 + kGroup);
+          T* dst = s.K > kGroup ? part : acc;
+          if (dst == part) std::fill(s.part.data(), s.part.data() + s.nc, cpx(0));
+          for (std::ptrdiff_t p = p0; p < p1; ++p) {
+            const std::ptrdiff_t slot = s.cur - p >= 0 ? s.cur - p : s.cur - p + s.K;
+            complex_mac(dst, reinterpret_cast<const T*>(ring + slot * s.ncs),
+                        reinterpret_cast<const T*>(kern + p * s.ncs), s.nc);
+          }
+          if (dst == part)
+            for (std::ptrdiff_t i = 0; i < 2 * s.nc; ++i) acc[i] += part[i];
         }
         s.plan->c2r(s.acc.data(), s.time.data());
         std::memcpy(s.out.data() + h * P, s.time.data() + P, static_cast<std::size_t>(P) * sizeof(T));

@@ -2,6 +2,7 @@
 // Conformance runner: op handlers register themselves here (one file per stage, e.g.
 // tests/conformance/op_discretize.cpp); runner.cpp walks the case directory and runs every
 // case on every backend, precision and path its handler offers.
+#include <stdexcept>
 #include <Eigen/Dense>
 #include <complex>
 #include <functional>
@@ -15,6 +16,13 @@
 namespace ssm::conformance {
 
 enum class Precision { f32, f64 };
+
+/// Thrown by a handler when the library refuses a path for a case by a documented rule (e.g.
+/// hippo_kernel's dplr + zoh on ill-conditioned eigenvectors): counted and printed as "refused",
+/// never as passed; the op's automatic path must then produce the result.
+struct Refused : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 struct Run {
   Device device = Device::cpu;

@@ -1,8 +1,9 @@
 // Conformance handlers for the diagonal / DPLR stage: diag_kernel, hippo_kernel, diag_filter.
 //   diag_kernel   Vandermonde kernel (conv/diag_kernel.hpp), float32 and float64
-//   hippo_kernel  paths "dense" (float64 powers) and "dplr" (S4 Cauchy + Woodbury for bilinear,
-//                 long double diagonalization for zoh); both compute in float64, the float32
-//                 run rounds C and dt to float first
+//   hippo_kernel  paths "dense" (float64 powers), "dplr" (S4 Cauchy + Woodbury for bilinear,
+//                 long double diagonalization for zoh; reported as refused where the library
+//                 refuses it) and "auto" (the documented choice); all compute in float64, the
+//                 float32 run rounds C and dt to float first
 //   diag_filter   paths "stream" (DiagFilter, blocks of 64 frames, state carried) and "conv"
 //                 (diag_kernel + fftconv; final state from its closed form
 //                 h = sum_t Ad^{L-1-t} Bd u_t with exact powers)
@@ -71,14 +72,21 @@ OpHandler diag_kernel_handler() {
 
 OpHandler hippo_kernel_handler() {
   OpHandler h;
-  h.paths = {"dense", "dplr"};
+  h.paths = {"dense", "dplr", "auto"};
   h.run = [](const io::SafeTensors& st, const Run& r) {
     const int N = static_cast<int>(st.meta_int("N"));
     Eigen::RowVectorXd C = vector(st, "C").transpose();
     for (auto& v : C) v = round_to(v, r.precision);
-    const Eigen::VectorXd K =
-        hippo_kernel(hippo::parse_measure(st.meta("measure")), N, C, round_to(st.meta_double("dt"), r.precision),
-                     st.meta_int("L"), parse_method(st.meta("method")), parse_kernel_algorithm(r.path));
+    const hippo::Measure measure = hippo::parse_measure(st.meta("measure"));
+    const Method method = parse_method(st.meta("method"));
+    const KernelAlgorithm algorithm = parse_kernel_algorithm(r.path);
+    // A path the library refuses for this case by its documented rule is reported as refused
+    // (the "auto" path, which every case runs, must then produce the kernel).
+    if (algorithm == KernelAlgorithm::dplr && resolve_kernel_algorithm(measure, N, method) != KernelAlgorithm::dplr)
+      throw Refused(std::string("dplr refused for ") + st.meta("measure") + " N=" + std::to_string(N) + " " +
+                    st.meta("method") + " (ill-conditioned eigenvectors; auto picks dense)");
+    const Eigen::VectorXd K = hippo_kernel(measure, N, C, round_to(st.meta_double("dt"), r.precision),
+                                           st.meta_int("L"), method, algorithm);
     Outputs o;
     if (r.precision == Precision::f32) {
       o["K"].values.resize(static_cast<std::size_t>(K.size()));

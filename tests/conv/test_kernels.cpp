@@ -155,6 +155,35 @@ BOOST_AUTO_TEST_CASE(dplr_zoh_through_diagonalization) {
   BOOST_CHECK_THROW(hippo_kernel(Measure::legs, 64, C, 1e-2, 64, Method::zoh, KernelAlgorithm::dplr), Error);
 }
 
+// The automatic choice: dplr wherever dplr is accepted, dense exactly where dplr refuses; the
+// automatic kernel equals the kernel of the algorithm it names, and is never refused.
+BOOST_AUTO_TEST_CASE(automatic_algorithm_takes_dplr_where_it_is_accepted_and_dense_elsewhere) {
+  for (Measure m : {Measure::legs, Measure::legt, Measure::lagt, Measure::fout})
+    for (int N : {8, 16, 32, 64})
+      for (Method meth : {Method::zoh, Method::bilinear}) {
+        BOOST_TEST_CONTEXT(hippo::to_string(m) << " N=" << N << " " << to_string(meth)) {
+          const auto r = test::randn(N, 9);
+          const Eigen::RowVectorXd C = Eigen::Map<const Eigen::RowVectorXd>(r.data(), N);
+          const KernelAlgorithm pick = resolve_kernel_algorithm(m, N, meth);
+          BOOST_TEST((pick == KernelAlgorithm::dense || pick == KernelAlgorithm::dplr));
+          bool dplr_ok = true;
+          try {
+            (void)hippo_kernel(m, N, C, 1e-2, 64, meth, KernelAlgorithm::dplr);
+          } catch (const Error&) {
+            dplr_ok = false;
+          }
+          BOOST_TEST(dplr_ok == (pick == KernelAlgorithm::dplr));
+          const Eigen::VectorXd Ka = hippo_kernel(m, N, C, 1e-2, 64, meth, KernelAlgorithm::automatic);
+          const Eigen::VectorXd Kp = hippo_kernel(m, N, C, 1e-2, 64, meth, pick);
+          BOOST_TEST((Ka - Kp).cwiseAbs().maxCoeff() == 0.0);
+        }
+      }
+  BOOST_TEST((resolve_kernel_algorithm(Measure::legs, 64, Method::zoh) == KernelAlgorithm::dense));
+  BOOST_TEST((resolve_kernel_algorithm(Measure::legs, 64, Method::bilinear) == KernelAlgorithm::dplr));
+  BOOST_TEST((parse_kernel_algorithm("auto") == KernelAlgorithm::automatic));
+  BOOST_CHECK_THROW(parse_kernel_algorithm("fast"), Error);
+}
+
 BOOST_AUTO_TEST_CASE(dense_kernel_and_power_basics) {
   Eigen::MatrixXd M(2, 2);
   M << 0.5, 0.1, -0.2, 0.9;

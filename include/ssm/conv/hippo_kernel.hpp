@@ -18,6 +18,7 @@
 //          growing exponentially with N), so this path throws ssm::Error when
 //          cond(W) > 1e12 (use dense, or bilinear, there). LagT's A is one Jordan block
 //          (eigenvalue -1/2, not diagonalizable) and is always refused on this path.
+//   automatic  the choice above made per case (resolve_kernel_algorithm): never refused.
 #include <Eigen/Dense>
 #include <cstddef>
 #include <string_view>
@@ -27,9 +28,16 @@
 
 namespace ssm {
 
-enum class KernelAlgorithm { dense, dplr };
+/// automatic: dplr for bilinear; for zoh dplr where the eigenvector matrix of A has condition
+/// number <= 1e12, else dense (resolve_kernel_algorithm says which).
+enum class KernelAlgorithm { dense, dplr, automatic };
 
-KernelAlgorithm parse_kernel_algorithm(std::string_view name);  // "dense" | "dplr"
+KernelAlgorithm parse_kernel_algorithm(std::string_view name);  // "dense" | "dplr" | "auto"
+
+/// The algorithm `automatic` runs for (measure, N, method): dense or dplr (never automatic).
+/// dplr is refused (hippo_kernel throws) exactly where this returns dense for zoh, or for N < 2.
+/// Costs one eigendecomposition of A for zoh.
+KernelAlgorithm resolve_kernel_algorithm(hippo::Measure measure, int N, Method method);
 const char* to_string(KernelAlgorithm a) noexcept;
 
 /// K (L) as above. C has N entries; dt > 0; L >= 1; method zoh or bilinear.
