@@ -25,6 +25,8 @@ void MambaBlockConfig::validate(const char* where) const {
   require(d_state >= 1, where, "d_state", "must be >= 1, got ", d_state);
   require(d_conv >= 1, where, "d_conv", "must be >= 1, got ", d_conv);
   require(dt_rank >= 1, where, "dt_rank", "must be >= 1, got ", dt_rank);
+  require(hidden_act == Activation::silu, where, "hidden_act",
+          "must be silu (the Mamba block computes no other activation), got ", to_string(hidden_act));
 }
 
 MambaBlockConfig infer_mamba_block_config(const io::SafeTensors& file, const std::string& prefix) {

@@ -22,6 +22,8 @@ void SS2DBlockConfig::validate(const char* where) const {
   require(d_conv >= 1 && d_conv % 2 == 1, where, "d_conv",
           "must be odd and >= 1 (a k x k conv with zero padding (k-1)/2 keeps H x W), got ", d_conv);
   require(dt_rank >= 1, where, "dt_rank", "must be >= 1, got ", dt_rank);
+  require(out_norm_eps > 0 && std::isfinite(out_norm_eps), where, "out_norm_eps", "must be finite and > 0, got ",
+          out_norm_eps);
 }
 
 SS2DBlockConfig infer_ss2d_block_config(const io::SafeTensors& file, const std::string& prefix) {
@@ -250,7 +252,8 @@ void SS2DBlock<T>::forward(const T* x, int batch, int H, int W, T* y, Device dev
   }
 
   // out_norm (LayerNorm over d_inner), gate by silu(z), out_proj
-  layers_detail::layer_norm(ys.data(), M, di, p_.out_norm_weight.data(), p_.out_norm_bias.data(), 1e-5, ys.data());
+  layers_detail::layer_norm(ys.data(), M, di, p_.out_norm_weight.data(), p_.out_norm_bias.data(), cfg_.out_norm_eps,
+                            ys.data());
 #pragma omp parallel for schedule(static) if (M * di > 65536)
   for (std::ptrdiff_t row = 0; row < M; ++row) {
     T* o = ys.data() + row * di;
