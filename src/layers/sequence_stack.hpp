@@ -2,7 +2,7 @@
 // Internal: what every model family's file does the same way around its own layers (Mamba,
 // MoE-Mamba, Vim, VMamba):
 //   - the model file's arch and config (read_model_config),
-//   - parameter checks by name (check_param), untrained parameters (UniformInit),
+//   - untrained parameters (UniformInit); parameter checks are check_param (model_file.hpp),
 //   - writing tensors by name (TensorWriter; the reading side is TensorReader, model_file.hpp),
 //     a Mamba block's tensors under a prefix (write_mamba_block, the pair of read_mamba_block),
 //   - the linear ends of a sequence stack (encoder / decoder: `<name>.weight` (out, in),
@@ -58,25 +58,30 @@ public:
     w = (*this)(out * in, 1 / std::sqrt(double(in)));
     b = (*this)(out, 1 / std::sqrt(double(in)));
   }
-  std::mt19937_64& rng() noexcept { return rng_; }
+  /// mamba_ssm's dt_proj.bias: dt log-uniform in [1e-3, 0.1] (floor 1e-4), stored as the
+  /// inverse softplus of dt.
+  std::vector<T> dt_bias(std::size_t n) {
+    std::uniform_real_distribution<double> u01(0, 1);
+    std::vector<T> v(n);
+    for (auto& b : v) {
+      const double dt = std::max(1e-4, std::exp(u01(rng_) * (std::log(0.1) - std::log(1e-3)) + std::log(1e-3)));
+      b = static_cast<T>(dt + std::log(-std::expm1(-dt)));
+    }
+    return v;
+  }
+  /// The S4D-real A_log: log(n + 1) for state n, the same for each of `rows` channels.
+  static std::vector<T> a_log(std::size_t rows, std::size_t N) {
+    std::vector<T> v(rows * N);
+    for (std::size_t d = 0; d < rows; ++d)
+      for (std::size_t n = 0; n < N; ++n) v[d * N + n] = static_cast<T>(std::log(double(n + 1)));
+    return v;
+  }
 
 private:
   std::mt19937_64 rng_;
 };
 
-/// Throws ssm::Error("<where>: parameter '<name>' ...") unless v has n finite elements
-/// (optional: none is fine too).
-template <class T>
-void check_param(const std::vector<T>& v, std::size_t n, const char* where, const std::string& name,
-                 bool optional = false) {
-  if (optional && v.empty()) return;
-  if (v.size() != n)
-    throw Error(std::string(where) + ": parameter '" + name + "' must have " + std::to_string(n) + " elements" +
-                (optional ? " (or none)" : "") + ", got " + std::to_string(v.size()));
-  for (const T& x : v)
-    if (!std::isfinite(static_cast<double>(x)))
-      throw Error(std::string(where) + ": parameter '" + name + "' must be finite");
-}
+using ssm::check_param;  // model_file.hpp
 
 /// Collects named tensors (in T's float type) and writes them as one model file.
 template <class T>
