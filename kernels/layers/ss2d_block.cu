@@ -69,8 +69,9 @@ __global__ void conv_silu_kernel(const float* xz, float* xc, int batch, int H, i
   }
 }
 
-/// One warp a row: ys[row] = LayerNorm(ys[row]; w, b, eps 1e-5) * silu(z[row]), in place.
-__global__ void norm_gate_kernel(float* ys, const float* xz, long long M, int di, const float* w, const float* b) {
+/// One warp a row: ys[row] = LayerNorm(ys[row]; w, b, eps) * silu(z[row]), in place.
+__global__ void norm_gate_kernel(float* ys, const float* xz, long long M, int di, const float* w, const float* b,
+                                 float eps) {
   const long long row = blockIdx.x * static_cast<long long>(blockDim.x / 32) + threadIdx.x / 32;
   const int lane = static_cast<int>(threadIdx.x % 32);
   if (row >= M) return;
@@ -83,7 +84,7 @@ __global__ void norm_gate_kernel(float* ys, const float* xz, long long M, int di
   float v = 0.f;
   for (int c = lane; c < di; c += 32) v += (y[c] - mean) * (y[c] - mean);
   for (int o = 16; o >= 1; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-  const float rstd = 1.f / sqrtf(v / di + 1e-5f);
+  const float rstd = 1.f / sqrtf(v / di + eps);
   for (int c = lane; c < di; c += 32) y[c] = ((y[c] - mean) * rstd * w[c] + b[c]) * silu_d(z[c]);
 }
 
@@ -205,7 +206,7 @@ void SS2DBlockCuda::forward_device(const float* x, int batch, int H, int W, floa
   else detail::cross_selective_scan_unfused_cuda(a);
   // LayerNorm + gate, out_proj (+ bias)
   norm_gate_kernel<<<grid_for(M * 32, 256), 256>>>(m.ys.data(), m.xz.data(), M, int(di), m.norm_w.data(),
-                                                   m.norm_b.data());
+                                                   m.norm_b.data(), static_cast<float>(m.cfg.out_norm_eps));
   SSM_CUDA_CHECK_LAUNCH(w);
   gemm(m.handle, m.ys.data(), M, int(di), di, m.out_w.data(), int(dm), y, dm);
   if (!m.out_b.empty()) bias_add_kernel<<<grid_for(M * dm, 256), 256>>>(y, M, int(dm), dm, m.out_b.data());

@@ -44,6 +44,7 @@ BSTModelConfig BSTModelConfig::from_json(const std::string& text) {
   c.d_input = j.integer("d_input", 1);
   c.d_output = j.integer("d_output", 1);
   c.sample_rate = j.number("sample_rate", 0.0);
+  j.finish();
   c.validate("BSTModelConfig");
   return c;
 }

@@ -13,4 +13,9 @@ ModelFamily bst_family();
 ModelFamily vmamba_family();
 ModelFamily vim_family();
 
+/// A Hugging Face checkpoint directory (config.json + model.safetensors), dispatched on
+/// config.json's model_type (family_mamba.cpp: "mamba").
+template <class T>
+std::unique_ptr<Model<T>> load_hf_checkpoint(const std::string& dir);
+
 }  // namespace ssm::detail

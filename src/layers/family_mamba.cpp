@@ -1,5 +1,9 @@
 // The "mamba" model family: MambaModel behind Model<T> / Streamer<T>, registered by name.
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "layers/families.hpp"
 #include "layers/shared_streamer.hpp"
@@ -20,7 +24,10 @@ public:
   explicit MambaFamilyModel(MambaModel<T> m) : m_(std::move(m)) {
     const MambaModelConfig& c = m_.config();
     info_.arch = "mamba";
-    info_.description = "residual stack of Mamba blocks with encoder/decoder maps";
+    info_.description = c.vocab_size == 0 ? "residual stack of Mamba blocks with encoder/decoder maps"
+                        : c.output == MambaOutput::logits
+                            ? "Mamba language model: token embedding, residual stack of Mamba blocks, LM head"
+                            : "Mamba language model backbone: token embedding, residual stack, last hidden states";
     info_.config_json = c.to_json();
     info_.d_input = c.d_input;
     info_.d_output = c.d_output;
@@ -34,6 +41,10 @@ public:
                       ", d_output " + std::to_string(c.d_output)},
         {"state size", std::to_string(states) + " values per stream (ssm_state + conv_state)"},
         {"latency", "0 samples (one step per sample)"}};
+    if (c.vocab_size > 0)
+      info_.details.push_back({"input", "token ids (one a frame, integers in [0, " + std::to_string(c.vocab_size) +
+                                            ")); output " +
+                                            (c.output == MambaOutput::logits ? "logits" : "hidden states")});
   }
   const ModelInfo& info() const noexcept override { return info_; }
   std::vector<std::int64_t> output_shape(const std::vector<std::int64_t>& s) const override {
@@ -63,6 +74,29 @@ private:
 };
 
 }  // namespace
+
+template <class T>
+std::unique_ptr<Model<T>> detail::load_hf_checkpoint(const std::string& dir) {
+  const std::filesystem::path cfg = std::filesystem::path(dir) / "config.json";
+  std::ifstream in(cfg, std::ios::binary);
+  if (!in) throw Error("load_model: '" + dir + "' is a directory without a readable config.json (a Hugging Face "
+                       "checkpoint directory has config.json and model.safetensors)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string type;
+  try {
+    const auto j = nlohmann::json::parse(text.str());
+    if (j.is_object() && j.contains("model_type") && j["model_type"].is_string()) type = j["model_type"].get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("load_model: '" + cfg.string() + "' is not valid JSON: " + e.what());
+  }
+  if (type != "mamba")
+    throw Error("load_model: '" + cfg.string() + "' has model_type \"" + type +
+                "\"; Hugging Face checkpoints of model_type \"mamba\" load directly");
+  return std::make_unique<MambaFamilyModel<T>>(MambaModel<T>::from_hf_dir(dir));
+}
+template std::unique_ptr<Model<float>> detail::load_hf_checkpoint<float>(const std::string&);
+template std::unique_ptr<Model<double>> detail::load_hf_checkpoint<double>(const std::string&);
 
 ModelFamily detail::mamba_family() {
   ModelFamily f;

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "layers/nn_ops.hpp"
+#include "layers/sequence_stack.hpp"
 #include "core/dispatch.hpp"
 #include "layers/resident_weights.hpp"
 #include "ssm/core/device_buffer.hpp"
@@ -25,6 +26,8 @@ void MambaBlockConfig::validate(const char* where) const {
   require(d_state >= 1, where, "d_state", "must be >= 1, got ", d_state);
   require(d_conv >= 1, where, "d_conv", "must be >= 1, got ", d_conv);
   require(dt_rank >= 1, where, "dt_rank", "must be >= 1, got ", dt_rank);
+  require(hidden_act == Activation::silu, where, "hidden_act",
+          "must be silu (the Mamba block computes no other activation), got ", to_string(hidden_act));
 }
 
 MambaBlockConfig infer_mamba_block_config(const io::SafeTensors& file, const std::string& prefix) {
@@ -75,13 +78,7 @@ MambaBlockParams<T> read_mamba_block(TensorReader& r, const std::string& pre, co
 template <class T>
 MambaBlockParams<T> random_mamba_block(const MambaBlockConfig& c, std::uint64_t seed) {
   c.validate("random_mamba_block");
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](std::size_t n, double bound) {
-    std::uniform_real_distribution<double> d(-bound, bound);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(d(rng));
-    return v;
-  };
+  layers_detail::UniformInit<T> uniform(seed);
   const std::size_t dm = c.d_model, di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
   MambaBlockParams<T> p;
   p.in_proj_weight = uniform(2 * di * dm, 1 / std::sqrt(double(dm)));
@@ -90,15 +87,8 @@ MambaBlockParams<T> random_mamba_block(const MambaBlockConfig& c, std::uint64_t 
   if (c.conv_bias) p.conv1d_bias = uniform(di, 1 / std::sqrt(double(K)));
   p.x_proj_weight = uniform((R + 2 * N) * di, 1 / std::sqrt(double(di)));
   p.dt_proj_weight = uniform(di * R, 1 / std::sqrt(double(R)));
-  std::uniform_real_distribution<double> u01(0, 1);
-  p.dt_proj_bias.resize(di);
-  for (auto& b : p.dt_proj_bias) {
-    const double dt = std::max(1e-4, std::exp(u01(rng) * (std::log(0.1) - std::log(1e-3)) + std::log(1e-3)));
-    b = static_cast<T>(dt + std::log(-std::expm1(-dt)));  // inverse softplus
-  }
-  p.A_log.resize(di * N);
-  for (std::size_t d = 0; d < di; ++d)
-    for (std::size_t n = 0; n < N; ++n) p.A_log[d * N + n] = static_cast<T>(std::log(double(n + 1)));
+  p.dt_proj_bias = uniform.dt_bias(di);
+  p.A_log = layers_detail::UniformInit<T>::a_log(di, N);
   p.D.assign(di, T(1));
   p.out_proj_weight = uniform(dm * di, 1 / std::sqrt(double(di)));
   if (c.out_proj_bias) p.out_proj_bias = uniform(dm, 1 / std::sqrt(double(di)));
@@ -111,32 +101,23 @@ void MambaBlockState<T>::reset() noexcept {
   std::fill(ssm_.begin(), ssm_.end(), T(0));
 }
 
-namespace {
-template <class T>
-void check_size(const std::vector<T>& v, std::size_t n, const char* name, bool optional) {
-  if (optional && v.empty()) return;
-  require(v.size() == n, "MambaBlock", name, "must have ", n, " elements", optional ? " (or none)" : "",
-          ", got ", v.size());
-  for (const T& x : v) require(std::isfinite(static_cast<double>(x)), "MambaBlock", name, "must be finite");
-}
-}  // namespace
 
 template <class T>
 MambaBlock<T>::MambaBlock(const MambaBlockConfig& c, MambaBlockParams<T> p)
     : cfg_(c), p_(std::move(p)), gpu_(std::make_shared<detail::ResidentWeights<T>>()) {
   c.validate("MambaBlock");
   const std::size_t dm = c.d_model, di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
-  check_size(p_.in_proj_weight, 2 * di * dm, "in_proj.weight", false);
-  check_size(p_.in_proj_bias, 2 * di, "in_proj.bias", true);
-  check_size(p_.conv1d_weight, di * K, "conv1d.weight", false);
-  check_size(p_.conv1d_bias, di, "conv1d.bias", true);
-  check_size(p_.x_proj_weight, (R + 2 * N) * di, "x_proj.weight", false);
-  check_size(p_.dt_proj_weight, di * R, "dt_proj.weight", false);
-  check_size(p_.dt_proj_bias, di, "dt_proj.bias", false);
-  check_size(p_.A_log, di * N, "A_log", false);
-  check_size(p_.D, di, "D", false);
-  check_size(p_.out_proj_weight, dm * di, "out_proj.weight", false);
-  check_size(p_.out_proj_bias, dm, "out_proj.bias", true);
+  check_param(p_.in_proj_weight, 2 * di * dm, "MambaBlock", "in_proj.weight");
+  check_param(p_.in_proj_bias, 2 * di, "MambaBlock", "in_proj.bias", true);
+  check_param(p_.conv1d_weight, di * K, "MambaBlock", "conv1d.weight");
+  check_param(p_.conv1d_bias, di, "MambaBlock", "conv1d.bias", true);
+  check_param(p_.x_proj_weight, (R + 2 * N) * di, "MambaBlock", "x_proj.weight");
+  check_param(p_.dt_proj_weight, di * R, "MambaBlock", "dt_proj.weight");
+  check_param(p_.dt_proj_bias, di, "MambaBlock", "dt_proj.bias");
+  check_param(p_.A_log, di * N, "MambaBlock", "A_log");
+  check_param(p_.D, di, "MambaBlock", "D");
+  check_param(p_.out_proj_weight, dm * di, "MambaBlock", "out_proj.weight");
+  check_param(p_.out_proj_bias, dm, "MambaBlock", "out_proj.bias", true);
   cfg_.in_proj_bias = !p_.in_proj_bias.empty();
   cfg_.conv_bias = !p_.conv1d_bias.empty();
   cfg_.out_proj_bias = !p_.out_proj_bias.empty();

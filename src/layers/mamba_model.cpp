@@ -2,16 +2,22 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
 
 #include "layers/config_json.hpp"
 #include "layers/nn_ops.hpp"
+#include "layers/sequence_stack.hpp"
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
 
 namespace ssm {
 
+using layers_detail::check_linear;
+using layers_detail::check_param;
 using layers_detail::linear_gemm;
 using layers_detail::linear_rows;
 
@@ -24,23 +30,44 @@ void MambaModelConfig::validate(const char* where) const {
   require(norm_eps > 0 && std::isfinite(norm_eps), where, "norm_eps", "must be finite and > 0, got ", norm_eps);
   require(sample_rate >= 0 && std::isfinite(sample_rate), where, "sample_rate", "must be >= 0 (0: not given), got ",
           sample_rate);
+  require(vocab_size >= 0, where, "vocab_size", "must be >= 0 (0: a signal model), got ", vocab_size);
+  if (vocab_size > 0) require(d_input == 1, where, "d_input", "must be 1 for a token model (one id a frame), got ", d_input);
+  if (output == MambaOutput::logits) {
+    require(vocab_size > 0, where, "output", "logits needs a token model (vocab_size > 0)");
+    require(d_output == vocab_size, where, "d_output", "must be vocab_size = ", vocab_size, " for output logits, got ",
+            d_output);
+  }
+  if (output == MambaOutput::hidden)
+    require(d_output == block.d_model, where, "d_output", "must be d_model = ", block.d_model,
+            " for output hidden, got ", d_output);
   block.validate(where);
 }
+
+namespace {
+
+const char* to_string(MambaOutput o) {
+  return o == MambaOutput::linear ? "linear" : o == MambaOutput::logits ? "logits" : "hidden";
+}
+
+}  // namespace
 
 MambaModelConfig MambaModelConfig::from_json(const std::string& text) {
   layers_detail::ConfigJson j(text, "MambaModelConfig");
   MambaModelConfig c;
-  c.block.d_model = j.integer("d_model");
+  c.block = layers_detail::mamba_block_keys(j);
   c.n_layers = j.integer("n_layers");
-  c.block.d_state = j.integer("d_state", 16);
-  c.block.d_conv = j.integer("d_conv", 4);
-  c.block.d_inner = layers_detail::inner_size(j, c.block.d_model, "d_model");
-  c.block.dt_rank = layers_detail::dt_rank(j, c.block.d_model);
-  c.block.in_proj_bias = j.boolean("in_proj_bias", j.boolean("bias", false));
-  c.block.out_proj_bias = j.boolean("out_proj_bias", j.boolean("bias", false));
-  c.block.conv_bias = j.boolean("conv_bias", true);
+  c.vocab_size = j.integer("vocab_size", 0);
+  const std::string out = j.string("output", c.vocab_size > 0 ? "logits" : "linear");
+  if (out == "linear") c.output = MambaOutput::linear;
+  else if (out == "logits") c.output = MambaOutput::logits;
+  else if (out == "hidden") c.output = MambaOutput::hidden;
+  else j.bad("output", "must be \"linear\", \"logits\" or \"hidden\", got \"" + out + "\"");
+  c.tie_embeddings = j.boolean("tie_embeddings", true);
   c.d_input = j.integer("d_input", 1);
-  c.d_output = j.integer("d_output", 1);
+  const int d_out_default = c.output == MambaOutput::logits ? c.vocab_size
+                            : c.output == MambaOutput::hidden ? c.block.d_model
+                                                              : 1;
+  c.d_output = j.integer("d_output", d_out_default);
   const std::string norm = j.string("norm", "rmsnorm");
   if (norm == "rmsnorm") c.norm = NormKind::rmsnorm;
   else if (norm == "layernorm") c.norm = NormKind::layernorm;
@@ -49,7 +76,66 @@ MambaModelConfig MambaModelConfig::from_json(const std::string& text) {
   c.sample_rate = j.number("sample_rate", 0.0);
   if (j.has("residual_in_fp32") && !j.boolean("residual_in_fp32"))
     j.bad("residual_in_fp32", "must be true (ssmkit keeps the residual in the compute type, float32 or float64)");
+  j.finish();
   c.validate("MambaModelConfig");
+  return c;
+}
+
+MambaModelConfig MambaModelConfig::from_hf_json(const std::string& text, MambaOutput output) {
+  layers_detail::ConfigJson j(text, "MambaConfig", "config.json");
+  if (j.has("model_type") && j.string("model_type") != "mamba")
+    j.bad("model_type", "must be \"mamba\", got \"" + j.string("model_type") + "\"");
+  MambaModelConfig c;
+  auto& b = c.block;
+  b.d_model = j.integer("hidden_size", 768);
+  c.n_layers = j.integer("num_hidden_layers", 32);
+  b.d_state = j.integer("state_size", 16);
+  b.d_conv = j.integer("conv_kernel", 4);
+  b.d_inner = j.integer("intermediate_size", int(j.number("expand", 2.0) * b.d_model));
+  if (j.has("expand") && j.number("expand") * b.d_model != double(b.d_inner))
+    j.bad("expand", "must equal intermediate_size / hidden_size when both are given");
+  if (j.has("time_step_rank") && j.raw("time_step_rank").is_string()) {
+    if (j.string("time_step_rank") != "auto") j.bad("time_step_rank", "must be an integer or \"auto\"");
+    b.dt_rank = (b.d_model + 15) / 16;
+  } else {
+    b.dt_rank = j.integer("time_step_rank", (b.d_model + 15) / 16);
+  }
+  b.in_proj_bias = b.out_proj_bias = j.boolean("use_bias", false);
+  b.conv_bias = j.boolean("use_conv_bias", true);
+  b.hidden_act = layers_detail::mamba_activation(j);
+  c.norm = NormKind::rmsnorm;
+  c.norm_eps = j.number("layer_norm_epsilon", 1e-5);
+  c.vocab_size = j.integer("vocab_size", 50280);
+  c.tie_embeddings = j.boolean("tie_word_embeddings", true);
+  c.output = output;
+  c.d_input = 1;
+  c.d_output = output == MambaOutput::logits ? c.vocab_size : b.d_model;
+  // residual_in_fp32: the residual is kept in the compute type (float32 or float64), which is
+  // what either value computes for a float32 checkpoint.
+  j.boolean("residual_in_fp32", true);
+  // keys of the original mamba_ssm config that the Hugging Face conversion keeps: must agree
+  if (j.has("d_model") && j.integer("d_model") != b.d_model) j.bad("d_model", "must equal hidden_size");
+  if (j.has("n_layer") && j.integer("n_layer") != c.n_layers) j.bad("n_layer", "must equal num_hidden_layers");
+  if (j.has("d_inner") && j.integer("d_inner") != b.d_inner) j.bad("d_inner", "must equal intermediate_size");
+  if (j.has("rms_norm") && !j.boolean("rms_norm"))
+    j.bad("rms_norm", "must be true (transformers' Mamba computes RMSNorm only)");
+  if (j.has("ssm_cfg") && !(j.raw("ssm_cfg").is_object() && j.raw("ssm_cfg").empty()))
+    j.bad("ssm_cfg", "must be empty (the block's settings come from the keys of MambaConfig)");
+  if (j.has("architectures")) {
+    const auto& a = j.raw("architectures");
+    if (!a.is_array()) j.bad("architectures", "must be a list of names");
+    for (const auto& name : a)
+      if (!name.is_string() || (name != "MambaForCausalLM" && name != "MambaModel"))
+        j.bad("architectures", "must name MambaForCausalLM or MambaModel, got " + name.dump());
+  }
+  // training, initialization, generation and bookkeeping settings: nothing the forward pass reads
+  j.accept({"initializer_range", "rescale_prenorm_residual", "time_step_scale", "time_step_min", "time_step_max",
+            "time_step_init_scheme", "time_step_floor", "use_cache", "use_mambapy", "fused_add_norm",
+            "pad_vocab_size_multiple", "pad_token_id", "bos_token_id", "eos_token_id", "torch_dtype",
+            "transformers_version", "_name_or_path", "return_dict", "output_hidden_states", "output_attentions",
+            "torchscript", "use_return_dict"});
+  j.finish();
+  c.validate("MambaConfig");
   return c;
 }
 
@@ -64,12 +150,18 @@ std::string MambaModelConfig::to_json() const {
   j["in_proj_bias"] = block.in_proj_bias;
   j["conv_bias"] = block.conv_bias;
   j["out_proj_bias"] = block.out_proj_bias;
+  j["hidden_act"] = ssm::to_string(block.hidden_act);
   j["d_input"] = d_input;
   j["d_output"] = d_output;
   j["norm"] = norm == NormKind::rmsnorm ? "rmsnorm" : "layernorm";
   j["norm_eps"] = norm_eps;
   j["residual_in_fp32"] = true;
   j["sample_rate"] = sample_rate;
+  if (vocab_size > 0) {
+    j["vocab_size"] = vocab_size;
+    j["tie_embeddings"] = tie_embeddings;
+  }
+  j["output"] = to_string(output);
   return j.dump();
 }
 
@@ -78,18 +170,12 @@ std::string MambaModelConfig::to_json() const {
 template <class T>
 MambaModelParams<T> random_mamba_model(const MambaModelConfig& c, std::uint64_t seed) {
   c.validate("random_mamba_model");
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](std::size_t n, double bound) {
-    std::uniform_real_distribution<double> d(-bound, bound);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(d(rng));
-    return v;
-  };
+  layers_detail::UniformInit<T> uniform(seed);
   const std::size_t dm = c.block.d_model;
   const bool ln = c.norm == NormKind::layernorm;
   MambaModelParams<T> p;
-  p.encoder_weight = uniform(dm * c.d_input, 1 / std::sqrt(double(c.d_input)));
-  p.encoder_bias = uniform(dm, 1 / std::sqrt(double(c.d_input)));
+  if (c.vocab_size > 0) p.embedding = uniform(std::size_t(c.vocab_size) * dm, 1.0);
+  else uniform.linear(dm, c.d_input, p.encoder_weight, p.encoder_bias);
   for (int i = 0; i < c.n_layers; ++i) {
     p.mixers.push_back(random_mamba_block<T>(c.block, seed * 1000003 + std::uint64_t(i) + 1));
     p.norm_weight.push_back(std::vector<T>(dm, T(1)));
@@ -97,77 +183,106 @@ MambaModelParams<T> random_mamba_model(const MambaModelConfig& c, std::uint64_t 
   }
   p.norm_f_weight.assign(dm, T(1));
   if (ln) p.norm_f_bias.assign(dm, T(0));
-  p.decoder_weight = uniform(std::size_t(c.d_output) * dm, 1 / std::sqrt(double(dm)));
-  p.decoder_bias = uniform(c.d_output, 1 / std::sqrt(double(dm)));
+  if (c.output == MambaOutput::linear) uniform.linear(std::size_t(c.d_output), dm, p.decoder_weight, p.decoder_bias);
+  if (c.output == MambaOutput::logits && !c.tie_embeddings)
+    p.decoder_weight = uniform(std::size_t(c.vocab_size) * dm, 1 / std::sqrt(double(dm)));
   return p;
 }
 
-namespace {
-template <class T>
-void check_vec(const std::vector<T>& v, std::size_t n, const std::string& name) {
-  if (v.size() != n)
-    throw Error("MambaModel: parameter '" + name + "' must have " + std::to_string(n) + " elements, got " +
-                std::to_string(v.size()));
-  for (const T& x : v)
-    if (!std::isfinite(static_cast<double>(x))) throw Error("MambaModel: parameter '" + name + "' must be finite");
-}
-}  // namespace
-
 template <class T>
 MambaModel<T>::MambaModel(const MambaModelConfig& c, MambaModelParams<T> p) : cfg_(c), p_(std::move(p)) {
-  c.validate("MambaModel");
-  const std::size_t dm = c.block.d_model, L = c.n_layers;
+  constexpr const char* w = "MambaModel";
+  c.validate(w);
+  const std::size_t dm = c.block.d_model, L = c.n_layers, V = std::size_t(c.vocab_size);
   const bool ln = c.norm == NormKind::layernorm;
-  check_vec(p_.encoder_weight, dm * c.d_input, "encoder.weight");
-  check_vec(p_.encoder_bias, dm, "encoder.bias");
-  check_vec(p_.decoder_weight, dm * c.d_output, "decoder.weight");
-  check_vec(p_.decoder_bias, std::size_t(c.d_output), "decoder.bias");
-  check_vec(p_.norm_f_weight, dm, "norm_f.weight");
-  check_vec(p_.norm_f_bias, ln ? dm : 0, "norm_f.bias");
+  check_linear(w, "encoder", c.vocab_size > 0 ? 0 : dm, c.d_input, p_.encoder_weight, p_.encoder_bias);
+  check_param(p_.embedding, V * dm, w, "embeddings.weight");
+  if (c.output == MambaOutput::linear) {
+    check_linear(w, "decoder", std::size_t(c.d_output), dm, p_.decoder_weight, p_.decoder_bias);
+  } else {
+    check_param(p_.decoder_weight, c.output == MambaOutput::logits && !c.tie_embeddings ? V * dm : 0, w,
+                "lm_head.weight");
+    check_param(p_.decoder_bias, 0, w, "decoder.bias");
+  }
+  check_param(p_.norm_f_weight, dm, w, "norm_f.weight");
+  check_param(p_.norm_f_bias, ln ? dm : 0, w, "norm_f.bias");
   if (p_.mixers.size() != L || p_.norm_weight.size() != L || p_.norm_bias.size() != L)
     throw Error("MambaModel: parameters must hold n_layers = " + std::to_string(L) +
                 " mixers, norm weights and norm biases");
   for (std::size_t i = 0; i < L; ++i) {
     const std::string pre = "layers." + std::to_string(i) + ".";
-    check_vec(p_.norm_weight[i], dm, pre + "norm.weight");
-    check_vec(p_.norm_bias[i], ln ? dm : 0, pre + "norm.bias");
+    check_param(p_.norm_weight[i], dm, w, pre + "norm.weight");
+    check_param(p_.norm_bias[i], ln ? dm : 0, w, pre + "norm.bias");
     blocks_.emplace_back(c.block, std::move(p_.mixers[i]));
   }
   p_.mixers.clear();
 }
 
 template <class T>
-MambaModel<T> MambaModel<T>::from_file(const io::SafeTensors& f) {
-  const std::string arch = model_arch(f);
-  if (arch != "mamba")
-    throw Error("MambaModel: model file '" + f.origin() + "' has ssmkit.arch \"" + arch + "\", expected \"mamba\"");
-  auto cit = f.metadata().find("ssmkit.config");
-  if (cit == f.metadata().end())
-    throw Error("MambaModel: model file '" + f.origin() + "': __metadata__ key 'ssmkit.config' is missing");
-  MambaModelConfig c;
-  try {
-    c = MambaModelConfig::from_json(cit->second);
-  } catch (const Error& e) {
-    throw Error("model file '" + f.origin() + "': " + e.what());
-  }
-  TensorReader r(f, "MambaModel");
+MambaModel<T> MambaModel<T>::read(TensorReader& r, const MambaModelConfig& c, const std::string& stack,
+                                  const std::string& head) {
   const std::int64_t dm = c.block.d_model;
   const bool ln = c.norm == NormKind::layernorm;
   MambaModelParams<T> p;
-  p.encoder_weight = r.read<T>("encoder.weight", {dm, c.d_input});
-  p.encoder_bias = r.read<T>("encoder.bias", {dm});
+  if (c.vocab_size > 0) p.embedding = r.read<T>(stack + "embeddings.weight", {c.vocab_size, dm});
+  else layers_detail::read_linear(r, "encoder", dm, c.d_input, p.encoder_weight, p.encoder_bias);
   for (int i = 0; i < c.n_layers; ++i) {
-    const std::string pre = "layers." + std::to_string(i) + ".";
+    const std::string pre = stack + "layers." + std::to_string(i) + ".";
     p.mixers.push_back(read_mamba_block<T>(r, pre + "mixer.", c.block));
     p.norm_weight.push_back(r.read<T>(pre + "norm.weight", {dm}));
     p.norm_bias.push_back(ln ? r.read<T>(pre + "norm.bias", {dm}) : std::vector<T>{});
   }
-  p.norm_f_weight = r.read<T>("norm_f.weight", {dm});
-  if (ln) p.norm_f_bias = r.read<T>("norm_f.bias", {dm});
-  p.decoder_weight = r.read<T>("decoder.weight", {c.d_output, dm});
-  p.decoder_bias = r.read<T>("decoder.bias", {c.d_output});
+  p.norm_f_weight = r.read<T>(stack + "norm_f.weight", {dm});
+  if (ln) p.norm_f_bias = r.read<T>(stack + "norm_f.bias", {dm});
+  if (c.output == MambaOutput::linear) {
+    layers_detail::read_linear(r, "decoder", c.d_output, dm, p.decoder_weight, p.decoder_bias);
+  } else if (c.output == MambaOutput::logits) {
+    const std::string name = head + "lm_head.weight";
+    if (!c.tie_embeddings) {
+      p.decoder_weight = r.read<T>(name, {c.vocab_size, dm});
+    } else if (r.has(name)) {
+      // a tied head saved anyway must be the embedding itself
+      if (r.read<T>(name, {c.vocab_size, dm}) != p.embedding)
+        throw Error("MambaModel: tensor '" + name + "' differs from '" + stack +
+                    "embeddings.weight' although the embeddings are tied (tie_embeddings / tie_word_embeddings "
+                    "true)");
+    }
+  }
   r.finish();
   return MambaModel(c, std::move(p));
+}
+
+template <class T>
+MambaModel<T> MambaModel<T>::from_file(const io::SafeTensors& f) {
+  const auto c = layers_detail::read_model_config<MambaModelConfig>(f, "mamba", "MambaModel");
+  TensorReader r(f, "MambaModel");
+  return read(r, c, "", "");
+}
+
+template <class T>
+MambaModel<T> MambaModel<T>::from_hf_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const fs::path d(dir);
+  const std::string where = "MambaModel::from_hf_dir: '" + dir + "'";
+  if (!fs::is_directory(d)) throw Error(where + " is not a directory");
+  if (fs::exists(d / "model.safetensors.index.json") && !fs::exists(d / "model.safetensors"))
+    throw Error(where + ": sharded checkpoints (model.safetensors.index.json) are not supported: save with "
+                        "save_pretrained(..., max_shard_size=\"100GB\") to get one model.safetensors");
+  std::ifstream in(d / "config.json", std::ios::binary);
+  if (!in) throw Error(where + ": config.json is missing or unreadable");
+  std::ostringstream text;
+  text << in.rdbuf();
+  const io::SafeTensors f = io::SafeTensors::load((d / "model.safetensors").string());
+  // MambaForCausalLM keeps the stack under backbone.; MambaModel at the top level
+  const bool causal_lm = f.has("backbone.embeddings.weight");
+  MambaModelConfig c;
+  try {
+    c = MambaModelConfig::from_hf_json(text.str(), causal_lm ? MambaOutput::logits : MambaOutput::hidden);
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+  TensorReader r(f, "MambaModel");
+  return read(r, c, causal_lm ? "backbone." : "", "");
 }
 
 template <class T>
@@ -177,37 +292,21 @@ MambaModel<T> MambaModel<T>::load(const std::string& path) {
 
 template <class T>
 void MambaModel<T>::save(const std::string& path) const {
-  const io::DType dt = sizeof(T) == 4 ? io::DType::F32 : io::DType::F64;
-  std::vector<io::TensorOut> out;
-  auto add = [&](const std::string& name, std::vector<std::int64_t> shape, const std::vector<T>& v) {
-    out.push_back({name, dt, std::move(shape), std::vector<double>(v.begin(), v.end())});
-  };
-  const std::int64_t dm = cfg_.block.d_model, di = cfg_.block.d_inner, N = cfg_.block.d_state,
-                     K = cfg_.block.d_conv, R = cfg_.block.dt_rank;
-  add("encoder.weight", {dm, cfg_.d_input}, p_.encoder_weight);
-  add("encoder.bias", {dm}, p_.encoder_bias);
+  layers_detail::TensorWriter<T> out;
+  const std::int64_t dm = cfg_.block.d_model;
+  out.linear("encoder", dm, cfg_.d_input, p_.encoder_weight, p_.encoder_bias);
+  out.add("embeddings.weight", {cfg_.vocab_size, dm}, p_.embedding);
   for (int i = 0; i < cfg_.n_layers; ++i) {
     const std::string pre = "layers." + std::to_string(i) + ".";
-    const auto& m = blocks_[std::size_t(i)].params();
-    add(pre + "mixer.in_proj.weight", {2 * di, dm}, m.in_proj_weight);
-    if (!m.in_proj_bias.empty()) add(pre + "mixer.in_proj.bias", {2 * di}, m.in_proj_bias);
-    add(pre + "mixer.conv1d.weight", {di, 1, K}, m.conv1d_weight);
-    if (!m.conv1d_bias.empty()) add(pre + "mixer.conv1d.bias", {di}, m.conv1d_bias);
-    add(pre + "mixer.x_proj.weight", {R + 2 * N, di}, m.x_proj_weight);
-    add(pre + "mixer.dt_proj.weight", {di, R}, m.dt_proj_weight);
-    add(pre + "mixer.dt_proj.bias", {di}, m.dt_proj_bias);
-    add(pre + "mixer.A_log", {di, N}, m.A_log);
-    add(pre + "mixer.D", {di}, m.D);
-    add(pre + "mixer.out_proj.weight", {dm, di}, m.out_proj_weight);
-    if (!m.out_proj_bias.empty()) add(pre + "mixer.out_proj.bias", {dm}, m.out_proj_bias);
-    add(pre + "norm.weight", {dm}, p_.norm_weight[std::size_t(i)]);
-    if (!p_.norm_bias[std::size_t(i)].empty()) add(pre + "norm.bias", {dm}, p_.norm_bias[std::size_t(i)]);
+    layers_detail::write_mamba_block(out, pre + "mixer.", cfg_.block, blocks_[std::size_t(i)].params());
+    out.add(pre + "norm.weight", {dm}, p_.norm_weight[std::size_t(i)]);
+    out.add(pre + "norm.bias", {dm}, p_.norm_bias[std::size_t(i)]);
   }
-  add("norm_f.weight", {dm}, p_.norm_f_weight);
-  if (!p_.norm_f_bias.empty()) add("norm_f.bias", {dm}, p_.norm_f_bias);
-  add("decoder.weight", {cfg_.d_output, dm}, p_.decoder_weight);
-  add("decoder.bias", {cfg_.d_output}, p_.decoder_bias);
-  io::save_safetensors(path, out, {{"ssmkit.arch", "mamba"}, {"ssmkit.config", cfg_.to_json()}});
+  out.add("norm_f.weight", {dm}, p_.norm_f_weight);
+  out.add("norm_f.bias", {dm}, p_.norm_f_bias);
+  if (cfg_.output == MambaOutput::logits) out.add("lm_head.weight", {cfg_.vocab_size, dm}, p_.decoder_weight);
+  else out.linear("decoder", cfg_.d_output, dm, p_.decoder_weight, p_.decoder_bias);
+  out.save(path, "mamba", cfg_.to_json());
 }
 
 // ---- compute --------------------------------------------------------------------------------
@@ -220,6 +319,67 @@ void MambaModel<T>::norm(const T* x, std::ptrdiff_t rows, const std::vector<T>& 
   else layers_detail::layer_norm(x, rows, dm, w.data(), b.data(), cfg_.norm_eps, y);
 }
 
+namespace {
+// A token id stored in T: integral and in [0, vocab); -1 otherwise.
+template <class T>
+std::ptrdiff_t token_id(T v, int vocab) noexcept {
+  const double d = static_cast<double>(v);
+  if (!(d >= 0 && d < vocab) || d != std::floor(d)) return -1;
+  return static_cast<std::ptrdiff_t>(d);
+}
+}  // namespace
+
+template <class T>
+void MambaModel<T>::encode(const T* u, std::ptrdiff_t rows, T* h) const {
+  const std::ptrdiff_t dm = cfg_.block.d_model;
+  if (cfg_.vocab_size == 0) {
+    linear_gemm(u, rows, cfg_.d_input, p_.encoder_weight.data(), p_.encoder_bias.data(), dm, h);
+    return;
+  }
+  for (std::ptrdiff_t r = 0; r < rows; ++r) {
+    const std::ptrdiff_t id = token_id(u[r], cfg_.vocab_size);
+    if (id < 0)
+      fail("MambaModel::forward", "u", "must hold token ids (integers in [0, vocab_size = ", cfg_.vocab_size,
+           ")), got ", static_cast<double>(u[r]), " at frame ", r);
+    std::copy_n(p_.embedding.data() + id * dm, dm, h + r * dm);
+  }
+}
+
+template <class T>
+bool MambaModel<T>::encode_step(const T* u, T* h) const noexcept {
+  const std::ptrdiff_t dm = cfg_.block.d_model;
+  if (cfg_.vocab_size == 0) {
+    linear_rows(u, 1, cfg_.d_input, p_.encoder_weight.data(), p_.encoder_bias.data(), dm, h);
+    return true;
+  }
+  const std::ptrdiff_t id = token_id(*u, cfg_.vocab_size);
+  if (id < 0) return false;
+  std::copy_n(p_.embedding.data() + id * dm, dm, h);
+  return true;
+}
+
+template <class T>
+void MambaModel<T>::decode(const T* x, std::ptrdiff_t rows, T* y) const {
+  const std::ptrdiff_t dm = cfg_.block.d_model;
+  if (cfg_.output == MambaOutput::hidden) std::copy_n(x, rows * dm, y);
+  else if (cfg_.output == MambaOutput::linear)
+    linear_gemm(x, rows, dm, p_.decoder_weight.data(), p_.decoder_bias.data(), cfg_.d_output, y);
+  else
+    linear_gemm(x, rows, dm, (cfg_.tie_embeddings ? p_.embedding : p_.decoder_weight).data(),
+                static_cast<const T*>(nullptr), cfg_.d_output, y);
+}
+
+template <class T>
+void MambaModel<T>::decode_step(const T* x, T* y) const noexcept {
+  const std::ptrdiff_t dm = cfg_.block.d_model;
+  if (cfg_.output == MambaOutput::hidden) std::copy_n(x, dm, y);
+  else if (cfg_.output == MambaOutput::linear)
+    linear_rows(x, 1, dm, p_.decoder_weight.data(), p_.decoder_bias.data(), cfg_.d_output, y);
+  else
+    linear_rows(x, 1, dm, (cfg_.tie_embeddings ? p_.embedding : p_.decoder_weight).data(),
+                static_cast<const T*>(nullptr), cfg_.d_output, y);
+}
+
 template <class T>
 void MambaModel<T>::forward(const T* u, int batch, int length, T* y, Device device) const {
   constexpr const char* w = "MambaModel::forward";
@@ -229,7 +389,7 @@ void MambaModel<T>::forward(const T* u, int batch, int length, T* y, Device devi
   require(u != nullptr && y != nullptr, w, "u/y", "must not be null");
   const std::ptrdiff_t dm = cfg_.block.d_model, M = std::ptrdiff_t(batch) * length;
   std::vector<T> h(std::size_t(M * dm)), res(h.size()), hn(h.size());
-  linear_gemm(u, M, cfg_.d_input, p_.encoder_weight.data(), p_.encoder_bias.data(), dm, h.data());
+  encode(u, M, h.data());
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
     if (i == 0) res = h;
     else for (std::size_t k = 0; k < res.size(); ++k) res[k] += h[k];
@@ -238,7 +398,7 @@ void MambaModel<T>::forward(const T* u, int batch, int length, T* y, Device devi
   }
   for (std::size_t k = 0; k < res.size(); ++k) res[k] += h[k];
   norm(res.data(), M, p_.norm_f_weight, p_.norm_f_bias, hn.data());
-  linear_gemm(hn.data(), M, dm, p_.decoder_weight.data(), p_.decoder_bias.data(), cfg_.d_output, y);
+  decode(hn.data(), M, y);
 }
 
 template <class T>
@@ -271,7 +431,10 @@ void MambaModel<T>::process(const T* in, T* out, int n) noexcept {
   ScopedFlushDenormals ftz;
   const std::ptrdiff_t dm = cfg_.block.d_model, di = cfg_.d_input, dout = cfg_.d_output;
   for (int t = 0; t < n; ++t) {
-    linear_rows(in + t * di, 1, di, p_.encoder_weight.data(), p_.encoder_bias.data(), dm, h_.data());
+    if (!encode_step(in + t * di, h_.data())) {  // not a token id: NaN out, state kept
+      std::fill_n(out + t * dout, dout, std::numeric_limits<T>::quiet_NaN());
+      continue;
+    }
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
       if (i == 0) std::copy(h_.begin(), h_.end(), res_.begin());
       else for (std::ptrdiff_t k = 0; k < dm; ++k) res_[std::size_t(k)] += h_[std::size_t(k)];
@@ -280,33 +443,23 @@ void MambaModel<T>::process(const T* in, T* out, int n) noexcept {
     }
     for (std::ptrdiff_t k = 0; k < dm; ++k) res_[std::size_t(k)] += h_[std::size_t(k)];
     norm(res_.data(), 1, p_.norm_f_weight, p_.norm_f_bias, hn_.data());
-    linear_rows(hn_.data(), 1, dm, p_.decoder_weight.data(), p_.decoder_bias.data(), dout, out + t * dout);
+    decode_step(hn_.data(), out + t * dout);
   }
 }
 
 template <class T>
 std::size_t MambaModel<T>::state_size() const noexcept {
-  std::size_t n = 0;
-  for (const auto& s : states_) n += s.conv().size() + s.ssm().size();
-  return n;
+  return layers_detail::mamba_states_size(states_);
 }
 
 template <class T>
 void MambaModel<T>::save_state(T* dst) const noexcept {
-  for (const auto& s : states_) {
-    dst = std::copy(s.conv().begin(), s.conv().end(), dst);
-    dst = std::copy(s.ssm().begin(), s.ssm().end(), dst);
-  }
+  layers_detail::save_mamba_states(states_, dst);
 }
 
 template <class T>
 void MambaModel<T>::load_state(const T* src) noexcept {
-  for (auto& s : states_) {
-    std::copy_n(src, s.conv().size(), s.conv().begin());
-    src += s.conv().size();
-    std::copy_n(src, s.ssm().size(), s.ssm().begin());
-    src += s.ssm().size();
-  }
+  layers_detail::load_mamba_states(states_, src);
 }
 
 template class MambaModel<float>;

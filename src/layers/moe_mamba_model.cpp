@@ -6,6 +6,7 @@
 
 #include "layers/config_json.hpp"
 #include "layers/nn_ops.hpp"
+#include "layers/sequence_stack.hpp"
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/mamba_model.hpp"
@@ -29,24 +30,26 @@ void MoEMambaModelConfig::validate(const char* where) const {
 
 MoEMambaModelConfig MoEMambaModelConfig::from_json(const std::string& text) {
   // the block keys are MambaModel's (same names, same defaults); the MoE keys follow
-  const MambaModelConfig m = MambaModelConfig::from_json(text);
   layers_detail::ConfigJson j(text, "MoEMambaModelConfig");
-  if (m.norm != NormKind::rmsnorm) j.bad("norm", "must be \"rmsnorm\" (MoE-Mamba layers use RMSNorm)");
   MoEMambaModelConfig c;
-  c.d_input = m.d_input;
-  c.d_output = m.d_output;
-  c.n_layers = m.n_layers;
-  c.sample_rate = m.sample_rate;
-  c.layer.mixer = m.block;
-  c.layer.norm_eps = m.norm_eps;
+  c.layer.mixer = layers_detail::mamba_block_keys(j);
+  c.n_layers = j.integer("n_layers");
+  c.d_input = j.integer("d_input", 1);
+  c.d_output = j.integer("d_output", 1);
+  if (j.string("norm", "rmsnorm") != "rmsnorm") j.bad("norm", "must be \"rmsnorm\" (MoE-Mamba layers use RMSNorm)");
+  c.layer.norm_eps = j.number("norm_eps", 1e-5);
+  c.sample_rate = j.number("sample_rate", 0.0);
+  if (j.has("residual_in_fp32") && !j.boolean("residual_in_fp32"))
+    j.bad("residual_in_fp32", "must be true (ssmkit keeps the residual in the compute type, float32 or float64)");
   MoEFFNConfig& e = c.layer.moe;
-  e.d_model = m.block.d_model;
+  e.d_model = c.layer.mixer.d_model;
   e.n_experts = j.integer("n_experts");
   e.d_ff = j.integer("d_ff");
   e.top_k = j.integer("top_k", 1);
   e.activation = parse_activation(j.string("activation", "gelu"), "MoEMambaModelConfig", "activation");
   e.router_bias = j.boolean("router_bias", false);
   e.fc1_bias = e.fc2_bias = j.boolean("ffn_bias", true);
+  j.finish();
   c.validate("MoEMambaModelConfig");
   return c;
 }
@@ -64,6 +67,7 @@ std::string MoEMambaModelConfig::to_json() const {
   j["in_proj_bias"] = b.in_proj_bias;
   j["conv_bias"] = b.conv_bias;
   j["out_proj_bias"] = b.out_proj_bias;
+  j["hidden_act"] = to_string(b.hidden_act);
   j["n_experts"] = e.n_experts;
   j["d_ff"] = e.d_ff;
   j["top_k"] = e.top_k;
@@ -83,45 +87,25 @@ std::string MoEMambaModelConfig::to_json() const {
 template <class T>
 MoEMambaModelParams<T> random_moe_mamba_model(const MoEMambaModelConfig& c, std::uint64_t seed) {
   c.validate("random_moe_mamba_model");
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](std::size_t n, double bound) {
-    std::uniform_real_distribution<double> d(-bound, bound);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(d(rng));
-    return v;
-  };
+  layers_detail::UniformInit<T> uniform(seed);
   const std::size_t dm = c.layer.mixer.d_model;
   MoEMambaModelParams<T> p;
-  p.encoder_weight = uniform(dm * c.d_input, 1 / std::sqrt(double(c.d_input)));
-  p.encoder_bias = uniform(dm, 1 / std::sqrt(double(c.d_input)));
+  uniform.linear(dm, c.d_input, p.encoder_weight, p.encoder_bias);
   for (int i = 0; i < c.n_layers; ++i)
     p.layers.push_back(random_moe_mamba_layer<T>(c.layer, seed * 1000003 + std::uint64_t(i) + 1));
   p.norm_f_weight.assign(dm, T(1));
-  p.decoder_weight = uniform(std::size_t(c.d_output) * dm, 1 / std::sqrt(double(dm)));
-  p.decoder_bias = uniform(c.d_output, 1 / std::sqrt(double(dm)));
+  uniform.linear(std::size_t(c.d_output), dm, p.decoder_weight, p.decoder_bias);
   return p;
 }
 
-namespace {
-template <class T>
-void check_vec(const std::vector<T>& v, std::size_t n, const std::string& name) {
-  if (v.size() != n)
-    throw Error("MoEMambaModel: parameter '" + name + "' must have " + std::to_string(n) + " elements, got " +
-                std::to_string(v.size()));
-  for (const T& x : v)
-    if (!std::isfinite(static_cast<double>(x))) throw Error("MoEMambaModel: parameter '" + name + "' must be finite");
-}
-}  // namespace
-
 template <class T>
 MoEMambaModel<T>::MoEMambaModel(const MoEMambaModelConfig& c, MoEMambaModelParams<T> p) : cfg_(c) {
-  c.validate("MoEMambaModel");
+  constexpr const char* w = "MoEMambaModel";
+  c.validate(w);
   const std::size_t dm = c.layer.mixer.d_model, L = c.n_layers;
-  check_vec(p.encoder_weight, dm * c.d_input, "encoder.weight");
-  check_vec(p.encoder_bias, dm, "encoder.bias");
-  check_vec(p.decoder_weight, dm * c.d_output, "decoder.weight");
-  check_vec(p.decoder_bias, std::size_t(c.d_output), "decoder.bias");
-  check_vec(p.norm_f_weight, dm, "norm_f.weight");
+  layers_detail::check_linear(w, "encoder", dm, c.d_input, p.encoder_weight, p.encoder_bias);
+  layers_detail::check_linear(w, "decoder", std::size_t(c.d_output), dm, p.decoder_weight, p.decoder_bias);
+  layers_detail::check_param(p.norm_f_weight, dm, w, "norm_f.weight");
   if (p.layers.size() != L)
     throw Error("MoEMambaModel: parameters must hold n_layers = " + std::to_string(L) + " layers, got " +
                 std::to_string(p.layers.size()));
@@ -144,29 +128,15 @@ MoEMambaModel<T>::MoEMambaModel(const MoEMambaModelConfig& c, MoEMambaModelParam
 
 template <class T>
 MoEMambaModel<T> MoEMambaModel<T>::from_file(const io::SafeTensors& f) {
-  const std::string arch = model_arch(f);
-  if (arch != "moe_mamba")
-    throw Error("MoEMambaModel: model file '" + f.origin() + "' has ssmkit.arch \"" + arch +
-                "\", expected \"moe_mamba\"");
-  auto cit = f.metadata().find("ssmkit.config");
-  if (cit == f.metadata().end())
-    throw Error("MoEMambaModel: model file '" + f.origin() + "': __metadata__ key 'ssmkit.config' is missing");
-  MoEMambaModelConfig c;
-  try {
-    c = MoEMambaModelConfig::from_json(cit->second);
-  } catch (const Error& e) {
-    throw Error("model file '" + f.origin() + "': " + e.what());
-  }
+  const auto c = layers_detail::read_model_config<MoEMambaModelConfig>(f, "moe_mamba", "MoEMambaModel");
   TensorReader r(f, "MoEMambaModel");
   const std::int64_t dm = c.layer.mixer.d_model;
   MoEMambaModelParams<T> p;
-  p.encoder_weight = r.read<T>("encoder.weight", {dm, c.d_input});
-  p.encoder_bias = r.read<T>("encoder.bias", {dm});
+  layers_detail::read_linear(r, "encoder", dm, c.d_input, p.encoder_weight, p.encoder_bias);
   for (int i = 0; i < c.n_layers; ++i)
     p.layers.push_back(read_moe_mamba_layer<T>(r, "layers." + std::to_string(i) + ".", c.layer));
   p.norm_f_weight = r.read<T>("norm_f.weight", {dm});
-  p.decoder_weight = r.read<T>("decoder.weight", {c.d_output, dm});
-  p.decoder_bias = r.read<T>("decoder.bias", {c.d_output});
+  layers_detail::read_linear(r, "decoder", c.d_output, dm, p.decoder_weight, p.decoder_bias);
   r.finish();
   return MoEMambaModel(c, std::move(p));
 }
@@ -179,50 +149,28 @@ MoEMambaModel<T> MoEMambaModel<T>::load(const std::string& path) {
 template <class T>
 void MoEMambaModel<T>::save(const std::string& path) const {
   require(!layers_.empty(), "MoEMambaModel::save", "this", "must be a constructed model");
-  const io::DType dt = sizeof(T) == 4 ? io::DType::F32 : io::DType::F64;
-  std::vector<io::TensorOut> out;
-  auto add = [&](const std::string& name, std::vector<std::int64_t> shape, const std::vector<T>& v) {
-    if (!v.empty()) out.push_back({name, dt, std::move(shape), std::vector<double>(v.begin(), v.end())});
-  };
-  const auto& b = cfg_.layer.mixer;
+  layers_detail::TensorWriter<T> out;
   const auto& e = cfg_.layer.moe;
-  const std::int64_t dm = b.d_model, di = b.d_inner, N = b.d_state, K = b.d_conv, R = b.dt_rank, E = e.n_experts,
-                     df = e.d_ff;
-  add("encoder.weight", {dm, cfg_.d_input}, enc_w_);
-  add("encoder.bias", {dm}, enc_b_);
+  const std::int64_t dm = cfg_.layer.mixer.d_model, E = e.n_experts, df = e.d_ff;
+  out.linear("encoder", dm, cfg_.d_input, enc_w_, enc_b_);
   for (int i = 0; i < cfg_.n_layers; ++i) {
     const std::string pre = "layers." + std::to_string(i) + ".";
     const auto& l = layers_[std::size_t(i)];
-    const auto& m = l.mixer().params();
-    add(pre + "norm.weight", {dm}, l.norm_weight());
-    add(pre + "mixer.in_proj.weight", {2 * di, dm}, m.in_proj_weight);
-    add(pre + "mixer.in_proj.bias", {2 * di}, m.in_proj_bias);
-    add(pre + "mixer.conv1d.weight", {di, 1, K}, m.conv1d_weight);
-    add(pre + "mixer.conv1d.bias", {di}, m.conv1d_bias);
-    add(pre + "mixer.x_proj.weight", {R + 2 * N, di}, m.x_proj_weight);
-    add(pre + "mixer.dt_proj.weight", {di, R}, m.dt_proj_weight);
-    add(pre + "mixer.dt_proj.bias", {di}, m.dt_proj_bias);
-    add(pre + "mixer.A_log", {di, N}, m.A_log);
-    add(pre + "mixer.D", {di}, m.D);
-    add(pre + "mixer.out_proj.weight", {dm, di}, m.out_proj_weight);
-    add(pre + "mixer.out_proj.bias", {dm}, m.out_proj_bias);
-    add(pre + "moe_norm.weight", {dm}, l.moe_norm_weight());
+    out.add(pre + "norm.weight", {dm}, l.norm_weight());
+    layers_detail::write_mamba_block(out, pre + "mixer.", cfg_.layer.mixer, l.mixer().params());
+    out.add(pre + "moe_norm.weight", {dm}, l.moe_norm_weight());
     const auto& q = l.moe().params();
-    add(pre + "moe.router.weight", {E, dm}, q.router_weight);
-    add(pre + "moe.router.bias", {E}, q.router_bias);
+    out.linear(pre + "moe.router", E, dm, q.router_weight, q.router_bias);
     for (std::int64_t x = 0; x < E; ++x) {
       const std::string ep = pre + "moe.experts." + std::to_string(x) + ".";
       const auto& ex = q.experts[std::size_t(x)];
-      add(ep + "fc1.weight", {df, dm}, ex.fc1_weight);
-      add(ep + "fc1.bias", {df}, ex.fc1_bias);
-      add(ep + "fc2.weight", {dm, df}, ex.fc2_weight);
-      add(ep + "fc2.bias", {dm}, ex.fc2_bias);
+      out.linear(ep + "fc1", df, dm, ex.fc1_weight, ex.fc1_bias);
+      out.linear(ep + "fc2", dm, df, ex.fc2_weight, ex.fc2_bias);
     }
   }
-  add("norm_f.weight", {dm}, norm_f_);
-  add("decoder.weight", {cfg_.d_output, dm}, dec_w_);
-  add("decoder.bias", {cfg_.d_output}, dec_b_);
-  io::save_safetensors(path, out, {{"ssmkit.arch", "moe_mamba"}, {"ssmkit.config", cfg_.to_json()}});
+  out.add("norm_f.weight", {dm}, norm_f_);
+  out.linear("decoder", cfg_.d_output, dm, dec_w_, dec_b_);
+  out.save(path, "moe_mamba", cfg_.to_json());
 }
 
 // ---- compute --------------------------------------------------------------------------------
@@ -289,27 +237,17 @@ void MoEMambaModel<T>::process(const T* in, T* out, int n) noexcept {
 
 template <class T>
 std::size_t MoEMambaStreamState<T>::size() const noexcept {
-  std::size_t n = 0;
-  for (const auto& l : layers_) n += l.conv().size() + l.ssm().size();
-  return n;
+  return layers_detail::mamba_states_size(layers_);
 }
 
 template <class T>
 void MoEMambaStreamState<T>::save(T* dst) const noexcept {
-  for (const auto& l : layers_) {
-    dst = std::copy(l.conv().begin(), l.conv().end(), dst);
-    dst = std::copy(l.ssm().begin(), l.ssm().end(), dst);
-  }
+  layers_detail::save_mamba_states(layers_, dst);
 }
 
 template <class T>
 void MoEMambaStreamState<T>::load(const T* src) noexcept {
-  for (auto& l : layers_) {
-    std::copy_n(src, l.conv().size(), l.conv().begin());
-    src += l.conv().size();
-    std::copy_n(src, l.ssm().size(), l.ssm().begin());
-    src += l.ssm().size();
-  }
+  layers_detail::load_mamba_states(layers_, src);
 }
 
 template <class T>

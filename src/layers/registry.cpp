@@ -1,6 +1,7 @@
 #include "ssm/layers/registry.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <mutex>
 
@@ -79,6 +80,8 @@ std::unique_ptr<Model<T>> load_model(const io::SafeTensors& file, const std::str
 
 template <class T>
 std::unique_ptr<Model<T>> load_model(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return detail::load_hf_checkpoint<T>(path);
   const auto file = io::SafeTensors::load(path);
   return load_model<T>(file, path);
 }

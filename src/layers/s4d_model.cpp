@@ -57,6 +57,7 @@ S4DModelConfig S4DModelConfig::from_json(const std::string& text) {
   if (j.has("norm") && j.string("norm") != "layernorm") j.bad("norm", "must be \"layernorm\" (the S4 example's norm)");
   c.norm_eps = j.number("norm_eps", 1e-5);
   c.sample_rate = j.number("sample_rate", 48000.0);
+  j.finish();
   c.validate("S4DModelConfig");
   return c;
 }

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "layers/nn_ops.hpp"
+#include "layers/sequence_stack.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
@@ -22,6 +23,8 @@ void SS2DBlockConfig::validate(const char* where) const {
   require(d_conv >= 1 && d_conv % 2 == 1, where, "d_conv",
           "must be odd and >= 1 (a k x k conv with zero padding (k-1)/2 keeps H x W), got ", d_conv);
   require(dt_rank >= 1, where, "dt_rank", "must be >= 1, got ", dt_rank);
+  require(out_norm_eps > 0 && std::isfinite(out_norm_eps), where, "out_norm_eps", "must be finite and > 0, got ",
+          out_norm_eps);
 }
 
 SS2DBlockConfig infer_ss2d_block_config(const io::SafeTensors& file, const std::string& prefix) {
@@ -90,13 +93,7 @@ SS2DBlockParams<T> read_ss2d_block(TensorReader& r, const std::string& pre, cons
 template <class T>
 SS2DBlockParams<T> random_ss2d_block(const SS2DBlockConfig& c, std::uint64_t seed) {
   c.validate("random_ss2d_block");
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](std::size_t n, double bound) {
-    std::uniform_real_distribution<double> d(-bound, bound);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(d(rng));
-    return v;
-  };
+  layers_detail::UniformInit<T> uniform(seed);
   const std::size_t dm = c.d_model, di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
   SS2DBlockParams<T> p;
   p.in_proj_weight = uniform(2 * di * dm, 1 / std::sqrt(double(dm)));
@@ -105,15 +102,8 @@ SS2DBlockParams<T> random_ss2d_block(const SS2DBlockConfig& c, std::uint64_t see
   if (c.conv_bias) p.conv2d_bias = uniform(di, 1 / double(K));
   p.x_proj_weight = uniform(4 * (R + 2 * N) * di, 1 / std::sqrt(double(di)));
   p.dt_projs_weight = uniform(4 * di * R, 1 / std::sqrt(double(R)));
-  std::uniform_real_distribution<double> u01(0, 1);
-  p.dt_projs_bias.resize(4 * di);
-  for (auto& b : p.dt_projs_bias) {
-    const double dt = std::max(1e-4, std::exp(u01(rng) * (std::log(0.1) - std::log(1e-3)) + std::log(1e-3)));
-    b = static_cast<T>(dt + std::log(-std::expm1(-dt)));  // inverse softplus
-  }
-  p.A_logs.resize(4 * di * N);
-  for (std::size_t d = 0; d < 4 * di; ++d)
-    for (std::size_t n = 0; n < N; ++n) p.A_logs[d * N + n] = static_cast<T>(std::log(double(n + 1)));
+  p.dt_projs_bias = uniform.dt_bias(4 * di);
+  p.A_logs = layers_detail::UniformInit<T>::a_log(4 * di, N);
   p.Ds.assign(4 * di, T(1));
   p.out_norm_weight.assign(di, T(1));
   p.out_norm_bias.assign(di, T(0));
@@ -122,33 +112,24 @@ SS2DBlockParams<T> random_ss2d_block(const SS2DBlockConfig& c, std::uint64_t see
   return p;
 }
 
-namespace {
-template <class T>
-void check_size(const std::vector<T>& v, std::size_t n, const char* name, bool optional) {
-  if (optional && v.empty()) return;
-  require(v.size() == n, "SS2DBlock", name, "must have ", n, " elements", optional ? " (or none)" : "",
-          ", got ", v.size());
-  for (const T& x : v) require(std::isfinite(static_cast<double>(x)), "SS2DBlock", name, "must be finite");
-}
-}  // namespace
 
 template <class T>
 SS2DBlock<T>::SS2DBlock(const SS2DBlockConfig& c, SS2DBlockParams<T> p) : cfg_(c), p_(std::move(p)) {
   c.validate("SS2DBlock");
   const std::size_t dm = c.d_model, di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
-  check_size(p_.in_proj_weight, 2 * di * dm, "in_proj.weight", false);
-  check_size(p_.in_proj_bias, 2 * di, "in_proj.bias", true);
-  check_size(p_.conv2d_weight, di * K * K, "conv2d.weight", false);
-  check_size(p_.conv2d_bias, di, "conv2d.bias", true);
-  check_size(p_.x_proj_weight, 4 * (R + 2 * N) * di, "x_proj_weight", false);
-  check_size(p_.dt_projs_weight, 4 * di * R, "dt_projs_weight", false);
-  check_size(p_.dt_projs_bias, 4 * di, "dt_projs_bias", false);
-  check_size(p_.A_logs, 4 * di * N, "A_logs", false);
-  check_size(p_.Ds, 4 * di, "Ds", false);
-  check_size(p_.out_norm_weight, di, "out_norm.weight", false);
-  check_size(p_.out_norm_bias, di, "out_norm.bias", false);
-  check_size(p_.out_proj_weight, dm * di, "out_proj.weight", false);
-  check_size(p_.out_proj_bias, dm, "out_proj.bias", true);
+  check_param(p_.in_proj_weight, 2 * di * dm, "SS2DBlock", "in_proj.weight");
+  check_param(p_.in_proj_bias, 2 * di, "SS2DBlock", "in_proj.bias", true);
+  check_param(p_.conv2d_weight, di * K * K, "SS2DBlock", "conv2d.weight");
+  check_param(p_.conv2d_bias, di, "SS2DBlock", "conv2d.bias", true);
+  check_param(p_.x_proj_weight, 4 * (R + 2 * N) * di, "SS2DBlock", "x_proj_weight");
+  check_param(p_.dt_projs_weight, 4 * di * R, "SS2DBlock", "dt_projs_weight");
+  check_param(p_.dt_projs_bias, 4 * di, "SS2DBlock", "dt_projs_bias");
+  check_param(p_.A_logs, 4 * di * N, "SS2DBlock", "A_logs");
+  check_param(p_.Ds, 4 * di, "SS2DBlock", "Ds");
+  check_param(p_.out_norm_weight, di, "SS2DBlock", "out_norm.weight");
+  check_param(p_.out_norm_bias, di, "SS2DBlock", "out_norm.bias");
+  check_param(p_.out_proj_weight, dm * di, "SS2DBlock", "out_proj.weight");
+  check_param(p_.out_proj_bias, dm, "SS2DBlock", "out_proj.bias", true);
   cfg_.in_proj_bias = !p_.in_proj_bias.empty();
   cfg_.conv_bias = !p_.conv2d_bias.empty();
   cfg_.out_proj_bias = !p_.out_proj_bias.empty();
@@ -250,7 +231,8 @@ void SS2DBlock<T>::forward(const T* x, int batch, int H, int W, T* y, Device dev
   }
 
   // out_norm (LayerNorm over d_inner), gate by silu(z), out_proj
-  layers_detail::layer_norm(ys.data(), M, di, p_.out_norm_weight.data(), p_.out_norm_bias.data(), 1e-5, ys.data());
+  layers_detail::layer_norm(ys.data(), M, di, p_.out_norm_weight.data(), p_.out_norm_bias.data(), cfg_.out_norm_eps,
+                            ys.data());
 #pragma omp parallel for schedule(static) if (M * di > 65536)
   for (std::ptrdiff_t row = 0; row < M; ++row) {
     T* o = ys.data() + row * di;

@@ -7,6 +7,7 @@
 
 #include "layers/config_json.hpp"
 #include "layers/nn_ops.hpp"
+#include "layers/sequence_stack.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
 
@@ -52,15 +53,17 @@ VimModelConfig VimModelConfig::from_json(const std::string& text) {
   else if (cls == "none") c.cls_token = false;
   else j.bad("cls_token", "must be \"middle\" or \"none\", got \"" + cls + "\"");
   auto& b = c.block;
-  b.d_model = j.integer("embed_dim");
-  b.d_state = j.integer("d_state", 16);
-  b.d_conv = j.integer("d_conv", 4);
-  b.d_inner = layers_detail::inner_size(j, b.d_model, "embed_dim");
-  b.dt_rank = layers_detail::dt_rank(j, b.d_model);
-  b.in_proj_bias = j.boolean("in_proj_bias", false);
-  b.out_proj_bias = j.boolean("out_proj_bias", false);
-  b.conv_bias = j.boolean("conv_bias", true);
+  const MambaBlockConfig m = layers_detail::mamba_block_keys(j, "embed_dim");  // hidden_act: silu
+  b.d_model = m.d_model;
+  b.d_inner = m.d_inner;
+  b.d_state = m.d_state;
+  b.d_conv = m.d_conv;
+  b.dt_rank = m.dt_rank;
+  b.in_proj_bias = m.in_proj_bias;
+  b.conv_bias = m.conv_bias;
+  b.out_proj_bias = m.out_proj_bias;
   b.if_divide_out = j.boolean("if_divide_out", true);
+  j.finish();
   c.validate("VimModelConfig");
   return c;
 }
@@ -81,6 +84,7 @@ std::string VimModelConfig::to_json() const {
   j["in_proj_bias"] = block.in_proj_bias;
   j["out_proj_bias"] = block.out_proj_bias;
   j["conv_bias"] = block.conv_bias;
+  j["hidden_act"] = "silu";
   j["cls_token"] = cls_token ? "middle" : "none";
   j["num_classes"] = num_classes;
   j["norm_eps"] = norm_eps;
@@ -92,13 +96,7 @@ std::string VimModelConfig::to_json() const {
 template <class T>
 VimModelParams<T> random_vim_model(const VimModelConfig& c, std::uint64_t seed) {
   c.validate("random_vim_model");
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](std::size_t n, double bound) {
-    std::uniform_real_distribution<double> d(-bound, bound);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(d(rng));
-    return v;
-  };
+  layers_detail::UniformInit<T> uniform(seed);
   const std::size_t D = c.block.d_model, C = c.in_chans, k = c.patch_size;
   VimModelParams<T> p;
   p.patch_weight = uniform(D * C * k * k, 1 / std::sqrt(double(C * k * k)));
@@ -111,16 +109,14 @@ VimModelParams<T> random_vim_model(const VimModelConfig& c, std::uint64_t seed) 
     for (auto& w : p.norm_weight.back()) w += T(1);
   }
   p.norm_f_weight.assign(D, T(1));
-  p.head_weight = uniform(std::size_t(c.num_classes) * D, 1 / std::sqrt(double(D)));
-  p.head_bias = uniform(std::size_t(c.num_classes), 0.1);
+  uniform.linear(std::size_t(c.num_classes), D, p.head_weight, p.head_bias);
   return p;
 }
 
 namespace {
 template <class T>
-void check(const std::vector<T>& v, std::size_t n, const char* name) {
-  require(v.size() == n, "VimModel", name, "must have ", n, " elements, got ", v.size());
-  for (const T& x : v) require(std::isfinite(static_cast<double>(x)), "VimModel", name, "must be finite");
+void check(const std::vector<T>& v, std::size_t n, const std::string& name) {
+  layers_detail::check_param(v, n, "VimModel", name);
 }
 }  // namespace
 
@@ -137,29 +133,17 @@ VimModel<T>::VimModel(const VimModelConfig& c, VimModelParams<T> p) : cfg_(c), p
   require(p_.norm_weight.size() == std::size_t(c.depth), "VimModel", "layers.norm", "must have depth = ", c.depth,
           " norms, got ", p_.norm_weight.size());
   for (int i = 0; i < c.depth; ++i) {
-    check(p_.norm_weight[std::size_t(i)], D, "layers.{i}.norm.weight");
+    check(p_.norm_weight[std::size_t(i)], D, "layers." + std::to_string(i) + ".norm.weight");
     blocks_.emplace_back(c.block, std::move(p_.mixers[std::size_t(i)]));
   }
   p_.mixers.clear();
   check(p_.norm_f_weight, D, "norm_f.weight");
-  check(p_.head_weight, std::size_t(c.num_classes) * D, "head.weight");
-  check(p_.head_bias, std::size_t(c.num_classes), "head.bias");
+  layers_detail::check_linear("VimModel", "head", std::size_t(c.num_classes), D, p_.head_weight, p_.head_bias);
 }
 
 template <class T>
 VimModel<T> VimModel<T>::from_file(const io::SafeTensors& f) {
-  const std::string arch = model_arch(f);
-  if (arch != "vim")
-    throw Error("VimModel: model file '" + f.origin() + "' has ssmkit.arch \"" + arch + "\", expected \"vim\"");
-  auto cit = f.metadata().find("ssmkit.config");
-  if (cit == f.metadata().end())
-    throw Error("VimModel: model file '" + f.origin() + "': __metadata__ key 'ssmkit.config' is missing");
-  VimModelConfig c;
-  try {
-    c = VimModelConfig::from_json(cit->second);
-  } catch (const Error& e) {
-    throw Error("model file '" + f.origin() + "': " + e.what());
-  }
+  const auto c = layers_detail::read_model_config<VimModelConfig>(f, "vim", "VimModel");
   TensorReader r(f, "VimModel");
   const std::int64_t D = c.block.d_model, C = c.in_chans, k = c.patch_size;
   VimModelParams<T> p;
@@ -173,8 +157,7 @@ VimModel<T> VimModel<T>::from_file(const io::SafeTensors& f) {
     p.norm_weight.push_back(r.read<T>(pre + "norm.weight", {D}));
   }
   p.norm_f_weight = r.read<T>("norm_f.weight", {D});
-  p.head_weight = r.read<T>("head.weight", {c.num_classes, D});
-  p.head_bias = r.read<T>("head.bias", {c.num_classes});
+  layers_detail::read_linear(r, "head", c.num_classes, D, p.head_weight, p.head_bias);
   r.finish();
   return VimModel(c, std::move(p));
 }
@@ -186,45 +169,29 @@ VimModel<T> VimModel<T>::load(const std::string& path) {
 
 template <class T>
 void VimModel<T>::save(const std::string& path) const {
-  const io::DType dt = sizeof(T) == 4 ? io::DType::F32 : io::DType::F64;
-  std::vector<io::TensorOut> out;
-  auto add = [&](const std::string& name, std::vector<std::int64_t> shape, const std::vector<T>& v) {
-    if (!v.empty()) out.push_back({name, dt, std::move(shape), std::vector<double>(v.begin(), v.end())});
-  };
+  layers_detail::TensorWriter<T> out;
   const auto& b = cfg_.block;
   const std::int64_t D = b.d_model, di = b.d_inner, N = b.d_state, K = b.d_conv, R = b.dt_rank;
   const std::int64_t C = cfg_.in_chans, k = cfg_.patch_size;
-  add("patch_embed.proj.weight", {D, C, k, k}, p_.patch_weight);
-  add("patch_embed.proj.bias", {D}, p_.patch_bias);
-  add("cls_token", {1, 1, D}, p_.cls_token);
-  add("pos_embed", {1, cfg_.tokens(), D}, p_.pos_embed);
+  out.add("patch_embed.proj.weight", {D, C, k, k}, p_.patch_weight);
+  out.add("patch_embed.proj.bias", {D}, p_.patch_bias);
+  out.add("cls_token", {1, 1, D}, p_.cls_token);
+  out.add("pos_embed", {1, cfg_.tokens(), D}, p_.pos_embed);
   for (int i = 0; i < cfg_.depth; ++i) {
     const std::string pre = "layers." + std::to_string(i) + ".";
     const auto& m = blocks_[std::size_t(i)].params();
-    add(pre + "mixer.in_proj.weight", {2 * di, D}, m.fwd.in_proj_weight);
-    add(pre + "mixer.in_proj.bias", {2 * di}, m.fwd.in_proj_bias);
-    add(pre + "mixer.conv1d.weight", {di, 1, K}, m.fwd.conv1d_weight);
-    add(pre + "mixer.conv1d.bias", {di}, m.fwd.conv1d_bias);
-    add(pre + "mixer.x_proj.weight", {R + 2 * N, di}, m.fwd.x_proj_weight);
-    add(pre + "mixer.dt_proj.weight", {di, R}, m.fwd.dt_proj_weight);
-    add(pre + "mixer.dt_proj.bias", {di}, m.fwd.dt_proj_bias);
-    add(pre + "mixer.A_log", {di, N}, m.fwd.A_log);
-    add(pre + "mixer.D", {di}, m.fwd.D);
-    add(pre + "mixer.out_proj.weight", {D, di}, m.fwd.out_proj_weight);
-    add(pre + "mixer.out_proj.bias", {D}, m.fwd.out_proj_bias);
-    add(pre + "mixer.conv1d_b.weight", {di, 1, K}, m.conv1d_b_weight);
-    add(pre + "mixer.conv1d_b.bias", {di}, m.conv1d_b_bias);
-    add(pre + "mixer.x_proj_b.weight", {R + 2 * N, di}, m.x_proj_b_weight);
-    add(pre + "mixer.dt_proj_b.weight", {di, R}, m.dt_proj_b_weight);
-    add(pre + "mixer.dt_proj_b.bias", {di}, m.dt_proj_b_bias);
-    add(pre + "mixer.A_b_log", {di, N}, m.A_b_log);
-    add(pre + "mixer.D_b", {di}, m.D_b);
-    add(pre + "norm.weight", {D}, p_.norm_weight[std::size_t(i)]);
+    layers_detail::write_mamba_block(out, pre + "mixer.", b.forward_branch(), m.fwd);
+    out.add(pre + "mixer.conv1d_b.weight", {di, 1, K}, m.conv1d_b_weight);
+    out.add(pre + "mixer.conv1d_b.bias", {di}, m.conv1d_b_bias);
+    out.add(pre + "mixer.x_proj_b.weight", {R + 2 * N, di}, m.x_proj_b_weight);
+    out.linear(pre + "mixer.dt_proj_b", di, R, m.dt_proj_b_weight, m.dt_proj_b_bias);
+    out.add(pre + "mixer.A_b_log", {di, N}, m.A_b_log);
+    out.add(pre + "mixer.D_b", {di}, m.D_b);
+    out.add(pre + "norm.weight", {D}, p_.norm_weight[std::size_t(i)]);
   }
-  add("norm_f.weight", {D}, p_.norm_f_weight);
-  add("head.weight", {cfg_.num_classes, D}, p_.head_weight);
-  add("head.bias", {cfg_.num_classes}, p_.head_bias);
-  io::save_safetensors(path, out, {{"ssmkit.arch", "vim"}, {"ssmkit.config", cfg_.to_json()}});
+  out.add("norm_f.weight", {D}, p_.norm_f_weight);
+  out.linear("head", cfg_.num_classes, D, p_.head_weight, p_.head_bias);
+  out.save(path, "vim", cfg_.to_json());
 }
 
 template <class T>

@@ -7,6 +7,7 @@
 
 #include "layers/config_json.hpp"
 #include "layers/nn_ops.hpp"
+#include "layers/sequence_stack.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
 #include "ssm/layers/ss2d_block_cuda.hpp"
@@ -40,6 +41,8 @@ VMambaModelConfig VMambaModelConfig::from_json(const std::string& text) {
   c.d_input = j.integer("d_input", 1);
   c.d_output = j.integer("d_output", 1);
   c.norm_eps = j.number("norm_eps", 1e-6);
+  c.block.out_norm_eps = j.number("out_norm_eps", 1e-5);
+  j.finish();
   c.validate("VMambaModelConfig");
   return c;
 }
@@ -56,6 +59,7 @@ std::string VMambaModelConfig::to_json() const {
   j["dt_rank"] = block.dt_rank;
   j["d_ff"] = d_ff;
   j["norm_eps"] = norm_eps;
+  j["out_norm_eps"] = block.out_norm_eps;
   j["in_proj_bias"] = block.in_proj_bias;
   j["conv_bias"] = block.conv_bias;
   j["out_proj_bias"] = block.out_proj_bias;
@@ -65,17 +69,10 @@ std::string VMambaModelConfig::to_json() const {
 template <class T>
 VMambaModelParams<T> random_vmamba_model(const VMambaModelConfig& c, std::uint64_t seed) {
   c.validate("random_vmamba_model");
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](std::size_t n, double bound) {
-    std::uniform_real_distribution<double> d(-bound, bound);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(d(rng));
-    return v;
-  };
+  layers_detail::UniformInit<T> uniform(seed);
   const std::size_t dm = c.block.d_model, ff = c.d_ff;
   VMambaModelParams<T> p;
-  p.encoder_weight = uniform(dm * c.d_input, 1 / std::sqrt(double(c.d_input)));
-  p.encoder_bias = uniform(dm, 1 / std::sqrt(double(c.d_input)));
+  uniform.linear(dm, c.d_input, p.encoder_weight, p.encoder_bias);
   for (int i = 0; i < c.n_layers; ++i) {
     VMambaLayerParams<T> l;
     l.ln_1_weight.assign(dm, T(1));
@@ -84,28 +81,21 @@ VMambaModelParams<T> random_vmamba_model(const VMambaModelConfig& c, std::uint64
     if (ff > 0) {
       l.ln_2_weight.assign(dm, T(1));
       l.ln_2_bias.assign(dm, T(0));
-      l.fc1_weight = uniform(ff * dm, 1 / std::sqrt(double(dm)));
-      l.fc1_bias = uniform(ff, 1 / std::sqrt(double(dm)));
-      l.fc2_weight = uniform(dm * ff, 1 / std::sqrt(double(ff)));
-      l.fc2_bias = uniform(dm, 1 / std::sqrt(double(ff)));
+      uniform.linear(ff, dm, l.fc1_weight, l.fc1_bias);
+      uniform.linear(dm, ff, l.fc2_weight, l.fc2_bias);
     }
     p.layers.push_back(std::move(l));
   }
   p.norm_f_weight.assign(dm, T(1));
   p.norm_f_bias.assign(dm, T(0));
-  p.decoder_weight = uniform(std::size_t(c.d_output) * dm, 1 / std::sqrt(double(dm)));
-  p.decoder_bias = uniform(std::size_t(c.d_output), 1 / std::sqrt(double(dm)));
+  uniform.linear(std::size_t(c.d_output), dm, p.decoder_weight, p.decoder_bias);
   return p;
 }
 
 namespace {
 template <class T>
 void check_vec(const std::vector<T>& v, std::size_t n, const std::string& name) {
-  if (v.size() != n)
-    throw Error("VMambaModel: argument '" + name + "' must have " + std::to_string(n) + " elements, got " +
-                std::to_string(v.size()));
-  for (const T& x : v)
-    if (!std::isfinite(static_cast<double>(x))) throw Error("VMambaModel: argument '" + name + "' must be finite");
+  layers_detail::check_param(v, n, "VMambaModel", name);
 }
 }  // namespace
 
@@ -113,12 +103,11 @@ template <class T>
 VMambaModel<T>::VMambaModel(const VMambaModelConfig& c, VMambaModelParams<T> p) : cfg_(c), p_(std::move(p)) {
   c.validate("VMambaModel");
   const std::size_t dm = c.block.d_model, ff = c.d_ff, L = c.n_layers;
-  check_vec(p_.encoder_weight, dm * c.d_input, "encoder.weight");
-  check_vec(p_.encoder_bias, dm, "encoder.bias");
+  layers_detail::check_linear("VMambaModel", "encoder", dm, c.d_input, p_.encoder_weight, p_.encoder_bias);
   check_vec(p_.norm_f_weight, dm, "norm_f.weight");
   check_vec(p_.norm_f_bias, dm, "norm_f.bias");
-  check_vec(p_.decoder_weight, std::size_t(c.d_output) * dm, "decoder.weight");
-  check_vec(p_.decoder_bias, std::size_t(c.d_output), "decoder.bias");
+  layers_detail::check_linear("VMambaModel", "decoder", std::size_t(c.d_output), dm, p_.decoder_weight,
+                              p_.decoder_bias);
   if (p_.layers.size() != L)
     throw Error("VMambaModel: argument 'layers' must hold n_layers = " + std::to_string(L) + " layers, got " +
                 std::to_string(p_.layers.size()));
@@ -129,10 +118,8 @@ VMambaModel<T>::VMambaModel(const VMambaModelConfig& c, VMambaModelParams<T> p) 
     check_vec(l.ln_1_bias, dm, pre + "ln_1.bias");
     check_vec(l.ln_2_weight, ff ? dm : 0, pre + "ln_2.weight");
     check_vec(l.ln_2_bias, ff ? dm : 0, pre + "ln_2.bias");
-    check_vec(l.fc1_weight, ff * dm, pre + "mlp.fc1.weight");
-    check_vec(l.fc1_bias, ff, pre + "mlp.fc1.bias");
-    check_vec(l.fc2_weight, dm * ff, pre + "mlp.fc2.weight");
-    check_vec(l.fc2_bias, ff ? dm : 0, pre + "mlp.fc2.bias");
+    layers_detail::check_linear("VMambaModel", pre + "mlp.fc1", ff, dm, l.fc1_weight, l.fc1_bias);
+    layers_detail::check_linear("VMambaModel", pre + "mlp.fc2", ff ? dm : 0, ff, l.fc2_weight, l.fc2_bias);
     blocks_.emplace_back(c.block, std::move(l.self_attention));
     l.self_attention = {};
   }
@@ -147,23 +134,11 @@ VMambaModel<T>& VMambaModel<T>::operator=(VMambaModel&&) noexcept = default;
 
 template <class T>
 VMambaModel<T> VMambaModel<T>::from_file(const io::SafeTensors& f) {
-  const std::string arch = model_arch(f);
-  if (arch != "vmamba")
-    throw Error("VMambaModel: model file '" + f.origin() + "' has ssmkit.arch \"" + arch + "\", expected \"vmamba\"");
-  auto cit = f.metadata().find("ssmkit.config");
-  if (cit == f.metadata().end())
-    throw Error("VMambaModel: model file '" + f.origin() + "': __metadata__ key 'ssmkit.config' is missing");
-  VMambaModelConfig c;
-  try {
-    c = VMambaModelConfig::from_json(cit->second);
-  } catch (const Error& e) {
-    throw Error("model file '" + f.origin() + "': " + e.what());
-  }
+  const auto c = layers_detail::read_model_config<VMambaModelConfig>(f, "vmamba", "VMambaModel");
   TensorReader r(f, "VMambaModel");
   const std::int64_t dm = c.block.d_model, ff = c.d_ff;
   VMambaModelParams<T> p;
-  p.encoder_weight = r.read<T>("encoder.weight", {dm, c.d_input});
-  p.encoder_bias = r.read<T>("encoder.bias", {dm});
+  layers_detail::read_linear(r, "encoder", dm, c.d_input, p.encoder_weight, p.encoder_bias);
   for (int i = 0; i < c.n_layers; ++i) {
     const std::string pre = "layers." + std::to_string(i) + ".";
     VMambaLayerParams<T> l;
@@ -173,17 +148,14 @@ VMambaModel<T> VMambaModel<T>::from_file(const io::SafeTensors& f) {
     if (ff > 0) {
       l.ln_2_weight = r.read<T>(pre + "ln_2.weight", {dm});
       l.ln_2_bias = r.read<T>(pre + "ln_2.bias", {dm});
-      l.fc1_weight = r.read<T>(pre + "mlp.fc1.weight", {ff, dm});
-      l.fc1_bias = r.read<T>(pre + "mlp.fc1.bias", {ff});
-      l.fc2_weight = r.read<T>(pre + "mlp.fc2.weight", {dm, ff});
-      l.fc2_bias = r.read<T>(pre + "mlp.fc2.bias", {dm});
+      layers_detail::read_linear(r, pre + "mlp.fc1", ff, dm, l.fc1_weight, l.fc1_bias);
+      layers_detail::read_linear(r, pre + "mlp.fc2", dm, ff, l.fc2_weight, l.fc2_bias);
     }
     p.layers.push_back(std::move(l));
   }
   p.norm_f_weight = r.read<T>("norm_f.weight", {dm});
   p.norm_f_bias = r.read<T>("norm_f.bias", {dm});
-  p.decoder_weight = r.read<T>("decoder.weight", {c.d_output, dm});
-  p.decoder_bias = r.read<T>("decoder.bias", {c.d_output});
+  layers_detail::read_linear(r, "decoder", c.d_output, dm, p.decoder_weight, p.decoder_bias);
   r.finish();
   return VMambaModel(c, std::move(p));
 }
@@ -195,49 +167,37 @@ VMambaModel<T> VMambaModel<T>::load(const std::string& path) {
 
 template <class T>
 void VMambaModel<T>::save(const std::string& path) const {
-  const io::DType dt = sizeof(T) == 4 ? io::DType::F32 : io::DType::F64;
-  std::vector<io::TensorOut> out;
-  auto add = [&](const std::string& name, std::vector<std::int64_t> shape, const std::vector<T>& v) {
-    out.push_back({name, dt, std::move(shape), std::vector<double>(v.begin(), v.end())});
-  };
+  layers_detail::TensorWriter<T> out;
   const std::int64_t dm = cfg_.block.d_model, di = cfg_.block.d_inner, N = cfg_.block.d_state,
                      K = cfg_.block.d_conv, R = cfg_.block.dt_rank, ff = cfg_.d_ff;
-  add("encoder.weight", {dm, cfg_.d_input}, p_.encoder_weight);
-  add("encoder.bias", {dm}, p_.encoder_bias);
+  out.linear("encoder", dm, cfg_.d_input, p_.encoder_weight, p_.encoder_bias);
   for (int i = 0; i < cfg_.n_layers; ++i) {
     const std::string pre = "layers." + std::to_string(i) + ".";
     const auto& l = p_.layers[std::size_t(i)];
     const auto& s = blocks_[std::size_t(i)].params();
     const std::string sa = pre + "self_attention.";
-    add(pre + "ln_1.weight", {dm}, l.ln_1_weight);
-    add(pre + "ln_1.bias", {dm}, l.ln_1_bias);
-    add(sa + "in_proj.weight", {2 * di, dm}, s.in_proj_weight);
-    if (!s.in_proj_bias.empty()) add(sa + "in_proj.bias", {2 * di}, s.in_proj_bias);
-    add(sa + "conv2d.weight", {di, 1, K, K}, s.conv2d_weight);
-    if (!s.conv2d_bias.empty()) add(sa + "conv2d.bias", {di}, s.conv2d_bias);
-    add(sa + "x_proj_weight", {4, R + 2 * N, di}, s.x_proj_weight);
-    add(sa + "dt_projs_weight", {4, di, R}, s.dt_projs_weight);
-    add(sa + "dt_projs_bias", {4, di}, s.dt_projs_bias);
-    add(sa + "A_logs", {4 * di, N}, s.A_logs);
-    add(sa + "Ds", {4 * di}, s.Ds);
-    add(sa + "out_norm.weight", {di}, s.out_norm_weight);
-    add(sa + "out_norm.bias", {di}, s.out_norm_bias);
-    add(sa + "out_proj.weight", {dm, di}, s.out_proj_weight);
-    if (!s.out_proj_bias.empty()) add(sa + "out_proj.bias", {dm}, s.out_proj_bias);
-    if (ff > 0) {
-      add(pre + "ln_2.weight", {dm}, l.ln_2_weight);
-      add(pre + "ln_2.bias", {dm}, l.ln_2_bias);
-      add(pre + "mlp.fc1.weight", {ff, dm}, l.fc1_weight);
-      add(pre + "mlp.fc1.bias", {ff}, l.fc1_bias);
-      add(pre + "mlp.fc2.weight", {dm, ff}, l.fc2_weight);
-      add(pre + "mlp.fc2.bias", {dm}, l.fc2_bias);
-    }
+    out.add(pre + "ln_1.weight", {dm}, l.ln_1_weight);
+    out.add(pre + "ln_1.bias", {dm}, l.ln_1_bias);
+    out.linear(sa + "in_proj", 2 * di, dm, s.in_proj_weight, s.in_proj_bias);
+    out.add(sa + "conv2d.weight", {di, 1, K, K}, s.conv2d_weight);
+    out.add(sa + "conv2d.bias", {di}, s.conv2d_bias);
+    out.add(sa + "x_proj_weight", {4, R + 2 * N, di}, s.x_proj_weight);
+    out.add(sa + "dt_projs_weight", {4, di, R}, s.dt_projs_weight);
+    out.add(sa + "dt_projs_bias", {4, di}, s.dt_projs_bias);
+    out.add(sa + "A_logs", {4 * di, N}, s.A_logs);
+    out.add(sa + "Ds", {4 * di}, s.Ds);
+    out.add(sa + "out_norm.weight", {di}, s.out_norm_weight);
+    out.add(sa + "out_norm.bias", {di}, s.out_norm_bias);
+    out.linear(sa + "out_proj", dm, di, s.out_proj_weight, s.out_proj_bias);
+    out.add(pre + "ln_2.weight", {dm}, l.ln_2_weight);
+    out.add(pre + "ln_2.bias", {dm}, l.ln_2_bias);
+    out.linear(pre + "mlp.fc1", ff, dm, l.fc1_weight, l.fc1_bias);
+    out.linear(pre + "mlp.fc2", dm, ff, l.fc2_weight, l.fc2_bias);
   }
-  add("norm_f.weight", {dm}, p_.norm_f_weight);
-  add("norm_f.bias", {dm}, p_.norm_f_bias);
-  add("decoder.weight", {cfg_.d_output, dm}, p_.decoder_weight);
-  add("decoder.bias", {cfg_.d_output}, p_.decoder_bias);
-  io::save_safetensors(path, out, {{"ssmkit.arch", "vmamba"}, {"ssmkit.config", cfg_.to_json()}});
+  out.add("norm_f.weight", {dm}, p_.norm_f_weight);
+  out.add("norm_f.bias", {dm}, p_.norm_f_bias);
+  out.linear("decoder", cfg_.d_output, dm, p_.decoder_weight, p_.decoder_bias);
+  out.save(path, "vmamba", cfg_.to_json());
 }
 
 template <class T>

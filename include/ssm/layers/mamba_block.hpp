@@ -39,6 +39,7 @@
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/io/safetensors.hpp"
+#include "ssm/layers/activation.hpp"
 
 namespace ssm {
 namespace detail {
@@ -57,8 +58,12 @@ struct MambaBlockConfig {
   bool in_proj_bias = false;
   bool conv_bias = true;
   bool out_proj_bias = false;
+  /// The activation of the conv output and of the gate z (Hugging Face's hidden_act). The
+  /// block computes silu only: validate() refuses any other by name.
+  Activation hidden_act = Activation::silu;
 
-  /// Throws ssm::Error(where: argument '<field>' ...) unless every size is >= 1.
+  /// Throws ssm::Error(where: argument '<field>' ...) unless every size is >= 1 and
+  /// hidden_act is silu.
   void validate(const char* where) const;
 };
 

@@ -11,11 +11,13 @@
 // and a floating dtype (F32, F64, BF16 or F16; converted to the compute type T), and no other
 // tensor is present (a leftover tensor means the file and config disagree, e.g. n_layers).
 // Every failure throws ssm::Error naming the file, the tensor or key, and what was expected.
+#include <cmath>
 #include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "ssm/core/error.hpp"
 #include "ssm/io/safetensors.hpp"
 
 namespace ssm {
@@ -62,6 +64,18 @@ extern template std::vector<float> TensorReader::read_optional<float>(const std:
 extern template std::vector<double> TensorReader::read_optional<double>(const std::string&, const std::vector<std::int64_t>&);
 extern template std::vector<float> TensorReader::read_any<float>(const std::vector<std::string>&, const std::vector<std::vector<std::int64_t>>&);
 extern template std::vector<double> TensorReader::read_any<double>(const std::vector<std::string>&, const std::vector<std::vector<std::int64_t>>&);
+
+/// Validates a parameter handed to a layer's constructor: v must hold n finite values (an
+/// optional one may also be empty). Throws ssm::Error("<where>: argument '<name>' must have n
+/// elements[ (or none)], got m" / "... must be finite").
+template <class T>
+void check_param(const std::vector<T>& v, std::size_t n, const char* where, const std::string& name,
+                 bool optional = false) {
+  if (optional && v.empty()) return;
+  require(v.size() == n, where, name.c_str(), "must have ", n, " elements", optional ? " (or none)" : "", ", got ",
+          v.size());
+  for (const T& x : v) require(std::isfinite(static_cast<double>(x)), where, name.c_str(), "must be finite");
+}
 
 /// "(2, 3, 4)" for messages.
 std::string shape_string(const std::vector<std::int64_t>& shape);

@@ -34,9 +34,11 @@ std::vector<std::string> model_archs();
 /// The family registered for `arch`, or nullptr.
 const ModelFamily* find_model_family(const std::string& arch);
 
-/// Opens a model file of any registered family. Throws ssm::Error naming the file when it is
-/// unreadable, has no ssmkit.arch, an arch nobody registered (listing the known ones), or
-/// anything the family's loader rejects.
+/// Opens a model file of any registered family, or a Hugging Face checkpoint directory
+/// (config.json + model.safetensors; model_type "mamba": MambaModel / MambaForCausalLM, see
+/// docs/models.md). Throws ssm::Error naming the file when it is unreadable, has no
+/// ssmkit.arch, an arch nobody registered (listing the known ones), or anything the family's
+/// loader rejects.
 template <class T>
 std::unique_ptr<Model<T>> load_model(const std::string& path);
 template <class T>

@@ -8,7 +8,7 @@
 //   delta_k = dt_k dt_projs_weight[k]ᵀ                               (no bias: delta_bias below)
 //   ys     = cross_selective_scan(u = xc, delta, A = -exp(A_logs), B, C, D = Ds,
 //                                 delta_bias = dt_projs_bias, softplus)   (sum of 4 directions)
-//   out    = (LayerNorm(ys; out_norm, eps 1e-5) * silu(z)) out_proj.weightᵀ (+ out_proj.bias)
+//   out    = (LayerNorm(ys; out_norm, eps out_norm_eps (1e-5)) * silu(z)) out_proj.weightᵀ (+ out_proj.bias)
 // with the four directions of include/ssm/scan/cross_scan.hpp (0 row-major, 1 column-major,
 // 2 and 3 their reverses). Every projection is computed ONCE at each spatial position and the
 // cross-scan reads it through the directions' index maps (delta, B, C are pointwise in the
@@ -47,8 +47,10 @@ struct SS2DBlockConfig {
   bool in_proj_bias = false;
   bool conv_bias = true;
   bool out_proj_bias = false;
+  double out_norm_eps = 1e-5;  // eps of out_norm (VMamba's LayerNorm default)
 
-  /// Throws ssm::Error(where: argument '<field>' ...) unless every size is >= 1 and d_conv is odd.
+  /// Throws ssm::Error(where: argument '<field>' ...) unless every size is >= 1, d_conv is odd
+  /// and out_norm_eps is finite and > 0.
   void validate(const char* where) const;
 };
 
