@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ssmkit needs, only those missing. Used by `make` and CI.
 set -euo pipefail
-PKGS=(cmake g++ make pkg-config libeigen3-dev libfftw3-dev libboost-test-dev nlohmann-json3-dev
+PKGS=(cmake g++ make pkg-config libeigen3-dev libfftw3-dev libboost-test-dev nlohmann-json3-dev libhwy-dev
       portaudio19-dev libsndfile1-dev libbenchmark-dev libcli11-dev jackd2 clang libclang-rt-14-dev libomp-14-dev
       # Python tests (tests/python, label python; the venv adds safetensors from PyPI) and the
       # figures (tools/plot/ssmkit_plot.py: matplotlib).

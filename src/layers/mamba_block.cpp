@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <type_traits>
 
 #include "layers/nn_ops.hpp"
+#include "layers/stream_kernels.hpp"
 #include "core/dispatch.hpp"
 #include "layers/resident_weights.hpp"
 #include "ssm/core/device_buffer.hpp"
@@ -14,6 +16,14 @@
 #include "ssm/scan/state_update.hpp"
 
 namespace ssm {
+
+namespace detail {
+/// The float step's projections packed for the vector kernels (stream_kernels.hpp): in_proj,
+/// x_proj, dt_proj (with the dt bias: delta + bias in one pass) and out_proj.
+struct MambaStepWeights {
+  layers_detail::rt::PackedLinear in, xproj, dt, out;
+};
+}  // namespace detail
 
 using layers_detail::linear_gemm;
 using layers_detail::linear_rows_t;
@@ -149,24 +159,39 @@ MambaBlock<T>::MambaBlock(const MambaBlockConfig& c, MambaBlockParams<T> p)
   conv_t_.resize(K * di);
   for (std::size_t d = 0; d < di; ++d)
     for (std::size_t k = 0; k < K; ++k) conv_t_[k * di + d] = p_.conv1d_weight[d * K + k];
+  if constexpr (std::is_same_v<T, float>) {
+    namespace rt = layers_detail::rt;
+    auto w = std::make_shared<detail::MambaStepWeights>();
+    const std::ptrdiff_t sdm = dm, sdi = di, XD = R + 2 * N;
+    w->in = rt::pack_linear(p_.in_proj_weight, p_.in_proj_bias, 2 * sdi, sdm);
+    w->xproj = rt::pack_linear(p_.x_proj_weight, {}, XD, sdi);
+    w->dt = rt::pack_linear(p_.dt_proj_weight, p_.dt_proj_bias, sdi, std::ptrdiff_t(R));
+    w->out = rt::pack_linear(p_.out_proj_weight, p_.out_proj_bias, sdm, sdi);
+    step_w_ = std::move(w);
+  }
 }
 
 template <class T>
-MambaBlockState<T> MambaBlock<T>::make_state(int batch) const {
+MambaBlockState<T> MambaBlock<T>::make_state(int batch, int max_tokens) const {
   require(batch >= 1, "MambaBlock::make_state", "batch", "must be >= 1, got ", batch);
+  require(max_tokens >= 1, "MambaBlock::make_state", "max_tokens", "must be >= 1, got ", max_tokens);
   const std::size_t b = batch, di = cfg_.d_inner, N = cfg_.d_state, K = cfg_.d_conv, R = cfg_.dt_rank;
+  const std::size_t rows = std::max<std::size_t>(b, std::size_t(max_tokens));
   MambaBlockState<T> s;
   s.batch_ = batch;
+  s.max_tokens_ = max_tokens;
   s.conv_.assign(b * di * K, T(0));
   s.ssm_.assign(b * di * N, T(0));
-  s.xz_.assign(b * 2 * di, T(0));
-  s.xc_.assign(b * di, T(0));
-  s.xdbl_.assign(b * (R + 2 * N), T(0));
-  s.dt_.assign(b * di, T(0));
+  s.xz_.assign(rows * 2 * di, T(0));
+  s.xc_.assign(rows * di, T(0));
+  s.xdbl_.assign(rows * (R + 2 * N), T(0));
+  s.dt_.assign(rows * di, T(0));
   s.z_.assign(b * di, T(0));
   s.B_.assign(b * N, T(0));
   s.C_.assign(b * N, T(0));
-  s.y_.assign(b * di, T(0));
+  s.y_.assign(rows * di, T(0));
+  s.hist_.assign((std::size_t(max_tokens) + K - 1) * di, T(0));
+  s.scan_.assign(3 * di, T(0));
   return s;
 }
 
@@ -344,7 +369,60 @@ void MambaBlock<T>::step_back(T* y, MambaBlockState<T>& s) const noexcept {
 }
 
 template <class T>
+void MambaBlock<T>::step_block(const T* x, int n, T* y, int b, MambaBlockState<T>& s) const noexcept {
+  if constexpr (std::is_same_v<T, float>) {
+    namespace rt = layers_detail::rt;
+    const auto& w = *step_w_;
+    const std::ptrdiff_t dm = cfg_.d_model, di = cfg_.d_inner, N = cfg_.d_state, K = cfg_.d_conv,
+                         R = cfg_.dt_rank, XD = R + 2 * N;
+    float* xz = s.xz_.data();
+    float* hist = s.hist_.data();
+    float* xc = s.xc_.data();
+    float* xd = s.xdbl_.data();
+    float* delta = s.dt_.data();
+    float* ys = s.y_.data();
+    float* cs = s.conv_.data() + std::ptrdiff_t(b) * di * K;
+    rt::linear(w.in, x, n, dm, xz, 2 * di);
+    // conv inputs: the last K - 1 of the state (cs[c K + 1 + j]), then the block's x half
+    for (std::ptrdiff_t j = 0; j + 1 < K; ++j)
+      for (std::ptrdiff_t c = 0; c < di; ++c) hist[j * di + c] = cs[c * K + 1 + j];
+    for (std::ptrdiff_t t = 0; t < n; ++t) std::copy_n(xz + t * 2 * di, di, hist + (K - 1 + t) * di);
+    rt::conv_silu(hist, di, conv_t_.data(), p_.conv1d_bias.empty() ? nullptr : p_.conv1d_bias.data(), K, di, n, xc);
+    // the conv state becomes the last K inputs (hist rows n - 1 .. n + K - 2), oldest first
+    for (std::ptrdiff_t c = 0; c < di; ++c)
+      for (std::ptrdiff_t j = 0; j < K; ++j) cs[c * K + j] = hist[(n - 1 + j) * di + c];
+    rt::linear(w.xproj, xc, n, di, xd, XD);
+    rt::linear(w.dt, xd, n, XD, delta, di);  // dt_proj(dt) + dt bias
+    rt::mamba_scan(delta, xc, xz + di, 2 * di, xd + R, XD, A_.data(), p_.D.data(), di, N, n,
+                   s.ssm_.data() + std::ptrdiff_t(b) * di * N, s.scan_.data(), ys);
+    rt::linear(w.out, ys, n, di, y, dm);
+  } else {
+    (void)x, (void)n, (void)y, (void)b, (void)s;
+  }
+}
+
+template <class T>
+void MambaBlock<T>::step_tokens(const T* x, int n, T* y, MambaBlockState<T>& s) const noexcept {
+  const std::ptrdiff_t dm = cfg_.d_model;
+  if constexpr (std::is_same_v<T, float>) {
+    if (s.batch_ == 1) {
+      for (int t0 = 0; t0 < n; t0 += s.max_tokens_) {
+        const int m = std::min(s.max_tokens_, n - t0);
+        step_block(x + t0 * dm, m, y + t0 * dm, 0, s);
+      }
+      return;
+    }
+  }
+  const std::ptrdiff_t stride = dm * s.batch_;
+  for (int t = 0; t < n; ++t) step(x + t * stride, y + t * stride, s);
+}
+
+template <class T>
 void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s) const noexcept {
+  if constexpr (std::is_same_v<T, float>) {
+    for (int b = 0; b < s.batch_; ++b) step_block(x + b * cfg_.d_model, 1, y + b * cfg_.d_model, b, s);
+    return;
+  }
   step_front(x, s);
   SelectiveStateUpdateArgs<T> a;
   a.batch = s.batch_;
