@@ -85,10 +85,35 @@ void recurrence(const T* a, const T* b, const T* br, const T* bi, const T* c, co
   recurrence_impl(a, b, br, bi, c, e, D, H, N2, h_re, h_im, z, y, n);
 }
 
-/// Ad and W = C Bd (zoh, B = 1) at dt * dt_scale into the split arrays, which have their size
-/// already: no allocation.
+/// The stream's recurrence (float: rt::s4d_recurrence) on the mode-major layout (M, H): loops
+/// over channels innermost, which the compiler vectorizes as they stand (no reduction).
 template <class T>
-void discretize_into(const DiagonalSSM& s, double dt_scale, T* ad_re, T* ad_im, T* w_re, T* w_im) {
+void recurrence_mode_major(const T* ar, const T* ai, const T* wr, const T* wi, const T* D, std::ptrdiff_t H,
+                           std::ptrdiff_t M, T* sr, T* si, const T* z, T* y, std::ptrdiff_t n) noexcept {
+  for (std::ptrdiff_t t = 0; t < n; ++t) {
+    const T* zt = z + t * H;
+    T* yt = y + t * H;
+    for (std::ptrdiff_t c = 0; c < H; ++c) yt[c] = T(0);
+    for (std::ptrdiff_t m = 0; m < M; ++m) {
+      const std::ptrdiff_t o = m * H;
+#pragma omp simd
+      for (std::ptrdiff_t c = 0; c < H; ++c) {
+        const T r = ar[o + c] * sr[o + c] - ai[o + c] * si[o + c] + zt[c];
+        const T i = ar[o + c] * si[o + c] + ai[o + c] * sr[o + c];
+        sr[o + c] = r;
+        si[o + c] = i;
+        yt[c] += wr[o + c] * r - wi[o + c] * i;
+      }
+    }
+    for (std::ptrdiff_t c = 0; c < H; ++c) yt[c] = T(2) * yt[c] + D[c] * zt[c];
+  }
+}
+
+/// Ad and W = C Bd (zoh, B = 1) at dt * dt_scale into the split arrays, which have their size
+/// already: no allocation. Channel-major (H, N2) or, with mode_major, (N2, H).
+template <class T>
+void discretize_into(const DiagonalSSM& s, double dt_scale, T* ad_re, T* ad_im, T* w_re, T* w_im,
+                     bool mode_major = false) {
   for (int h = 0; h < s.H; ++h) {
     const double dt = s.dt(h) * dt_scale;
     require(std::isfinite(dt) && dt > 0, "S4DLayer::prepare", "dt", "must be finite and > 0 in channel ", h,
@@ -98,10 +123,11 @@ void discretize_into(const DiagonalSSM& s, double dt_scale, T* ad_re, T* ad_im, 
       std::complex<double> ad, bd;
       discretize_diag<double>(s.A.get(i), s.B.get(i), dt, Method::zoh, 0.0, ad, bd);
       const std::complex<double> w = s.C.get(i) * bd;  // fold Bd into the read-out
-      ad_re[i] = static_cast<T>(ad.real());
-      ad_im[i] = static_cast<T>(ad.imag());
-      w_re[i] = static_cast<T>(w.real());
-      w_im[i] = static_cast<T>(w.imag());
+      const std::size_t o = mode_major ? std::size_t(k) * std::size_t(s.H) + std::size_t(h) : i;
+      ad_re[o] = static_cast<T>(ad.real());
+      ad_im[o] = static_cast<T>(ad.imag());
+      w_re[o] = static_cast<T>(w.real());
+      w_im[o] = static_cast<T>(w.imag());
     }
   }
 }
@@ -281,13 +307,11 @@ void S4DLayer<T>::prepare(double dt_scale, int max_block) {
   if (max_block > max_block_) {  // first prepare, or a longer block: allocate
     max_block_ = 0;
     for (auto* v : {&ad_re_, &ad_im_, &w_re_, &w_im_, &s_re_, &s_im_}) v->assign(n, T(0));
-    b_re_.assign(n, T(1));  // s = h / Bd is driven by z itself
-    b_im_.assign(n, T(0));
     z_.assign(B * H, T(0));
     y_.assign(B * H, T(0));
     glu_.assign(B * 2 * H, T(0));
   }
-  discretize_into(ssm_, dt_scale, ad_re_.data(), ad_im_.data(), w_re_.data(), w_im_.data());
+  discretize_into(ssm_, dt_scale, ad_re_.data(), ad_im_.data(), w_re_.data(), w_im_.data(), true);
   max_block_ = std::max(max_block_, max_block);
   reset();
 }
@@ -315,8 +339,8 @@ void S4DLayer<T>::process(T* x, int n) noexcept {
       layers_detail::layer_norm(x, n, H, p_.norm_weight.data(), p_.norm_bias.data(), cfg_.norm_eps, z);
     else
       std::copy_n(x, n * H, z);
-    recurrence(ad_re_.data(), ad_im_.data(), b_re_.data(), b_im_.data(), w_re_.data(), w_im_.data(), p_.D.data(),
-               int(H), int(N2), s_re_.data(), s_im_.data(), z, y_.data(), n);
+    recurrence_mode_major(ad_re_.data(), ad_im_.data(), w_re_.data(), w_im_.data(), p_.D.data(), H, N2, s_re_.data(),
+                          s_im_.data(), z, y_.data(), n);
   }
   tail(y_.data(), n, x, glu_.data(), false);
 }

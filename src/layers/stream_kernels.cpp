@@ -291,38 +291,73 @@ void MambaScanImpl(const float* delta, const float* x, const float* z, std::ptrd
 
 // ---- S4D ------------------------------------------------------------------------------------
 
-/// One channel over n frames with its kV vectors of modes in registers.
-template <int kV>
-HWY_INLINE void S4DChannel(const float* ar, const float* ai, const float* wr, const float* wi, float Dc,
-                           float* sr, float* si, const float* z, std::ptrdiff_t zs, float* y, std::ptrdiff_t n) {
+// Layout (M, H): mode m of channel c at m H + c, so that one vector holds one mode of L
+// channels and the read-out sums over modes with vector adds (no horizontal sums). A group of
+// kU modes x one vector of channels stays in registers over the block's frames.
+#if HWY_TARGET <= HWY_AVX3
+constexpr int kModes = 4;  // 6 kModes state/coefficient registers of 32
+#else
+constexpr int kModes = 2;  // of 16
+#endif
+
+template <int kU, bool kMasked>
+HWY_INLINE void S4DGroup(const float* ar, const float* ai, const float* wr, const float* wi, std::ptrdiff_t H,
+                         float* sr, float* si, const float* z, float* y, std::ptrdiff_t n, std::size_t valid) {
   const D d;
-  const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
-  V a_r[kV], a_i[kV], w_r[kV], w_i[kV], s_r[kV], s_i[kV];
-  for (int v = 0; v < kV; ++v) {
-    a_r[v] = hn::LoadU(d, ar + v * L);
-    a_i[v] = hn::LoadU(d, ai + v * L);
-    w_r[v] = hn::LoadU(d, wr + v * L);
-    w_i[v] = hn::LoadU(d, wi + v * L);
-    s_r[v] = hn::LoadU(d, sr + v * L);
-    s_i[v] = hn::LoadU(d, si + v * L);
+  const auto m = hn::FirstN(d, valid);
+  auto load = [&](const float* p) { return kMasked ? hn::MaskedLoad(m, d, p) : hn::LoadU(d, p); };
+  auto store = [&](V v, float* p) {
+    if (kMasked) hn::BlendedStore(v, m, d, p);
+    else hn::StoreU(v, d, p);
+  };
+  V a_r[kU], a_i[kU], w_r[kU], w_i[kU], s_r[kU], s_i[kU];
+  for (int j = 0; j < kU; ++j) {
+    a_r[j] = load(ar + j * H);
+    a_i[j] = load(ai + j * H);
+    w_r[j] = load(wr + j * H);
+    w_i[j] = load(wi + j * H);
+    s_r[j] = load(sr + j * H);
+    s_i[j] = load(si + j * H);
   }
   for (std::ptrdiff_t t = 0; t < n; ++t) {
-    const float u = z[t * zs];
-    const V uv = hn::Set(d, u);
-    V acc = hn::Zero(d);
-    for (int v = 0; v < kV; ++v) {
-      const V r = hn::MulAdd(a_r[v], s_r[v], hn::NegMulAdd(a_i[v], s_i[v], uv));
-      const V i = hn::MulAdd(a_r[v], s_i[v], hn::Mul(a_i[v], s_r[v]));
-      s_r[v] = r;
-      s_i[v] = i;
-      acc = hn::MulAdd(w_r[v], r, hn::NegMulAdd(w_i[v], i, acc));
+    const V u = load(z + t * H);
+    V acc = load(y + t * H);
+    for (int j = 0; j < kU; ++j) {
+      const V r = hn::MulAdd(a_r[j], s_r[j], hn::NegMulAdd(a_i[j], s_i[j], u));
+      const V i = hn::MulAdd(a_r[j], s_i[j], hn::Mul(a_i[j], s_r[j]));
+      s_r[j] = r;
+      s_i[j] = i;
+      acc = hn::MulAdd(w_r[j], r, hn::NegMulAdd(w_i[j], i, acc));
     }
-    y[t * zs] = 2.0f * hn::GetLane(hn::SumOfLanes(d, acc)) + Dc * u;
+    store(acc, y + t * H);
   }
-  for (int v = 0; v < kV; ++v) {
-    hn::StoreU(s_r[v], d, sr + v * L);
-    hn::StoreU(s_i[v], d, si + v * L);
+  for (int j = 0; j < kU; ++j) {
+    store(s_r[j], sr + j * H);
+    store(s_i[j], si + j * H);
   }
+}
+
+template <bool kMasked>
+HWY_INLINE void S4DChannels(const float* ar, const float* ai, const float* wr, const float* wi, const float* Dp,
+                            std::ptrdiff_t H, std::ptrdiff_t M, float* sr, float* si, const float* z, float* y,
+                            std::ptrdiff_t n, std::size_t valid) {
+  const D d;
+  const auto msk = hn::FirstN(d, valid);
+  auto load = [&](const float* p) { return kMasked ? hn::MaskedLoad(msk, d, p) : hn::LoadU(d, p); };
+  auto store = [&](V v, float* p) {
+    if (kMasked) hn::BlendedStore(v, msk, d, p);
+    else hn::StoreU(v, d, p);
+  };
+  for (std::ptrdiff_t t = 0; t < n; ++t) store(hn::Zero(d), y + t * H);
+  std::ptrdiff_t k = 0;
+  for (; k + kModes <= M; k += kModes)
+    S4DGroup<kModes, kMasked>(ar + k * H, ai + k * H, wr + k * H, wi + k * H, H, sr + k * H, si + k * H, z, y, n,
+                              valid);
+  for (; k < M; ++k)
+    S4DGroup<1, kMasked>(ar + k * H, ai + k * H, wr + k * H, wi + k * H, H, sr + k * H, si + k * H, z, y, n, valid);
+  const V Dv = load(Dp);
+  for (std::ptrdiff_t t = 0; t < n; ++t)
+    store(hn::MulAdd(Dv, load(z + t * H), hn::Add(load(y + t * H), load(y + t * H))), y + t * H);
 }
 
 void S4DRecurrenceImpl(const float* ad_re, const float* ad_im, const float* w_re, const float* w_im,
@@ -330,33 +365,13 @@ void S4DRecurrenceImpl(const float* ad_re, const float* ad_im, const float* w_re
                        const float* z, float* y, std::ptrdiff_t n) {
   const D d;
   const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
-  for (std::ptrdiff_t c = 0; c < H; ++c) {
-    const std::ptrdiff_t o = c * M;
-    const float *ar = ad_re + o, *ai = ad_im + o, *wr = w_re + o, *wi = w_im + o;
-    float *sr = s_re + o, *si = s_im + o;
-    if (M == L) S4DChannel<1>(ar, ai, wr, wi, Dp[c], sr, si, z + c, H, y + c, n);
-    else if (M == 2 * L) S4DChannel<2>(ar, ai, wr, wi, Dp[c], sr, si, z + c, H, y + c, n);
-    else if (M == 4 * L) S4DChannel<4>(ar, ai, wr, wi, Dp[c], sr, si, z + c, H, y + c, n);
-    else {
-      // Any other mode count: vectors of modes from memory, a masked tail.
-      for (std::ptrdiff_t t = 0; t < n; ++t) {
-        const float u = z[t * H + c];
-        const V uv = hn::Set(d, u);
-        V acc = hn::Zero(d);
-        for (std::ptrdiff_t k = 0; k < M; k += L) {
-          const auto m = hn::FirstN(d, static_cast<std::size_t>(std::min(L, M - k)));
-          const V a_r = hn::MaskedLoad(m, d, ar + k), a_i = hn::MaskedLoad(m, d, ai + k);
-          const V s_r = hn::MaskedLoad(m, d, sr + k), s_i = hn::MaskedLoad(m, d, si + k);
-          const V r = hn::IfThenElseZero(m, hn::MulAdd(a_r, s_r, hn::NegMulAdd(a_i, s_i, uv)));
-          const V i = hn::MulAdd(a_r, s_i, hn::Mul(a_i, s_r));
-          hn::BlendedStore(r, m, d, sr + k);
-          hn::BlendedStore(i, m, d, si + k);
-          acc = hn::MulAdd(hn::MaskedLoad(m, d, wr + k), r, hn::NegMulAdd(hn::MaskedLoad(m, d, wi + k), i, acc));
-        }
-        y[t * H + c] = 2.0f * hn::GetLane(hn::SumOfLanes(d, acc)) + Dp[c] * u;
-      }
-    }
-  }
+  std::ptrdiff_t c = 0;
+  for (; c + L <= H; c += L)
+    S4DChannels<false>(ad_re + c, ad_im + c, w_re + c, w_im + c, Dp + c, H, M, s_re + c, s_im + c, z + c, y + c, n,
+                       static_cast<std::size_t>(L));
+  if (c < H)
+    S4DChannels<true>(ad_re + c, ad_im + c, w_re + c, w_im + c, Dp + c, H, M, s_re + c, s_im + c, z + c, y + c, n,
+                      static_cast<std::size_t>(H - c));
 }
 
 const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }

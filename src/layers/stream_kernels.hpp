@@ -72,8 +72,9 @@ void mamba_scan(const float* delta, const float* x, const float* z, std::ptrdiff
                 std::ptrdiff_t n, float* h, float* scratch, float* y) noexcept;
 
 /// The S4D layer's recurrence over `n` frames (zoh with Bd folded into w, s = h / Bd):
-///   s[c, m] = ad[c, m] s[c, m] + z[t, c],   y[t, c] = 2 Re(sum_m w[c, m] s[c, m]) + D[c] z[t, c]
-/// complex split re/im, (H, M) row-major; z, y (n, H) row-major (may not alias).
+///   s[m, c] = ad[m, c] s[m, c] + z[t, c],   y[t, c] = 2 Re(sum_m w[m, c] s[m, c]) + D[c] z[t, c]
+/// complex split re/im, (M, H) row-major (mode-major: one vector is one mode of a run of
+/// channels); z, y (n, H) row-major (may not alias).
 void s4d_recurrence(const float* ad_re, const float* ad_im, const float* w_re, const float* w_im, const float* D,
                     std::ptrdiff_t H, std::ptrdiff_t M, float* s_re, float* s_im, const float* z, float* y,
                     std::ptrdiff_t n) noexcept;

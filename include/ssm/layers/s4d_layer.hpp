@@ -20,10 +20,11 @@
 // scan: diag_scan; Device::cuda for conv (float) and scan, with A, B, C, D resident per GPU);
 // prepare()/process() one real-time stream: the recurrence
 //   s_t = Ad s_{t-1} + z_t  (s = h / Bd),  y_t = 2 Re(sum_n W s_t) + D z_t,  W = C Bd,
-// the same outputs as h_t = Ad h_{t-1} + Bd z_t, y_t = 2 Re(C h_t) + D z_t, with Ad and W in
-// split re/im arrays (H, N2). In float, process() runs on the vector kernels picked at run time
-// (src/layers/stream_kernels.hpp: modes of a channel held in registers over the block, vector
-// GELU/SiLU/sigmoid, packed output_linear over the block's rows).
+// the same outputs as h_t = Ad h_{t-1} + Bd z_t, y_t = 2 Re(C h_t) + D z_t, with Ad, W and s in
+// split re/im arrays, mode-major (N2, H): a vector holds one mode of a run of channels, so the
+// read-out sums modes with vector adds. In float, process() runs on the vector kernels picked
+// at run time (src/layers/stream_kernels.hpp: groups of modes held in registers over the
+// block's frames, vector GELU/SiLU/sigmoid, packed output_linear over the block's rows).
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -93,7 +94,7 @@ public:
   /// Real-time safe.
   void process(T* x, int n) noexcept;
   void reset() noexcept;
-  /// The recurrent state (s re, then s im, (H, N2) each): 2 H N2 values once prepared.
+  /// The recurrent state (s re, then s im, (N2, H) each): 2 H N2 values once prepared.
   std::size_t state_size() const noexcept { return s_re_.size() + s_im_.size(); }
   T* save_state(T* dst) const noexcept;
   const T* load_state(const T* src) noexcept;
@@ -105,9 +106,10 @@ private:
   S4DLayerParams<T> p_{};
   DiagonalSSM ssm_{};
   std::vector<T> out_wt_;  // output_linear weight transposed (H, 2H)
-  // streaming: Ad, the input gain b = 1 + 0i and W = C Bd (H, N2) split complex; the state
+  // streaming: Ad and W = C Bd split complex and the state s, mode-major (N2, H): one vector
+  // holds one mode of a run of channels
   int max_block_ = 0;
-  std::vector<T> ad_re_, ad_im_, b_re_, b_im_, w_re_, w_im_, s_re_, s_im_;
+  std::vector<T> ad_re_, ad_im_, w_re_, w_im_, s_re_, s_im_;
   std::vector<T> z_, y_, glu_;  // (max_block, H), (max_block, H), (max_block, 2H)
   // float: output_linear packed for the vector kernels
   std::shared_ptr<const detail::S4DStreamWeights> fast_;
