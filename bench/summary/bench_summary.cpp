@@ -71,6 +71,7 @@
 #include "ssm/io/atomic_file.hpp"
 #include "figure.hpp"  // tools/plot: matplotlib
 #include "ssm/layers/mamba_model.hpp"
+#include "ssm/layers/moe_mamba_model.hpp"
 #include "ssm/layers/s4d_model.hpp"
 #include "ssm/scan/diag_scan.hpp"
 #include "ssm/scan/selective_scan.hpp"
@@ -654,6 +655,29 @@ void bench_models(const Settings& set, double peak, Table& t) {
     ssm::MambaModel<float> m(cfg, ssm::random_mamba_model<float>(cfg, 1));
     const double slots = cfg.n_layers * mamba_block_slots(cfg.block) + 2.0 * cfg.block.d_model * 2;
     rows("Mamba model step mode at 48 kHz (2 layers, d_model 64, d_inner 128, N 16)", slots, m);
+  }
+  {
+    ssm::MoEMambaModelConfig cfg;
+    cfg.n_layers = 2;
+    auto& b = cfg.layer.mixer;
+    b.d_model = 64;
+    b.d_inner = 128;
+    b.d_state = 16;
+    b.d_conv = 4;
+    b.dt_rank = 4;
+    auto& e = cfg.layer.moe;
+    e.d_model = 64;
+    e.d_ff = 128;
+    e.n_experts = 4;
+    e.top_k = 1;
+    e.activation = ssm::Activation::gelu;
+    ssm::MoEMambaModel<float> m(cfg, ssm::random_moe_mamba_model<float>(cfg, 1));
+    // per layer: the mixer, the second RMSNorm, the router, top_k experts (fc1, GELU, fc2)
+    const double moe = 2.0 * b.d_model + b.d_model * e.n_experts +
+                       e.top_k * (2.0 * b.d_model * e.d_ff + e.d_ff);
+    const double slots = cfg.n_layers * (mamba_block_slots(b) + moe) + 2.0 * b.d_model * 2;
+    rows("MoE-Mamba model step mode at 48 kHz (2 layers, d_model 64, d_inner 128, N 16, 4 experts d_ff 128, top 1)",
+         slots, m);
   }
 }
 

@@ -22,11 +22,13 @@ namespace detail {
 /// x_proj, dt_proj (with the dt bias: delta + bias in one pass) and out_proj.
 struct MambaStepWeights {
   layers_detail::rt::PackedLinear in, xproj, dt, out;
+  std::vector<float> At;  // A transposed (d_state, d_inner), for blocks (rt::mamba_scan_t)
 };
 }  // namespace detail
 
 using layers_detail::linear_gemm;
 using layers_detail::linear_rows_t;
+
 using layers_detail::silu;
 
 void MambaBlockConfig::validate(const char* where) const {
@@ -119,6 +121,20 @@ template <class T>
 void MambaBlockState<T>::reset() noexcept {
   std::fill(conv_.begin(), conv_.end(), T(0));
   std::fill(ssm_.begin(), ssm_.end(), T(0));
+  std::fill(hT_.begin(), hT_.end(), T(0));
+  transposed_current_ = false;
+}
+
+template <class T>
+void MambaBlockState<T>::sync_public() const noexcept {
+  if (!transposed_current_) return;
+  const std::ptrdiff_t di = d_inner_, N = d_state_;
+  for (std::ptrdiff_t b = 0; b < batch_; ++b) {
+    const T* t = hT_.data() + b * di * N;
+    T* h = ssm_.data() + b * di * N;
+    for (std::ptrdiff_t c = 0; c < di; ++c)
+      for (std::ptrdiff_t k = 0; k < N; ++k) h[c * N + k] = t[k * di + c];
+  }
 }
 
 namespace {
@@ -167,6 +183,9 @@ MambaBlock<T>::MambaBlock(const MambaBlockConfig& c, MambaBlockParams<T> p)
     w->xproj = rt::pack_linear(p_.x_proj_weight, {}, XD, sdi);
     w->dt = rt::pack_linear(p_.dt_proj_weight, p_.dt_proj_bias, sdi, std::ptrdiff_t(R));
     w->out = rt::pack_linear(p_.out_proj_weight, p_.out_proj_bias, sdm, sdi);
+    w->At.resize(A_.size());
+    for (std::size_t d = 0; d < di; ++d)
+      for (std::size_t n = 0; n < N; ++n) w->At[n * di + d] = A_[d * N + n];
     step_w_ = std::move(w);
   }
 }
@@ -180,6 +199,9 @@ MambaBlockState<T> MambaBlock<T>::make_state(int batch, int max_tokens) const {
   MambaBlockState<T> s;
   s.batch_ = batch;
   s.max_tokens_ = max_tokens;
+  s.d_inner_ = cfg_.d_inner;
+  s.d_state_ = cfg_.d_state;
+  if constexpr (std::is_same_v<T, float>) s.hT_.assign(b * di * N, T(0));
   s.conv_.assign(b * di * K, T(0));
   s.ssm_.assign(b * di * N, T(0));
   s.xz_.assign(rows * 2 * di, T(0));
@@ -191,7 +213,6 @@ MambaBlockState<T> MambaBlock<T>::make_state(int batch, int max_tokens) const {
   s.C_.assign(b * N, T(0));
   s.y_.assign(rows * di, T(0));
   s.hist_.assign((std::size_t(max_tokens) + K - 1) * di, T(0));
-  s.scan_.assign(3 * di, T(0));
   return s;
 }
 
@@ -235,6 +256,10 @@ void MambaBlock<T>::forward_inner(const T* xz, int batch, int length, T* ys_out,
     require(state->batch() == batch && state->conv_.size() == std::size_t(batch * di * K) &&
                 state->ssm_.size() == std::size_t(batch * di * N),
             w, "state", "must be made by make_state(", batch, ") of this block");
+  if (state) {  // the scan reads and writes the (batch, d_inner, d_state) layout
+    state->sync_public();
+    state->transposed_current_ = false;
+  }
 
   // causal depthwise conv (left context: the conv state or zeros) + SiLU -> xc (M, di)
   std::vector<T> xc(std::size_t(M * di));
@@ -393,8 +418,17 @@ void MambaBlock<T>::step_block(const T* x, int n, T* y, int b, MambaBlockState<T
       for (std::ptrdiff_t j = 0; j < K; ++j) cs[c * K + j] = hist[(n - 1 + j) * di + c];
     rt::linear(w.xproj, xc, n, di, xd, XD);
     rt::linear(w.dt, xd, n, XD, delta, di);  // dt_proj(dt) + dt bias
-    rt::mamba_scan(delta, xc, xz + di, 2 * di, xd + R, XD, A_.data(), p_.D.data(), di, N, n,
-                   s.ssm_.data() + std::ptrdiff_t(b) * di * N, s.scan_.data(), ys);
+    if (!s.transposed_current_) {  // the state was read, written or scanned: bring hT_ up to date
+      for (std::ptrdiff_t bb = 0; bb < s.batch_; ++bb) {
+        const float* h = s.ssm_.data() + bb * di * N;
+        float* t = s.hT_.data() + bb * di * N;
+        for (std::ptrdiff_t c = 0; c < di; ++c)
+          for (std::ptrdiff_t k = 0; k < N; ++k) t[k * di + c] = h[c * N + k];
+      }
+      s.transposed_current_ = true;
+    }
+    rt::mamba_scan_t(delta, xc, xz + di, 2 * di, xd + R, XD, w.At.data(), p_.D.data(), di, N, n,
+                     s.hT_.data() + std::ptrdiff_t(b) * di * N, ys);
     rt::linear(w.out, ys, n, di, y, dm);
   } else {
     (void)x, (void)n, (void)y, (void)b, (void)s;
@@ -470,6 +504,8 @@ void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s, Device device)
     return;
   }
   const auto& w = gpu_weights();  // resident A, D, dt bias
+  s.sync_public();
+  s.transposed_current_ = false;
   step_front(x, s);
   DeviceBuffer<T> dstate(s.ssm_), dx(s.xc_), ddt(s.dt_), dB(s.B_), dC(s.C_), dz(s.z_), dout(s.y_.size());
   SelectiveStateUpdateArgs<T> a;

@@ -147,11 +147,15 @@ void RmsNormImpl(const float* x, std::ptrdiff_t rows, std::ptrdiff_t n, const fl
 
 // ---- linear maps ----------------------------------------------------------------------------
 
-// Registers: AVX-512 has 32 vector registers, AVX2/SSE 16.
+// Every output is computed in one order, whatever the tile it falls in: the bias plus the even
+// inputs, in order, in one accumulator, the odd inputs in a second, then their sum. So a row's
+// outputs do not depend on how many rows are computed with it (the streaming contract: any
+// block split gives the same outputs bit for bit), and a single row still has 2 kC
+// independent FMA chains. Registers: AVX-512 has 32 vector registers, AVX2/SSE 16.
 #if HWY_TARGET <= HWY_AVX3
-constexpr int kCols = 4;
+constexpr int kCols1 = 4, kCols4 = 2;  // accumulators: 8 (one row), 16 (four rows)
 #else
-constexpr int kCols = 2;
+constexpr int kCols1 = 2, kCols4 = 1;  // 4, 8
 #endif
 
 HWY_INLINE void StoreCols(D d, V v, float* y, std::ptrdiff_t col, std::ptrdiff_t out) {
@@ -167,57 +171,63 @@ HWY_INLINE void Tile(const PackedLinear& w, const float* X, std::ptrdiff_t xs, f
   const D d;
   const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d)), op = w.out_pad, in = w.in;
   const float* wt = w.wt.data() + o0;
-  V acc[kR][kC];
+  V even[kR][kC], odd[kR][kC];
   for (int c = 0; c < kC; ++c) {
     const V bv = hn::LoadU(d, w.b.data() + o0 + c * L);
-    for (int r = 0; r < kR; ++r) acc[r][c] = bv;
+    for (int r = 0; r < kR; ++r) {
+      even[r][c] = bv;
+      odd[r][c] = hn::Zero(d);
+    }
   }
-  if constexpr (kR == 1) {
-    // One row: even and odd inputs into two accumulator sets (2 kC independent FMA chains).
-    V acc2[kC];
-    for (int c = 0; c < kC; ++c) acc2[c] = hn::Zero(d);
-    std::ptrdiff_t i = 0;
-    for (; i + 2 <= in; i += 2) {
-      const V x0 = hn::Set(d, X[i]), x1 = hn::Set(d, X[i + 1]);
+  std::ptrdiff_t i = 0;
+  for (; i + 2 <= in; i += 2) {
+    V w0[kC], w1[kC];
+    for (int c = 0; c < kC; ++c) {
+      w0[c] = hn::LoadU(d, wt + i * op + c * L);
+      w1[c] = hn::LoadU(d, wt + (i + 1) * op + c * L);
+    }
+    for (int r = 0; r < kR; ++r) {
+      const V x0 = hn::Set(d, X[r * xs + i]), x1 = hn::Set(d, X[r * xs + i + 1]);
       for (int c = 0; c < kC; ++c) {
-        acc[0][c] = hn::MulAdd(x0, hn::LoadU(d, wt + i * op + c * L), acc[0][c]);
-        acc2[c] = hn::MulAdd(x1, hn::LoadU(d, wt + (i + 1) * op + c * L), acc2[c]);
+        even[r][c] = hn::MulAdd(x0, w0[c], even[r][c]);
+        odd[r][c] = hn::MulAdd(x1, w1[c], odd[r][c]);
       }
     }
-    if (i < in) {
-      const V x0 = hn::Set(d, X[i]);
-      for (int c = 0; c < kC; ++c) acc[0][c] = hn::MulAdd(x0, hn::LoadU(d, wt + i * op + c * L), acc[0][c]);
-    }
-    for (int c = 0; c < kC; ++c) acc[0][c] = hn::Add(acc[0][c], acc2[c]);
-  } else {
-    for (std::ptrdiff_t i = 0; i < in; ++i) {
-      V wv[kC];
-      for (int c = 0; c < kC; ++c) wv[c] = hn::LoadU(d, wt + i * op + c * L);
-      for (int r = 0; r < kR; ++r) {
-        const V xv = hn::Set(d, X[r * xs + i]);
-        for (int c = 0; c < kC; ++c) acc[r][c] = hn::MulAdd(xv, wv[c], acc[r][c]);
-      }
+  }
+  if (i < in) {
+    for (int r = 0; r < kR; ++r) {
+      const V x0 = hn::Set(d, X[r * xs + i]);
+      for (int c = 0; c < kC; ++c) even[r][c] = hn::MulAdd(x0, hn::LoadU(d, wt + i * op + c * L), even[r][c]);
     }
   }
   for (int r = 0; r < kR; ++r)
-    for (int c = 0; c < kC; ++c) StoreCols(d, acc[r][c], Y + r * ys, o0 + c * L, w.out);
+    for (int c = 0; c < kC; ++c) StoreCols(d, hn::Add(even[r][c], odd[r][c]), Y + r * ys, o0 + c * L, w.out);
 }
 
-template <int kR>
-HWY_INLINE void Rows(const PackedLinear& w, const float* X, std::ptrdiff_t xs, float* Y, std::ptrdiff_t ys) {
+/// Columns [o0, o0 + kC vectors) for `rows` rows at a time (4 or 1): the weight tile (in x kC
+/// vectors) is read from L2 once and from L1 by every block of rows after it.
+template <int kR, int kC>
+HWY_INLINE void Columns(const PackedLinear& w, const float* X, std::ptrdiff_t rows, std::ptrdiff_t xs, float* Y,
+                        std::ptrdiff_t ys, std::ptrdiff_t o0) {
+  for (std::ptrdiff_t r = 0; r + kR <= rows; r += kR) Tile<kR, kC>(w, X + r * xs, xs, Y + r * ys, ys, o0);
+}
+
+template <int kR, int kC>
+HWY_INLINE void AllColumns(const PackedLinear& w, const float* X, std::ptrdiff_t rows, std::ptrdiff_t xs, float* Y,
+                           std::ptrdiff_t ys) {
   const D d;
   const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
   const std::ptrdiff_t vecs = w.out_pad / L;  // out_pad is a multiple of every lane count
   std::ptrdiff_t v = 0;
-  for (; v + kCols <= vecs; v += kCols) Tile<kR, kCols>(w, X, xs, Y, ys, v * L);
-  for (; v < vecs; ++v) Tile<kR, 1>(w, X, xs, Y, ys, v * L);
+  for (; v + kC <= vecs; v += kC) Columns<kR, kC>(w, X, rows, xs, Y, ys, v * L);
+  for (; v < vecs; ++v) Columns<kR, 1>(w, X, rows, xs, Y, ys, v * L);
 }
 
 void LinearImpl(const PackedLinear& w, const float* X, std::ptrdiff_t rows, std::ptrdiff_t xs, float* Y,
                 std::ptrdiff_t ys) {
-  std::ptrdiff_t r = 0;
-  for (; r + 4 <= rows; r += 4) Rows<4>(w, X + r * xs, xs, Y + r * ys, ys);
-  for (; r < rows; ++r) Rows<1>(w, X + r * xs, xs, Y + r * ys, ys);
+  const std::ptrdiff_t full = rows / 4 * 4;
+  if (full > 0) AllColumns<4, kCols4>(w, X, full, xs, Y, ys);
+  if (full < rows) AllColumns<1, kCols1>(w, X + full * xs, rows - full, xs, Y + full * ys, ys);
 }
 
 // ---- Mamba ----------------------------------------------------------------------------------
@@ -238,54 +248,61 @@ void ConvSiluImpl(const float* hist, std::ptrdiff_t hs, const float* wk, const f
   }
 }
 
-void MambaScanImpl(const float* delta, const float* x, const float* z, std::ptrdiff_t zs, const float* bc,
-                   std::ptrdiff_t bcs, const float* A, const float* Dp, std::ptrdiff_t di, std::ptrdiff_t N,
-                   std::ptrdiff_t n, float* h, float* scratch, float* y) {
+/// The selective state update on the channel-major transposes (stream_kernels.hpp) for kV
+/// vectors of channels from c0 (kMasked: one vector, its first `valid` lanes) at token t.
+template <int kV, bool kMasked>
+HWY_INLINE void ScanChannels(const float* delta, const float* x, const float* z, const float* Bt, const float* Ct,
+                             const float* At, const float* Dp, std::ptrdiff_t di, std::ptrdiff_t N, float* hT,
+                             float* y, std::ptrdiff_t c0, std::size_t valid) {
   const D d;
   const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
-  float* dts = scratch;           // softplus(delta)
-  float* dxs = scratch + di;      // dt x
-  float* gs = scratch + 2 * di;   // silu(z)
+  const auto m = hn::FirstN(d, valid);
+  auto load = [&](const float* p) { return kMasked ? hn::MaskedLoad(m, d, p) : hn::LoadU(d, p); };
+  auto store = [&](V v, float* p) {
+    if (kMasked) hn::BlendedStore(v, m, d, p);
+    else hn::StoreU(v, d, p);
+  };
+  V dt[kV], dx[kV], acc[kV];
+  for (int j = 0; j < kV; ++j) {
+    const std::ptrdiff_t c = c0 + j * L;
+    dt[j] = SoftplusV(d, load(delta + c));
+    dx[j] = hn::Mul(dt[j], load(x + c));
+    acc[j] = hn::Zero(d);
+  }
+  for (std::ptrdiff_t k = 0; k < N; ++k) {
+    const V b = hn::Set(d, Bt[k]), cv = hn::Set(d, Ct[k]);
+    const float* Ak = At + k * di + c0;
+    float* hk = hT + k * di + c0;
+    for (int j = 0; j < kV; ++j) {
+      const V hv = hn::MulAdd(hn::Exp(d, hn::Mul(dt[j], load(Ak + j * L))), load(hk + j * L), hn::Mul(dx[j], b));
+      store(hv, hk + j * L);
+      acc[j] = hn::MulAdd(cv, hv, acc[j]);
+    }
+  }
+  for (int j = 0; j < kV; ++j) {
+    const std::ptrdiff_t c = c0 + j * L;
+    const V v = hn::MulAdd(load(Dp + c), load(x + c), acc[j]);
+    store(hn::Mul(v, SiluV(d, load(z + c))), y + c);
+  }
+}
+
+void MambaScanTImpl(const float* delta, const float* x, const float* z, std::ptrdiff_t zs, const float* bc,
+                    std::ptrdiff_t bcs, const float* At, const float* Dp, std::ptrdiff_t di, std::ptrdiff_t N,
+                    std::ptrdiff_t n, float* hT, float* y) {
+  const D d;
+  const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
+  constexpr int kV = 4;  // vectors of channels at once (dt, dt x, the read-out in registers)
   for (std::ptrdiff_t t = 0; t < n; ++t) {
-    const float* dl = delta + t * di;
-    const float* xt = x + t * di;
-    const float* zt = z + t * zs;
-    for (std::ptrdiff_t c = 0; c < di; c += L) {
-      const auto m = hn::FirstN(d, static_cast<std::size_t>(std::min(L, di - c)));
-      const V dt = SoftplusV(d, hn::MaskedLoad(m, d, dl + c));
-      hn::BlendedStore(dt, m, d, dts + c);
-      hn::BlendedStore(hn::Mul(dt, hn::MaskedLoad(m, d, xt + c)), m, d, dxs + c);
-      hn::BlendedStore(SiluV(d, hn::MaskedLoad(m, d, zt + c)), m, d, gs + c);
-    }
     const float* Bt = bc + t * bcs;
-    const float* Ct = Bt + N;
+    const float *dl = delta + t * di, *xt = x + t * di, *zt = z + t * zs;
     float* yt = y + t * di;
-    for (std::ptrdiff_t c = 0; c < di; ++c) {
-      const V dt = hn::Set(d, dts[c]), dx = hn::Set(d, dxs[c]);
-      const float* Ac = A + c * N;
-      float* hc = h + c * N;
-      V acc = hn::Zero(d);
-      std::ptrdiff_t k = 0;
-      for (; k + L <= N; k += L) {
-        const V hv = hn::MulAdd(hn::Exp(d, hn::Mul(dt, hn::LoadU(d, Ac + k))), hn::LoadU(d, hc + k),
-                                hn::Mul(dx, hn::LoadU(d, Bt + k)));
-        hn::StoreU(hv, d, hc + k);
-        acc = hn::MulAdd(hn::LoadU(d, Ct + k), hv, acc);
-      }
-      if (k < N) {
-        const auto m = hn::FirstN(d, static_cast<std::size_t>(N - k));
-        const V hv = hn::MulAdd(hn::Exp(d, hn::Mul(dt, hn::MaskedLoad(m, d, Ac + k))),
-                                hn::MaskedLoad(m, d, hc + k), hn::Mul(dx, hn::MaskedLoad(m, d, Bt + k)));
-        hn::BlendedStore(hv, m, d, hc + k);
-        acc = hn::MulAdd(hn::MaskedLoad(m, d, Ct + k), hv, acc);
-      }
-      yt[c] = hn::GetLane(hn::SumOfLanes(d, acc));
-    }
-    for (std::ptrdiff_t c = 0; c < di; c += L) {
-      const auto m = hn::FirstN(d, static_cast<std::size_t>(std::min(L, di - c)));
-      const V v = hn::MulAdd(hn::MaskedLoad(m, d, Dp + c), hn::MaskedLoad(m, d, xt + c), hn::MaskedLoad(m, d, yt + c));
-      hn::BlendedStore(hn::Mul(v, hn::MaskedLoad(m, d, gs + c)), m, d, yt + c);
-    }
+    std::ptrdiff_t c = 0;
+    for (; c + kV * L <= di; c += kV * L)
+      ScanChannels<kV, false>(dl, xt, zt, Bt, Bt + N, At, Dp, di, N, hT, yt, c, static_cast<std::size_t>(L));
+    for (; c + L <= di; c += L)
+      ScanChannels<1, false>(dl, xt, zt, Bt, Bt + N, At, Dp, di, N, hT, yt, c, static_cast<std::size_t>(L));
+    if (c < di)
+      ScanChannels<1, true>(dl, xt, zt, Bt, Bt + N, At, Dp, di, N, hT, yt, c, static_cast<std::size_t>(di - c));
   }
 }
 
@@ -389,7 +406,7 @@ HWY_EXPORT(LayerNormImpl);
 HWY_EXPORT(RmsNormImpl);
 HWY_EXPORT(LinearImpl);
 HWY_EXPORT(ConvSiluImpl);
-HWY_EXPORT(MambaScanImpl);
+HWY_EXPORT(MambaScanTImpl);
 HWY_EXPORT(S4DRecurrenceImpl);
 HWY_EXPORT(TargetNameImpl);
 
@@ -428,10 +445,10 @@ void conv_silu(const float* hist, std::ptrdiff_t hs, const float* wk, const floa
                std::ptrdiff_t di, std::ptrdiff_t n, float* xc) noexcept {
   HWY_DYNAMIC_DISPATCH(ConvSiluImpl)(hist, hs, wk, bias, K, di, n, xc);
 }
-void mamba_scan(const float* delta, const float* x, const float* z, std::ptrdiff_t zs, const float* bc,
-                std::ptrdiff_t bcs, const float* A, const float* D, std::ptrdiff_t di, std::ptrdiff_t N,
-                std::ptrdiff_t n, float* h, float* scratch, float* y) noexcept {
-  HWY_DYNAMIC_DISPATCH(MambaScanImpl)(delta, x, z, zs, bc, bcs, A, D, di, N, n, h, scratch, y);
+void mamba_scan_t(const float* delta, const float* x, const float* z, std::ptrdiff_t zs, const float* bc,
+                  std::ptrdiff_t bcs, const float* At, const float* D, std::ptrdiff_t di, std::ptrdiff_t N,
+                  std::ptrdiff_t n, float* hT, float* y) noexcept {
+  HWY_DYNAMIC_DISPATCH(MambaScanTImpl)(delta, x, z, zs, bc, bcs, At, D, di, N, n, hT, y);
 }
 void s4d_recurrence(const float* ad_re, const float* ad_im, const float* w_re, const float* w_im, const float* D,
                     std::ptrdiff_t H, std::ptrdiff_t M, float* s_re, float* s_im, const float* z, float* y,

@@ -61,15 +61,16 @@ void rms_norm(const float* x, std::ptrdiff_t rows, std::ptrdiff_t n, const float
 void conv_silu(const float* hist, std::ptrdiff_t hs, const float* wk, const float* bias, std::ptrdiff_t K,
                std::ptrdiff_t di, std::ptrdiff_t n, float* xc) noexcept;
 
-/// The selective SSM over `n` tokens of one sequence (real A, groups = 1, softplus on dt):
-///   dt = softplus(delta[t, d]),  h[d, :] = exp(dt A[d, :]) h[d, :] + dt x[t, d] B[t, :]
-///   y[t, d] = (sum_n C[t, n] h[d, n] + D[d] x[t, d]) silu(z[t, d])
+/// The selective SSM over `n` tokens of one sequence (real A, groups = 1, softplus on dt), on
+/// the channel-major transposes At, hT (N, di) (one vector: one state index of L channels, so
+/// the read-out sums over the state with vector FMAs, in state order):
+///   dt = softplus(delta[t, d]),  hT[:, d] = exp(dt At[:, d]) hT[:, d] + dt x[t, d] B[t, :]
+///   y[t, d] = (sum_n C[t, n] hT[n, d] + D[d] x[t, d]) silu(z[t, d])
 /// delta (n, di) already holds dt_proj's output plus the dt bias; x (n, di); z (n, zs);
-/// B, C rows of bc (n, bcs): B = bc[t, 0:N], C = bc[t, N:2N]; A (di, N); h (di, N) advanced in
-/// place; scratch: 3 di floats; y (n, di).
-void mamba_scan(const float* delta, const float* x, const float* z, std::ptrdiff_t zs, const float* bc,
-                std::ptrdiff_t bcs, const float* A, const float* D, std::ptrdiff_t di, std::ptrdiff_t N,
-                std::ptrdiff_t n, float* h, float* scratch, float* y) noexcept;
+/// B, C rows of bc (n, bcs): B = bc[t, 0:N], C = bc[t, N:2N]; hT advanced in place; y (n, di).
+void mamba_scan_t(const float* delta, const float* x, const float* z, std::ptrdiff_t zs, const float* bc,
+                  std::ptrdiff_t bcs, const float* At, const float* D, std::ptrdiff_t di, std::ptrdiff_t N,
+                  std::ptrdiff_t n, float* hT, float* y) noexcept;
 
 /// The S4D layer's recurrence over `n` frames (zoh with Bd folded into w, s = h / Bd):
 ///   s[m, c] = ad[m, c] s[m, c] + z[t, c],   y[t, c] = 2 Re(sum_m w[m, c] s[m, c]) + D[c] z[t, c]

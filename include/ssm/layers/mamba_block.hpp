@@ -32,10 +32,12 @@
 //                         (weights loaded once per block, not once per token) and only the
 //                         state recurrence runs token after token: the streaming path of a
 //                         block of audio frames. Same outputs and state as n calls of step()
-//                         (to rounding). Real-time safe; blocks of up to make_state()'s max_tokens.
+//                         bit for bit. Real-time safe; blocks of up to make_state()'s max_tokens.
 // CPU float steps run on vector kernels picked at run time for the CPU (Highway:
 // src/layers/stream_kernels.hpp): weights packed once at construction, the selective-state
-// update vectorized over d_state with vector exp/softplus/SiLU, no per-token branching.
+// update on the transposed state (d_state, d_inner), vectorized over channels with vector
+// exp/softplus/SiLU, no per-token branching. The arithmetic of a token does not depend on the
+// block it comes in (a block of n tokens gives the outputs of n steps bit for bit).
 //   step(..., Device::cuda) runs the state update on the GPU with the same resident weights
 //                         (state uploaded and downloaded per call: a conformance/debug path).
 // Copies of a block share its resident GPU weights (the weights are immutable once built).
@@ -115,20 +117,33 @@ public:
   /// (batch, d_inner, d_conv), oldest first.
   std::vector<T>& conv() noexcept { return conv_; }
   const std::vector<T>& conv() const noexcept { return conv_; }
-  /// (batch, d_inner, d_state).
-  std::vector<T>& ssm() noexcept { return ssm_; }
-  const std::vector<T>& ssm() const noexcept { return ssm_; }
+  /// (batch, d_inner, d_state). (The float step keeps the state transposed, (batch, d_state,
+  /// d_inner), while it streams; these accessors bring this layout up to date first: no
+  /// allocation, real-time safe; not for concurrent use from several threads.)
+  std::vector<T>& ssm() noexcept {
+    sync_public();
+    transposed_current_ = false;  // the caller may write through the reference
+    return ssm_;
+  }
+  const std::vector<T>& ssm() const noexcept {
+    sync_public();
+    return ssm_;
+  }
   /// Zeroes both states (no allocation).
   void reset() noexcept;
 
 private:
   template <class>
   friend class MambaBlock;
-  int batch_ = 0, max_tokens_ = 1;
-  std::vector<T> conv_, ssm_;
+  void sync_public() const noexcept;  // ssm_ <- hT_ transposed, when hT_ is the current one
+  int batch_ = 0, max_tokens_ = 1, d_inner_ = 0, d_state_ = 0;
+  std::vector<T> conv_;
+  mutable std::vector<T> ssm_;
+  std::vector<T> hT_;                // float: the state transposed (batch, d_state, d_inner)
+  bool transposed_current_ = false;  // hT_ holds the state (ssm_ is stale)
   // step scratch, (max(batch, max_tokens), width) rows; hist_: the conv inputs of a block
-  // ((max_tokens + d_conv - 1, d_inner)); scan_: 3 d_inner for the vector state update
-  std::vector<T> xz_, xc_, xdbl_, dt_, z_, B_, C_, y_, hist_, scan_;
+  // ((max_tokens + d_conv - 1, d_inner))
+  std::vector<T> xz_, xc_, xdbl_, dt_, z_, B_, C_, y_, hist_;
 };
 
 template <class T>
@@ -161,8 +176,8 @@ public:
   /// Step mode: one token per sequence, x (batch, d_model) -> y (batch, d_model), advancing
   /// `state` (batch = state.batch()). Real-time safe on the CPU. x and y may alias.
   void step(const T* x, T* y, MambaBlockState<T>& state) const noexcept;
-  /// n steps: x (n, batch, d_model) -> y (n, batch, d_model), token-major, exactly n calls of
-  /// step() to rounding. Batch 1 in float: one block of projections per max_tokens() tokens
+  /// n steps: x (n, batch, d_model) -> y (n, batch, d_model), token-major: n calls of step()
+  /// (bit for bit). Batch 1 in float: one block of projections per max_tokens() tokens
   /// (see the top of this file). Real-time safe; x and y may alias; n <= 0 does nothing.
   void step_tokens(const T* x, int n, T* y, MambaBlockState<T>& state) const noexcept;
   /// The same step with the state update on `device` (Device::cuda: not real-time safe; throws
