@@ -274,7 +274,9 @@ HWY_INLINE void ScanChannels(const float* delta, const float* x, const float* z,
     const float* Ak = At + k * di + c0;
     float* hk = hT + k * di + c0;
     for (int j = 0; j < kV; ++j) {
-      const V hv = hn::MulAdd(hn::Exp(d, hn::Mul(dt[j], load(Ak + j * L))), load(hk + j * L), hn::Mul(dx[j], b));
+      // exp(dt A) with dt A kept inside Exp's valid range (below -104 the result is 0 in float)
+      const V e = hn::Exp(d, hn::Max(hn::Mul(dt[j], load(Ak + j * L)), hn::Set(d, -104.0f)));
+      const V hv = hn::MulAdd(e, load(hk + j * L), hn::Mul(dx[j], b));
       store(hv, hk + j * L);
       acc[j] = hn::MulAdd(cv, hv, acc[j]);
     }
