@@ -18,7 +18,10 @@
 //   GPU selective scan (same, plus B=8, D=2048, L=4096) vs a device-to-device copy of the same
 //                              bytes (only when ssm::cuda_available(); otherwise "no GPU")
 //   models: S4D model (4 layers, d_model 64, d_state 64) and a small Mamba model streaming at
-//                              48 kHz: real-time factors (audio seconds per compute second)
+//                              48 kHz, blocks of 64 and one frame per call: FMA slots per frame
+//                              (multiply-adds + one per exp/erf/log1p), fraction of the FMA peak,
+//                              real-time factor (audio seconds per compute second); the S4D
+//                              model's re-prepare at another sample rate vs one block of process()
 //
 // Timing: each measurement is the best (minimum) time per call over a few repetitions, each
 // repetition lasting at least a minimum time. Single-threaded measurements (every baseline,
@@ -68,6 +71,7 @@
 #include "ssm/io/atomic_file.hpp"
 #include "figure.hpp"  // tools/plot: matplotlib
 #include "ssm/layers/mamba_model.hpp"
+#include "ssm/layers/moe_mamba_model.hpp"
 #include "ssm/layers/s4d_model.hpp"
 #include "ssm/scan/diag_scan.hpp"
 #include "ssm/scan/selective_scan.hpp"
@@ -575,28 +579,70 @@ void bench_scan_gpu(const Settings& set, Table& t) {
 
 // ---- models ---------------------------------------------------------------------------------
 
-void bench_models(const Settings& set, Table& t) {
+// Work per frame, in FMA slots: multiply-adds, plus one slot per exp/erf/log1p evaluation (a
+// lower bound on what those cost, so the fractions below are conservative).
+double s4d_slots(const ssm::S4DModelConfig& c) {
+  const double H = c.d_model, N2 = c.modes();
+  const double layer = 8.0 * H * N2 + H  // recurrence (as the DiagFilter row) + D
+                       + 2.0 * H * H     // output_linear
+                       + 2.0 * H         // GELU (erf), GLU sigmoid (exp)
+                       + H               // GLU product
+                       + 2.0 * H;        // LayerNorm (squares, scale)
+  return c.n_layers * layer + H * (c.d_input + c.d_output);
+}
+double mamba_block_slots(const ssm::MambaBlockConfig& b) {
+  const double dm = b.d_model, di = b.d_inner, N = b.d_state, K = b.d_conv, R = b.dt_rank;
+  return dm * 2 * di            // in_proj
+         + di * K + di          // conv, SiLU
+         + di * (R + 2 * N)     // x_proj
+         + R * di + 2 * di      // dt_proj, softplus (exp, log1p)
+         + di * N * 4           // exp(dt A), h = dA h + dt x B (2), C h
+         + 3 * di               // D x, SiLU(z), gate
+         + di * dm              // out_proj
+         + 2 * dm;              // RMSNorm
+}
+
+void bench_models(const Settings& set, double peak, Table& t) {
   const int frames = set.quick ? 1024 : 9600;  // 0.2 s of audio at 48 kHz per call
   const auto u = test_signal(static_cast<std::size_t>(frames), 21);
   std::vector<float> y(u.size());
   const double audio_s = frames / 48000.0;
-  {
-    ssm::S4DModelConfig cfg;
-    cfg.d_model = 64;
-    cfg.n_layers = 4;
-    cfg.d_state = 64;
-    ssm::S4DModel<float> m(cfg, ssm::random_s4d_model<float>(cfg, 1));
+  // One row per block size: time per frame, FMA slots per frame and their fraction of the FMA
+  // peak measured above, real-time factor at 48 kHz (audio seconds per compute second).
+  auto rows = [&](const std::string& name, double slots, auto& m) {
     for (int block : {64, 1}) {
       m.prepare({48000.0, 64});
       const double s = seconds_per_call([&] {
         for (int i = 0; i < frames; i += block) m.process(u.data() + i, y.data() + i, std::min(block, frames - i));
         benchmark::DoNotOptimize(y.data());
       }, set.fast);
-      t.add({"S4D model streaming at 48 kHz, " + std::string(block == 1 ? "one frame per call" : "blocks of 64") +
-                 " (4 layers, d_model 64, d_state 64)",
-             time_str(s / frames) + "/frame", "1 core, real time = 20.8 us/frame",
-             fmt("real-time factor %.1f", audio_s / s)});
+      const double per = s / frames;
+      t.add({name + ", " + (block == 1 ? "one frame per call" : "blocks of 64"),
+             time_str(per) + "/frame, " + fmt("%.0f", slots / 1e3) + "k FMA slots/frame, " +
+                 pct_str(slots / per / peak) + " of FMA peak",
+             "1 core, real time = 20.8 us/frame", fmt("real-time factor %.1f", audio_s / s)});
     }
+  };
+  {
+    ssm::S4DModelConfig cfg;
+    cfg.d_model = 64;
+    cfg.n_layers = 4;
+    cfg.d_state = 64;
+    ssm::S4DModel<float> m(cfg, ssm::random_s4d_model<float>(cfg, 1));
+    rows("S4D model streaming at 48 kHz (4 layers, d_model 64, d_state 64)", s4d_slots(cfg), m);
+
+    // Sample-rate change: re-prepare (re-discretize every layer, no allocation) at 44.1 and
+    // 96 kHz in turn, vs processing one block of 64 frames.
+    m.prepare({48000.0, 64});
+    const double s_block = seconds_per_call([&] { m.process(u.data(), y.data(), 64); }, set.fast);
+    bool hi = false;
+    const double s_prep = seconds_per_call([&] {
+      m.prepare({hi ? 96000.0 : 44100.0, 64});
+      hi = !hi;
+    }, set.fast);
+    t.add({"S4D model re-prepare 44.1 <-> 96 kHz (re-discretize 4 x 64 x 32 modes, no allocation)",
+           time_str(s_prep) + "/prepare", "process(), one block of 64 frames: " + time_str(s_block),
+           fmt("%.1f blocks of 64", s_prep / s_block)});
   }
   {
     ssm::MambaModelConfig cfg;
@@ -607,14 +653,31 @@ void bench_models(const Settings& set, Table& t) {
     cfg.block.d_conv = 4;
     cfg.block.dt_rank = 4;
     ssm::MambaModel<float> m(cfg, ssm::random_mamba_model<float>(cfg, 1));
-    m.prepare({48000.0, 64});
-    const double s = seconds_per_call([&] {
-      for (int i = 0; i < frames; i += 64) m.process(u.data() + i, y.data() + i, std::min(64, frames - i));
-      benchmark::DoNotOptimize(y.data());
-    }, set.fast);
-    t.add({"Mamba model step mode at 48 kHz, blocks of 64 (2 layers, d_model 64, d_inner 128, N 16)",
-           time_str(s / frames) + "/frame", "1 core, real time = 20.8 us/frame",
-           fmt("real-time factor %.2f", audio_s / s)});
+    const double slots = cfg.n_layers * mamba_block_slots(cfg.block) + 2.0 * cfg.block.d_model * 2;
+    rows("Mamba model step mode at 48 kHz (2 layers, d_model 64, d_inner 128, N 16)", slots, m);
+  }
+  {
+    ssm::MoEMambaModelConfig cfg;
+    cfg.n_layers = 2;
+    auto& b = cfg.layer.mixer;
+    b.d_model = 64;
+    b.d_inner = 128;
+    b.d_state = 16;
+    b.d_conv = 4;
+    b.dt_rank = 4;
+    auto& e = cfg.layer.moe;
+    e.d_model = 64;
+    e.d_ff = 128;
+    e.n_experts = 4;
+    e.top_k = 1;
+    e.activation = ssm::Activation::gelu;
+    ssm::MoEMambaModel<float> m(cfg, ssm::random_moe_mamba_model<float>(cfg, 1));
+    // per layer: the mixer, the second RMSNorm, the router, top_k experts (fc1, GELU, fc2)
+    const double moe = 2.0 * b.d_model + b.d_model * e.n_experts +
+                       e.top_k * (2.0 * b.d_model * e.d_ff + e.d_ff);
+    const double slots = cfg.n_layers * (mamba_block_slots(b) + moe) + 2.0 * b.d_model * 2;
+    rows("MoE-Mamba model step mode at 48 kHz (2 layers, d_model 64, d_inner 128, N 16, 4 experts d_ff 128, top 1)",
+         slots, m);
   }
 }
 
@@ -771,7 +834,7 @@ int main(int argc, char** argv) {
     bench_conv(set, t);
     bench_scan_cpu(set, t);
     bench_scan_gpu(set, t);
-    bench_models(set, t);
+    bench_models(set, peak, t);
     std::string md = "## Machine\n\n" + machine_markdown(set) + "\n## Ratios (all measured in this run)\n\n" + t.markdown();
     if (!plot_path.empty()) {
       const auto pts = sweep(sweep_max, set);

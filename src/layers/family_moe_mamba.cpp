@@ -20,7 +20,7 @@ public:
 protected:
   void do_prepare(const StreamSpec& spec) override {
     ch_.clear();
-    for (int c = 0; c < spec.channels; ++c) ch_.push_back(m_->make_stream_state());
+    for (int c = 0; c < spec.channels; ++c) ch_.push_back(m_->make_stream_state(spec.max_block));
   }
   void do_process(const T* const* in, T* const* out, int n) noexcept override {
     for (std::size_t c = 0; c < ch_.size(); ++c) m_->process(in[c], out[c], n, ch_[c]);

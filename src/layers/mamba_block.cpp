@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <type_traits>
 
 #include "layers/nn_ops.hpp"
 #include "layers/sequence_stack.hpp"
+#include "layers/stream_kernels.hpp"
 #include "core/dispatch.hpp"
 #include "layers/resident_weights.hpp"
 #include "ssm/core/device_buffer.hpp"
@@ -16,8 +18,18 @@
 
 namespace ssm {
 
+namespace detail {
+/// The float step's projections packed for the vector kernels (stream_kernels.hpp): in_proj,
+/// x_proj, dt_proj (with the dt bias: delta + bias in one pass) and out_proj.
+struct MambaStepWeights {
+  layers_detail::rt::PackedLinear in, xproj, dt, out;
+  std::vector<float> At;  // A transposed (d_state, d_inner), for blocks (rt::mamba_scan_t)
+};
+}  // namespace detail
+
 using layers_detail::linear_gemm;
 using layers_detail::linear_rows_t;
+
 using layers_detail::silu;
 
 void MambaBlockConfig::validate(const char* where) const {
@@ -99,6 +111,20 @@ template <class T>
 void MambaBlockState<T>::reset() noexcept {
   std::fill(conv_.begin(), conv_.end(), T(0));
   std::fill(ssm_.begin(), ssm_.end(), T(0));
+  std::fill(hT_.begin(), hT_.end(), T(0));
+  transposed_current_ = false;
+}
+
+template <class T>
+void MambaBlockState<T>::sync_public() const noexcept {
+  if (!transposed_current_) return;
+  const std::ptrdiff_t di = d_inner_, N = d_state_;
+  for (std::ptrdiff_t b = 0; b < batch_; ++b) {
+    const T* t = hT_.data() + b * di * N;
+    T* h = ssm_.data() + b * di * N;
+    for (std::ptrdiff_t c = 0; c < di; ++c)
+      for (std::ptrdiff_t k = 0; k < N; ++k) h[c * N + k] = t[k * di + c];
+  }
 }
 
 
@@ -130,24 +156,44 @@ MambaBlock<T>::MambaBlock(const MambaBlockConfig& c, MambaBlockParams<T> p)
   conv_t_.resize(K * di);
   for (std::size_t d = 0; d < di; ++d)
     for (std::size_t k = 0; k < K; ++k) conv_t_[k * di + d] = p_.conv1d_weight[d * K + k];
+  if constexpr (std::is_same_v<T, float>) {
+    namespace rt = layers_detail::rt;
+    auto w = std::make_shared<detail::MambaStepWeights>();
+    const std::ptrdiff_t sdm = dm, sdi = di, XD = R + 2 * N;
+    w->in = rt::pack_linear(p_.in_proj_weight, p_.in_proj_bias, 2 * sdi, sdm);
+    w->xproj = rt::pack_linear(p_.x_proj_weight, {}, XD, sdi);
+    w->dt = rt::pack_linear(p_.dt_proj_weight, p_.dt_proj_bias, sdi, std::ptrdiff_t(R));
+    w->out = rt::pack_linear(p_.out_proj_weight, p_.out_proj_bias, sdm, sdi);
+    w->At.resize(A_.size());
+    for (std::size_t d = 0; d < di; ++d)
+      for (std::size_t n = 0; n < N; ++n) w->At[n * di + d] = A_[d * N + n];
+    step_w_ = std::move(w);
+  }
 }
 
 template <class T>
-MambaBlockState<T> MambaBlock<T>::make_state(int batch) const {
+MambaBlockState<T> MambaBlock<T>::make_state(int batch, int max_tokens) const {
   require(batch >= 1, "MambaBlock::make_state", "batch", "must be >= 1, got ", batch);
+  require(max_tokens >= 1, "MambaBlock::make_state", "max_tokens", "must be >= 1, got ", max_tokens);
   const std::size_t b = batch, di = cfg_.d_inner, N = cfg_.d_state, K = cfg_.d_conv, R = cfg_.dt_rank;
+  const std::size_t rows = std::max<std::size_t>(b, std::size_t(max_tokens));
   MambaBlockState<T> s;
   s.batch_ = batch;
+  s.max_tokens_ = max_tokens;
+  s.d_inner_ = cfg_.d_inner;
+  s.d_state_ = cfg_.d_state;
+  if constexpr (std::is_same_v<T, float>) s.hT_.assign(b * di * N, T(0));
   s.conv_.assign(b * di * K, T(0));
   s.ssm_.assign(b * di * N, T(0));
-  s.xz_.assign(b * 2 * di, T(0));
-  s.xc_.assign(b * di, T(0));
-  s.xdbl_.assign(b * (R + 2 * N), T(0));
-  s.dt_.assign(b * di, T(0));
+  s.xz_.assign(rows * 2 * di, T(0));
+  s.xc_.assign(rows * di, T(0));
+  s.xdbl_.assign(rows * (R + 2 * N), T(0));
+  s.dt_.assign(rows * di, T(0));
   s.z_.assign(b * di, T(0));
   s.B_.assign(b * N, T(0));
   s.C_.assign(b * N, T(0));
-  s.y_.assign(b * di, T(0));
+  s.y_.assign(rows * di, T(0));
+  s.hist_.assign((std::size_t(max_tokens) + K - 1) * di, T(0));
   return s;
 }
 
@@ -191,6 +237,10 @@ void MambaBlock<T>::forward_inner(const T* xz, int batch, int length, T* ys_out,
     require(state->batch() == batch && state->conv_.size() == std::size_t(batch * di * K) &&
                 state->ssm_.size() == std::size_t(batch * di * N),
             w, "state", "must be made by make_state(", batch, ") of this block");
+  if (state) {  // the scan reads and writes the (batch, d_inner, d_state) layout
+    state->sync_public();
+    state->transposed_current_ = false;
+  }
 
   // causal depthwise conv (left context: the conv state or zeros) + SiLU -> xc (M, di)
   std::vector<T> xc(std::size_t(M * di));
@@ -325,7 +375,69 @@ void MambaBlock<T>::step_back(T* y, MambaBlockState<T>& s) const noexcept {
 }
 
 template <class T>
+void MambaBlock<T>::step_block(const T* x, int n, T* y, int b, MambaBlockState<T>& s) const noexcept {
+  if constexpr (std::is_same_v<T, float>) {
+    namespace rt = layers_detail::rt;
+    const auto& w = *step_w_;
+    const std::ptrdiff_t dm = cfg_.d_model, di = cfg_.d_inner, N = cfg_.d_state, K = cfg_.d_conv,
+                         R = cfg_.dt_rank, XD = R + 2 * N;
+    float* xz = s.xz_.data();
+    float* hist = s.hist_.data();
+    float* xc = s.xc_.data();
+    float* xd = s.xdbl_.data();
+    float* delta = s.dt_.data();
+    float* ys = s.y_.data();
+    float* cs = s.conv_.data() + std::ptrdiff_t(b) * di * K;
+    rt::linear(w.in, x, n, dm, xz, 2 * di);
+    // conv inputs: the last K - 1 of the state (cs[c K + 1 + j]), then the block's x half
+    for (std::ptrdiff_t j = 0; j + 1 < K; ++j)
+      for (std::ptrdiff_t c = 0; c < di; ++c) hist[j * di + c] = cs[c * K + 1 + j];
+    for (std::ptrdiff_t t = 0; t < n; ++t) std::copy_n(xz + t * 2 * di, di, hist + (K - 1 + t) * di);
+    rt::conv_silu(hist, di, conv_t_.data(), p_.conv1d_bias.empty() ? nullptr : p_.conv1d_bias.data(), K, di, n, xc);
+    // the conv state becomes the last K inputs (hist rows n - 1 .. n + K - 2), oldest first
+    for (std::ptrdiff_t c = 0; c < di; ++c)
+      for (std::ptrdiff_t j = 0; j < K; ++j) cs[c * K + j] = hist[(n - 1 + j) * di + c];
+    rt::linear(w.xproj, xc, n, di, xd, XD);
+    rt::linear(w.dt, xd, n, XD, delta, di);  // dt_proj(dt) + dt bias
+    if (!s.transposed_current_) {  // the state was read, written or scanned: bring hT_ up to date
+      for (std::ptrdiff_t bb = 0; bb < s.batch_; ++bb) {
+        const float* h = s.ssm_.data() + bb * di * N;
+        float* t = s.hT_.data() + bb * di * N;
+        for (std::ptrdiff_t c = 0; c < di; ++c)
+          for (std::ptrdiff_t k = 0; k < N; ++k) t[k * di + c] = h[c * N + k];
+      }
+      s.transposed_current_ = true;
+    }
+    rt::mamba_scan_t(delta, xc, xz + di, 2 * di, xd + R, XD, w.At.data(), p_.D.data(), di, N, n,
+                     s.hT_.data() + std::ptrdiff_t(b) * di * N, ys);
+    rt::linear(w.out, ys, n, di, y, dm);
+  } else {
+    (void)x, (void)n, (void)y, (void)b, (void)s;
+  }
+}
+
+template <class T>
+void MambaBlock<T>::step_tokens(const T* x, int n, T* y, MambaBlockState<T>& s) const noexcept {
+  const std::ptrdiff_t dm = cfg_.d_model;
+  if constexpr (std::is_same_v<T, float>) {
+    if (s.batch_ == 1) {
+      for (int t0 = 0; t0 < n; t0 += s.max_tokens_) {
+        const int m = std::min(s.max_tokens_, n - t0);
+        step_block(x + t0 * dm, m, y + t0 * dm, 0, s);
+      }
+      return;
+    }
+  }
+  const std::ptrdiff_t stride = dm * s.batch_;
+  for (int t = 0; t < n; ++t) step(x + t * stride, y + t * stride, s);
+}
+
+template <class T>
 void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s) const noexcept {
+  if constexpr (std::is_same_v<T, float>) {
+    for (int b = 0; b < s.batch_; ++b) step_block(x + b * cfg_.d_model, 1, y + b * cfg_.d_model, b, s);
+    return;
+  }
   step_front(x, s);
   SelectiveStateUpdateArgs<T> a;
   a.batch = s.batch_;
@@ -373,6 +485,8 @@ void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s, Device device)
     return;
   }
   const auto& w = gpu_weights();  // resident A, D, dt bias
+  s.sync_public();
+  s.transposed_current_ = false;
   step_front(x, s);
   DeviceBuffer<T> dstate(s.ssm_), dx(s.xc_), ddt(s.dt_), dB(s.B_), dC(s.C_), dz(s.z_), dout(s.y_.size());
   SelectiveStateUpdateArgs<T> a;

@@ -5,11 +5,14 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <sstream>
+#include <type_traits>
 
 #include "layers/config_json.hpp"
 #include "layers/nn_ops.hpp"
 #include "layers/sequence_stack.hpp"
+#include "layers/stream_kernels.hpp"
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
@@ -408,11 +411,11 @@ void MambaModel<T>::prepare(const StreamSpec& spec) {
   require(spec.sample_rate > 0 && std::isfinite(spec.sample_rate), "MambaModel::prepare", "spec.sample_rate",
           "must be finite and > 0, got ", spec.sample_rate);
   states_.clear();
-  for (const auto& b : blocks_) states_.push_back(b.make_state(1));
-  const std::size_t dm = cfg_.block.d_model;
-  h_.assign(dm, T(0));
-  res_.assign(dm, T(0));
-  hn_.assign(dm, T(0));
+  for (const auto& b : blocks_) states_.push_back(b.make_state(1, spec.max_block));
+  const std::size_t dm = cfg_.block.d_model, rows = spec.max_block;
+  h_.assign(rows * dm, T(0));
+  res_.assign(rows * dm, T(0));
+  hn_.assign(rows * dm, T(0));
   max_block_ = spec.max_block;
   prepared_ = true;
 }
@@ -429,22 +432,56 @@ void MambaModel<T>::process(const T* in, T* out, int n) noexcept {
     return;
   }
   ScopedFlushDenormals ftz;
-  const std::ptrdiff_t dm = cfg_.block.d_model, di = cfg_.d_input, dout = cfg_.d_output;
-  for (int t = 0; t < n; ++t) {
-    if (!encode_step(in + t * di, h_.data())) {  // not a token id: NaN out, state kept
-      std::fill_n(out + t * dout, dout, std::numeric_limits<T>::quiet_NaN());
-      continue;
+  if (cfg_.vocab_size > 0) {
+    // Token models: frame by frame (a frame that is not a token id gives NaN and keeps the state).
+    const std::ptrdiff_t dm = cfg_.block.d_model, di = cfg_.d_input, dout = cfg_.d_output;
+    T* h = h_.data();
+    T* res = res_.data();
+    T* hn = hn_.data();
+    for (int t = 0; t < n; ++t) {
+      if (!encode_step(in + t * di, h)) {
+        std::fill_n(out + t * dout, dout, std::numeric_limits<T>::quiet_NaN());
+        continue;
+      }
+      for (std::size_t i = 0; i < blocks_.size(); ++i) {
+        if (i == 0) std::copy_n(h, dm, res);
+        else for (std::ptrdiff_t k = 0; k < dm; ++k) res[k] += h[k];
+        norm(res, 1, p_.norm_weight[i], p_.norm_bias[i], hn);
+        blocks_[i].step_tokens(hn, 1, h, states_[i]);
+      }
+      for (std::ptrdiff_t k = 0; k < dm; ++k) res[k] += h[k];
+      norm(res, 1, p_.norm_f_weight, p_.norm_f_bias, hn);
+      decode_step(hn, out + t * dout);
     }
-    for (std::size_t i = 0; i < blocks_.size(); ++i) {
-      if (i == 0) std::copy(h_.begin(), h_.end(), res_.begin());
-      else for (std::ptrdiff_t k = 0; k < dm; ++k) res_[std::size_t(k)] += h_[std::size_t(k)];
-      norm(res_.data(), 1, p_.norm_weight[i], p_.norm_bias[i], hn_.data());
-      blocks_[i].step(hn_.data(), h_.data(), states_[i]);
-    }
-    for (std::ptrdiff_t k = 0; k < dm; ++k) res_[std::size_t(k)] += h_[std::size_t(k)];
-    norm(res_.data(), 1, p_.norm_f_weight, p_.norm_f_bias, hn_.data());
-    decode_step(hn_.data(), out + t * dout);
+    return;
   }
+  // Layer after layer over the whole block (layer i at frame t needs layer i - 1 up to frame t
+  // only): each block's projections see the n frames at once (MambaBlock::step_tokens).
+  const std::ptrdiff_t dm = cfg_.block.d_model, di = cfg_.d_input, dout = cfg_.d_output, m = n * dm;
+  T* h = h_.data();
+  T* res = res_.data();
+  T* hn = hn_.data();
+  auto stream_norm = [&](const std::vector<T>& w, const std::vector<T>& b) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (cfg_.norm == NormKind::rmsnorm) layers_detail::rt::rms_norm(res, n, dm, w.data(), float(cfg_.norm_eps), hn);
+      else layers_detail::rt::layer_norm(res, n, dm, w.data(), b.data(), float(cfg_.norm_eps), hn);
+    } else {
+      norm(res, n, w, b, hn);
+    }
+  };
+  linear_rows(in, n, di, p_.encoder_weight.data(), p_.encoder_bias.data(), dm, h);
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    if (i == 0) std::copy_n(h, m, res);
+    else for (std::ptrdiff_t k = 0; k < m; ++k) res[k] += h[k];
+    stream_norm(p_.norm_weight[i], p_.norm_bias[i]);
+    blocks_[i].step_tokens(hn, n, h, states_[i]);
+  }
+  for (std::ptrdiff_t k = 0; k < m; ++k) res[k] += h[k];
+  stream_norm(p_.norm_f_weight, p_.norm_f_bias);
+  if (cfg_.output == MambaOutput::linear)
+    linear_rows(hn, n, dm, p_.decoder_weight.data(), p_.decoder_bias.data(), dout, out);
+  else
+    for (int t = 0; t < n; ++t) decode_step(hn + std::ptrdiff_t(t) * dm, out + std::ptrdiff_t(t) * dout);
 }
 
 template <class T>

@@ -1,8 +1,11 @@
 #include "ssm/layers/moe_mamba.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "layers/nn_ops.hpp"
+#include "layers/stream_kernels.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
 
@@ -73,12 +76,12 @@ MoEMambaLayer<T>::MoEMambaLayer(const MoEMambaLayerConfig& c, MoEMambaLayerParam
 }
 
 template <class T>
-MoEMambaLayerState<T> MoEMambaLayer<T>::make_state(int batch) const {
+MoEMambaLayerState<T> MoEMambaLayer<T>::make_state(int batch, int max_tokens) const {
   require(batch >= 1, "MoEMambaLayer::make_state", "batch", "must be >= 1, got ", batch);
   MoEMambaLayerState<T> s;
-  s.mixer_ = mixer_.make_state(batch);
+  s.mixer_ = mixer_.make_state(batch, max_tokens);
   s.moe_ = moe_.make_scratch();
-  const std::size_t n = std::size_t(batch) * std::size_t(cfg_.mixer.d_model);
+  const std::size_t n = std::size_t(std::max(batch, max_tokens)) * std::size_t(cfg_.mixer.d_model);
   s.xn_.assign(n, T(0));
   s.h_.assign(n, T(0));
   s.m_.assign(n, T(0));
@@ -108,17 +111,51 @@ void MoEMambaLayer<T>::forward(const T* x, int batch, int length, T* y, MoEMamba
 }
 
 template <class T>
+void MoEMambaLayer<T>::step_norm(const T* x, std::ptrdiff_t rows, const std::vector<T>& w, T* y) const noexcept {
+  // the step paths' RMSNorm: float on the vector kernel (one arithmetic for step and step_tokens)
+  if constexpr (std::is_same_v<T, float>)
+    layers_detail::rt::rms_norm(x, rows, cfg_.mixer.d_model, w.data(), float(cfg_.norm_eps), y);
+  else
+    rms_norm(x, rows, cfg_.mixer.d_model, w.data(), cfg_.norm_eps, y);
+}
+
+template <class T>
 void MoEMambaLayer<T>::step(const T* x, T* y, MoEMambaLayerState<T>& s) const noexcept {
   const std::ptrdiff_t B = s.batch(), dm = cfg_.mixer.d_model, n = B * dm;
   T* xn = s.xn_.data();
   T* h = s.h_.data();
   T* m = s.m_.data();
-  rms_norm(x, B, dm, norm_w_.data(), cfg_.norm_eps, xn);
+  step_norm(x, B, norm_w_, xn);
   mixer_.step(xn, m, s.mixer_);
   for (std::ptrdiff_t i = 0; i < n; ++i) h[i] = x[i] + m[i];
-  rms_norm(h, B, dm, moe_norm_w_.data(), cfg_.norm_eps, xn);
+  step_norm(h, B, moe_norm_w_, xn);
   moe_.forward_token(xn, m, nullptr, s.moe_, B);
   for (std::ptrdiff_t i = 0; i < n; ++i) y[i] = h[i] + m[i];
+}
+
+template <class T>
+void MoEMambaLayer<T>::step_tokens(const T* x, int n, T* y, MoEMambaLayerState<T>& s) const noexcept {
+  const std::ptrdiff_t dm = cfg_.mixer.d_model;
+  if (s.batch() != 1) {
+    const std::ptrdiff_t stride = dm * s.batch();
+    for (int t = 0; t < n; ++t) step(x + t * stride, y + t * stride, s);
+    return;
+  }
+  T* xn = s.xn_.data();
+  T* h = s.h_.data();
+  T* m = s.m_.data();
+  const int cap = s.mixer_.max_tokens();
+  for (int t0 = 0; t0 < n; t0 += cap) {
+    const std::ptrdiff_t rows = std::min(cap, n - t0), k = rows * dm;
+    const T* xb = x + t0 * dm;
+    step_norm(xb, rows, norm_w_, xn);
+    mixer_.step_tokens(xn, int(rows), m, s.mixer_);
+    for (std::ptrdiff_t i = 0; i < k; ++i) h[i] = xb[i] + m[i];
+    step_norm(h, rows, moe_norm_w_, xn);
+    moe_.forward_token(xn, m, nullptr, s.moe_, rows);
+    T* yb = y + t0 * dm;
+    for (std::ptrdiff_t i = 0; i < k; ++i) yb[i] = h[i] + m[i];
+  }
 }
 
 template class MoEMambaLayer<float>;

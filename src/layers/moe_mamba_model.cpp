@@ -194,11 +194,13 @@ void MoEMambaModel<T>::forward(const T* u, int batch, int length, T* y, Device d
 }
 
 template <class T>
-MoEMambaStreamState<T> MoEMambaModel<T>::make_stream_state() const {
+MoEMambaStreamState<T> MoEMambaModel<T>::make_stream_state(int max_block) const {
   require(!layers_.empty(), "MoEMambaModel::make_stream_state", "this", "must be a constructed model");
+  require(max_block >= 1, "MoEMambaModel::make_stream_state", "max_block", "must be >= 1, got ", max_block);
   MoEMambaStreamState<T> s;
-  for (const auto& l : layers_) s.layers_.push_back(l.make_state(1));
-  s.h_.assign(std::size_t(cfg_.layer.mixer.d_model), T(0));
+  for (const auto& l : layers_) s.layers_.push_back(l.make_state(1, max_block));
+  s.max_block_ = max_block;
+  s.h_.assign(std::size_t(max_block) * std::size_t(cfg_.layer.mixer.d_model), T(0));
   s.hn_.assign(s.h_.size(), T(0));
   return s;
 }
@@ -209,11 +211,12 @@ void MoEMambaModel<T>::process(const T* in, T* out, int n, MoEMambaStreamState<T
   const std::ptrdiff_t dm = cfg_.layer.mixer.d_model, di = cfg_.d_input, dout = cfg_.d_output;
   T* h = s.h_.data();
   T* hn = s.hn_.data();
-  for (int t = 0; t < n; ++t) {
-    linear_rows_t(in + t * di, 1, di, enc_t_.data(), enc_b_.data(), dm, h);
-    for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i].step(h, h, s.layers_[i]);
-    layers_detail::rms_norm(h, 1, dm, norm_f_.data(), cfg_.layer.norm_eps, hn);
-    linear_rows_t(hn, 1, dm, dec_t_.data(), dec_b_.data(), dout, out + t * dout);
+  for (int t0 = 0; t0 < n; t0 += s.max_block_) {
+    const int rows = std::min(s.max_block_, n - t0);
+    linear_rows_t(in + std::ptrdiff_t(t0) * di, rows, di, enc_t_.data(), enc_b_.data(), dm, h);
+    for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i].step_tokens(h, rows, h, s.layers_[i]);
+    layers_detail::rms_norm(h, rows, dm, norm_f_.data(), cfg_.layer.norm_eps, hn);
+    linear_rows_t(hn, rows, dm, dec_t_.data(), dec_b_.data(), dout, out + std::ptrdiff_t(t0) * dout);
   }
 }
 
@@ -221,7 +224,7 @@ template <class T>
 void MoEMambaModel<T>::prepare(const StreamSpec& spec) {
   require(!layers_.empty(), "MoEMambaModel::prepare", "this", "must be a constructed model");
   spec.validate("MoEMambaModel::prepare");
-  own_ = make_stream_state();
+  own_ = make_stream_state(spec.max_block);
   max_block_ = spec.max_block;
   prepared_ = true;
 }

@@ -162,6 +162,48 @@ BOOST_AUTO_TEST_CASE(step_is_real_time_safe_and_reset_restarts) {
   BOOST_TEST(test::max_abs_diff(y1, y2) == 0.0);  // reset gives back the fresh-state output
 }
 
+BOOST_AUTO_TEST_CASE(step_tokens_equals_steps_in_blocks_and_is_real_time_safe) {
+  // Blocks of tokens (the projections as one product per block, blocks shorter than d_conv,
+  // calls longer than max_tokens) give the outputs and states of token-by-token step() calls
+  // bit for bit, float (vector kernels) and double; no allocation, lock or throw.
+  const auto cfg = config(true);
+  const int L = 53, dm = cfg.d_model;
+  auto check = [&](auto tag) {
+    using T = decltype(tag);
+    MambaBlock<T> blk(cfg, random_mamba_block<T>(cfg, 21));
+    const auto x = input<T>(std::size_t(L) * dm, 4);
+    auto s_ref = blk.make_state(1);
+    const auto y_ref = run_steps(blk, x, 1, L, s_ref);
+    auto s = blk.make_state(1, 16);
+    BOOST_TEST(s.max_tokens() == 16);
+    std::vector<T> y(x.size());
+    blk.step_tokens(x.data(), 3, y.data(), s);  // warm
+    s.reset();
+    test::RtGuard g;
+    int t = 0;
+    for (int n : {1, 2, 16, 3, 20, 11}) {  // 20 > max_tokens: two blocks
+      blk.step_tokens(x.data() + t * dm, n, y.data() + t * dm, s);
+      t += n;
+    }
+    const auto v = g.stop();
+    BOOST_TEST(t == L);
+    BOOST_TEST(v.clean());
+    BOOST_TEST((y == y_ref));
+    BOOST_TEST((s.ssm() == s_ref.ssm()));
+    BOOST_TEST((s.conv() == s_ref.conv()));
+    // in place (x and y alias), batch 2 (token-major (n, batch, d_model): per-token steps)
+    auto s2 = blk.make_state(2, 4);
+    auto s2_ref = blk.make_state(2);
+    std::vector<T> x2(std::size_t(6) * 2 * dm), y2_ref(x2.size());
+    for (std::size_t i = 0; i < x2.size(); ++i) x2[i] = x[i];
+    for (int k = 0; k < 6; ++k) blk.step(x2.data() + k * 2 * dm, y2_ref.data() + k * 2 * dm, s2_ref);
+    blk.step_tokens(x2.data(), 6, x2.data(), s2);
+    BOOST_TEST((x2 == y2_ref));
+  };
+  check(float{});
+  check(double{});
+}
+
 BOOST_AUTO_TEST_CASE(invalid_arguments_throw) {
   auto cfg = config(false);
   auto p = random_mamba_block<float>(cfg, 1);

@@ -177,6 +177,30 @@ BOOST_AUTO_TEST_CASE(step_is_real_time_safe_and_reset_restarts) {
   BOOST_TEST(test::max_abs_diff(y1, y2) > 0.0);  // the state carries the past
 }
 
+BOOST_AUTO_TEST_CASE(step_tokens_in_blocks_equals_steps_and_is_real_time_safe) {
+  const auto cfg = config(2, true);
+  MoEMambaLayer<float> layer(cfg, random_moe_mamba_layer<float>(cfg, 6));
+  const int L = 29, dm = 16;
+  const auto x = test::randn_f(std::size_t(L) * dm, 3);
+  auto s_ref = layer.make_state(1);
+  std::vector<float> y_ref(x.size()), y(x);
+  for (int t = 0; t < L; ++t) layer.step(x.data() + t * dm, y_ref.data() + t * dm, s_ref);
+  auto s = layer.make_state(1, 8);
+  layer.step_tokens(x.data(), 2, y.data(), s);  // warm
+  s.reset();
+  y = x;
+  test::RtGuard g;
+  int t = 0;
+  for (int n : {1, 8, 3, 17}) {  // 17 > max_tokens: three blocks; in place
+    layer.step_tokens(y.data() + t * dm, n, y.data() + t * dm, s);
+    t += n;
+  }
+  const auto v = g.stop();
+  BOOST_TEST(t == L);
+  BOOST_TEST(v.clean());
+  BOOST_TEST((y == y_ref));  // bit for bit, whatever the blocks
+}
+
 BOOST_AUTO_TEST_CASE(invalid_configurations_throw) {
   auto cfg = config(1, false);
   cfg.moe.d_model = 8;

@@ -169,6 +169,38 @@ BOOST_AUTO_TEST_CASE(process_is_real_time_safe) {
   BOOST_TEST(std::all_of(y2.begin() + 64, y2.begin() + 129, [](float x) { return x == 0.0f; }));
 }
 
+BOOST_AUTO_TEST_CASE(reprepare_at_another_rate_rediscretizes_without_allocation) {
+  // Prepared at 44.1 kHz for blocks of 64, re-prepared at 96 kHz (and for shorter blocks):
+  // no allocation, lock or throw, and the outputs are those of a model prepared at 96 kHz
+  // from scratch, bit for bit.
+  const auto cfg = config(3, 32, 16, false);
+  const auto p = random_s4d_model<float>(cfg, 8);
+  S4DModel<float> m(cfg, p), fresh(cfg, p);
+  m.prepare({44100.0, 64});
+  const auto u = signal<float>(256, 1, 4);
+  std::vector<float> y(256), ref(256);
+  m.process(u.data(), y.data(), 64);  // some state at 44.1 kHz: prepare resets it
+  test::RtGuard g;
+  m.prepare({96000.0, 64});
+  m.prepare({96000.0, 32});
+  const auto v = g.stop();
+  BOOST_TEST(v.clean());
+  BOOST_TEST(m.prepared());
+  fresh.prepare({96000.0, 32});
+  for (int t = 0; t < 256; t += 32) {
+    m.process(u.data() + t, y.data() + t, 32);
+    fresh.process(u.data() + t, ref.data() + t, 32);
+  }
+  BOOST_TEST(std::equal(y.begin(), y.end(), ref.begin()));
+  std::vector<float> y33(33);
+  m.process(u.data(), y33.data(), 33);  // beyond the last prepared max_block (32): zeros
+  BOOST_TEST(std::all_of(y33.begin(), y33.end(), [](float x) { return x == 0.0f; }));
+  // and at 96 kHz the stream matches the offline model at 96 kHz
+  std::vector<float> off(256);
+  m.forward(u.data(), 1, 256, off.data(), Mode::stream, 96000.0);
+  BOOST_TEST(rel(ref, off) < 1e-5);
+}
+
 BOOST_AUTO_TEST_CASE(invalid_configs_and_params_throw) {
   auto cfg = config(2, 8, 4, false);
   auto p = random_s4d_model<float>(cfg, 1);

@@ -27,6 +27,17 @@
 //   step(x, y, state)     one token per sequence, mamba_ssm's step(): real-time safe on the CPU
 //                         (no allocation, lock, throw or I/O; runs on the calling thread); all
 //                         scratch lives in the state made by make_state().
+//   step_tokens(x, n, y, state)  n consecutive steps; for one sequence (batch 1) in float the
+//                         projections of the n tokens run as one small matrix product each
+//                         (weights loaded once per block, not once per token) and only the
+//                         state recurrence runs token after token: the streaming path of a
+//                         block of audio frames. Same outputs and state as n calls of step()
+//                         bit for bit. Real-time safe; blocks of up to make_state()'s max_tokens.
+// CPU float steps run on vector kernels picked at run time for the CPU (Highway:
+// src/layers/stream_kernels.hpp): weights packed once at construction, the selective-state
+// update on the transposed state (d_state, d_inner), vectorized over channels with vector
+// exp/softplus/SiLU, no per-token branching. The arithmetic of a token does not depend on the
+// block it comes in (a block of n tokens gives the outputs of n steps bit for bit).
 //   step(..., Device::cuda) runs the state update on the GPU with the same resident weights
 //                         (state uploaded and downloaded per call: a conformance/debug path).
 // Copies of a block share its resident GPU weights (the weights are immutable once built).
@@ -45,6 +56,7 @@ namespace ssm {
 namespace detail {
 template <class T>
 class ResidentWeights;
+struct MambaStepWeights;
 }  // namespace detail
 
 class TensorReader;
@@ -105,21 +117,38 @@ class MambaBlockState {
 public:
   MambaBlockState() = default;
   int batch() const noexcept { return batch_; }
+  /// The most tokens one step_tokens() call runs as one block (longer calls run in pieces).
+  int max_tokens() const noexcept { return max_tokens_; }
   /// (batch, d_inner, d_conv), oldest first.
   std::vector<T>& conv() noexcept { return conv_; }
   const std::vector<T>& conv() const noexcept { return conv_; }
-  /// (batch, d_inner, d_state).
-  std::vector<T>& ssm() noexcept { return ssm_; }
-  const std::vector<T>& ssm() const noexcept { return ssm_; }
+  /// (batch, d_inner, d_state). (The float step keeps the state transposed, (batch, d_state,
+  /// d_inner), while it streams; these accessors bring this layout up to date first: no
+  /// allocation, real-time safe; not for concurrent use from several threads.)
+  std::vector<T>& ssm() noexcept {
+    sync_public();
+    transposed_current_ = false;  // the caller may write through the reference
+    return ssm_;
+  }
+  const std::vector<T>& ssm() const noexcept {
+    sync_public();
+    return ssm_;
+  }
   /// Zeroes both states (no allocation).
   void reset() noexcept;
 
 private:
   template <class>
   friend class MambaBlock;
-  int batch_ = 0;
-  std::vector<T> conv_, ssm_;
-  std::vector<T> xz_, xc_, xdbl_, dt_, z_, B_, C_, y_;  // step scratch
+  void sync_public() const noexcept;  // ssm_ <- hT_ transposed, when hT_ is the current one
+  int batch_ = 0, max_tokens_ = 1, d_inner_ = 0, d_state_ = 0;
+  std::vector<T> conv_;
+  mutable std::vector<T> ssm_;
+  std::vector<T> hT_;                // float: the state transposed (batch, d_state, d_inner)
+  bool transposed_current_ = false;  // hT_ holds the state (ssm_ is stale)
+  // step scratch, (max(batch, max_tokens), width) rows; hist_: the conv inputs of a block
+  // ((max_tokens + d_conv - 1, d_inner))
+  std::vector<T> xz_, xc_, xdbl_, dt_, z_, B_, C_, y_, hist_;
 };
 
 template <class T>
@@ -132,8 +161,9 @@ public:
   const MambaBlockConfig& config() const noexcept { return cfg_; }
   const MambaBlockParams<T>& params() const noexcept { return p_; }
 
-  /// A zeroed state for `batch` sequences (allocates; batch >= 1).
-  MambaBlockState<T> make_state(int batch) const;
+  /// A zeroed state for `batch` sequences (allocates; batch >= 1) with scratch for blocks of up
+  /// to `max_tokens` tokens in step_tokens() (>= 1).
+  MambaBlockState<T> make_state(int batch, int max_tokens = 1) const;
 
   /// Scan mode: x (batch, length, d_model) -> y (batch, length, d_model), row-major; y must not
   /// overlap x. With `state` (made for this batch) the sequence continues from it and the state
@@ -151,6 +181,10 @@ public:
   /// Step mode: one token per sequence, x (batch, d_model) -> y (batch, d_model), advancing
   /// `state` (batch = state.batch()). Real-time safe on the CPU. x and y may alias.
   void step(const T* x, T* y, MambaBlockState<T>& state) const noexcept;
+  /// n steps: x (n, batch, d_model) -> y (n, batch, d_model), token-major: n calls of step()
+  /// (bit for bit). Batch 1 in float: one block of projections per max_tokens() tokens
+  /// (see the top of this file). Real-time safe; x and y may alias; n <= 0 does nothing.
+  void step_tokens(const T* x, int n, T* y, MambaBlockState<T>& state) const noexcept;
   /// The same step with the state update on `device` (Device::cuda: not real-time safe; throws
   /// ssm::Error without CUDA). Device::cpu is step() above.
   void step(const T* x, T* y, MambaBlockState<T>& state, Device device) const;
@@ -166,12 +200,16 @@ public:
 private:
   void step_front(const T* x, MambaBlockState<T>& s) const noexcept;
   void step_back(T* y, MambaBlockState<T>& s) const noexcept;
+  // float: n tokens (n <= s.max_tokens()) of sequence b on the vector kernels
+  void step_block(const T* x, int n, T* y, int b, MambaBlockState<T>& s) const noexcept;
   MambaBlockConfig cfg_{};
   MambaBlockParams<T> p_{};
   std::vector<T> A_;      // (d_inner, d_state) = -exp(A_log)
   std::vector<T> conv_t_; // (d_conv, d_inner): conv1d weight transposed for the scan's conv
   // the step's linear maps, weights transposed to (in, out) (see step(): output tiles in registers)
   std::vector<T> in_t_, xproj_t_, dt_t_, out_t_;
+  // float: the four projections packed for the vector kernels (src/layers/mamba_step.cpp)
+  std::shared_ptr<const detail::MambaStepWeights> step_w_;
   // A, D, dt bias on the GPU, per device, uploaded on first cuda use (src/layers/resident_weights.hpp)
   std::shared_ptr<detail::ResidentWeights<T>> gpu_;
   const std::vector<DeviceBuffer<T>>& gpu_weights() const;

@@ -81,7 +81,7 @@ private:
   friend class MoEMambaLayer;
   MambaBlockState<T> mixer_;
   MoEFFNScratch<T> moe_;
-  std::vector<T> xn_, h_, m_;  // (batch, d_model) step scratch
+  std::vector<T> xn_, h_, m_;  // (max(batch, max_tokens), d_model) step scratch
 };
 
 template <class T>
@@ -98,7 +98,7 @@ public:
   const std::vector<T>& moe_norm_weight() const noexcept { return moe_norm_w_; }
 
   /// A zeroed state for `batch` sequences (allocates; batch >= 1).
-  MoEMambaLayerState<T> make_state(int batch) const;
+  MoEMambaLayerState<T> make_state(int batch, int max_tokens = 1) const;
 
   /// Scan mode: x (batch, length, d_model) -> y (same shape); y must not overlap x. With
   /// `state` the sequences continue from it and it is advanced; without, zero states.
@@ -109,8 +109,13 @@ public:
   /// Step mode: one token per sequence, x (batch, d_model) -> y (batch, d_model), batch =
   /// state.batch(). Real-time safe. x and y may alias.
   void step(const T* x, T* y, MoEMambaLayerState<T>& state) const noexcept;
+  /// n steps, x (n, batch, d_model) -> y, token-major: n calls of step() to rounding. Batch 1:
+  /// blocks of up to max_tokens (make_state()) tokens through the mixer's block path
+  /// (MambaBlock::step_tokens) and the MoE's per-token path. Real-time safe; x and y may alias.
+  void step_tokens(const T* x, int n, T* y, MoEMambaLayerState<T>& state) const noexcept;
 
 private:
+  void step_norm(const T* x, std::ptrdiff_t rows, const std::vector<T>& w, T* y) const noexcept;
   MoEMambaLayerConfig cfg_{};
   std::vector<T> norm_w_, moe_norm_w_;
   MambaBlock<T> mixer_;

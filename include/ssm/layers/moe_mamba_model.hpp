@@ -73,7 +73,8 @@ private:
   template <class>
   friend class MoEMambaModel;
   std::vector<MoEMambaLayerState<T>> layers_;
-  std::vector<T> h_, hn_;
+  int max_block_ = 1;
+  std::vector<T> h_, hn_;  // (max_block, d_model)
 };
 
 template <class T>
@@ -95,10 +96,11 @@ public:
   /// Offline: u (batch, length, d_input) -> y (batch, length, d_output), from zero states.
   void forward(const T* u, int batch, int length, T* y, Device device = Device::cpu) const;
 
-  /// A zeroed stream (allocates).
-  MoEMambaStreamState<T> make_stream_state() const;
-  /// n frames of one stream: in (n, d_input) -> out (n, d_output). Real-time safe. in and out
-  /// may alias when d_input == d_output.
+  /// A zeroed stream (allocates) with scratch for blocks of up to max_block frames (>= 1).
+  MoEMambaStreamState<T> make_stream_state(int max_block = 1) const;
+  /// n frames of one stream: in (n, d_input) -> out (n, d_output), layer after layer over
+  /// blocks of up to the stream's max_block frames (each layer sees a block at once:
+  /// MoEMambaLayer::step_tokens). Real-time safe. in and out may alias when d_input == d_output.
   void process(const T* in, T* out, int n, MoEMambaStreamState<T>& s) const noexcept;
 
   /// One internal stream: prepare allocates it (spec.max_block >= 1) and resets.

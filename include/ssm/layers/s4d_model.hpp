@@ -3,18 +3,9 @@
 // residual connections and LayerNorm, a decoder), run sequence-to-sequence on signals (no
 // mean pooling over time: the decoder is applied at every time step).
 //
-// Per layer i, with x (L, H) for H = d_model (parameter names of the PyTorch module):
-//   z   = prenorm ? LayerNorm_i(x) : x                       norms.{i}.weight, norms.{i}.bias
-//   y   = K_i * z + D_i z           causal convolution per channel   s4_layers.{i}.D (H)
-//   y   = act(y)                    GELU (exact erf form, nn.GELU()) by default
-//   y   = GLU( W_i y + b_i )        1x1 conv to 2H, then a * sigmoid(b) of the halves (a | b)
-//                                   s4_layers.{i}.output_linear.0.weight (2H, H, 1) or
-//                                   s4_layers.{i}.output_linear.weight (2H, H [,1]); .bias (2H)
-//   x   = x + y;  if !prenorm: x = LayerNorm_i(x)
-// with the S4D kernel (S4DKernel of the S4 repository; zoh, B = 1, s4_layers.{i}.kernel.*):
-//   dt  = exp(log_dt) (H),  A = -exp(log_A_real) + i A_imag (H, N2),  C (H, N2, 2) real pairs
-//   K[h, l] = 2 Re( sum_n C[h,n] (exp(dt A[h,n]) - 1) / A[h,n] * exp(dt A[h,n] l) )
-// and encoder.weight (H, d_input), encoder.bias (H), decoder.weight (d_output, H), decoder.bias.
+// Per layer i (S4DLayer, s4d_layer.hpp, which states the layer's formula and names):
+//   x = S4DLayer_i(x): prenorm ? x + GLU(act(S4D(LN(x)))) : LN(x + GLU(act(S4D(x))))
+// with encoder.weight (H, d_input), encoder.bias (H), decoder.weight (d_output, H), decoder.bias.
 //
 // Time convention: the model is continuous in time. exp(log_dt) is the step of one sample at
 // `sample_rate` Hz (the rate of the training data, config key sample_rate). Run at another
@@ -23,7 +14,10 @@
 //
 // Three modes compute the same function (up to rounding):
 //   stream  the recurrence h_t = Ad h_{t-1} + Bd z_t, y_t = 2 Re(C h_t) + D z_t per layer
-//           (prepare/process/reset: real-time safe, any block size <= max_block; or offline)
+//           (prepare/process/reset: real-time safe, any block size <= max_block; or offline).
+//           process() runs the block layer after layer (each layer sees the block's frames at
+//           once). Re-preparing at another sample rate (44.1 -> 96 kHz) with a max_block no
+//           larger than before re-discretizes in place: no allocation.
 //   conv    kernel of the whole length (diag_kernel) + FFT convolution (fftconv), offline
 //   scan    the diagonal LTI scan (diag_scan), offline, CPU or CUDA
 // On the GPU (Device::cuda) each layer's A, B, C and D are uploaded once per GPU on the first
@@ -33,6 +27,8 @@
 // Model file (model_file.hpp): ssmkit.arch = "s4d", ssmkit.config = JSON with d_model,
 // n_layers, d_state (N; N2 = N/2 complex modes), d_input, d_output, prenorm, activation
 // ("gelu" | "silu" | "relu" | "identity"), norm_eps (1e-5), sample_rate (Hz, default 48000).
+// The mapping between the file (config keys, PyTorch tensor names) and these structures lives
+// in one place: src/layers/s4d_file.cpp.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -43,15 +39,10 @@
 #include "ssm/core/mode.hpp"
 #include "ssm/io/safetensors.hpp"
 #include "ssm/layers/activation.hpp"
+#include "ssm/layers/s4d_layer.hpp"
 #include "ssm/stream/dense_filter.hpp"  // StreamSpec
 
 namespace ssm {
-namespace detail {
-template <class T>
-class ResidentWeights;
-}  // namespace detail
-
-
 // Activation: ssm/layers/activation.hpp.
 
 struct S4DModelConfig {
@@ -65,24 +56,14 @@ struct S4DModelConfig {
   double sample_rate = 48000.0;  // Hz at which dt = exp(log_dt) is the step of one sample
 
   int modes() const noexcept { return d_state / 2; }
+  /// The options every layer shares.
+  S4DLayerConfig layer() const noexcept { return {d_model, d_state, prenorm, activation, norm_eps, sample_rate}; }
   void validate(const char* where) const;
   static S4DModelConfig from_json(const std::string& json);
   std::string to_json() const;
 };
 
-/// One S4D layer's parameters, PyTorch layouts, row-major.
-template <class T>
-struct S4DLayerParams {
-  std::vector<T> log_dt;        // (H)
-  std::vector<T> log_A_real;    // (H, N2)
-  std::vector<T> A_imag;        // (H, N2)
-  std::vector<T> C;             // (H, N2, 2) re/im
-  std::vector<T> D;             // (H)
-  std::vector<T> out_weight;    // (2H, H)   output_linear (1x1 conv)
-  std::vector<T> out_bias;      // (2H)
-  std::vector<T> norm_weight;   // (H)       norms.{i}
-  std::vector<T> norm_bias;     // (H)
-};
+// S4DLayerParams: ssm/layers/s4d_layer.hpp.
 
 template <class T>
 struct S4DModelParams {
@@ -113,7 +94,8 @@ public:
   const S4DModelConfig& config() const noexcept { return cfg_; }
   const S4DModelParams<T>& params() const noexcept { return p_; }
   /// Layer i's SSM as a continuous DiagonalSSM (B = 1, reference_rate = sample_rate).
-  const DiagonalSSM& ssm(int i) const { return ssm_.at(static_cast<std::size_t>(i)); }
+  const DiagonalSSM& ssm(int i) const { return layers_.at(static_cast<std::size_t>(i)).ssm(); }
+  const S4DLayer<T>& layer(int i) const { return layers_.at(static_cast<std::size_t>(i)); }
 
   /// Offline: u (batch, length, d_input) -> y (batch, length, d_output) from zero states, by
   /// `mode`, at `sample_rate` Hz (0: the model's own rate). `device` applies to scan (CUDA
@@ -122,7 +104,8 @@ public:
                Device device = Device::cpu) const;
 
   /// Discretizes every layer at spec.sample_rate and allocates for blocks up to
-  /// spec.max_block (one stream). Resets.
+  /// spec.max_block (one stream). Resets. Once prepared for a max_block, preparing again with
+  /// any rate and a max_block no larger allocates nothing (the layers re-discretize in place).
   void prepare(const StreamSpec& spec);
   /// n frames: in (n, d_input) -> out (n, d_output). Real-time safe; n <= max_block (else,
   /// or before prepare(), writes zeros). in and out may alias when d_input == d_output.
@@ -137,27 +120,13 @@ public:
   void load_state(const T* src) noexcept;
 
 private:
-  struct Discrete {  // one layer at one step: Ad, the input gain b = 1 and W = C Bd (H, N2) split complex, in T
-    std::vector<T> ad_re, ad_im, b_re, b_im, w_re, w_im;
-  };
-  std::vector<Discrete> discretize_all(double dt_scale) const;
-  void layer_tail(std::size_t i, T* ssm_out, std::ptrdiff_t rows, T* x, T* glu, bool offline) const noexcept;
-  static void recurrence(const Discrete& d, const T* D, int H, int N2, T* h_re, T* h_im, const T* z,
-                         T* y, std::ptrdiff_t n) noexcept;
-
   S4DModelConfig cfg_{};
   S4DModelParams<T> p_{};
-  std::vector<DiagonalSSM> ssm_;
-  std::vector<std::vector<T>> out_wt_;  // per layer output_linear weight transposed (H, 2H)
+  std::vector<S4DLayer<T>> layers_;
   // streaming
   bool prepared_ = false;
   int max_block_ = 0;
-  std::vector<Discrete> disc_;
-  std::vector<std::vector<T>> h_re_, h_im_;  // per layer (H, N2)
-  std::vector<T> x_, z_, y_, glu_;
-  // per layer A, B, C (interleaved complex, as diag_scan takes them) and D on the GPU, uploaded
-  // on the first cuda forward (src/layers/resident_weights.hpp)
-  std::shared_ptr<detail::ResidentWeights<T>> gpu_;
+  std::vector<T> x_;  // (max_block, H)
 };
 
 extern template class S4DModel<float>;
