@@ -4,7 +4,7 @@
 # carried in .debs/, fetched on the development machine with
 #   mkdir -p .debs && cd .debs && apt-get download libeigen3-dev libfftw3-dev libfftw3-single3 \
 #     libfftw3-double3 libfftw3-long3 libfftw3-quad3 libboost-test1.74-dev libboost-test1.74.0 \
-#     libboost1.74-dev nlohmann-json3-dev libbenchmark-dev libbenchmark1debian libcli11-dev
+#     libboost1.74-dev nlohmann-json3-dev libbenchmark-dev libbenchmark1debian libcli11-dev libhwy-dev libhwy1
 # and unpacked into a private prefix. Builds Release with CUDA (no audio: the machine has
 # no sound server), then runs what the phases name:
 #   bash .ci/gpu.sh [build] [test] [conformance] [bench <regex>] [sanitize <ctest-regex>]

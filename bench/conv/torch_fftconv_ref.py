@@ -1,6 +1,6 @@
 """torch.fft convolution on the GPU at the sizes of bench_fftconv_cuda, and the ratio of its
-time to ssmkit's fused cuFFT path read from that bench's output ("SUMMARY fftconv <name>
-ms=<t>" lines).
+time to each ssmkit path read from the bench logs given ("SUMMARY fftconv <path>_<problem>
+ms=<t>" lines of bench_conv_fftconv_cuda and bench_conv_ssm_conv_cuda).
 
 The torch recipe is the one S4-style code uses: y = irfft(rfft(u, 2L) * rfft(k, 2L), 2L)[:L]
 + D u, float32, B x H rows, full-length kernels (Lk = L). Two variants are timed:
@@ -8,7 +8,7 @@ The torch recipe is the one S4-style code uses: y = irfft(rfft(u, 2L) * rfft(k, 
   cached    : the kernel spectrum is computed once and reused (what ssmkit's FFTConvCuda does).
 A size whose torch buffers do not fit in GPU memory prints "out of memory" and no ratio.
 
-usage: python3 torch_fftconv_ref.py BENCH_LOG
+usage: python3 torch_fftconv_ref.py BENCH_LOG [BENCH_LOG ...]
 """
 import re
 import sys
@@ -50,36 +50,38 @@ def torch_fft_ms(B, H, L, cached, reps):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2:
         print(__doc__)
         sys.exit(2)
     ours = {}
-    with open(sys.argv[1]) as f:
-        for line in f:
-            m = re.match(r"SUMMARY fftconv (\S+) ms=([0-9.eE+-]+)", line)
-            if m:
-                ours[m.group(1)] = float(m.group(2))
+    for path in sys.argv[1:]:
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"SUMMARY fftconv (\S+) ms=([0-9.eE+-]+)", line)
+                if m:
+                    ours[m.group(1).lstrip("/")] = float(m.group(2))
     if not torch.cuda.is_available():
         print("torch has no CUDA device: no torch.fft ratio")
         return
     print(f"torch {torch.__version__} on {torch.cuda.get_device_name()}")
-    print(f"{'problem':<26} {'variant':<9} {'torch ms':>10} {'ssmkit ms':>10} {'ssmkit speed-up':>16}")
-    for name, B, H, L in (("fused_B8_H768_L64K", 8, 768, 1 << 16),
-                          ("fused_B1_H768_L1M", 1, 768, 1 << 20),
-                          ("fused_B8_H768_L1M", 8, 768, 1 << 20)):
-        key = next((k for k in ours if k.endswith(name)), None)
+    print(f"{'problem':<16} {'torch':<9} {'torch ms':>10} {'ssmkit path':<34} {'ssmkit ms':>10} {'speed-up':>9}")
+    for name, B, H, L in (("B8_H768_L64K", 8, 768, 1 << 16),
+                          ("B1_H768_L1M", 1, 768, 1 << 20),
+                          ("B8_H768_L1M", 8, 768, 1 << 20)):
+        mine = {k: v for k, v in ours.items() if k.endswith(name)}
         for cached in (False, True):
             variant = "cached" if cached else "per-call"
             try:
                 t = torch_fft_ms(B, H, L, cached, 5 if L < (1 << 20) else 3)
             except torch.cuda.OutOfMemoryError:
-                print(f"{name:<26} {variant:<9} {'out of memory':>10}")
+                print(f"{name:<16} {variant:<9} {'out of memory':>10}")
                 torch.cuda.empty_cache()
                 continue
-            mine = ours.get(key) if key else None
-            ratio = f"{t / mine:15.2f}x" if mine else "   (not in log)"
-            print(f"{name:<26} {variant:<9} {t:10.2f} {mine if mine else float('nan'):10.2f} {ratio}")
             print(f"SUMMARY torch_fftconv {name} {variant} torch_ms={t:.4f}")
+            if not mine:
+                print(f"{name:<16} {variant:<9} {t:10.2f} (no ssmkit row in the log)")
+            for key, ms in sorted(mine.items()):
+                print(f"{name:<16} {variant:<9} {t:10.2f} {key:<34} {ms:10.2f} {t / ms:8.2f}x")
             torch.cuda.empty_cache()
 
 

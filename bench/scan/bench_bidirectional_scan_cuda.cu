@@ -70,7 +70,7 @@ struct Shape {
 };
 
 struct Row {
-  double fused = 0, unfused = 0, copy = 0, bytes = 0;
+  double fused = 0, one_launch = 0, two_kernel = 0, unfused = 0, copy = 0, bytes = 0;
 };
 
 /// E: float or __nv_bfloat16 storage of the streamed tensors (float A, D, bias).
@@ -125,10 +125,13 @@ Row run(const Shape& s) {
   io.z = reinterpret_cast<const std::uint16_t*>(z.data());
   io.out = reinterpret_cast<std::uint16_t*>(out.data());
   a.validate();
-  auto fused = [&] {
-    if constexpr (sizeof(E) == 4) ssm::detail::bidirectional_scan_cuda(a, false);
-    else ssm::detail::bidirectional_scan_cuda_bf16(a, io, false);
+  auto fused_with = [&](ssm::detail::BidirKernel k) {
+    if constexpr (sizeof(E) == 4) ssm::detail::bidirectional_scan_cuda(a, k, false);
+    else ssm::detail::bidirectional_scan_cuda_bf16(a, io, k, false);
   };
+  auto fused = [&] { fused_with(ssm::detail::BidirKernel::fast_one_launch); };
+  auto one_launch = [&] { fused_with(ssm::detail::BidirKernel::one_launch); };
+  auto two_kernel = [&] { fused_with(ssm::detail::BidirKernel::two_kernel); };
 
   // unfused recipe
   auto plain = [&](int k, const E* uu, const E* dd, const E* BB, const E* CC, const E* zz, E* o) {
@@ -168,6 +171,8 @@ Row run(const Shape& s) {
   r.copy = ssm::bench::median_event_ms(
       [&] { check(cudaMemcpyAsync(dst.data(), src.data(), half, cudaMemcpyDeviceToDevice), "copy"); }, 20, 100);
   r.fused = ssm::bench::median_event_ms(fused, 20, 3);
+  r.one_launch = ssm::bench::median_event_ms(one_launch, 20, 3);
+  r.two_kernel = ssm::bench::median_event_ms(two_kernel, 20, 3);
   r.unfused = ssm::bench::median_event_ms(unfused, 20, 3);
   check(cudaDeviceSynchronize(), "sync");
   return r;
@@ -179,12 +184,16 @@ int main() {
   const Shape shapes[] = {{32, 768, 16, 197, false}, {32, 768, 16, 197, true}, {128, 768, 16, 197, false},
                           {128, 768, 16, 197, true}};
   std::printf("bidirectional selective scan on the GPU (Vim layout (B, D, L), D, bias, softplus, z, x0.5)\n");
-  std::printf("%-28s %10s %10s %10s %10s %12s\n", "shape", "fused ms", "unfused ms", "copy ms", "x unfused",
-              "frac copy bw");
+  std::printf("fused = fast_one_launch (the fast selective-scan kernel for both directions in\n"
+              "one launch, direction 1 backward in time, atomic merge onto a zeroed out); 2-kernel = the same kernel\n"
+              "forward then backward adding onto out (the automatic choice); thread/ch = one thread a channel-direction (the earlier design)\n");
+  std::printf("%-28s %10s %10s %12s %10s %10s %14s %12s %16s\n", "shape", "fused ms", "2-kernel ms", "thread/ch ms",
+              "unfused ms", "copy ms", "2-kernel x unf", "fused x unf", "2-kernel copy fr");
   for (const auto& s : shapes) {
     const Row r = s.bf16 ? run<__nv_bfloat16>(s) : run<float>(s);
-    std::printf("%-28s %10.4f %10.4f %10.4f %10.2f %12.3f\n", s.name().c_str(), r.fused, r.unfused, r.copy,
-                r.unfused / r.fused, r.copy / r.fused);
+    std::printf("%-28s %10.4f %10.4f %12.4f %10.4f %10.4f %14.2f %12.2f %16.3f\n", s.name().c_str(), r.fused,
+                r.two_kernel, r.one_launch, r.unfused, r.copy, r.unfused / r.two_kernel, r.unfused / r.fused,
+                r.copy / r.two_kernel);
   }
   return 0;
 }

@@ -9,7 +9,15 @@
 // arrays, channels for Vim's time-major ones), so global reads coalesce in either layout;
 // the outputs of the chunk go back through shared memory the same way.
 //
-// Merge: each direction adds out_scale (y_k + D_k u_k) silu(z) onto an output zeroed by a
+// Faster where it applies (float32/bf16 storage, dstate 4/8/16/32, time-contiguous rows, dim /
+// groups a multiple of the fast kernel's channels a block): the two-kernel design on the fast
+// selective-scan kernel (selective_scan_fast.cuh): direction 0 writes out = out_scale (y_0 +
+// D_0 u_0) silu(z); direction 1, the same kernel run backward in time (kRev: tiles and steps in
+// reverse, nothing flipped in memory), adds out_scale (y_1 + D_1 u_1) silu(z) onto it. No
+// zeroing pass and no atomics; the second kernel reads `out` once more. Measured against the
+// one-launch kernel below in bench_scan_bidirectional_scan_cuda (docs/vision.md).
+//
+// Merge (one-launch kernel): each direction adds out_scale (y_k + D_k u_k) silu(z) onto an output zeroed by a
 // first small kernel (atomicAdd). Two contributions onto zero give fl(p_0 + p_1) whichever
 // lands first (IEEE addition is commutative), so the result is deterministic; for bf16
 // storage both contributions are rounded to bf16 before the (commutative) add.
@@ -19,6 +27,7 @@
 #include <cstdint>
 
 #include "kernels/core/cuda_check.cuh"
+#include "kernels/scan/selective_scan_fast.cuh"
 #include "backend/bidirectional_scan_cuda.hpp"
 
 namespace ssm::detail {
@@ -267,10 +276,112 @@ void launch(const BiParams<Tin, Tc>& p, bool synchronize, const char* where) {
   if (synchronize) SSM_CUDA_CHECK(cudaDeviceSynchronize(), where);
 }
 
+int sm_count_now() {
+  int dev = 0, v = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || v <= 0) {
+    cudaGetLastError();
+    v = 1;
+  }
+  return v;
+}
+
+/// S (states a thread) of the fast two-kernel path, 0 where it does not apply.
+template <class Tc>
+int fast_states(const BidirectionalScanArgs<Tc>& a) {
+  if (a.dstate != 4 && a.dstate != 8 && a.dstate != 16 && a.dstate != 32) return 0;
+  auto tl = [&](const Strides3& st) { return st.resolved(a.dim, a.length).l == 1; };
+  for (const auto& d : a.dir)
+    if (!tl(d.u_strides) || !tl(d.delta_strides)) return 0;
+  if ((a.z && !tl(a.z_strides)) || !tl(a.out_strides)) return 0;
+  int largest = 0, smallest = 0;
+  for (int S : {4, 2, 1}) {
+    const int ch = scan_fast::channels_per_block(a.dstate, S);
+    if (ch == 0 || (a.dim / a.groups) % ch != 0) continue;
+    const long long blocks = static_cast<long long>(a.batch) * a.dim / ch;
+    if (!largest) largest = S;
+    smallest = S;
+    if (S == 4 && blocks >= 3LL * sm_count_now()) return 4;
+    if (S == 2 && 2 * blocks >= 3LL * sm_count_now()) return 2;
+  }
+  return smallest;
+}
+
+bool aligned_to(const void* ptr, std::size_t bytes) { return reinterpret_cast<std::uintptr_t>(ptr) % bytes == 0; }
+
+template <class Tin>
+scan_fast::FastParams<Tin> fast_params(const BidirectionalScanArgs<float>& a, int k, const Tin* u, const Tin* delta,
+                                       const Tin* B, const Tin* C, const Tin* z, Tin* out) {
+  const auto& d = a.dir[k];
+  scan_fast::FastParams<Tin> p{};
+  p.batch = a.batch;
+  p.dim = a.dim;
+  p.length = a.length;
+  p.groups = a.groups;
+  p.dim_per_group = a.dim / a.groups;
+  p.softplus = a.delta_softplus;
+  p.B_var = p.C_var = true;
+  p.u = u; p.delta = delta; p.z = z; p.B = B; p.C = C; p.out = out;
+  p.A = d.A; p.D = d.D; p.delta_bias = d.delta_bias; p.h0 = d.h0; p.last_state = d.last_state;
+  const Strides3 su = d.u_strides.resolved(a.dim, a.length), sd = d.delta_strides.resolved(a.dim, a.length);
+  const Strides3 sz = a.z_strides.resolved(a.dim, a.length), so = a.out_strides.resolved(a.dim, a.length);
+  p.su_b = su.b; p.su_d = su.d; p.sd_b = sd.b; p.sd_d = sd.d;
+  p.sz_b = sz.b; p.sz_d = sz.d; p.so_b = so.b; p.so_d = so.d;
+  constexpr std::size_t kVec = 4 * sizeof(Tin);
+  auto row_ok = [&](const void* ptr, const Strides3& st) { return aligned_to(ptr, kVec) && st.b % 4 == 0 && st.d % 4 == 0; };
+  p.vec_rows = row_ok(u, su) && row_ok(delta, sd) && row_ok(out, so) && (!z || row_ok(z, sz));
+  p.vec_bc = a.length % 4 == 0 && aligned_to(B, kVec) && aligned_to(C, kVec);
+  p.out_scale = static_cast<float>(a.out_scale);
+  p.merge = 0;
+  return p;
+}
+
+/// The fast paths. one_launch = false (two_kernel): direction 0 forward writes out, then direction
+/// 1 backward adds onto it. one_launch = true (fast_one_launch): out zeroed, both directions in
+/// one launch adding atomically.
+template <class Tin>
+void launch_fast(const BidirectionalScanArgs<float>& a, int S, const Tin* const u[2], const Tin* const delta[2],
+                 const Tin* const B[2], const Tin* const C[2], const Tin* z, Tin* out, bool one_launch,
+                 bool synchronize, const char* where) {
+  auto p0 = fast_params<Tin>(a, 0, u[0], delta[0], B[0], C[0], z, out);
+  auto p1 = fast_params<Tin>(a, 1, u[1], delta[1], B[1], C[1], z, out);
+  if (one_launch) {
+    const Strides3 so = a.out_strides.resolved(a.dim, a.length);
+    const long long n = static_cast<long long>(a.batch) * a.dim * a.length;
+    const int zblocks = static_cast<int>(std::min<long long>((n + 255) / 256, 65536));
+    zero_out_kernel<Tin><<<zblocks, 256>>>(out, a.batch, a.dim, a.length, so.b, so.d, so.l);
+    SSM_CUDA_CHECK_LAUNCH(where);
+    p0.merge = p1.merge = 2;
+    scan_fast::launch_bidir<Tin>(p0, p1, a.dstate, S, where, nullptr);
+  } else {
+    p1.merge = 1;
+    scan_fast::launch<Tin>(p0, a.dstate, S, 1, where, nullptr);
+    scan_fast::launch_reverse<Tin>(p1, a.dstate, S, where, nullptr);
+  }
+  if (synchronize) SSM_CUDA_CHECK(cudaDeviceSynchronize(), where);
+}
+
 }  // namespace
 
+void bidirectional_scan_cuda(const BidirectionalScanArgs<float>& a, BidirKernel kernel, bool synchronize) {
+  const char* where = "bidirectional_selective_scan (cuda)";
+  const int S = kernel == BidirKernel::one_launch ? 0 : fast_states(a);
+  require((kernel != BidirKernel::two_kernel && kernel != BidirKernel::fast_one_launch) || S > 0, where, "kernel",
+          "two_kernel needs dstate in {4, 8, 16, 32}, time stride 1 and dim/groups a multiple of the "
+          "fast kernel's channels a block");
+  if (S > 0) {
+    const float* u[2] = {a.dir[0].u, a.dir[1].u};
+    const float* delta[2] = {a.dir[0].delta, a.dir[1].delta};
+    const float* B[2] = {a.dir[0].B, a.dir[1].B};
+    const float* C[2] = {a.dir[0].C, a.dir[1].C};
+    launch_fast<float>(a, S, u, delta, B, C, a.z, a.out, kernel == BidirKernel::fast_one_launch, synchronize, where);
+    return;
+  }
+  launch(make_params<float, float>(a), synchronize, where);
+}
+
 void bidirectional_scan_cuda(const BidirectionalScanArgs<float>& a, bool synchronize) {
-  launch(make_params<float, float>(a), synchronize, "bidirectional_selective_scan (cuda)");
+  bidirectional_scan_cuda(a, BidirKernel::automatic, synchronize);
 }
 void bidirectional_scan_cuda(const BidirectionalScanArgs<double>& a, bool synchronize) {
   launch(make_params<double, double>(a), synchronize, "bidirectional_selective_scan (cuda)");
@@ -278,6 +389,11 @@ void bidirectional_scan_cuda(const BidirectionalScanArgs<double>& a, bool synchr
 
 void bidirectional_scan_cuda_bf16(const BidirectionalScanArgs<float>& args, const BidirectionalScanBf16& io,
                                   bool synchronize) {
+  bidirectional_scan_cuda_bf16(args, io, BidirKernel::automatic, synchronize);
+}
+
+void bidirectional_scan_cuda_bf16(const BidirectionalScanArgs<float>& args, const BidirectionalScanBf16& io,
+                                  BidirKernel kernel, bool synchronize) {
   const char* where = "bidirectional_scan_cuda_bf16";
   BidirectionalScanArgs<float> shape = args;
   for (int k = 0; k < 2; ++k) {
@@ -289,6 +405,20 @@ void bidirectional_scan_cuda_bf16(const BidirectionalScanArgs<float>& args, cons
   shape.z = reinterpret_cast<const float*>(io.z);
   shape.out = reinterpret_cast<float*>(io.out);
   shape.validate();
+  const int S = kernel == BidirKernel::one_launch ? 0 : fast_states(shape);
+  require((kernel != BidirKernel::two_kernel && kernel != BidirKernel::fast_one_launch) || S > 0, where, "kernel",
+          "two_kernel needs dstate in {4, 8, 16, 32}, time stride 1 and dim/groups a multiple of the "
+          "fast kernel's channels a block");
+  if (S > 0) {
+    using bf = __nv_bfloat16;
+    const bf* u[2] = {reinterpret_cast<const bf*>(io.u[0]), reinterpret_cast<const bf*>(io.u[1])};
+    const bf* delta[2] = {reinterpret_cast<const bf*>(io.delta[0]), reinterpret_cast<const bf*>(io.delta[1])};
+    const bf* B[2] = {reinterpret_cast<const bf*>(io.B[0]), reinterpret_cast<const bf*>(io.B[1])};
+    const bf* C[2] = {reinterpret_cast<const bf*>(io.C[0]), reinterpret_cast<const bf*>(io.C[1])};
+    launch_fast<bf>(shape, S, u, delta, B, C, reinterpret_cast<const bf*>(io.z), reinterpret_cast<bf*>(io.out),
+                    kernel == BidirKernel::fast_one_launch, synchronize, where);
+    return;
+  }
   launch(make_params<__nv_bfloat16, float>(shape), synchronize, where);
 }
 

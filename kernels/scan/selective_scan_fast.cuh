@@ -55,6 +55,7 @@
 #include <cuda_bf16.h>
 
 #include <climits>
+#include <type_traits>
 #include <cstdint>
 
 #include "kernels/core/cuda_check.cuh"
@@ -87,6 +88,12 @@ struct FastParams {
   int seg_len;
   float* seg_h;
   float* seg_dt;
+  // The bidirectional merge (scan/bidirectional_scan.hpp): outputs are multiplied by out_scale,
+  // then merge 0 stores them, 1 adds them onto what `out` holds (the other direction's part,
+  // written by a kernel before on the same stream: read, add, store), 2 adds them atomically
+  // (both directions in one launch onto a zeroed out: fl(0 + a + b) = fl(a + b) either order).
+  float out_scale = 1.f;
+  int merge = 0;
 };
 
 /// kPass of the kernel: one pass over the whole sequence, or the two passes of the time split.
@@ -201,6 +208,39 @@ __device__ __forceinline__ void store4(__nv_bfloat16* row, int t, int length, bo
     if (t + i < length) row[t + i] = e[i];
 }
 
+/// Elements t .. t+3 of an output row as float (zeros past `length`), through the ordinary
+/// (coherent) load path: the row was written by an earlier kernel on the stream.
+__device__ __forceinline__ float4 load_plain4(const float* row, int t, int length, bool vec) {
+  if (vec && t + 4 <= length) return *reinterpret_cast<const float4*>(row + t);
+  float4 r;
+  r.x = t < length ? row[t] : 0.f;
+  r.y = t + 1 < length ? row[t + 1] : 0.f;
+  r.z = t + 2 < length ? row[t + 2] : 0.f;
+  r.w = t + 3 < length ? row[t + 3] : 0.f;
+  return r;
+}
+__device__ __forceinline__ float4 load_plain4(const __nv_bfloat16* row, int t, int length, bool vec) {
+  (void)vec;
+  float e[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) e[i] = t + i < length ? __bfloat162float(row[t + i]) : 0.f;
+  return make_float4(e[0], e[1], e[2], e[3]);
+}
+
+/// out[t .. t+3] += v (those before `length`), atomically.
+__device__ __forceinline__ void atomic_add4(float* row, int t, int length, const float4& v) {
+  const float e[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+    if (t + i < length) atomicAdd(row + t + i, e[i]);
+}
+__device__ __forceinline__ void atomic_add4(__nv_bfloat16* row, int t, int length, const float4& v) {
+  const float e[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+    if (t + i < length) atomicAdd(row + t + i, __float2bfloat16_rn(e[i]));
+}
+
 __device__ __forceinline__ float to_f(float v) { return v; }
 __device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
 
@@ -281,9 +321,13 @@ __device__ __forceinline__ void store_reduced4(const float4& r, float* dst, int 
 /// segments 0 .. K-2 with u, delta, B only (no C, z, out) and records their end states and dt
 /// sums; kSegmentOutputs runs all K segments, each starting from the state carried over the
 /// earlier segments, H_k = 2^(A log2e sum dt_k) H_(k-1) + h_k, and writes the outputs.
-template <class Tin, int N, int S, bool kVarBC, int kPass>
-__global__ void __launch_bounds__(Cfg<N, S>::kThreads, 4)  // <= 128 registers: 4 blocks an SM
-fast_scan_kernel(const FastParams<Tin> p) {
+/// kRev (kWhole only): the scan runs backward in time, g_t = 2^(dt_t A log2e) g_{t+1} + du_t B_t:
+/// chunks are the same aligned tiles of original time, taken from the last to the first, and
+/// each tile's steps from its last to its first; nothing is flipped in memory (the outputs go to
+/// their original positions; steps past the end come first, with dt = 0, and leave h0 as it is).
+template <class Tin, int N, int S, bool kVarBC, int kPass, bool kRev = false>
+__device__ __forceinline__ void fast_scan_body(const FastParams<Tin>& p, const int seg, const int n_seg) {
+  static_assert(!kRev || kPass == kWhole, "the reversed scan has no time split");
   constexpr bool kStates = kPass == kSegmentStates;  // no C, z, D, out
   using K = Cfg<N, S>;
   constexpr int NT = K::kThreads, P = K::kP, CH = K::kCh, T = K::kT, PITCH = K::kPitch, G = K::kG;
@@ -306,7 +350,6 @@ fast_scan_kernel(const FastParams<Tin> p) {
   const int d0 = (static_cast<int>(blockIdx.x) - b * blocks_per_batch) * CH;
   const int grp = d0 / p.dim_per_group;  // the whole block lies in this group
   const int L = p.length;  // row length of B and C (their time stride)
-  const int seg = static_cast<int>(blockIdx.y);
   const int t_begin = kPass == kWhole ? 0 : seg * p.seg_len;
   const int t_end = kPass == kWhole ? L : min(L, t_begin + p.seg_len);  // steps of this block
   const bool bvar = kVarBC || p.B_var;
@@ -391,8 +434,11 @@ fast_scan_kernel(const FastParams<Tin> p) {
     cp_async_commit();
   };
 
-  load_chunk(t_begin);
-  for (int c0 = t_begin; c0 < t_end; c0 += T) {
+  const int n_chunks = (t_end - t_begin + T - 1) / T;
+  auto chunk_start = [&](int ci) { return t_begin + (kRev ? n_chunks - 1 - ci : ci) * T; };
+  load_chunk(chunk_start(0));
+  for (int ci = 0; ci < n_chunks; ++ci) {
+    const int c0 = chunk_start(ci);
     // 1. raw chunk -> shared dt, du, B, C, and gate, D u gate for the output.
     const bool full = c0 + T <= t_end;  // no step of the chunk past the end
     cp_async_wait_all();
@@ -436,7 +482,7 @@ fast_scan_kernel(const FastParams<Tin> p) {
       }
     }
     // 2. the next chunk's copies fly while this one is scanned (into the slots just read).
-    if (c0 + T < t_end) load_chunk(c0 + T);
+    if (ci + 1 < n_chunks) load_chunk(chunk_start(ci + 1));
     __syncthreads();
 
     // 3. sequential scan of this lane's S states over the chunk (all T steps: those past the
@@ -450,7 +496,8 @@ fast_scan_kernel(const FastParams<Tin> p) {
       // reads (a store before them would hold them back: same shared array to the compiler).
       float4 pend = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll 2
-      for (int q = 0; q < G; ++q) {
+      for (int qi = 0; qi < G; ++qi) {
+        const int q = kRev ? G - 1 - qi : qi;
         const int j = q * 4;
         const float4 dt4 = ld4(pdt + j), du4 = ld4(pdu + j);
         float y0 = 0.f, y1 = 0.f, y2 = 0.f, y3 = 0.f;
@@ -466,19 +513,26 @@ fast_scan_kernel(const FastParams<Tin> p) {
           const float a0 = ex2_approx(dt4.x * A2[s]), a1 = ex2_approx(dt4.y * A2[s]),
                       a2 = ex2_approx(dt4.z * A2[s]), a3 = ex2_approx(dt4.w * A2[s]);
           float hs = h[s];
-          hs = fmaf(a0, hs, du4.x * b4.x); y0 = fmaf(c4.x, hs, y0);
-          hs = fmaf(a1, hs, du4.y * b4.y); y1 = fmaf(c4.y, hs, y1);
-          hs = fmaf(a2, hs, du4.z * b4.z); y2 = fmaf(c4.z, hs, y2);
-          hs = fmaf(a3, hs, du4.w * b4.w); y3 = fmaf(c4.w, hs, y3);
+          if constexpr (kRev) {
+            hs = fmaf(a3, hs, du4.w * b4.w); y3 = fmaf(c4.w, hs, y3);
+            hs = fmaf(a2, hs, du4.z * b4.z); y2 = fmaf(c4.z, hs, y2);
+            hs = fmaf(a1, hs, du4.y * b4.y); y1 = fmaf(c4.y, hs, y1);
+            hs = fmaf(a0, hs, du4.x * b4.x); y0 = fmaf(c4.x, hs, y0);
+          } else {
+            hs = fmaf(a0, hs, du4.x * b4.x); y0 = fmaf(c4.x, hs, y0);
+            hs = fmaf(a1, hs, du4.y * b4.y); y1 = fmaf(c4.y, hs, y1);
+            hs = fmaf(a2, hs, du4.z * b4.z); y2 = fmaf(c4.z, hs, y2);
+            hs = fmaf(a3, hs, du4.w * b4.w); y3 = fmaf(c4.w, hs, y3);
+          }
           h[s] = hs;
         }
         if constexpr (!kStates) {
-          if (q > 0) store_reduced4<P>(red, py + j - 4, g);
+          if (qi > 0) store_reduced4<P>(red, py + (kRev ? j + 4 : j - 4), g);
           pend = make_float4(y0, y1, y2, y3);
         }
       }
       if constexpr (!kStates)
-        store_reduced4<P>(reduce4<P, W>(pend.x, pend.y, pend.z, pend.w, g), py + (G - 1) * 4, g);
+        store_reduced4<P>(reduce4<P, W>(pend.x, pend.y, pend.z, pend.w, g), py + (kRev ? 0 : (G - 1) * 4), g);
     }
     __syncthreads();
 
@@ -491,8 +545,18 @@ fast_scan_kernel(const FastParams<Tin> p) {
         if (t < t_end) {
           const float4 y = ld4(s_y + c * PITCH + j), gt = ld4(s_gate + c * PITCH + j),
                        sk = ld4(s_skip + c * PITCH + j);
-          const float4 o = make_float4(fmaf(y.x, gt.x, sk.x), fmaf(y.y, gt.y, sk.y),
-                                       fmaf(y.z, gt.z, sk.z), fmaf(y.w, gt.w, sk.w));
+          float4 o = make_float4(fmaf(y.x, gt.x, sk.x), fmaf(y.y, gt.y, sk.y),
+                                 fmaf(y.z, gt.z, sk.z), fmaf(y.w, gt.w, sk.w));
+          if (p.out_scale != 1.f) o = make_float4(o.x * p.out_scale, o.y * p.out_scale, o.z * p.out_scale, o.w * p.out_scale);
+          Tin* orow = p.out + (b * p.so_b + static_cast<long long>(d_k[k]) * p.so_d);
+          if (p.merge == 2) {
+            atomic_add4(orow, t, t_end, o);
+            continue;
+          }
+          if (p.merge == 1) {
+            const float4 prev = load_plain4(orow, t, t_end, p.vec_rows);
+            o = make_float4(prev.x + o.x, prev.y + o.y, prev.z + o.z, prev.w + o.w);
+          }
           store4(p.out + (b * p.so_b + static_cast<long long>(d_k[k]) * p.so_d), t, t_end, p.vec_rows, o);
         }
       }
@@ -506,18 +570,33 @@ fast_scan_kernel(const FastParams<Tin> p) {
 #pragma unroll
     for (int s = 0; s < S; ++s) p.seg_h[seg * per_seg * N + st_row + s] = h[s];
     if (g == 0) p.seg_dt[seg * per_seg + static_cast<long long>(b) * p.dim + d0 + sc] = dt_sum;
-  } else if (p.last_state && seg == static_cast<int>(gridDim.y) - 1) {
+  } else if (p.last_state && seg == n_seg - 1) {
 #pragma unroll
     for (int s = 0; s < S; ++s) p.last_state[st_row + s] = h[s];
   }
 }
 
+template <class Tin, int N, int S, bool kVarBC, int kPass, bool kRev = false>
+__global__ void __launch_bounds__(Cfg<N, S>::kThreads, 4)  // <= 128 registers: 4 blocks an SM
+fast_scan_kernel(const FastParams<Tin> p) {
+  fast_scan_body<Tin, N, S, kVarBC, kPass, kRev>(p, static_cast<int>(blockIdx.y), static_cast<int>(gridDim.y));
+}
+
+/// Both directions of a bidirectional scan in one launch: blockIdx.y = 0 runs p0 forward, 1 runs
+/// p1 backward (kRev); both add onto a zeroed output atomically (merge 2).
+template <class Tin, int N, int S>
+__global__ void __launch_bounds__(Cfg<N, S>::kThreads, 4)
+bidir_fast_kernel(const FastParams<Tin> p0, const FastParams<Tin> p1) {
+  if (blockIdx.y == 0) fast_scan_body<Tin, N, S, true, kWhole, false>(p0, 0, 1);
+  else fast_scan_body<Tin, N, S, true, kWhole, true>(p1, 0, 1);
+}
+
 // ---- host side --------------------------------------------------------------------------------
 
-template <class Tin, int N, int S, bool kVarBC, int kPass>
+template <class Tin, int N, int S, bool kVarBC, int kPass, bool kRev = false>
 void launch_pass(const FastParams<Tin>& p, int segments, const char* where, cudaStream_t stream) {
   using K = Cfg<N, S>;
-  auto kernel = fast_scan_kernel<Tin, N, S, kVarBC, kPass>;
+  auto kernel = fast_scan_kernel<Tin, N, S, kVarBC, kPass, kRev>;
   // The attribute belongs to the current device: set it on every call (a host-side setting,
   // microseconds), so that a later call on another GPU of the process has it too.
   if constexpr (K::kSmemBytes > 48 * 1024)
@@ -583,10 +662,71 @@ void launch(const FastParams<Tin>& p, int dstate, int S, int segments, const cha
   }
 }
 
+/// The backward-in-time scan (kRev) in one pass, variable B and C (the bidirectional scan's
+/// second direction); same preconditions as launch() with segments = 1.
+template <class Tin>
+void launch_reverse(const FastParams<Tin>& p, int dstate, int S, const char* where, cudaStream_t stream) {
+  auto by_s = [&](auto n_const) {
+    constexpr int N = decltype(n_const)::value;
+    switch (S) {
+      case 1: launch_pass<Tin, N, 1, true, kWhole, true>(p, 1, where, stream); break;
+      case 2: launch_pass<Tin, N, 2, true, kWhole, true>(p, 1, where, stream); break;
+      case 4: launch_pass<Tin, N, 4, true, kWhole, true>(p, 1, where, stream); break;
+      default: require(false, where, "states_per_thread", "must be 1, 2 or 4, got ", S);
+    }
+  };
+  switch (dstate) {
+    case 4: by_s(std::integral_constant<int, 4>{}); break;
+    case 8: by_s(std::integral_constant<int, 8>{}); break;
+    case 16: by_s(std::integral_constant<int, 16>{}); break;
+    case 32: by_s(std::integral_constant<int, 32>{}); break;
+    default: require(false, where, "dstate", "must be 4, 8, 16 or 32 for the fast kernel, got ", dstate);
+  }
+}
+
+/// Both directions in one launch (bidir_fast_kernel): p0 forward, p1 backward, merge 2 (the
+/// caller zeroed the output). Same preconditions as launch_reverse.
+template <class Tin>
+void launch_bidir(const FastParams<Tin>& p0, const FastParams<Tin>& p1, int dstate, int S, const char* where,
+                  cudaStream_t stream) {
+  auto go = [&](auto n_const, auto s_const) {
+    constexpr int N = decltype(n_const)::value, SS = decltype(s_const)::value;
+    using K = Cfg<N, SS>;
+    auto kernel = bidir_fast_kernel<Tin, N, SS>;
+    if constexpr (K::kSmemBytes > 48 * 1024)
+      SSM_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(K::kSmemBytes)),
+                     where);
+    const long long blocks = static_cast<long long>(p0.batch) * (p0.dim / K::kCh);
+    require(blocks <= INT_MAX, where, "batch*dim", "must give at most 2^31-1 blocks on the GPU");
+    kernel<<<dim3(static_cast<unsigned>(blocks), 2), K::kThreads, K::kSmemBytes, stream>>>(p0, p1);
+    SSM_CUDA_CHECK_LAUNCH(where);
+  };
+  auto by_s = [&](auto n_const) {
+    switch (S) {
+      case 1: go(n_const, std::integral_constant<int, 1>{}); break;
+      case 2: go(n_const, std::integral_constant<int, 2>{}); break;
+      case 4: go(n_const, std::integral_constant<int, 4>{}); break;
+      default: require(false, where, "states_per_thread", "must be 1, 2 or 4, got ", S);
+    }
+  };
+  switch (dstate) {
+    case 4: by_s(std::integral_constant<int, 4>{}); break;
+    case 8: by_s(std::integral_constant<int, 8>{}); break;
+    case 16: by_s(std::integral_constant<int, 16>{}); break;
+    case 32: by_s(std::integral_constant<int, 32>{}); break;
+    default: require(false, where, "dstate", "must be 4, 8, 16 or 32 for the fast kernel, got ", dstate);
+  }
+}
+
 // Instantiated once for each storage type, in selective_scan_fast_f32.cu and
 // selective_scan_fast_bf16.cu (separate translation units: they compile in parallel).
 extern template void launch<float>(const FastParams<float>&, int, int, int, const char*, cudaStream_t);
 extern template void launch<__nv_bfloat16>(const FastParams<__nv_bfloat16>&, int, int, int, const char*, cudaStream_t);
+extern template void launch_reverse<float>(const FastParams<float>&, int, int, const char*, cudaStream_t);
+extern template void launch_reverse<__nv_bfloat16>(const FastParams<__nv_bfloat16>&, int, int, const char*, cudaStream_t);
+extern template void launch_bidir<float>(const FastParams<float>&, const FastParams<float>&, int, int, const char*, cudaStream_t);
+extern template void launch_bidir<__nv_bfloat16>(const FastParams<__nv_bfloat16>&, const FastParams<__nv_bfloat16>&, int, int, const char*, cudaStream_t);
 
 /// Time steps a chunk of the fast kernel (0: unsupported dstate / S).
 constexpr int chunk_steps(int N, int S) {

@@ -4,4 +4,6 @@
 
 namespace ssm::detail::scan_fast {
 template void launch<__nv_bfloat16>(const FastParams<__nv_bfloat16>&, int, int, int, const char*, cudaStream_t);
+template void launch_reverse<__nv_bfloat16>(const FastParams<__nv_bfloat16>&, int, int, const char*, cudaStream_t);
+template void launch_bidir<__nv_bfloat16>(const FastParams<__nv_bfloat16>&, const FastParams<__nv_bfloat16>&, int, int, const char*, cudaStream_t);
 }  // namespace ssm::detail::scan_fast

@@ -4,4 +4,6 @@
 
 namespace ssm::detail::scan_fast {
 template void launch<float>(const FastParams<float>&, int, int, int, const char*, cudaStream_t);
+template void launch_reverse<float>(const FastParams<float>&, int, int, const char*, cudaStream_t);
+template void launch_bidir<float>(const FastParams<float>&, const FastParams<float>&, int, int, const char*, cudaStream_t);
 }  // namespace ssm::detail::scan_fast

@@ -27,4 +27,14 @@ void diag_scan_cuda(const DiagScanArgs<double>& args);
 void diag_scan_cuda(const DiagScanArgs<float>& args, const CudaStream& stream);
 void diag_scan_cuda(const DiagScanArgs<double>& args, const CudaStream& stream);
 
+/// Kernel choice of the CUDA diag_scan, for tests and the bench (0 = automatic). `legacy` runs
+/// the chunked warp scan of scan_kernel.cuh instead of the register-resident sequential scan.
+struct DiagScanCudaConfig {
+  int modes_per_thread = 0;  // 4, 8 or 16
+  int chunks = 0;            // time chunks
+  bool legacy = false;
+};
+void diag_scan_cuda(const DiagScanArgs<float>& args, const DiagScanCudaConfig& config);
+void diag_scan_cuda(const DiagScanArgs<double>& args, const DiagScanCudaConfig& config);
+
 }  // namespace ssm::detail

@@ -29,6 +29,7 @@ void selective_state_update_cuda(const SelectiveStateUpdateArgs<double>&, const 
 }
 void bidirectional_scan_cuda(const BidirectionalScanArgs<float>&, bool) { no_cuda("bidirectional_selective_scan"); }
 void bidirectional_scan_cuda(const BidirectionalScanArgs<double>&, bool) { no_cuda("bidirectional_selective_scan"); }
+void bidirectional_scan_cuda(const BidirectionalScanArgs<float>&, BidirKernel, bool) { no_cuda("bidirectional_selective_scan"); }
 void cross_selective_scan_cuda(const CrossScanArgs<float>&) { no_cuda("cross_selective_scan"); }
 void cross_selective_scan_unfused_cuda(const CrossScanArgs<float>&) { no_cuda("cross_selective_scan_unfused"); }
 void cross_selective_scan_unfused_cuda(const CrossScanArgs<double>&) { no_cuda("cross_selective_scan_unfused"); }
@@ -36,6 +37,8 @@ void diag_scan_cuda(const DiagScanArgs<float>&) { no_cuda("diag_scan"); }
 void diag_scan_cuda(const DiagScanArgs<double>&) { no_cuda("diag_scan"); }
 void diag_scan_cuda(const DiagScanArgs<float>&, const CudaStream&) { no_cuda("diag_scan"); }
 void diag_scan_cuda(const DiagScanArgs<double>&, const CudaStream&) { no_cuda("diag_scan"); }
+void diag_scan_cuda(const DiagScanArgs<float>&, const DiagScanCudaConfig&) { no_cuda("diag_scan"); }
+void diag_scan_cuda(const DiagScanArgs<double>&, const DiagScanCudaConfig&) { no_cuda("diag_scan"); }
 
 }  // namespace ssm::detail
 #endif

@@ -99,9 +99,13 @@ BOOST_AUTO_TEST_CASE(cuda_matches_cpu_double) {
   for (const auto& p : problems()) check<double>(p, "problem " + std::to_string(i++));
 }
 
+std::vector<Problem> fast_problems();
+
 BOOST_AUTO_TEST_CASE(cuda_bf16_matches_cpu_on_rounded_inputs) {
   int i = 0;
-  for (auto p : problems()) {
+  std::vector<Problem> all = problems();
+  for (const auto& p : fast_problems()) all.push_back(p);  // the fast kernel's bf16 path too
+  for (auto p : all) {
     // round every streamed input to bf16 (the CPU reference then sees the same values)
     auto round = [](std::vector<double>& v, std::vector<std::uint16_t>& bits) {
       bits.resize(v.size());
@@ -136,6 +140,59 @@ BOOST_AUTO_TEST_CASE(cuda_bf16_matches_cpu_on_rounded_inputs) {
     BOOST_TEST_CONTEXT("bf16 problem " << i++) {
       BOOST_TEST(worst(out, cpu.out, 2e-2, 1.6e-2) <= 1.0);  // output rounded to bf16 twice
     }
+  }
+}
+
+/// Shapes the fast two-kernel path takes (dstate 4/8/16/32, (batch, dim, length) rows, dim / groups
+/// a multiple of its channels a block): odd lengths, L = 1, a partial last tile, h0, groups.
+std::vector<Problem> fast_problems() {
+  std::vector<Problem> v;
+  auto add = [&](int Bt, int Dm, int N, int L, int G, bool D, bool z, bool bias, bool h0, double scale) {
+    Problem p;
+    p.Bt = Bt; p.Dm = Dm; p.N = N; p.L = L; p.G = G;
+    p.has_D = D; p.has_z = z; p.has_bias = bias; p.has_h0 = h0; p.time_major = false; p.scale = scale;
+    p.fill(2000 + v.size());
+    v.push_back(p);
+  };
+  add(2, 64, 16, 197, 1, true, true, true, false, 0.5);   // Vim-S like
+  add(1, 64, 8, 130, 2, true, true, true, true, 1.0);     // groups, h0, partial tile
+  add(3, 128, 4, 1, 1, true, false, false, true, 1.0);    // L = 1
+  add(2, 32, 32, 65, 1, false, true, true, true, 0.5);    // dstate 32
+  add(1, 256, 16, 256, 4, true, true, false, false, 1.0); // aligned rows (vector path)
+  return v;
+}
+
+// Both CUDA kernels (one launch; the two-kernel path on the fast selective-scan kernel, forward
+// then backward in time adding onto out) against the CPU scan, float32 and bf16 storage.
+BOOST_AUTO_TEST_CASE(every_cuda_kernel_matches_cpu) {
+  int i = 0, fast_runs = 0;
+  for (const auto& p : fast_problems()) {
+    for (auto kernel : {detail::BidirKernel::one_launch, detail::BidirKernel::fast_one_launch,
+                        detail::BidirKernel::two_kernel, detail::BidirKernel::automatic}) {
+      Data<float> cpu(p), gpu(p);
+      bidirectional_selective_scan(cpu.args(p), Device::cpu);
+      OnDevice<float> dev(gpu, p);
+      detail::bidirectional_scan_cuda(dev.args, kernel, true);
+      dev.fetch(gpu);
+      fast_runs += kernel == detail::BidirKernel::two_kernel || kernel == detail::BidirKernel::fast_one_launch;
+      BOOST_TEST_CONTEXT("fast problem " << i << " kernel " << int(kernel)) {
+        BOOST_TEST(worst(gpu.out, cpu.out, 2e-4, 2e-4) <= 1.0);
+        BOOST_TEST(worst(gpu.last[0], cpu.last[0], 2e-4, 2e-4) <= 1.0);
+        BOOST_TEST(worst(gpu.last[1], cpu.last[1], 2e-4, 2e-4) <= 1.0);
+      }
+    }
+    ++i;
+  }
+  BOOST_TEST(fast_runs == 10);
+  // Where the fast path does not apply (time-major rows), asking for it is an error naming 'kernel'.
+  const Problem tm = problems()[1];
+  Data<float> d(tm);
+  OnDevice<float> dev(d, tm);
+  try {
+    detail::bidirectional_scan_cuda(dev.args, detail::BidirKernel::two_kernel, true);
+    BOOST_ERROR("no error");
+  } catch (const Error& e) {
+    BOOST_TEST(std::string(e.what()).find("'kernel'") != std::string::npos);
   }
 }
 

@@ -25,6 +25,7 @@
 #include "support/stream_gate.hpp"
 #include "support/testing.hpp"
 #include "backend/selective_scan_ext.hpp"
+#include "backend/scan_cuda.hpp"
 
 using namespace ssm;
 
@@ -515,6 +516,62 @@ BOOST_AUTO_TEST_CASE(diag_scan_matches_cpu) {
     DeviceBuffer<float> dbad(bad);
     a.dt = dbad.data();
     BOOST_CHECK_THROW(diag_scan(a, Device::cuda), ssm::Error);
+  }
+}
+
+// Every kernel of the CUDA diag_scan (the register-resident sequential scan at 4, 8 and 16 modes a
+// thread, one time chunk or several, folded (no h0) and true-state coordinates; the legacy warp
+// scan) against the CPU scan on shapes that do not fill a tile, a chunk or a lane group, in both
+// activation layouts, float and double.
+template <class T>
+void diag_scan_kernels_case(int Bt, int H, int N2, int L, bool chlast, bool with_h0, bool with_last,
+                            std::uint64_t seed) {
+  auto A = rnd<T>(std::size_t(H) * N2 * 2, seed), B = rnd<T>(A.size(), seed + 1),
+       C = rnd<T>(A.size(), seed + 2);
+  for (std::size_t i = 0; i < A.size(); i += 2) {
+    A[i] = T(-0.05) - T(0.5) * std::fabs(A[i]);
+    A[i + 1] *= T(3);
+  }
+  auto D = rnd<T>(H, seed + 3), u = rnd<T>(std::size_t(Bt) * H * L, seed + 4),
+       h0 = rnd<T>(std::size_t(Bt) * H * N2 * 2, seed + 5);
+  std::vector<T> dt(H);
+  for (int h = 0; h < H; ++h) dt[h] = T(0.002) * T(h + 1);
+  DiagScanArgs<T> a;
+  a.batch = Bt; a.channels = H; a.modes = N2; a.length = L; a.method = Method::zoh;
+  if (chlast) a.u_strides = a.y_strides = Strides3{std::ptrdiff_t(L) * H, 1, H};
+  std::vector<T> y_cpu(u.size()), last_cpu(h0.size());
+  a.A = A.data(); a.B = B.data(); a.C = C.data(); a.D = D.data(); a.dt = dt.data(); a.u = u.data();
+  a.h0 = with_h0 ? h0.data() : nullptr; a.y = y_cpu.data(); a.last_state = with_last ? last_cpu.data() : nullptr;
+  diag_scan(a, Device::cpu);
+  DeviceBuffer<T> dA(A), dB(B), dC(C), dD(D), ddt(dt), du(u), dh0(h0), dy(u.size()), dlast(h0.size());
+  a.A = dA.data(); a.B = dB.data(); a.C = dC.data(); a.D = dD.data(); a.dt = ddt.data();
+  a.u = du.data(); a.h0 = with_h0 ? dh0.data() : nullptr; a.y = dy.data();
+  a.last_state = with_last ? dlast.data() : nullptr;
+  const double tol = std::is_same_v<T, float> ? 2e-3 : 1e-9;
+  std::vector<detail::DiagScanCudaConfig> cfgs = {{0, 0, true}, {0, 0, false}};
+  for (int m : {4, 8, 16})
+    for (int c : {1, 3, 0}) cfgs.push_back({m, c, false});
+  for (const auto& cfg : cfgs) {
+    BOOST_TEST_CONTEXT("B=" << Bt << " H=" << H << " N2=" << N2 << " L=" << L << " chlast=" << chlast
+                            << " h0=" << with_h0 << " mpt=" << cfg.modes_per_thread << " chunks=" << cfg.chunks
+                            << " legacy=" << cfg.legacy) {
+      dy.upload(std::vector<T>(u.size(), T(-777)));
+      detail::diag_scan_cuda(a, cfg);
+      BOOST_TEST(worst(dy.to_host(), y_cpu, tol, tol) <= 1.0);
+      if (with_last) BOOST_TEST(worst(dlast.to_host(), last_cpu, tol, tol) <= 1.0);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(diag_scan_every_kernel_matches_cpu) {
+  std::uint64_t seed = 900;
+  for (bool chlast : {false, true}) {
+    diag_scan_kernels_case<float>(2, 5, 3, 1, chlast, false, true, seed += 10);
+    diag_scan_kernels_case<float>(1, 37, 32, 1000, chlast, false, true, seed += 10);
+    diag_scan_kernels_case<float>(3, 9, 17, 333, chlast, true, true, seed += 10);
+    diag_scan_kernels_case<float>(2, 4, 64, 2049, chlast, false, false, seed += 10);
+    diag_scan_kernels_case<double>(2, 7, 24, 517, chlast, true, true, seed += 10);
+    diag_scan_kernels_case<double>(1, 3, 5, 4096, chlast, false, true, seed += 10);
   }
 }
 
