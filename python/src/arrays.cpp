@@ -1,0 +1,203 @@
+#include "arrays.hpp"
+
+#include <sstream>
+
+#include "ssm/core/device.hpp"
+
+namespace ssmpy {
+namespace {
+
+Framework framework_of(nb::handle obj) {
+  static PyTypeObject* numpy_type = [] {
+    nb::object t = nb::module_::import_("numpy").attr("ndarray");
+    return reinterpret_cast<PyTypeObject*>(t.release().ptr());
+  }();
+  if (Py_TYPE(obj.ptr()) == numpy_type) return Framework::numpy;
+  const std::string name = nb::type_name(obj.type()).c_str();
+  if (name.rfind("torch.", 0) == 0 || name == "Tensor") return Framework::torch;
+  if (name.rfind("cupy.", 0) == 0) return Framework::cupy;
+  if (PyObject_TypeCheck(obj.ptr(), numpy_type)) return Framework::numpy;
+  return Framework::other;
+}
+
+std::string device_name(const Arr& a) {
+  if (a.device_type() == nb::device::cpu::value) return "cpu";
+  if (a.device_type() == nb::device::cuda::value) return "cuda:" + std::to_string(a.device_id());
+  return "device type " + std::to_string(a.device_type());
+}
+
+nb::object helpers() {
+  static nb::object m = nb::module_::import_("ssmkit._arrays");
+  return m;
+}
+
+}  // namespace
+
+Call::Call(const char* where, nb::handle ref, const char* ref_name)
+    : where_(where), ref_name_(ref_name), ref_obj_(ref) {
+  if (!nb::try_cast<Arr>(ref, ref_, false))
+    type_error(ref_name, std::string("must be an array (NumPy, or a DLPack tensor: torch, CuPy), got ") +
+                             nb::type_name(ref.type()).c_str());
+  fw_ = framework_of(ref);
+  if (ref_.device_type() == nb::device::cuda::value) {
+    cuda_ = true;
+    device_id_ = ref_.device_id();
+    if (!ssm::cuda_compiled())
+      value_error(ref_name, "is a CUDA array, but this ssmkit was built without CUDA (pip install . on a machine with nvcc)");
+  } else if (ref_.device_type() != nb::device::cpu::value) {
+    value_error(ref_name, "must be on the CPU or a CUDA GPU, got " + device_name(ref_));
+  }
+}
+
+Arr Call::get(nb::handle obj, const char* name) const {
+  Arr a;
+  if (obj.is_none()) type_error(name, "is required (got None)");
+  if (!nb::try_cast<Arr>(obj, a, false))
+    type_error(name, std::string("must be an array (NumPy, or a DLPack tensor: torch, CuPy), got ") +
+                         nb::type_name(obj.type()).c_str());
+  const bool same = a.device_type() == ref_.device_type() && (!cuda_ || a.device_id() == device_id_);
+  if (!same) value_error(name, "is on " + device_name(a) + " but '" + ref_name_ + "' is on " + device_name(ref_) + " (all arrays of a call must be on one device)");
+  return a;
+}
+
+std::optional<Arr> Call::get_optional(nb::handle obj, const char* name) const {
+  if (obj.is_none()) return std::nullopt;
+  return get(obj, name);
+}
+
+void Call::type_error(const char* name, const std::string& what) const {
+  throw nb::type_error((std::string(where_) + ": argument '" + name + "' " + what).c_str());
+}
+
+void Call::value_error(const char* name, const std::string& what) const {
+  throw nb::value_error((std::string(where_) + ": argument '" + name + "' " + what).c_str());
+}
+
+std::string Call::describe_dtype(const Arr& a) {
+  const auto d = a.dtype();
+  const char* kind = d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Float)     ? "float"
+                     : d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Complex) ? "complex"
+                     : d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Int)     ? "int"
+                     : d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::UInt)    ? "uint"
+                     : d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Bool)    ? "bool"
+                     : d.code == static_cast<std::uint8_t>(nb::dlpack::dtype_code::Bfloat)  ? "bfloat"
+                                                                                            : "dtype code ";
+  return std::string(kind) + std::to_string(d.bits);
+}
+
+std::string Call::describe_shape(const Arr& a) {
+  std::ostringstream os;
+  os << '(';
+  for (std::size_t i = 0; i < a.ndim(); ++i) os << (i ? ", " : "") << a.shape(i);
+  if (a.ndim() == 1) os << ',';
+  os << ')';
+  return os.str();
+}
+
+void Call::ndim(const Arr& a, const char* name, std::size_t n) const {
+  if (a.ndim() != n)
+    value_error(name, "must have " + std::to_string(n) + " dimensions, got shape " + describe_shape(a));
+}
+
+void Call::shape(const Arr& a, const char* name, const std::vector<std::int64_t>& shape) const {
+  bool ok = a.ndim() == shape.size();
+  for (std::size_t i = 0; ok && i < shape.size(); ++i) ok = static_cast<std::int64_t>(a.shape(i)) == shape[i];
+  if (!ok) {
+    std::ostringstream os;
+    os << "must have shape (";
+    for (std::size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+    if (shape.size() == 1) os << ',';
+    os << "), got " << describe_shape(a);
+    value_error(name, os.str());
+  }
+}
+
+void Call::contiguous(const Arr& a, const char* name) const {
+  std::int64_t expect = 1;
+  for (std::size_t i = a.ndim(); i-- > 0;) {
+    if (a.shape(i) != 1 && a.stride(i) != expect)
+      value_error(name, "must be C-contiguous (row-major without gaps: numpy.ascontiguousarray / tensor.contiguous()), got shape " +
+                            describe_shape(a) + " with strides that are not");
+    expect *= static_cast<std::int64_t>(a.shape(i));
+  }
+}
+
+void Call::non_negative_strides(const Arr& a, const char* name) const {
+  for (std::size_t i = 0; i < a.ndim(); ++i)
+    if (a.stride(i) < 0) value_error(name, "must not have negative strides (a flipped view: make a copy)");
+}
+
+template <class T>
+std::pair<nb::object, T*> Call::empty(const std::vector<std::size_t>& shape, bool complex) const {
+  std::size_t n = complex ? 2 : 1;
+  for (auto s : shape) n *= s;
+  const nb::dlpack::dtype dt = complex ? nb::dtype<std::complex<T>>() : nb::dtype<T>();
+  if (!cuda_ && (fw_ == Framework::numpy || fw_ == Framework::other || fw_ == Framework::torch)) {
+    T* p = new T[n ? n : 1];
+    nb::capsule owner(p, [](void* q) noexcept { delete[] static_cast<T*>(q); });
+    if (fw_ == Framework::torch) {
+      nb::ndarray<nb::pytorch> arr(p, shape.size(), shape.data(), owner, nullptr, dt);
+      return {nb::cast(arr), p};
+    }
+    nb::ndarray<nb::numpy> arr(p, shape.size(), shape.data(), owner, nullptr, dt);
+    return {nb::cast(arr), p};
+  }
+  // CUDA (or CuPy): the framework allocates, on the reference's device (ssmkit/_arrays.py).
+  nb::list sh;
+  for (auto s : shape) sh.append(s);
+  nb::object obj = helpers().attr("empty")(ref_obj_, nb::tuple(sh), dtype_name<T>(complex));
+  nb::ndarray<> a;
+  if (!nb::try_cast(obj, a, false)) throw nb::type_error("ssmkit._arrays.empty returned something that is not an array");
+  return {obj, static_cast<T*>(a.data())};
+}
+
+template std::pair<nb::object, float*> Call::empty<float>(const std::vector<std::size_t>&, bool) const;
+template std::pair<nb::object, double*> Call::empty<double>(const std::vector<std::size_t>&, bool) const;
+
+void* Call::cuda_stream(nb::handle stream) const {
+  if (!stream.is_none()) {
+    if (!nb::isinstance<nb::int_>(stream)) {
+      if (nb::hasattr(stream, "cuda_stream")) return reinterpret_cast<void*>(nb::cast<std::uintptr_t>(stream.attr("cuda_stream")));
+      if (nb::hasattr(stream, "ptr")) return reinterpret_cast<void*>(nb::cast<std::uintptr_t>(stream.attr("ptr")));
+      throw nb::type_error((std::string(where_) + ": argument 'stream' must be None, an int (cudaStream_t) or a torch/CuPy stream").c_str());
+    }
+    return reinterpret_cast<void*>(nb::cast<std::uintptr_t>(stream));
+  }
+  return reinterpret_cast<void*>(nb::cast<std::uintptr_t>(helpers().attr("current_stream")(ref_obj_)));
+}
+
+DeviceGuard::DeviceGuard(const Call& c) {
+  if (!c.cuda()) return;
+  previous_ = ssm::cuda_current_device();
+  if (previous_ != c.device_id()) ssm::cuda_set_device(c.device_id());
+  else previous_ = -1;
+}
+
+DeviceGuard::~DeviceGuard() {
+  if (previous_ >= 0) {
+    try {
+      ssm::cuda_set_device(previous_);
+    } catch (...) {
+    }
+  }
+}
+
+void wait_for_stream(void* stream) {
+  if (stream) ssm::CudaStream::wrap(stream).synchronize();
+}
+
+template <class T>
+nb::object numpy_copy(const T* values, const std::vector<std::size_t>& shape) {
+  std::size_t n = 1;
+  for (auto s : shape) n *= s;
+  T* p = new T[n ? n : 1];
+  std::copy(values, values + n, p);
+  nb::capsule owner(p, [](void* q) noexcept { delete[] static_cast<T*>(q); });
+  return nb::cast(nb::ndarray<nb::numpy, T>(p, shape.size(), shape.data(), owner));
+}
+
+template nb::object numpy_copy<float>(const float*, const std::vector<std::size_t>&);
+template nb::object numpy_copy<double>(const double*, const std::vector<std::size_t>&);
+template nb::object numpy_copy<std::int64_t>(const std::int64_t*, const std::vector<std::size_t>&);
+
+}  // namespace ssmpy
