@@ -31,7 +31,20 @@ nb::object helpers() {
   return m;
 }
 
+void record(const char* name, const void* p) {
+  last_call_pointers().emplace_back(name, reinterpret_cast<std::uintptr_t>(p));
+}
+
 }  // namespace
+
+std::vector<std::pair<std::string, std::uintptr_t>>& last_call_pointers() {
+  thread_local std::vector<std::pair<std::string, std::uintptr_t>> v = [] {
+    std::vector<std::pair<std::string, std::uintptr_t>> r;
+    r.reserve(32);
+    return r;
+  }();
+  return v;
+}
 
 Call::Call(const char* where, nb::handle ref, const char* ref_name)
     : where_(where), ref_name_(ref_name), ref_obj_(ref) {
@@ -39,6 +52,8 @@ Call::Call(const char* where, nb::handle ref, const char* ref_name)
     type_error(ref_name, std::string("must be an array (NumPy, or a DLPack tensor: torch, CuPy), got ") +
                              nb::type_name(ref.type()).c_str());
   fw_ = framework_of(ref);
+  last_call_pointers().clear();
+  record(ref_name, ref_.data());
   if (ref_.device_type() == nb::device::cuda::value) {
     cuda_ = true;
     device_id_ = ref_.device_id();
@@ -57,6 +72,7 @@ Arr Call::get(nb::handle obj, const char* name) const {
                          nb::type_name(obj.type()).c_str());
   const bool same = a.device_type() == ref_.device_type() && (!cuda_ || a.device_id() == device_id_);
   if (!same) value_error(name, "is on " + device_name(a) + " but '" + ref_name_ + "' is on " + device_name(ref_) + " (all arrays of a call must be on one device)");
+  record(name, a.data());
   return a;
 }
 
@@ -137,9 +153,11 @@ std::pair<nb::object, T*> Call::empty(const std::vector<std::size_t>& shape, boo
     nb::capsule owner(p, [](void* q) noexcept { delete[] static_cast<T*>(q); });
     if (fw_ == Framework::torch) {
       nb::ndarray<nb::pytorch> arr(p, shape.size(), shape.data(), owner, nullptr, dt);
+      record("out", p);
       return {nb::cast(arr), p};
     }
     nb::ndarray<nb::numpy> arr(p, shape.size(), shape.data(), owner, nullptr, dt);
+    record("out", p);
     return {nb::cast(arr), p};
   }
   // CUDA (or CuPy): the framework allocates, on the reference's device (ssmkit/_arrays.py).
@@ -148,6 +166,7 @@ std::pair<nb::object, T*> Call::empty(const std::vector<std::size_t>& shape, boo
   nb::object obj = helpers().attr("empty")(ref_obj_, nb::tuple(sh), dtype_name<T>(complex));
   nb::ndarray<> a;
   if (!nb::try_cast(obj, a, false)) throw nb::type_error("ssmkit._arrays.empty returned something that is not an array");
+  record("out", a.data());
   return {obj, static_cast<T*>(a.data())};
 }
 

@@ -109,6 +109,11 @@ private:
   int device_id_ = 0;
 };
 
+/// The data pointers of the arrays of the last call on this thread, (argument name, address):
+/// the arrays a C++ op was given (inputs as imported, outputs as allocated). Tests compare them
+/// with the caller's own pointers to prove that nothing was copied (ssmkit._ssmkit._last_call).
+std::vector<std::pair<std::string, std::uintptr_t>>& last_call_pointers();
+
 /// Makes the reference's GPU current for the scope (the ssm Device::cuda entry points run on the
 /// calling thread's current device) and restores the previous one.
 class DeviceGuard {

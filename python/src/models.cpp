@@ -10,6 +10,9 @@
 
 #include "arrays.hpp"
 #include "ssm/core/mode.hpp"
+#if SSM_WITH_AUDIO
+#include "ssm/io/audio_file.hpp"
+#endif
 #include "ssm/layers/model.hpp"
 #include "ssm/layers/registry.hpp"
 #include "ssm/stream/streamer.hpp"
@@ -212,6 +215,19 @@ channel keeps its own state. Raises ValueError for a model that is not causal.)d
 
   m.def("_load_model", [](const std::string& path, const std::string& dtype) { return new PyModel(path, dtype); },
         "path"_a, "dtype"_a = "float32", nb::rv_policy::take_ownership);
+#if SSM_WITH_AUDIO
+  m.def("read_audio",
+        [](const std::string& path) {
+          ssm::io::AudioBuffer a;
+          {
+            nb::gil_scoped_release unlock;
+            a = ssm::io::read_audio(path);
+          }
+          return nb::make_tuple(numpy_copy(a.samples.data(), {std::size_t(a.channels), std::size_t(a.frames)}), a.sample_rate);
+        },
+        "path"_a,
+        "Reads an audio file (WAV, FLAC: libsndfile, as the ssmkit program does): (samples (channels, frames) float32, sample_rate).");
+#endif
   m.def("model_archs", &ssm::model_archs, "The registered model families (arch names).");
 }
 

@@ -2,7 +2,11 @@
 // ssm::Error (a bad argument or file, named in the message) becomes ValueError; the bindings'
 // own checks raise TypeError (dtype, not an array) or ValueError (shape, device, layout).
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "arrays.hpp"
 
 #include "ssm/core/device.hpp"
 #include "ssm/core/error.hpp"
@@ -27,6 +31,8 @@ NB_MODULE(_ssmkit, m) {
   });
   m.def("cuda_compiled", &ssm::cuda_compiled, "True when this ssmkit was built with CUDA.");
   m.def("cuda_available", &ssm::cuda_available, "True when CUDA is compiled in and a GPU is visible.");
+  m.def("_last_call", [] { return ssmpy::last_call_pointers(); },
+        "(argument, data address) of the arrays the last call on this thread handed to C++ (tests).");
   ssmpy::bind_foundation(m);
   ssmpy::bind_ops(m);
   ssmpy::bind_layers(m);

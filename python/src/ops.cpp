@@ -506,10 +506,10 @@ void bind_ops(nb::module_& m) {
   m.def("selective_scan", &selective_scan, "u"_a, "delta"_a, "A"_a, "B"_a, "C"_a, "D"_a = none, "z"_a = none,
         "delta_bias"_a = none, "delta_softplus"_a = false, "return_last_state"_a = false, nb::kw_only(),
         "h0"_a = none, "stream"_a = none,
-        nb::sig("def selective_scan(u: ArrayLike, delta: ArrayLike, A: ArrayLike, B: ArrayLike, C: ArrayLike, "
-                "D: ArrayLike | None = None, z: ArrayLike | None = None, delta_bias: ArrayLike | None = None, "
-                "delta_softplus: bool = False, return_last_state: bool = False, *, h0: ArrayLike | None = None, "
-                "stream: object = None) -> ArrayLike | tuple[ArrayLike, ArrayLike]"),
+        nb::sig("def selective_scan(u: numpy.typing.ArrayLike, delta: numpy.typing.ArrayLike, A: numpy.typing.ArrayLike, B: numpy.typing.ArrayLike, C: numpy.typing.ArrayLike, "
+                "D: numpy.typing.ArrayLike | None = None, z: numpy.typing.ArrayLike | None = None, delta_bias: numpy.typing.ArrayLike | None = None, "
+                "delta_softplus: bool = False, return_last_state: bool = False, *, h0: numpy.typing.ArrayLike | None = None, "
+                "stream: object = None) -> numpy.typing.ArrayLike | tuple[numpy.typing.ArrayLike, numpy.typing.ArrayLike]"),
         R"doc(Mamba's selective scan (S6), with mamba_ssm's ``selective_scan_fn`` arguments and shapes.
 
     dt_t  = delta_t + delta_bias;  dt_t = softplus(dt_t) if delta_softplus
@@ -529,9 +529,9 @@ of ``u``. Inference only: no autograd.)doc");
 
   m.def("selective_state_update", &selective_state_update, "state"_a, "x"_a, "dt"_a, "A"_a, "B"_a, "C"_a,
         "D"_a = none, "z"_a = none, "dt_bias"_a = none, "dt_softplus"_a = false, nb::kw_only(), "stream"_a = none,
-        nb::sig("def selective_state_update(state: ArrayLike, x: ArrayLike, dt: ArrayLike, A: ArrayLike, B: ArrayLike, "
-                "C: ArrayLike, D: ArrayLike | None = None, z: ArrayLike | None = None, dt_bias: ArrayLike | None = None, "
-                "dt_softplus: bool = False, *, stream: object = None) -> ArrayLike"),
+        nb::sig("def selective_state_update(state: numpy.typing.ArrayLike, x: numpy.typing.ArrayLike, dt: numpy.typing.ArrayLike, A: numpy.typing.ArrayLike, B: numpy.typing.ArrayLike, "
+                "C: numpy.typing.ArrayLike, D: numpy.typing.ArrayLike | None = None, z: numpy.typing.ArrayLike | None = None, dt_bias: numpy.typing.ArrayLike | None = None, "
+                "dt_softplus: bool = False, *, stream: object = None) -> numpy.typing.ArrayLike"),
         R"doc(One decoding step of the selective SSM (mamba_ssm's ``selective_state_update``).
 
     dt = dt + dt_bias;  dt = softplus(dt) if dt_softplus
@@ -543,7 +543,7 @@ selective_scan's last_state); x, dt, z (batch, dim); A (dim, dstate); B, C (batc
 (batch, groups, dstate); D, dt_bias (dim). Returns out (batch, dim).)doc");
 
   m.def("fftconv", &fftconv, "u"_a, "k"_a, "D"_a = none, nb::kw_only(), "stream"_a = none,
-        nb::sig("def fftconv(u: ArrayLike, k: ArrayLike, D: ArrayLike | None = None, *, stream: object = None) -> ArrayLike"),
+        nb::sig("def fftconv(u: numpy.typing.ArrayLike, k: numpy.typing.ArrayLike, D: numpy.typing.ArrayLike | None = None, *, stream: object = None) -> numpy.typing.ArrayLike"),
         R"doc(Causal long convolution with skip, by FFT (FFTW on the CPU, cuFFT on the GPU):
 
     y[b, h, t] = sum_{j <= t, j < Lk} k[h, j] u[b, h, t - j] + D[h] u[b, h, t]
@@ -555,9 +555,9 @@ does not.))doc");
 
   m.def("diag_scan", &diag_scan, "u"_a, "A"_a, "B"_a, "C"_a, "dt"_a, "D"_a = none, "method"_a = "zoh",
         "alpha"_a = 0.5, "h0"_a = none, "return_last_state"_a = false, nb::kw_only(), "stream"_a = none,
-        nb::sig("def diag_scan(u: ArrayLike, A: ArrayLike, B: ArrayLike, C: ArrayLike, dt: ArrayLike, D: ArrayLike | None = None, "
-                "method: str = 'zoh', alpha: float = 0.5, h0: ArrayLike | None = None, return_last_state: bool = False, "
-                "*, stream: object = None) -> ArrayLike | tuple[ArrayLike, ArrayLike]"),
+        nb::sig("def diag_scan(u: numpy.typing.ArrayLike, A: numpy.typing.ArrayLike, B: numpy.typing.ArrayLike, C: numpy.typing.ArrayLike, dt: numpy.typing.ArrayLike, D: numpy.typing.ArrayLike | None = None, "
+                "method: str = 'zoh', alpha: float = 0.5, h0: numpy.typing.ArrayLike | None = None, return_last_state: bool = False, "
+                "*, stream: object = None) -> numpy.typing.ArrayLike | tuple[numpy.typing.ArrayLike, numpy.typing.ArrayLike]"),
         R"doc(A time-invariant complex diagonal SSM (S4D) run over time by a parallel scan:
 
     (Ad, Bd) = discretize_diag(A, B, dt, method):  zoh  Ad = exp(dt A), Bd = (Ad - 1)/A B
@@ -572,12 +572,12 @@ Returns y (batch, H, L), and last_state (batch, H, N2) complex when return_last_
         "u_b"_a, "delta_b"_a, "A_b"_a, "B_b"_a, "C_b"_a, "D"_a = none, "D_b"_a = none, "z"_a = none,
         "delta_bias"_a = none, "delta_bias_b"_a = none, "delta_softplus"_a = false, "out_scale"_a = 1.0,
         "return_last_state"_a = false, nb::kw_only(), "h0"_a = none, "h0_b"_a = none, "stream"_a = none,
-        nb::sig("def bidirectional_selective_scan(u: ArrayLike, delta: ArrayLike, A: ArrayLike, B: ArrayLike, C: ArrayLike, "
-                "u_b: ArrayLike, delta_b: ArrayLike, A_b: ArrayLike, B_b: ArrayLike, C_b: ArrayLike, D: ArrayLike | None = None, "
-                "D_b: ArrayLike | None = None, z: ArrayLike | None = None, delta_bias: ArrayLike | None = None, "
-                "delta_bias_b: ArrayLike | None = None, delta_softplus: bool = False, out_scale: float = 1.0, "
-                "return_last_state: bool = False, *, h0: ArrayLike | None = None, h0_b: ArrayLike | None = None, "
-                "stream: object = None) -> ArrayLike | tuple[ArrayLike, ArrayLike, ArrayLike]"),
+        nb::sig("def bidirectional_selective_scan(u: numpy.typing.ArrayLike, delta: numpy.typing.ArrayLike, A: numpy.typing.ArrayLike, B: numpy.typing.ArrayLike, C: numpy.typing.ArrayLike, "
+                "u_b: numpy.typing.ArrayLike, delta_b: numpy.typing.ArrayLike, A_b: numpy.typing.ArrayLike, B_b: numpy.typing.ArrayLike, C_b: numpy.typing.ArrayLike, D: numpy.typing.ArrayLike | None = None, "
+                "D_b: numpy.typing.ArrayLike | None = None, z: numpy.typing.ArrayLike | None = None, delta_bias: numpy.typing.ArrayLike | None = None, "
+                "delta_bias_b: numpy.typing.ArrayLike | None = None, delta_softplus: bool = False, out_scale: float = 1.0, "
+                "return_last_state: bool = False, *, h0: numpy.typing.ArrayLike | None = None, h0_b: numpy.typing.ArrayLike | None = None, "
+                "stream: object = None) -> numpy.typing.ArrayLike | tuple[numpy.typing.ArrayLike, numpy.typing.ArrayLike, numpy.typing.ArrayLike]"),
         R"doc(Vision Mamba's bidirectional selective scan (bimamba v2), fused: one forward and one
 backward selective scan over the same sequence, every input in original time order:
 
@@ -593,10 +593,10 @@ after t = L-1, backward after t = 0) when return_last_state.)doc");
   m.def("cross_selective_scan", &cross_selective_scan, "u"_a, "delta"_a, "A"_a, "B"_a, "C"_a, "D"_a = none,
         "delta_bias"_a = none, "delta_softplus"_a = true, "return_last_state"_a = false, nb::kw_only(),
         "h0"_a = none, "stream"_a = none,
-        nb::sig("def cross_selective_scan(u: ArrayLike, delta: ArrayLike, A: ArrayLike, B: ArrayLike, C: ArrayLike, "
-                "D: ArrayLike | None = None, delta_bias: ArrayLike | None = None, delta_softplus: bool = True, "
-                "return_last_state: bool = False, *, h0: ArrayLike | None = None, stream: object = None) "
-                "-> ArrayLike | tuple[ArrayLike, ArrayLike]"),
+        nb::sig("def cross_selective_scan(u: numpy.typing.ArrayLike, delta: numpy.typing.ArrayLike, A: numpy.typing.ArrayLike, B: numpy.typing.ArrayLike, C: numpy.typing.ArrayLike, "
+                "D: numpy.typing.ArrayLike | None = None, delta_bias: numpy.typing.ArrayLike | None = None, delta_softplus: bool = True, "
+                "return_last_state: bool = False, *, h0: numpy.typing.ArrayLike | None = None, stream: object = None) "
+                "-> numpy.typing.ArrayLike | tuple[numpy.typing.ArrayLike, numpy.typing.ArrayLike]"),
         R"doc(VMamba's 2D cross-scan selective scan (SS2D CrossScan + selective_scan + CrossMerge) as one
 op, with no flipped or transposed copies. Direction k = 0 row-major, 1 column-major, 2 and 3
 their reverses; channel c of direction k is scan channel j = k dim + c and reads group k of B, C:
