@@ -97,10 +97,11 @@ struct PyMambaBlock {
   ssm::MambaBlockConfig cfg;
 
   PyMambaBlock(nb::dict weights, const std::string& dtype) {
+    const bool f64 = parse_f64("MambaBlock", dtype);
     const auto st = weights_file("MambaBlock", weights);
     cfg = ssm::infer_mamba_block_config(st);
     ssm::TensorReader reader(st, "MambaBlock weights");
-    if (parse_f64("MambaBlock", dtype))
+    if (f64)
       block = std::make_unique<ssm::MambaBlock<double>>(cfg, ssm::read_mamba_block<double>(reader, "", cfg));
     else
       block = std::make_unique<ssm::MambaBlock<float>>(cfg, ssm::read_mamba_block<float>(reader, "", cfg));
@@ -135,11 +136,12 @@ struct PyBiMambaBlock {
   bool on_device = false;
 
   PyBiMambaBlock(nb::dict weights, bool if_divide_out, const std::string& dtype) {
+    const bool f64 = parse_f64("BiMambaBlock", dtype);
     const auto st = weights_file("BiMambaBlock", weights);
     cfg = ssm::infer_bimamba_block_config(st);
     cfg.if_divide_out = if_divide_out;
     ssm::TensorReader reader(st, "BiMambaBlock weights");
-    if (parse_f64("BiMambaBlock", dtype))
+    if (f64)
       block = std::make_unique<ssm::BiMambaBlock<double>>(cfg, ssm::read_bimamba_block<double>(reader, "", cfg));
     else
       block = std::make_unique<ssm::BiMambaBlock<float>>(cfg, ssm::read_bimamba_block<float>(reader, "", cfg));
@@ -175,10 +177,11 @@ struct PySS2DBlock {
   ssm::SS2DBlockConfig cfg;
 
   PySS2DBlock(nb::dict weights, const std::string& dtype) {
+    const bool f64 = parse_f64("SS2DBlock", dtype);
     const auto st = weights_file("SS2DBlock", weights);
     cfg = ssm::infer_ss2d_block_config(st);
     ssm::TensorReader reader(st, "SS2DBlock weights");
-    if (parse_f64("SS2DBlock", dtype))
+    if (f64)
       block = std::make_unique<ssm::SS2DBlock<double>>(cfg, ssm::read_ss2d_block<double>(reader, "", cfg));
     else
       block = std::make_unique<ssm::SS2DBlock<float>>(cfg, ssm::read_ss2d_block<float>(reader, "", cfg));
@@ -208,10 +211,11 @@ struct PyMoEFFN {
   ssm::MoEFFNConfig cfg;
 
   PyMoEFFN(nb::dict weights, int top_k, const std::string& activation, const std::string& dtype) {
+    const bool f64 = parse_f64("MoEFFN", dtype);
     const auto st = weights_file("MoEFFN", weights);
     cfg = ssm::infer_moe_ffn_config(st, "", top_k, ssm::parse_activation(activation, "MoEFFN", "activation"));
     ssm::TensorReader reader(st, "MoEFFN weights");
-    if (parse_f64("MoEFFN", dtype))
+    if (f64)
       layer = std::make_unique<ssm::MoEFFN<double>>(cfg, ssm::read_moe_ffn<double>(reader, "", cfg));
     else
       layer = std::make_unique<ssm::MoEFFN<float>>(cfg, ssm::read_moe_ffn<float>(reader, "", cfg));
@@ -249,10 +253,11 @@ struct PyMoEMambaLayer {
   ssm::MoEMambaLayerConfig cfg;
 
   PyMoEMambaLayer(nb::dict weights, int top_k, const std::string& activation, double norm_eps, const std::string& dtype) {
+    const bool f64 = parse_f64("MoEMambaLayer", dtype);
     const auto st = weights_file("MoEMambaLayer", weights);
     cfg = ssm::infer_moe_mamba_layer_config(st, "", top_k, ssm::parse_activation(activation, "MoEMambaLayer", "activation"), norm_eps);
     ssm::TensorReader reader(st, "MoEMambaLayer weights");
-    if (parse_f64("MoEMambaLayer", dtype))
+    if (f64)
       layer = std::make_unique<ssm::MoEMambaLayer<double>>(cfg, ssm::read_moe_mamba_layer<double>(reader, "", cfg));
     else
       layer = std::make_unique<ssm::MoEMambaLayer<float>>(cfg, ssm::read_moe_mamba_layer<float>(reader, "", cfg));
@@ -288,11 +293,12 @@ struct PyBSTLayer {
   ssm::BSTLayerConfig cfg;
 
   PyBSTLayer(nb::dict weights, int block_size, int context, int n_heads, double norm_eps, const std::string& dtype) {
+    const bool f64 = parse_f64("BSTLayer", dtype);
     const auto st = weights_file("BSTLayer", weights);
     cfg = ssm::infer_bst_layer_config(st);
     cfg.block_size = block_size, cfg.context = context, cfg.n_heads = n_heads, cfg.norm_eps = norm_eps;
     ssm::TensorReader reader(st, "BSTLayer weights");
-    if (parse_f64("BSTLayer", dtype))
+    if (f64)
       layer = std::make_unique<ssm::BSTLayer<double>>(cfg, ssm::read_bst_layer<double>(reader, "", cfg));
     else
       layer = std::make_unique<ssm::BSTLayer<float>>(cfg, ssm::read_bst_layer<float>(reader, "", cfg));
