@@ -1,5 +1,6 @@
 #include "arrays.hpp"
 
+#include <cstring>
 #include <sstream>
 
 #include "ssm/core/device.hpp"
@@ -7,11 +8,10 @@
 namespace ssmpy {
 namespace {
 
+PyTypeObject* numpy_ndarray_type();
+
 Framework framework_of(nb::handle obj) {
-  static PyTypeObject* numpy_type = [] {
-    nb::object t = nb::module_::import_("numpy").attr("ndarray");
-    return reinterpret_cast<PyTypeObject*>(t.release().ptr());
-  }();
+  PyTypeObject* numpy_type = numpy_ndarray_type();
   if (Py_TYPE(obj.ptr()) == numpy_type) return Framework::numpy;
   const std::string name = nb::type_name(obj.type()).c_str();
   if (name.rfind("torch.", 0) == 0 || name == "Tensor") return Framework::torch;
@@ -26,8 +26,60 @@ std::string device_name(const Arr& a) {
   return "device type " + std::to_string(a.device_type());
 }
 
-nb::object helpers() {
-  static nb::object m = nb::module_::import_("ssmkit._arrays");
+PyTypeObject* numpy_ndarray_type() {
+  static PyTypeObject* t = [] {
+    nb::object o = nb::module_::import_("numpy").attr("ndarray");
+    return reinterpret_cast<PyTypeObject*>(o.release().ptr());
+  }();
+  return t;
+}
+
+// NumPy arrays through the buffer protocol: a view of the same memory, owned by the array, as
+// nanobind's DLPack import makes it, at a fraction of the per-call cost (the binding's overhead
+// is dominated by importing its arguments). Any other object, or a buffer format other than a
+// native float32/float64/complex64/complex128, goes through nanobind's import.
+bool import_numpy(nb::handle obj, Arr& out) {
+  if (Py_TYPE(obj.ptr()) != numpy_ndarray_type()) return false;
+  Py_buffer view;
+  if (PyObject_GetBuffer(obj.ptr(), &view, PyBUF_RECORDS_RO) != 0) {
+    PyErr_Clear();
+    return false;
+  }
+  struct Release {
+    Py_buffer* v;
+    ~Release() { PyBuffer_Release(v); }
+  } release{&view};
+  const char* f = view.format ? view.format : "B";
+  if (*f == '<' || *f == '=' || *f == '@') ++f;
+  nb::dlpack::dtype dt;
+  if (std::strcmp(f, "f") == 0) dt = nb::dtype<float>();
+  else if (std::strcmp(f, "d") == 0) dt = nb::dtype<double>();
+  else if (std::strcmp(f, "Zf") == 0) dt = nb::dtype<std::complex<float>>();
+  else if (std::strcmp(f, "Zd") == 0) dt = nb::dtype<std::complex<double>>();
+  else return false;
+  const int nd = view.ndim;
+  if (nd > 8 || view.itemsize <= 0) return false;
+  std::size_t shape[8];
+  std::int64_t strides[8];
+  for (int i = 0; i < nd; ++i) {
+    if (view.strides[i] % view.itemsize != 0) return false;
+    shape[i] = static_cast<std::size_t>(view.shape[i]);
+    strides[i] = view.strides[i] / view.itemsize;
+  }
+  out = Arr(view.buf, static_cast<std::size_t>(nd), shape, strides, dt);
+  return true;
+}
+
+bool import_array(nb::handle obj, Arr& out) {
+  if (import_numpy(obj, out)) return true;
+  nb::ndarray<nb::ro> a;
+  if (!nb::try_cast(obj, a, false)) return false;
+  out = Arr(a);
+  return true;
+}
+
+nb::handle helpers() {
+  static PyObject* m = nb::module_::import_("ssmkit._arrays").release().ptr();  // leaked: see empty()
   return m;
 }
 
@@ -48,9 +100,10 @@ std::vector<std::pair<std::string, std::uintptr_t>>& last_call_pointers() {
 
 Call::Call(const char* where, nb::handle ref, const char* ref_name)
     : where_(where), ref_name_(ref_name), ref_obj_(ref) {
-  if (!nb::try_cast<Arr>(ref, ref_, false))
+  if (!import_array(ref, ref_))
     type_error(ref_name, std::string("must be an array (NumPy, or a DLPack tensor: torch, CuPy), got ") +
                              nb::type_name(ref.type()).c_str());
+  if (ref_.too_many_dims()) value_error(ref_name, "has more than 8 dimensions");
   fw_ = framework_of(ref);
   last_call_pointers().clear();
   record(ref_name, ref_.data());
@@ -67,9 +120,10 @@ Call::Call(const char* where, nb::handle ref, const char* ref_name)
 Arr Call::get(nb::handle obj, const char* name) const {
   Arr a;
   if (obj.is_none()) type_error(name, "is required (got None)");
-  if (!nb::try_cast<Arr>(obj, a, false))
+  if (!import_array(obj, a))
     type_error(name, std::string("must be an array (NumPy, or a DLPack tensor: torch, CuPy), got ") +
                          nb::type_name(obj.type()).c_str());
+  if (a.too_many_dims()) value_error(name, "has more than 8 dimensions");
   const bool same = a.device_type() == ref_.device_type() && (!cuda_ || a.device_id() == device_id_);
   if (!same) value_error(name, "is on " + device_name(a) + " but '" + ref_name_ + "' is on " + device_name(ref_) + " (all arrays of a call must be on one device)");
   record(name, a.data());
@@ -148,7 +202,23 @@ std::pair<nb::object, T*> Call::empty(const std::vector<std::size_t>& shape, boo
   std::size_t n = complex ? 2 : 1;
   for (auto s : shape) n *= s;
   const nb::dlpack::dtype dt = complex ? nb::dtype<std::complex<T>>() : nb::dtype<T>();
-  if (!cuda_ && (fw_ == Framework::numpy || fw_ == Framework::other || fw_ == Framework::torch)) {
+  if (!cuda_ && (fw_ == Framework::numpy || fw_ == Framework::other)) {
+    // Leaked on purpose: static Python objects must not be released after the interpreter ends.
+    static PyObject* np_empty = nb::object(nb::module_::import_("numpy").attr("empty")).release().ptr();
+    static PyObject* np_dtypes[4] = {
+        nb::object(nb::module_::import_("numpy").attr("float32")).release().ptr(), nb::object(nb::module_::import_("numpy").attr("float64")).release().ptr(),
+        nb::object(nb::module_::import_("numpy").attr("complex64")).release().ptr(), nb::object(nb::module_::import_("numpy").attr("complex128")).release().ptr()};
+    nb::object sh = nb::steal(PyTuple_New(static_cast<Py_ssize_t>(shape.size())));
+    for (std::size_t i = 0; i < shape.size(); ++i) PyTuple_SET_ITEM(sh.ptr(), i, PyLong_FromSize_t(shape[i]));
+    nb::object obj = nb::handle(np_empty)(sh, nb::handle(np_dtypes[(complex ? 2 : 0) + (sizeof(T) == 8 ? 1 : 0)]));
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj.ptr(), &view, PyBUF_SIMPLE | PyBUF_WRITABLE) != 0) throw nb::python_error();
+    T* p = static_cast<T*>(view.buf);
+    PyBuffer_Release(&view);  // the memory belongs to obj, alive with the result
+    record("out", p);
+    return {obj, p};
+  }
+  if (!cuda_ && fw_ == Framework::torch) {
     T* p = new T[n ? n : 1];
     nb::capsule owner(p, [](void* q) noexcept { delete[] static_cast<T*>(q); });
     if (fw_ == Framework::torch) {

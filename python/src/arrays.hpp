@@ -24,7 +24,51 @@
 namespace ssmpy {
 
 namespace nb = nanobind;
-using Arr = nb::ndarray<nb::ro>;
+/// An array argument as the ops read it: data pointer, shape, element strides, dtype, device.
+/// NumPy arrays are viewed through the buffer protocol (nothing to keep: the caller's array
+/// outlives the call); anything else is imported by nanobind (DLPack), whose handle is kept.
+class Arr {
+public:
+  static constexpr std::size_t kMaxDim = 8;
+  Arr() = default;
+  template <class... A>
+  explicit Arr(const nb::ndarray<A...>& a) : keep_(a) {
+    data_ = a.data();
+    ndim_ = a.ndim() < kMaxDim ? a.ndim() : kMaxDim;
+    for (std::size_t i = 0; i < ndim_; ++i) shape_[i] = a.shape(i), strides_[i] = a.stride(i);
+    dtype_ = a.dtype();
+    device_type_ = a.device_type();
+    device_id_ = a.device_id();
+    too_many_dims_ = a.ndim() > kMaxDim;
+  }
+  Arr(const void* data, std::size_t ndim, const std::size_t* shape, const std::int64_t* strides, nb::dlpack::dtype dt)
+      : data_(data), ndim_(ndim), dtype_(dt) {
+    for (std::size_t i = 0; i < ndim; ++i) shape_[i] = shape[i], strides_[i] = strides[i];
+  }
+  const void* data() const noexcept { return data_; }
+  std::size_t ndim() const noexcept { return ndim_; }
+  std::size_t shape(std::size_t i) const noexcept { return shape_[i]; }
+  std::int64_t stride(std::size_t i) const noexcept { return strides_[i]; }
+  nb::dlpack::dtype dtype() const noexcept { return dtype_; }
+  int device_type() const noexcept { return device_type_; }
+  int device_id() const noexcept { return device_id_; }
+  bool too_many_dims() const noexcept { return too_many_dims_; }
+  std::size_t size() const noexcept {
+    std::size_t n = 1;
+    for (std::size_t i = 0; i < ndim_; ++i) n *= shape_[i];
+    return n;
+  }
+
+private:
+  const void* data_ = nullptr;
+  std::size_t ndim_ = 0;
+  std::size_t shape_[kMaxDim] = {};
+  std::int64_t strides_[kMaxDim] = {};
+  nb::dlpack::dtype dtype_{};
+  int device_type_ = nb::device::cpu::value, device_id_ = 0;
+  bool too_many_dims_ = false;
+  nb::ndarray<nb::ro> keep_;
+};
 
 // The precision T of a type L<T>.
 template <class>

@@ -3,6 +3,8 @@
 // them, allocates the outputs in the caller's framework, releases the GIL and calls the one
 // C++ entry point of the op (CPU, or CUDA on the caller's stream). The docstrings are the
 // reference of the Python API (docs/python.md points here and to the generated .pyi).
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 
 #include <nanobind/nanobind.h>
@@ -498,11 +500,35 @@ nb::object cross_selective_scan(nb::handle u, nb::handle delta, nb::handle A, nb
   c.type_error("u", "must be float32 or float64, got " + Call::describe_dtype(c.ref()));
 }
 
+// The bare C++ call of a float32 selective scan (arguments prepared once, output preallocated),
+// timed over `iterations` calls on the calling thread: the baseline of the binding's per-call
+// overhead (bench/python/bench_binding.py).
+double time_selective_scan_cpp(nb::handle u_o, nb::handle delta_o, nb::handle A_o, nb::handle B_o, nb::handle C_o,
+                               int iterations) {
+  Call c("_time_selective_scan_cpp", u_o, "u");
+  c.real<float>(c.ref(), "u");
+  c.contiguous(c.ref(), "u");
+  const Arr delta = c.get(delta_o, "delta"), A = c.get(A_o, "A"), B = c.get(B_o, "B"), C = c.get(C_o, "C");
+  for (const Arr* a : {&delta, &A, &B, &C}) c.contiguous(*a, "input");
+  const Arr& u = c.ref();
+  std::vector<float> out(u.size());
+  ssm::SelectiveScanArgs<float> a;
+  a.batch = int(u.shape(0)), a.dim = int(u.shape(1)), a.length = int(u.shape(2)), a.dstate = int(A.shape(1));
+  a.u = ptr<float>(u), a.delta = ptr<float>(delta), a.A = ptr<float>(A), a.B = ptr<float>(B), a.C = ptr<float>(C);
+  a.out = out.data();
+  nb::gil_scoped_release unlock;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < iterations; ++i) ssm::selective_scan(a, ssm::Device::cpu);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / std::max(1, iterations);
+}
+
 }  // namespace
 
 void bind_ops(nb::module_& m) {
   using namespace nb::literals;
   const auto none = nb::none();
+  m.def("_time_selective_scan_cpp", &time_selective_scan_cpp, "u"_a, "delta"_a, "A"_a, "B"_a, "C"_a,
+        "iterations"_a, "Seconds per bare C++ selective_scan call (float32, contiguous; the bench's baseline).");
   m.def("selective_scan", &selective_scan, "u"_a, "delta"_a, "A"_a, "B"_a, "C"_a, "D"_a = none, "z"_a = none,
         "delta_bias"_a = none, "delta_softplus"_a = false, "return_last_state"_a = false, nb::kw_only(),
         "h0"_a = none, "stream"_a = none,
