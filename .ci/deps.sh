@@ -4,8 +4,9 @@ set -euo pipefail
 PKGS=(cmake g++ make pkg-config libeigen3-dev libfftw3-dev libboost-test-dev nlohmann-json3-dev
       portaudio19-dev libsndfile1-dev libbenchmark-dev libcli11-dev jackd2 clang libclang-rt-14-dev libomp-14-dev
       # Python tests (tests/python, label python; the venv adds safetensors from PyPI) and the
-      # figures (tools/plot/ssmkit_plot.py: matplotlib).
-      python3 python3-venv python3-pytest python3-numpy python3-torch python3-matplotlib)
+      # figures (tools/plot/ssmkit_plot.py: matplotlib); python3-dev: the headers of the Python
+      # module (python/, nanobind from PyPI in the venv).
+      python3 python3-dev python3-venv python3-pytest python3-numpy python3-torch python3-matplotlib)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
