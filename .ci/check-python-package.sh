@@ -11,8 +11,8 @@ VENV=$(mktemp -d)/venv
 /usr/bin/python3 -m venv --system-site-packages "$VENV"
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r tests/python/requirements.txt
 start=$(date +%s)
-"$VENV/bin/python" -m pip install --disable-pip-version-check -q . -C cmake.define.SSM_WITH_CUDA=OFF \
-  -C build-dir="$(dirname "$VENV")/pip-build"
+"$VENV/bin/python" -m pip install --disable-pip-version-check -q . --config-settings=cmake.define.SSM_WITH_CUDA=OFF \
+  --config-settings=build-dir="$(dirname "$VENV")/pip-build"
 echo "pip install . (CPU): $(( $(date +%s) - start )) s"
 cd "$(dirname "$VENV")"  # away from the source tree: `import ssmkit` is the installed package
 "$VENV/bin/python" -c "import ssmkit, os; assert 'site-packages' in ssmkit.__file__, ssmkit.__file__; \

@@ -41,16 +41,19 @@ def main():
                  runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}})
         quiet = lambda *_: None  # noqa: E731
         sray.run(model, src, os.path.join(d, "warm"), workers=2, rate=16000.0, log=quiet)  # workers' imports warm
-        times = {}
+        times, busy = {}, {}
         for w in (1, 2):
             t0 = time.perf_counter()
             r = sray.run(model, src, os.path.join(d, f"out{w}"), workers=w, rate=16000.0, log=quiet)
             times[w] = time.perf_counter() - t0
+            busy[w] = r["busy_seconds"]
             assert not r["failed"] and len(r["processed"]) == a.files
         ray.shutdown()
     per_file = times[1] / a.files
     print(f"ray scaling, {a.files} files of {a.length} samples (s4d d_model {a.d_model}, stream mode, {os.cpu_count()} cores): "
-          f"1 worker {times[1]:.2f} s ({per_file * 1e3:.0f} ms/file), 2 workers {times[2]:.2f} s -> {times[1] / times[2]:.2f}x (goal >= 1.7x)")
+          f"1 worker {times[1]:.2f} s ({per_file * 1e3:.0f} ms/file), 2 workers {times[2]:.2f} s -> {times[1] / times[2]:.2f}x (goal >= 1.7x); "
+          f"actors busy {busy[1]:.1f} s / {busy[2]:.1f} s, i.e. {busy[1] / times[1]:.2f} and {busy[2] / times[2]:.2f} files in flight on average; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

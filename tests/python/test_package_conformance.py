@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-ssmkit = pytest.importorskip("ssmkit")
+import ssmkit  # noqa: E402  (CTest registers these files only when the module is built)
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 from safetensors import safe_open  # noqa: E402
 

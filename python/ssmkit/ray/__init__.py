@@ -164,7 +164,8 @@ class SsmkitPredictor:
 def run(model_path, input_dir, output_dir, *, address=None, workers=2, gpus_per_worker=0, rate=0.0, block=512,
         mode="stream", predictor=SsmkitPredictor, init_kwargs=None, log=print):
     """Runs `model_path` over INPUT_DIR into OUTPUT_DIR on Ray (see the module doc). Returns a dict:
-    ``processed`` (inputs written now), ``skipped`` (already done), ``failed`` ({input: message})."""
+    ``processed`` (inputs written now), ``skipped`` (already done), ``failed`` ({input: message}),
+    ``busy_seconds`` (the actors' time in the files, summed)."""
     import ray
 
     import ssmkit
@@ -177,7 +178,7 @@ def run(model_path, input_dir, output_dir, *, address=None, workers=2, gpus_per_
     os.makedirs(output_dir, exist_ok=True)
     todo, done = list_jobs(input_dir, output_dir)
     log(f"ssmkit.ray: {len(todo) + len(done)} input(s), {len(done)} already done, {len(todo)} to run")
-    result = {"processed": [], "skipped": [d[0] for d in done], "failed": {}}
+    result = {"processed": [], "skipped": [d[0] for d in done], "failed": {}, "busy_seconds": 0.0}
     if not todo:
         return result
     if not ray.is_initialized():
@@ -193,6 +194,7 @@ def run(model_path, input_dir, output_dir, *, address=None, workers=2, gpus_per_
                         # an actor that dies is restarted and its batch retried (outputs are atomic renames)
                         max_restarts=-1, max_task_retries=-1)
     for row in ds.iter_rows():
+        result["busy_seconds"] += float(row["seconds"])
         if row["ok"]:
             result["processed"].append(row["input"])
         else:
