@@ -3,8 +3,9 @@
 # kernels would add ~13 min on 2 cores) into a fresh venv over Debian's python3 (system
 # site-packages: numpy, pytest, torch), then the package's API and conformance tests against the
 # installed package, not the build tree. Runs after `make test` (uses build/src/cli/ssmkit).
-# Cost on 2 cores: the library and module compiled once more without ccache (~6 min) plus pip's
-# build requirements from PyPI.
+# Cost on 2 cores: the library and module compiled once more without ccache (9 min of CPU time:
+# ~5 min wall on an idle 2-core machine; 33 min measured with a load average of ~17) plus pip's
+# build requirements from PyPI; the tests ~15 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=$(mktemp -d)/venv
