@@ -7,8 +7,10 @@ PKGS=(cmake g++ make pkg-config libeigen3-dev libfftw3-dev libboost-test-dev nlo
       # sord_validate, lv2file, jalv).
       lv2-dev lilv-utils sordi lv2file jalv
       # Python tests (tests/python, label python; the venv adds safetensors from PyPI) and the
-      # figures (tools/plot/ssmkit_plot.py: matplotlib).
-      python3 python3-venv python3-pytest python3-numpy python3-scipy python3-torch python3-matplotlib)
+      # figures (tools/plot/ssmkit_plot.py: matplotlib); python3-scipy: the extra conformance cases
+      # (tools/conformance/extra_cases.py); python3-dev: the headers of the Python module (python/,
+      # nanobind from PyPI in the venv).
+      python3 python3-dev python3-venv python3-pytest python3-numpy python3-scipy python3-torch python3-matplotlib)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

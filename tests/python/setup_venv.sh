@@ -8,7 +8,7 @@
 set -euo pipefail
 venv=$1 req=$2 python=${3:-/usr/bin/python3}
 want=$(sha256sum "$req" | cut -d' ' -f1)
-stamp="$venv/.ssmkit-requirements"
+stamp="$venv/.ssmkit-$(basename "$req")"
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
