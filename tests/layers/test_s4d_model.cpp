@@ -102,6 +102,13 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_float_4x64x32) {
   BOOST_TEST(rel(yn, ys) < 2e-4);
   const auto y64 = stream(mf, u, L, 48000, 64, 0);
   const auto y1 = stream(mf, u, L, 48000, 1, 0);
+  {
+    // One call of L > max_block frames: processed in pieces of max_block, the same output.
+    mf.prepare({48000, 64});
+    std::vector<float> yl(y64.size());
+    mf.process(u.data(), yl.data(), int(L));
+    BOOST_TEST(yl == y64);
+  }
   BOOST_TEST(rel(y64, ys) < 1e-5);
   BOOST_TEST(rel(y1, y64) < 1e-5);
 

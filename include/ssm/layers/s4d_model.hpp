@@ -23,7 +23,7 @@
 //
 // Three modes compute the same function (up to rounding):
 //   stream  the recurrence h_t = Ad h_{t-1} + Bd z_t, y_t = 2 Re(C h_t) + D z_t per layer
-//           (prepare/process/reset: real-time safe, any block size <= max_block; or offline)
+//           (prepare/process/reset: real-time safe, any block size, longer blocks in pieces of max_block; or offline)
 //   conv    kernel of the whole length (diag_kernel) + FFT convolution (fftconv), offline
 //   scan    the diagonal LTI scan (diag_scan), offline, CPU or CUDA
 // On the GPU (Device::cuda) each layer's A, B, C and D are uploaded once per GPU on the first
@@ -124,8 +124,8 @@ public:
   /// Discretizes every layer at spec.sample_rate and allocates for blocks up to
   /// spec.max_block (one stream). Resets.
   void prepare(const StreamSpec& spec);
-  /// n frames: in (n, d_input) -> out (n, d_output). Real-time safe; n <= max_block (else,
-  /// or before prepare(), writes zeros). in and out may alias when d_input == d_output.
+  /// n frames: in (n, d_input) -> out (n, d_output). Real-time safe; any n (more than max_block
+  /// frames go through in pieces of max_block: the same output; before prepare() it writes zeros). in and out may alias when d_input == d_output.
   void process(const T* in, T* out, int n) noexcept;
   void reset() noexcept;
   bool prepared() const noexcept { return prepared_; }
