@@ -160,7 +160,7 @@ std::unique_ptr<Model> make_model(const FilterSpec& s, int channels) {
       m.log_dt[static_cast<std::size_t>(h)] = std::log(1.0 / 48000);
     }
     char name[96];
-    std::snprintf(name, sizeof name, "Butterworth low-pass (order %d, cutoff %g Hz) as a", n, fc);
+    std::snprintf(name, sizeof name, "Butterworth low-pass (order %d, %g Hz) as a", n, fc);
     return make_diag_model(std::move(m), key_method(s, Method::zoh), name);
   }
   const int H = static_cast<int>(key_int(s, "H", channels));
