@@ -103,7 +103,7 @@ int cmd_demo(const std::string& out_dir, const std::string& figure, const ModelS
     if (m == Mode::stream) stream_out = read_signal(o.outputs[0], kRate).data;
   }
   const std::vector<float> ir = model->impulse_response(kRate, static_cast<std::int64_t>(kRate / 4));
-  draw_figure(figure, "ssmkit demo", model->describe() + "  |  " + rtf_line, kRate, clip.data, stream_out, ir);
+  draw_figure(figure, "ssmkit demo   |   " + rtf_line, model->describe(), kRate, clip.data, stream_out, ir);
   std::printf("  figure  : %s (data: %s)\n", figure.c_str(), plot::Figure::data_dir(figure).c_str());
   return 0;
 }
