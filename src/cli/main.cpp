@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
   cmd_r->add_option("--block", run.block, "Block size of the stream mode (frames)");
   cmd_r->add_option("--rate", run.rate,
                     "Sample rate of array inputs in Hz (default: the model file's own rate, else 48000; audio "
-                    "files carry theirs)");
+                    "files carry theirs)")
+      ->default_str("model's or 48000");
   cmd_r->add_option("--layout", run.layout,
                     "Array layout: time-last ((L), (C, L), (B, C, L)) or time-first ((L), (L, C), PyTorch's (B, L, C))")
       ->check(CLI::IsMember({"time-last", "time-first"}));
