@@ -282,6 +282,20 @@ BOOST_AUTO_TEST_CASE(model_files_of_other_widths_and_their_rate) {
                "rows of 3");
 }
 
+// --threads sets the OpenMP team of conv and scan; the result does not depend on it.
+BOOST_AUTO_TEST_CASE(threads_change_the_team_not_the_result) {
+  ssm::io::save_npy<float>(path("th.npy"), {2, 20000}, tone(2, 20000, 48000));
+  std::vector<std::vector<float>> ys;
+  for (const std::string t : {"1", "2", "3"}) {
+    const Result r = ssmkit("run --mode scan --threads " + t + " " + q(path("th.npy")) + " -o " + q(path("th_out.npy")));
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    ys.push_back(ssm::io::load_npy<float>(path("th_out.npy")).data);
+  }
+  BOOST_TEST(peak(ys[0]) > 1e-3);
+  BOOST_TEST(ssm::test::max_abs_diff(ys[0], ys[1]) <= 1e-5 * peak(ys[0]));
+  BOOST_TEST(ssm::test::max_abs_diff(ys[0], ys[2]) <= 1e-5 * peak(ys[0]));
+}
+
 // Output level and encoding: --normalize, --gain, --encoding pcm16 (audio builds).
 #if SSM_WITH_AUDIO
 BOOST_AUTO_TEST_CASE(output_level_and_encoding) {
