@@ -156,6 +156,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // each input .npy is one model input of the shape the model asks for (output_shape says so or
 // names the expectation); the output array has the model's output shape.
 RunReport run_tensor_job(const RunOptions& o, const ssm::Model<float>& model, Device device) {
+  const char* signal_only = o.normalize ? "--normalize" : o.gain_db != 0 ? "--gain" : o.encoding != "auto" ? "--encoding"
+                            : o.layout != "time-last" ? "--layout" : o.rate_given ? "--rate" : nullptr;
+  if (signal_only)
+    fail("ssmkit", signal_only, "applies to signals; the ", model.info().arch, " model '", o.source.model_file,
+         "' is offline only and maps arrays of its own shape");
   CreatedDirs dirs;
   const std::vector<std::string> outputs = resolve_outputs(o, dirs);
   const ModelInfo& info = model.info();

@@ -20,6 +20,7 @@
 
 #include "ssm/io/npy.hpp"
 #include "ssm/layers/s4d_model.hpp"
+#include "ssm/layers/vim_model.hpp"
 #include "support/testing.hpp"
 #if SSM_WITH_AUDIO
 #include "ssm/io/audio_file.hpp"
@@ -280,6 +281,31 @@ BOOST_AUTO_TEST_CASE(model_files_of_other_widths_and_their_rate) {
   ssm::io::save_npy<float>(path("w_bad.npy"), {2, 3, L}, std::vector<float>(static_cast<std::size_t>(6 * L), 0.f));
   expect_error(ssmkit("run --model " + q(mf) + " " + q(path("w_bad.npy")) + " -o " + q(path("w_bad_out.npy"))), "d_input",
                "rows of 3");
+}
+
+// An offline-only model maps arrays of its own shape: the signal options are refused, not ignored.
+BOOST_AUTO_TEST_CASE(signal_options_are_refused_for_offline_models) {
+  ssm::VimModelConfig c;
+  c.img_h = 8;
+  c.img_w = 8;
+  c.patch_size = c.stride = 4;
+  c.in_chans = 1;
+  c.depth = 1;
+  c.num_classes = 3;
+  c.block.d_model = 8;
+  c.block.d_inner = 16;
+  c.block.d_state = 4;
+  c.block.d_conv = 3;
+  c.block.dt_rank = 1;
+  const std::string mf = path("vim.safetensors");
+  ssm::VimModel<float>(c, ssm::random_vim_model<float>(c, 2)).save(mf);
+  ssm::io::save_npy<float>(path("img.npy"), {1, 8, 8, 1}, std::vector<float>(64, 0.5f));
+  const Result ok = ssmkit("run --model " + q(mf) + " " + q(path("img.npy")) + " -o " + q(path("img_out.npy")));
+  BOOST_TEST_REQUIRE(ok.status == 0, ok.err);
+  for (const std::string opt : {"--normalize", "--gain 3", "--encoding pcm16", "--layout time-first", "--rate 16000"})
+    expect_error(ssmkit("run --model " + q(mf) + " " + opt + " " + q(path("img.npy")) + " -o " + q(path("img_x.npy"))),
+                 opt.substr(0, opt.find(' ')), opt);
+  BOOST_TEST(!fs::exists(path("img_x.npy")));
 }
 
 // --threads sets the OpenMP team of conv and scan; the result does not depend on it.
