@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
       # The image's g++ links libstdc++ statically (nvcc adds its library folder first, so even
       # another g++ gets the static one): the test guard then cannot interpose __cxa_throw.
       CXX_FLAGS=(-DSSM_RT_GUARD_STATIC_LIBSTDCXX=ON)
-      cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DSSM_WITH_AUDIO=OFF -DSSM_BUILD_PYTHON=OFF "${CXX_FLAGS[@]}" >"$OUTDIR/configure.log" 2>&1 \
+      cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DSSM_WITH_CUDA=ON -DSSM_WITH_AUDIO=OFF -DSSM_BUILD_PYTHON=OFF "${CXX_FLAGS[@]}" >"$OUTDIR/configure.log" 2>&1 \
         || { echo "configure failed"; tail -30 "$OUTDIR/configure.log"; exit 1; }
       cmake --build $B -j"$(nproc)" >"$OUTDIR/build.log" 2>&1 \
         || { echo "build failed"; grep -E "error|Error" -A3 "$OUTDIR/build.log" | head -60; exit 1; }

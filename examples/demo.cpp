@@ -74,5 +74,6 @@ int main(int argc, char** argv) {
   std::printf("  block 64 vs per-sample: max |difference| = %.3g\n", diff);
   std::printf("  speed        : per-sample %.1f ns/sample (real-time factor %.0fx), block 64 %.1f ns/sample (%.0fx)\n",
               1e9 * sec1 / L, seconds / sec1, 1e9 * sec2 / L, seconds / sec2);
+  std::printf("                 (real-time factor: seconds of signal per second of compute; 1 = just real time)\n");
   return (std::sqrt(err / ref) < 0.2 && diff < 1e-4) ? 0 : 1;
 }

@@ -5,12 +5,14 @@
 // (S4's LegT spans 2 time units, so the system runs with time scale window / 2).
 // This program streams a signal through LegT filters with N = 8, 32, 128, reconstructs the
 // window at one instant from each state, prints the errors and draws
-// docs/figures/hippo_memory.png (or the path given as argv[1]) with matplotlib; the data
-// behind it goes to <figure>_data/.
+// hippo_memory.png next to the program (or the path given as argv[1]) with matplotlib; the
+// data behind it goes to <figure>_data/. Errors: one line on stderr, exit status 1.
 //
 //   example_hippo_memory [figure.png]
 #include <cmath>
 #include <cstdio>
+#include <exception>
+#include <filesystem>
 #include <numbers>
 #include <random>
 #include <string>
@@ -20,8 +22,26 @@
 #include "ssm/stream/dense_filter.hpp"
 #include "figure.hpp"  // tools/plot: matplotlib
 
+namespace {
+int run(const std::string& figure);
+}  // namespace
+
 int main(int argc, char** argv) {
-  const std::string figure = argc > 1 ? argv[1] : "docs/figures/hippo_memory.png";
+  // Default: next to this program (the build tree), never into the source tree.
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string figure = argc > 1 ? std::string(argv[1])
+                                      : ((ec ? std::filesystem::path(".") : self.parent_path()) / "hippo_memory.png").string();
+  try {
+    return run(figure);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "example_hippo_memory: error: %s\n", e.what());
+    return 1;
+  }
+}
+
+namespace {
+int run(const std::string& figure) {
   const double rate = 8000, window = 0.05;  // 50 ms of memory
   const std::size_t L = 4000;               // 0.5 s; the reconstruction is taken at the end
 
@@ -89,3 +109,4 @@ int main(int argc, char** argv) {
   std::printf("figure: %s\n", figure.c_str());
   return 0;
 }
+}  // namespace

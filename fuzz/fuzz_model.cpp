@@ -42,7 +42,7 @@ void stream_blocks(Model& m, int d_input, int d_output) {
   m.process(u.data(), y.data(), 3);
   m.process(u.data() + 3 * d_input, y.data() + 3 * d_output, 1);
   m.process(u.data() + 4 * d_input, y.data() + 4 * d_output, 3);
-  m.process(u.data(), y.data(), 4);  // > max_block: writes zeros by contract
+  m.process(u.data(), y.data(), 4);  // > max_block: processed in pieces of max_block by contract
   m.reset();
   m.process(u.data(), y.data(), 2);
 }

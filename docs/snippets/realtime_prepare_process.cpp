@@ -14,7 +14,7 @@ int main() {
   s.prepare({/*sample_rate=*/48000.0, /*max_block=*/256, /*time_scale=*/1.0, /*channels=*/2});
   std::vector<float> state(s.state_size());  // room for a snapshot, allocated here
 
-  // Audio thread: planar buffers (one per channel), any block size up to 256.
+  // Audio thread: planar buffers (one per channel), any block size (longer than 256: in pieces).
   const int L = 1000;
   std::vector<float> u[2], whole[2], split[2];
   for (int c = 0; c < 2; ++c) {

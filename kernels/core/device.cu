@@ -1,5 +1,6 @@
 // Device discovery for the CUDA build (the non-CUDA build defines these in src/core/device.cpp).
 #include <cuda_runtime.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -26,6 +27,11 @@ std::string cuda_description() {
   const cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
+    // Without any NVIDIA driver the runtime reports cudaErrorInsufficientDriver ("driver version
+    // is insufficient"), which reads as an old driver: say that there is none.
+    if (::access("/dev/nvidiactl", F_OK) != 0 && ::access("/dev/nvidia0", F_OK) != 0)
+      return std::string("no GPU on this machine (no NVIDIA driver loaded: no /dev/nvidiactl; the CUDA runtime says ") +
+             cudaGetErrorName(e) + ")";
     return std::string("no usable GPU: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
   }
   if (n == 0) return "no GPU visible to this process";

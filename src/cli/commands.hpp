@@ -26,10 +26,19 @@ struct RunOptions {
   bool mode_given = false;  // --mode on the command line (else: stream, or an offline model's own mode)
   std::string device = "cpu";
   int block = 512;
-  double rate = 0;  // 0: not given (arrays default to 48 kHz)
+  double rate = 0;  // --rate (arrays: default the model file's own rate, else 48 kHz)
+  bool rate_given = false;
+  std::string layout = "time-last";  // --layout of array inputs (signals.hpp)
+  int threads = 0;                   // --threads: OpenMP team size (0: OpenMP's default)
+  std::string encoding = "auto";     // --encoding of audio outputs
+  double gain_db = 0;                // --gain in dB, applied to every output
+  bool normalize = false;            // --normalize: each output's peak to -1 dBFS
   bool check = false;
   bool quiet = false;  // no summary lines (the demo prints its own)
 };
+
+/// The peak --normalize scales each output to: -1 dBFS.
+inline constexpr double kNormalizePeak = 0.8912509381337456;
 
 struct RunReport {
   std::vector<std::string> written;   // output paths

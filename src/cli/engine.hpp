@@ -19,6 +19,7 @@
 #include "ssm/core/device.hpp"
 #include "ssm/core/mode.hpp"
 #include "ssm/discretize/discretize.hpp"
+#include "ssm/layers/model.hpp"
 #include "ssm/stream/streamer.hpp"
 
 namespace ssm::cli {
@@ -42,9 +43,9 @@ private:
   bool enabled_ = false, drawn_ = false;
 };
 
-/// Real-time streaming of planar blocks: in[c][i], out[c][i] for c < channels, i < frames.
-/// process()/reset() never allocate, lock, throw or log; frames may exceed the prepared
-/// max_block (processed in pieces).
+/// Real-time streaming of planar blocks: in[c][i] for c < channels(), out[c][i] for
+/// c < output_channels(), i < frames. process()/reset() never allocate, lock, throw or log;
+/// frames may exceed the prepared max_block (processed in pieces).
 class Streamer {
 public:
   virtual ~Streamer() = default;
@@ -59,17 +60,27 @@ public:
   virtual std::string describe() const = 0;
   /// Key/value lines for `ssmkit info`.
   virtual std::vector<std::pair<std::string, std::string>> details() const = 0;
-  /// Channels the model processes (each an independent SISO channel).
+  /// Channels of the signal the model processes (filters: each an independent SISO channel;
+  /// model files: streams of input_group() consecutive channels each).
   virtual int channels() const = 0;
+  /// Channels of the output signal (channels() / input_group() * d_output for a model file
+  /// mapping d_input to d_output channels; channels() for the filters).
+  virtual int output_channels() const { return channels(); }
+  /// Consecutive signal channels that make one stream's frame (a model file's d_input; 1 for filters).
+  virtual int input_group() const { return 1; }
+  /// The model's own sample rate in Hz (a model file's config sample_rate), 0 when it has none.
+  virtual double sample_rate() const { return 0; }
   virtual bool supports(Mode mode, Device device) const = 0;
-  /// Offline filtering of channels() planar channels of `frames` samples at `rate` Hz.
+  /// Offline filtering of channels() planar channels of `frames` samples at `rate` Hz into
+  /// output_channels() planar channels.
   /// stream mode processes blocks of `block` frames. Throws ssm::Error for an unsupported
   /// mode/device combination.
   virtual void run(Mode mode, Device device, const float* in, float* out, std::int64_t frames,
                    double rate, int block, Progress& progress) const = 0;
   /// The library streamer (ssm::Streamer<float>, not prepared) of the model: either width 1
   /// (prepared with spec.channels = channels(): one stream per signal channel) or frames of w
-  /// values (prepared with channels() / w streams, each covering w consecutive channels).
+  /// values in, w' out (prepared with channels() / w streams, each covering w consecutive input
+  /// channels and w' consecutive output channels).
   /// LiveAudio hosts it directly.
   virtual std::unique_ptr<ssm::Streamer<float>> make_streamer() const = 0;
   /// make_streamer(), prepared at `rate` for blocks of max_block, behind the planar signal
@@ -87,16 +98,19 @@ public:
 /// A parsed `--filter` spec:
 ///   hippo:<measure>[:N=64][:theta=0.01][:delay=<theta/2>][:method=bilinear]
 ///   s4d:<init>[:H=<channels>][:N=64][:seed=0][:dt_min=1e-3][:dt_max=1e-1][:method=zoh]
+///   butter:lowpass[:order=8][:cutoff=1000][:method=zoh]   (a designed Butterworth low-pass)
 /// (see docs/cli.md for the meaning of every key).
 struct FilterSpec {
   std::string text;                         // the spec as given
-  std::string family;                       // "hippo" | "s4d"
+  std::string family;                       // "hippo" | "s4d" | "butter"
   std::string variant;                      // measure or init
   std::map<std::string, std::string> keys;  // key=value pairs
 };
 
 /// The filter used when neither --model nor --filter is given.
 inline constexpr const char* kDefaultFilter = "s4d:lin:N=64";
+/// The demo's filter when neither is given: one a listener can name (the chirp fades above 1 kHz).
+inline constexpr const char* kDemoFilter = "butter:lowpass:order=8:cutoff=1000";
 
 /// Parses and validates a spec (keys, value syntax and ranges). Throws ssm::Error naming the
 /// spec and the offending part.
@@ -105,5 +119,7 @@ FilterSpec parse_filter_spec(std::string_view text);
 std::unique_ptr<Model> make_model(const FilterSpec& spec, int channels);
 /// Loads a model file (safetensors with ssmkit.arch metadata).
 std::unique_ptr<Model> load_model_file(const std::string& path, int channels);
+/// A model file's own sample rate: its config's sample_rate in Hz, 0 when it has none.
+double model_file_rate(const ModelInfo& info);
 
 }  // namespace ssm::cli

@@ -52,6 +52,7 @@ int cmd_info(const std::string& path, const ModelSource& source) {
     return 0;
   }
   std::error_code ec;
+  require(!std::filesystem::is_directory(path, ec), "ssmkit", "FILE", "'", path, "' is a directory, not a file");
   require(std::filesystem::is_regular_file(path, ec), "ssmkit", "FILE", "'", path, "': no such file");
   const SignalKind kind = kind_from_path(path, "FILE");
   std::printf("file        : %s (%llu bytes)\n", path.c_str(),
@@ -80,7 +81,6 @@ int cmd_info(const std::string& path, const ModelSource& source) {
   std::printf("format      : safetensors, %zu tensor(s)%s\n", f.names().size(),
               arch.empty() ? " (no ssmkit.arch: a plain tensor file)" : "");
   if (!arch.empty()) {
-    std::printf("arch        : %s\n", arch.c_str());
     const std::string cfg = f.meta("ssmkit.config", "");
     if (!cfg.empty()) std::printf("config      : %s\n", cfg.c_str());
   }
@@ -89,7 +89,8 @@ int cmd_info(const std::string& path, const ModelSource& source) {
     const auto& t = f.info(n);
     total += t.numel();
   }
-  std::printf("parameters  : %lld values\n", static_cast<long long>(total));
+  // A model file holds parameters; any other tensor file (a signal) just values.
+  std::printf("%s: %lld values\n", arch.empty() ? "values      " : "parameters  ", static_cast<long long>(total));
   for (const auto& [k, v] : f.metadata())
     if (k != "ssmkit.arch" && k != "ssmkit.config") std::printf("metadata    : %s = %s\n", k.c_str(), v.c_str());
   for (const auto& n : f.names()) {

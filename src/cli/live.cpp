@@ -1,9 +1,11 @@
 // ssmkit live: PortAudio duplex stream, input -> model -> output in the callback.
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <thread>
+#include <utility>
 
 #include "commands.hpp"
 #include "ssm/core/error.hpp"
@@ -27,7 +29,11 @@ int cmd_live(const ModelSource& source, const std::string& in_dev, const std::st
              double rate, double seconds, bool list_devices) {
 #if SSM_WITH_AUDIO
   if (list_devices) {
-    for (const auto& d : io::list_audio_devices())
+    const auto devices = io::list_audio_devices();
+    require(!devices.empty(), "ssmkit live", "--list-devices",
+            "PortAudio finds no audio device (no sound card, and no JACK server running; see docs/cli.md for "
+            "a JACK dummy server)");
+    for (const auto& d : devices)
       std::printf("%3d  %-40s %-12s in %2d  out %2d  %6.0f Hz%s%s\n", d.index, d.name.c_str(), d.host_api.c_str(),
                   d.max_input_channels, d.max_output_channels, d.default_sample_rate,
                   d.default_input ? "  [default in]" : "", d.default_output ? "  [default out]" : "");
@@ -36,7 +42,10 @@ int cmd_live(const ModelSource& source, const std::string& in_dev, const std::st
   source.validate();
   require(block >= 1 && block <= 8192, "ssmkit live", "--block", "must be in [1, 8192], got ", block);
   require(channels >= 1 && channels <= 64, "ssmkit live", "--channels", "must be in [1, 64], got ", channels);
-  require(rate >= 0, "ssmkit live", "--rate", "must be > 0 Hz (or 0 for the device default), got ", rate);
+  require(rate == 0 || (std::isfinite(rate) && rate >= 1 && rate <= 2147483647.0), "ssmkit live", "--rate",
+          "must be in [1, 2147483647] Hz (leave it out for the device's rate), got ", rate);
+  require(std::isfinite(seconds) && seconds >= 0, "ssmkit live", "--seconds",
+          "must be >= 0 (0: until Ctrl-C), got ", seconds);
   const auto model = source.make(channels);
   require(channels == model->channels(), "ssmkit live", "--channels", "the model has ", model->channels(),
           " channels but the stream has ", channels);
@@ -50,7 +59,19 @@ int cmd_live(const ModelSource& source, const std::string& in_dev, const std::st
   cfg.channels = channels;
   cfg.sample_rate = rate;
   cfg.block = block;
-  audio.open(cfg, *streamer);
+  try {
+    audio.open(cfg, *streamer);
+  } catch (const Error& e) {
+    // LiveAudio names its own fields; say the options they came from.
+    std::string m = e.what();
+    for (const auto& [field, option] : {std::pair<std::string, std::string>{"'input_device'", "'--in'"},
+                                        {"'output_device'", "'--out'"}, {"'sample_rate'", "'--rate'"},
+                                        {"'block'", "'--block'"}, {"'channels'", "'--channels'"},
+                                        {" input_device", " --in"}, {" output_device", " --out"}})
+      for (std::size_t at = m.find(field); at != std::string::npos; at = m.find(field, at + option.size()))
+        m.replace(at, field.size(), option);
+    throw Error(m);
+  }
   std::printf("model   : %s\n", model->describe().c_str());
   std::printf("stream  : %s -> %s, %d channel(s), %g Hz, block %d, latency in %.1f ms / out %.1f ms\n",
               audio.input_name().c_str(), audio.output_name().c_str(), audio.channels(), audio.sample_rate(),

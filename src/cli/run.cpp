@@ -1,8 +1,13 @@
 // ssmkit run: filter files through a model, atomically.
+#include <omp.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "commands.hpp"
@@ -11,6 +16,7 @@
 #include "ssm/io/atomic_file.hpp"
 #include "ssm/io/npy.hpp"
 #include "ssm/layers/registry.hpp"
+#include "model_support.hpp"
 
 namespace fs = std::filesystem;
 
@@ -40,12 +46,58 @@ Device resolve_device(const std::string& name) {
   return d;
 }
 
+// Directories a run creates for its outputs (-o DIR/, -o new/dir/file.wav): removed again
+// (deepest first, only while empty) unless the run succeeds, so a failed run leaves nothing.
+class CreatedDirs {
+public:
+  CreatedDirs() = default;
+  CreatedDirs(const CreatedDirs&) = delete;
+  CreatedDirs& operator=(const CreatedDirs&) = delete;
+  ~CreatedDirs() {
+    std::error_code ec;
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) fs::remove(*it, ec);  // only empty ones
+  }
+  /// Creates `dir` and its missing parents, remembering each one created.
+  void create(const fs::path& dir, const char* what, const std::string& user_path) {
+    std::error_code ec;
+    std::vector<fs::path> missing;
+    for (fs::path p = dir; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+      missing.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      if (!fs::create_directory(*it, ec) && !fs::is_directory(*it)) {
+        fail("ssmkit", what, "'", user_path, "': cannot create the directory '", it->string(), "'",
+             ec ? ": " + ec.message() : std::string());
+      }
+      dirs_.push_back(*it);
+    }
+    require(fs::is_directory(dir, ec), "ssmkit", what, "'", user_path, "': '", dir.string(), "' is not a directory");
+  }
+  void keep() { dirs_.clear(); }
+
+private:
+  std::vector<fs::path> dirs_;
+};
+
 // Temporary files of a batch (io/atomic_file.hpp): removed unless all are committed.
 class PendingOutputs {
 public:
   std::string add(const std::string& final_path) {
-    items_.emplace_back(final_path, "ssmkit: output");
+    try {
+      items_.emplace_back(final_path, "ssmkit");
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + " (nothing was written)");
+    }
     return items_.back().temp_path();
+  }
+  /// An error of a writer that wrote `temp`: the message with the temporary's name replaced by
+  /// the user's path (the user never sees a temporary name).
+  static std::string user_message(std::string m, const std::string& temp = {}, const std::string& final_path = {}) {
+    if (!temp.empty())
+      for (std::size_t at = m.find(temp); at != std::string::npos; at = m.find(temp, at + final_path.size()))
+        m.replace(at, temp.size(), final_path);
+    return m;
   }
   void commit() {
     for (auto& f : items_) f.commit();
@@ -56,16 +108,23 @@ private:
   std::vector<io::AtomicFile> items_;
 };
 
-std::vector<std::string> resolve_outputs(const RunOptions& o) {
+bool ends_with_slash(const std::string& p) { return !p.empty() && (p.back() == '/'); }
+
+// The output paths, one per input; creates missing directories (remembered in `dirs`) and checks
+// that each can be written, all before any input is read.
+std::vector<std::string> resolve_outputs(const RunOptions& o, CreatedDirs& dirs) {
   require(!o.inputs.empty(), "ssmkit", "IN", "at least one input file is required");
   require(!o.outputs.empty(), "ssmkit", "-o", "an output (file, or directory for several inputs) is required");
   std::vector<std::string> out;
   std::error_code ec;
-  const bool one_dir = o.outputs.size() == 1 && (o.inputs.size() > 1 || fs::is_directory(o.outputs[0], ec));
+  const bool one_dir = o.outputs.size() == 1 && (o.inputs.size() > 1 || fs::is_directory(o.outputs[0], ec) ||
+                                                 ends_with_slash(o.outputs[0]));
   if (one_dir) {
     const fs::path dir(o.outputs[0]);
-    fs::create_directories(dir, ec);
-    require(fs::is_directory(dir, ec), "ssmkit", "-o", "'", dir.string(), "' is not a directory and cannot be created");
+    if (!fs::is_directory(dir, ec)) {
+      require(!fs::exists(dir, ec), "ssmkit", "-o", "'", dir.string(), "' is a file, not a directory (",
+              o.inputs.size(), " inputs need one output each or a directory)");
+    }
     for (const auto& in : o.inputs) out.push_back((dir / fs::path(in).filename()).string());
   } else {
     require(o.outputs.size() == o.inputs.size(), "ssmkit", "-o", "give one output per input (", o.inputs.size(),
@@ -74,12 +133,17 @@ std::vector<std::string> resolve_outputs(const RunOptions& o) {
   }
   for (std::size_t i = 0; i < out.size(); ++i) {
     kind_from_path(out[i], "-o");
-    const fs::path parent = fs::path(out[i]).parent_path();
-    require(parent.empty() || fs::is_directory(parent, ec), "ssmkit", "-o", "'", out[i], "': directory '",
-            parent.string(), "' does not exist");
+    require(!fs::is_directory(out[i], ec), "ssmkit", "-o", "'", out[i], "' is a directory");
     for (std::size_t j = 0; j < i; ++j)
       require(fs::weakly_canonical(out[i], ec) != fs::weakly_canonical(out[j], ec), "ssmkit", "-o", "'", out[i],
               "' would be written twice (two inputs with the same file name?)");
+  }
+  for (const auto& path : out) {
+    const fs::path parent = fs::path(path).parent_path();
+    if (!parent.empty() && !fs::is_directory(parent, ec)) dirs.create(parent, "-o", path);
+    const std::string d = parent.empty() ? std::string(".") : parent.string();
+    if (::access(d.c_str(), W_OK | X_OK) != 0)
+      fail("ssmkit", "-o", "'", path, "': cannot write in the directory '", d, "': ", std::strerror(errno));
   }
   return out;
 }
@@ -91,8 +155,14 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // Offline-only models (not causal: bidirectional or 2D scans) map whole arrays to arrays:
 // each input .npy is one model input of the shape the model asks for (output_shape says so or
 // names the expectation); the output array has the model's output shape.
-RunReport run_tensor_job(const RunOptions& o, const ssm::Model<float>& model, Device device,
-                         const std::vector<std::string>& outputs) {
+RunReport run_tensor_job(const RunOptions& o, const ssm::Model<float>& model, Device device) {
+  const char* signal_only = o.normalize ? "--normalize" : o.gain_db != 0 ? "--gain" : o.encoding != "auto" ? "--encoding"
+                            : o.layout != "time-last" ? "--layout" : o.rate_given ? "--rate" : nullptr;
+  if (signal_only)
+    fail("ssmkit", signal_only, "applies to signals; the ", model.info().arch, " model '", o.source.model_file,
+         "' is offline only and maps arrays of its own shape");
+  CreatedDirs dirs;
+  const std::vector<std::string> outputs = resolve_outputs(o, dirs);
   const ModelInfo& info = model.info();
   Mode mode = info.modes.at(0);
   if (o.mode_given) {
@@ -138,13 +208,16 @@ RunReport run_tensor_job(const RunOptions& o, const ssm::Model<float>& model, De
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     require(kind_from_path(outputs[i], "-o") == SignalKind::npy, "ssmkit", "-o", "'", outputs[i],
             "': an offline model's output is an array: use .npy");
+    const std::string temp = pending.add(outputs[i]);
     try {
-      io::save_npy<float>(pending.add(outputs[i]), jobs[i].out_shape, results[i]);
+      io::save_npy<float>(temp, jobs[i].out_shape, results[i]);
     } catch (const Error& e) {
-      throw Error("output '" + outputs[i] + "' (nothing was written): " + e.what());
+      throw Error("output '" + outputs[i] + "' (nothing was written): " +
+                  PendingOutputs::user_message(e.what(), temp, outputs[i]));
     }
   }
   pending.commit();
+  dirs.keep();
   rep.written = outputs;
   return rep;
 }
@@ -153,7 +226,20 @@ RunReport run_tensor_job(const RunOptions& o, const ssm::Model<float>& model, De
 
 RunReport run_job(const RunOptions& o) {
   o.source.validate();
+  // Everything that can be checked before reading any input.
+  require(o.block >= 1 && o.block <= (1 << 20), "ssmkit", "--block", "must be in [1, 1048576], got ", o.block);
+  require(!(o.rate_given || o.rate != 0) || (std::isfinite(o.rate) && o.rate >= 1 && o.rate <= 2147483647.0), "ssmkit",
+          "--rate", "must be in [1, 2147483647] Hz (leave it out for the model's or the file's own rate), got ", o.rate);
+  require(o.threads >= 0 && o.threads <= 1024, "ssmkit", "--threads", "must be in [1, 1024] (0: OpenMP's default), got ",
+          o.threads);
+  require(std::isfinite(o.gain_db) && std::fabs(o.gain_db) <= 200, "ssmkit", "--gain", "must be in [-200, 200] dB, got ",
+          o.gain_db);
+  require(!(o.normalize && o.gain_db != 0), "ssmkit", "--normalize", "and --gain exclude each other");
+  const Layout layout = parse_layout(o.layout);
+  const Encoding encoding = parse_encoding(o.encoding);
   const Device device = resolve_device(o.device);
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+  double model_rate = 0;
   if (!o.source.model_file.empty()) {
     std::unique_ptr<ssm::Model<float>> model;
     try {
@@ -161,22 +247,34 @@ RunReport run_job(const RunOptions& o) {
     } catch (const Error& e) {
       fail("ssmkit", "--model", "'", o.source.model_file, "': ", e.what());
     }
-    if (!model->info().causal) return run_tensor_job(o, *model, device, resolve_outputs(o));
+    if (!model->info().causal) return run_tensor_job(o, *model, device);
+    model_rate = model_file_rate(model->info());
   }
-  require(o.block >= 1 && o.block <= (1 << 20), "ssmkit", "--block", "must be in [1, 1048576], got ", o.block);
-  require(o.rate == 0 || (std::isfinite(o.rate) && o.rate > 0), "ssmkit", "--rate", "must be > 0 Hz, got ", o.rate);
-  const std::vector<std::string> outputs = resolve_outputs(o);
+  CreatedDirs dirs;
+  const std::vector<std::string> outputs = resolve_outputs(o, dirs);
 
   // Read and check every input before any work.
+  const double default_rate = o.rate > 0 ? o.rate : model_rate > 0 ? model_rate : 48000.0;
   std::vector<Signal> signals;
-  for (const auto& path : o.inputs) signals.push_back(read_signal(path, o.rate > 0 ? o.rate : 48000.0));
+  for (const auto& path : o.inputs) signals.push_back(read_signal(path, default_rate, layout));
   for (const Signal& s : signals) {
     if (o.rate > 0 && s.rate_from_file)
       require(s.rate == o.rate, "ssmkit", "--rate", "sample-rate mismatch: '", s.path, "' is at ", s.rate,
               " Hz but --rate is ", o.rate, " Hz (ssmkit does not resample)");
     require(s.rate == signals[0].rate, "ssmkit", "IN", "sample-rate mismatch: '", s.path, "' is at ", s.rate,
             " Hz but '", signals[0].path, "' is at ", signals[0].rate, " Hz (a batch needs one rate)");
+    if (s.kind != SignalKind::audio && layout == Layout::time_last && s.shape.size() >= 2 && s.frames < s.channels)
+      std::fprintf(stderr,
+                   "ssmkit: warning: '%s' is read as %d channel(s) of %lld frame(s) (time is the last axis); "
+                   "for (L, C) or (B, L, C) arrays give --layout time-first\n",
+                   s.path.c_str(), s.channels, static_cast<long long>(s.frames));
   }
+  if (model_rate > 0 && signals[0].rate != model_rate)
+    std::fprintf(stderr,
+                 "ssmkit: note: the signal is at %g Hz (%s), the model file's own rate is %g Hz: continuous-time "
+                 "families (s4d) re-discretize, families with learned steps (mamba, ...) see the samples as they are\n",
+                 signals[0].rate, o.rate > 0 ? "--rate" : "its file", model_rate);
+  for (std::size_t i = 0; i < signals.size(); ++i) check_output(outputs[i], encoding, signals[i].rate);
 
   RunReport rep;
   std::map<int, std::unique_ptr<Model>> models;  // by channel count
@@ -190,11 +288,12 @@ RunReport run_job(const RunOptions& o) {
     }
     return *it->second;
   };
-  // Resolve models (and mode support) up front.
+  // Resolve models, output layouts and mode support up front.
+  std::vector<Signal> shapes;  // output signals (no data)
   for (const Signal& s : signals) {
     const Model& m = model_for(s.channels);
-    require(m.supports(o.mode, device), "ssmkit", "--mode", "'", to_string(o.mode), "' is not available for ",
-            m.describe(), " on ", to_string(device));
+    require_supported(m, o.mode, device);
+    shapes.push_back(output_like(s, m.output_channels(), m.input_group()));
     if (rep.model.empty()) rep.model = m.describe();
   }
 
@@ -205,7 +304,7 @@ RunReport run_job(const RunOptions& o) {
   std::vector<std::vector<float>> results;
   for (const Signal& s : signals) {
     const Model& m = model_for(s.channels);
-    std::vector<float> y(s.data.size());
+    std::vector<float> y(static_cast<std::size_t>(m.output_channels()) * static_cast<std::size_t>(s.frames));
     const auto t0 = std::chrono::steady_clock::now();
     m.run(o.mode, device, s.data.data(), y.data(), s.frames, s.rate, o.block, progress);
     rep.compute_seconds += seconds_since(t0);
@@ -218,7 +317,7 @@ RunReport run_job(const RunOptions& o) {
     if (o.check) {
       for (Mode other : m.modes(device)) {
         if (other == o.mode) continue;
-        std::vector<float> z(s.data.size());
+        std::vector<float> z(y.size());
         Progress quiet;
         m.run(other, device, s.data.data(), z.data(), s.frames, s.rate, o.block, quiet);
         double d = 0;
@@ -232,15 +331,35 @@ RunReport run_job(const RunOptions& o) {
   progress.finish();
   rep.real_time_factor = rep.compute_seconds > 0 ? rep.audio_seconds / rep.compute_seconds : INFINITY;
 
+  // Level: --gain / --normalize, then every PCM output must fit [-1, 1] (checked for all before
+  // any is written).
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    double peak = 0;
+    for (float v : results[i]) peak = std::max(peak, static_cast<double>(std::fabs(v)));
+    double scale = std::pow(10.0, o.gain_db / 20);
+    if (o.normalize) scale = peak > 0 ? kNormalizePeak / peak : 1.0;
+    if (scale != 1.0)
+      for (float& v : results[i]) v = static_cast<float>(v * scale);
+    const double out_peak = peak * scale;
+    if (is_pcm(outputs[i], encoding) && out_peak > 1.0)
+      fail("ssmkit", "-o", "'", outputs[i], "': the output peaks at ", out_peak, " (", 20 * std::log10(out_peak),
+           " dBFS) but ", encoding == Encoding::pcm16 ? "pcm16" : "pcm24",
+           " stores samples in [-1, 1]: give --normalize, --gain ", std::floor(-20 * std::log10(out_peak) - 1),
+           " or a float .wav output (nothing was written)");
+  }
+
   PendingOutputs pending;
   for (std::size_t i = 0; i < signals.size(); ++i) {
+    const std::string temp = pending.add(outputs[i]);
     try {
-      write_signal(pending.add(outputs[i]), signals[i], results[i]);
+      write_signal(temp, shapes[i], results[i], encoding);
     } catch (const Error& e) {
-      throw Error("output '" + outputs[i] + "' (nothing was written): " + e.what());
+      throw Error("output '" + outputs[i] + "' (nothing was written): " +
+                  PendingOutputs::user_message(e.what(), temp, outputs[i]));
     }
   }
   pending.commit();
+  dirs.keep();
   rep.written = outputs;
   return rep;
 }
@@ -251,7 +370,8 @@ int cmd_run(const RunOptions& o) {
   std::printf("processed       : %zu file(s), %.3f s of signal, mode %s on %s, block %d\n", r.written.size(),
               r.audio_seconds, to_string(o.mode), o.device.c_str(), o.block);
   if (r.audio_seconds > 0)
-    std::printf("real-time factor: %.1fx (%.3f s of compute)\n", r.real_time_factor, r.compute_seconds);
+    std::printf("real-time factor: %.1fx (%.3f s of signal per %.3f s of compute, file I/O excluded)\n",
+                r.real_time_factor, r.audio_seconds, r.compute_seconds);
   else
     std::printf("compute         : %.3f s (arrays, not signals)\n", r.compute_seconds);
   for (const auto& [k, v] : r.max_diff)

@@ -45,7 +45,10 @@ std::pair<std::string, int> create_temporary(const std::string& path, const std:
     const std::string tmp = (p.parent_path() / name).string();
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) return {tmp, fd};
-    if (errno != EEXIST) fail(where, path, cat("cannot create the temporary file ", tmp), errno);
+    if (errno != EEXIST) {
+      const std::string dir = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
+      fail(where, path, cat("cannot create a file in the directory '", dir, "'"), errno);
+    }
   }
   fail(where, path, "cannot find a free temporary file name", 0);
 }

@@ -127,10 +127,14 @@ SafeTensors SafeTensors::parse(std::vector<std::uint8_t> bytes, std::string orig
   if (bytes.size() < 8)
     bad(o, "file is " + std::to_string(bytes.size()) + " bytes, expected at least 8 (header length)");
   const std::uint64_t n = load_le<std::uint64_t>(bytes.data());
-  if (n > kMaxHeader) bad(o, "header length " + std::to_string(n) + " exceeds the 100 MiB limit");
+  // An implausible length and no '{' after it: some other file (text, audio) named .safetensors.
+  const std::string other = bytes.size() > 8 && bytes[8] != '{'
+                                ? "not a safetensors file (no JSON header after the 8-byte length): "
+                                : "";
+  if (n > kMaxHeader) bad(o, other + "header length " + std::to_string(n) + " exceeds the 100 MiB limit");
   if (n > bytes.size() - 8)
-    bad(o, "header length " + std::to_string(n) + " runs past the end of the file (" +
-               std::to_string(bytes.size()) + " bytes): truncated file?");
+    bad(o, other + "header length " + std::to_string(n) + " runs past the end of the file (" +
+               std::to_string(bytes.size()) + " bytes)" + (other.empty() ? ": truncated file?" : ""));
   if (n < 2 || bytes[8] != '{') bad(o, "header must be a JSON object starting with '{'");
   nlohmann::json header;
   try {

@@ -137,8 +137,14 @@ void S4DModel<T>::reset() noexcept {
 
 template <class T>
 void S4DModel<T>::process(const T* in, T* out, int n) noexcept {
-  if (!prepared_ || n > max_block_ || n < 0) {
+  if (!prepared_ || n < 0) {
     if (n > 0) std::fill(out, out + std::ptrdiff_t(n) * cfg_.d_output, T(0));
+    return;
+  }
+  if (n > max_block_) {  // pieces of max_block: the state carries over, the output is that of one call
+    for (int at = 0; at < n; at += max_block_)
+      process(in + std::ptrdiff_t(at) * cfg_.d_input, out + std::ptrdiff_t(at) * cfg_.d_output,
+              std::min(max_block_, n - at));
     return;
   }
   ScopedFlushDenormals ftz;

@@ -23,6 +23,8 @@ void Streamer<T>::prepare(const StreamSpec& spec) {
   const std::size_t C = static_cast<std::size_t>(spec.channels), nb = static_cast<std::size_t>(spec.max_block);
   in_ptrs_.assign(C, nullptr);
   out_ptrs_.assign(C, nullptr);
+  piece_in_.assign(C, nullptr);
+  piece_out_.assign(C, nullptr);
   if (C > 1) {
     in_planar_.assign(C * nb * static_cast<std::size_t>(input_width()), T(0));
     out_planar_.assign(C * nb * static_cast<std::size_t>(output_width()), T(0));
@@ -45,19 +47,35 @@ void Streamer<T>::write_zeros(T* const* out, int n) const noexcept {
 template <class T>
 void Streamer<T>::process(const T* const* in, T* const* out, int n) noexcept {
   if (n <= 0) return;
-  if (!prepared_ || n > spec_.max_block) return write_zeros(out, n);
-  do_process(in, out, n);
+  if (!prepared_) return write_zeros(out, n);
+  const int nb = spec_.max_block;
+  if (n <= nb) return do_process(in, out, n);
+  // Longer than max_block: pieces of max_block through the same implementation (the state
+  // carries over, so the output is that of one call).
+  const std::size_t C = static_cast<std::size_t>(spec_.channels);
+  const std::size_t wi = static_cast<std::size_t>(input_width()), wo = static_cast<std::size_t>(output_width());
+  for (int at = 0; at < n; at += nb) {
+    for (std::size_t c = 0; c < C; ++c) {
+      piece_in_[c] = in[c] + static_cast<std::size_t>(at) * wi;
+      piece_out_[c] = out[c] + static_cast<std::size_t>(at) * wo;
+    }
+    do_process(piece_in_.data(), piece_out_.data(), std::min(nb, n - at));
+  }
 }
 
 template <class T>
 void Streamer<T>::process_interleaved(const T* in, T* out, int n) noexcept {
   if (n <= 0) return;
-  if (!prepared_ || n > spec_.max_block) {
-    const std::size_t C = prepared_ ? static_cast<std::size_t>(spec_.channels) : 1;
-    std::fill_n(out, static_cast<std::size_t>(n) * C * static_cast<std::size_t>(output_width()), T(0));
+  if (!prepared_) {
+    std::fill_n(out, static_cast<std::size_t>(n) * static_cast<std::size_t>(output_width()), T(0));
     return;
   }
-  do_process_interleaved(in, out, n);
+  const int nb = spec_.max_block;
+  const std::size_t C = static_cast<std::size_t>(spec_.channels);
+  const std::size_t wi = static_cast<std::size_t>(input_width()), wo = static_cast<std::size_t>(output_width());
+  for (int at = 0; at < n; at += nb)
+    do_process_interleaved(in + static_cast<std::size_t>(at) * C * wi, out + static_cast<std::size_t>(at) * C * wo,
+                           std::min(nb, n - at));
 }
 
 template <class T>
@@ -88,13 +106,17 @@ void Streamer<T>::do_process_interleaved(const T* in, T* out, int n) noexcept {
 template <class T>
 void Streamer<T>::process_mono(const T* in, T* out, int n) noexcept {
   if (n <= 0) return;
-  if (!prepared_ || spec_.channels != 1 || n > spec_.max_block) {
+  if (!prepared_ || spec_.channels != 1) {
     std::fill_n(out, static_cast<std::size_t>(n) * static_cast<std::size_t>(output_width()), T(0));
     return;
   }
-  in_ptrs_[0] = in;
-  out_ptrs_[0] = out;
-  do_process(in_ptrs_.data(), out_ptrs_.data(), n);
+  const int nb = spec_.max_block;
+  const std::size_t wi = static_cast<std::size_t>(input_width()), wo = static_cast<std::size_t>(output_width());
+  for (int at = 0; at < n; at += nb) {
+    in_ptrs_[0] = in + static_cast<std::size_t>(at) * wi;
+    out_ptrs_[0] = out + static_cast<std::size_t>(at) * wo;
+    do_process(in_ptrs_.data(), out_ptrs_.data(), std::min(nb, n - at));
+  }
 }
 
 template <class T>

@@ -260,7 +260,7 @@ BOOST_AUTO_TEST_CASE(model_file_info_and_run) {
   model.save(mf);
   Result r = ssmkit("info '" + mf + "'");
   BOOST_TEST_REQUIRE(r.status == 0, r.err);
-  BOOST_TEST(r.out.find("arch        : s4d") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("model       : s4d") != std::string::npos, r.out);
   BOOST_TEST(r.out.find("s4_layers.1.kernel.log_dt") != std::string::npos, r.out);
   BOOST_TEST(r.out.find("state size") != std::string::npos, r.out);
 

@@ -102,6 +102,13 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_float_4x64x32) {
   BOOST_TEST(rel(yn, ys) < 2e-4);
   const auto y64 = stream(mf, u, L, 48000, 64, 0);
   const auto y1 = stream(mf, u, L, 48000, 1, 0);
+  {
+    // One call of L > max_block frames: processed in pieces of max_block, the same output.
+    mf.prepare({48000, 64});
+    std::vector<float> yl(y64.size());
+    mf.process(u.data(), yl.data(), int(L));
+    BOOST_TEST(yl == y64);
+  }
   BOOST_TEST(rel(y64, ys) < 1e-5);
   BOOST_TEST(rel(y1, y64) < 1e-5);
 
@@ -159,14 +166,20 @@ BOOST_AUTO_TEST_CASE(process_is_real_time_safe) {
   m.process(u.data() + 128, y.data() + 128, 64);
   m.reset();
   m.process(u.data(), y2.data(), 64);
-  m.process(u.data(), y2.data() + 64, 65);  // too long: zeros, no harm
+  m.process(u.data(), y2.data() + 64, 65);  // longer than max_block: in pieces, real-time safe too
   const auto v = g.stop();
   BOOST_TEST(v.allocations == 0u);
   BOOST_TEST(v.locks == 0u);
   BOOST_TEST(v.throws == 0u);
   BOOST_TEST(v.clean());
   BOOST_TEST(std::equal(y.begin(), y.begin() + 64, y2.begin()));  // reset restarts exactly
-  BOOST_TEST(std::all_of(y2.begin() + 64, y2.begin() + 129, [](float x) { return x == 0.0f; }));
+  std::vector<float> y3(256);
+  m.reset();
+  m.process(u.data(), y3.data(), 64);
+  m.process(u.data(), y3.data() + 64, 64);
+  m.process(u.data() + 64, y3.data() + 128, 1);
+  BOOST_TEST(std::equal(y2.begin() + 64, y2.begin() + 129, y3.begin() + 64));  // = the pieces, never zeros
+  BOOST_TEST(std::any_of(y2.begin() + 64, y2.begin() + 129, [](float x) { return x != 0.0f; }));
 }
 
 BOOST_AUTO_TEST_CASE(reprepare_at_another_rate_rediscretizes_without_allocation) {

@@ -79,7 +79,9 @@ std::vector<AudioDevice> list_audio_devices();
 /// stats() may be called from any thread at any time.
 class LiveAudio {
 public:
-  /// Initializes PortAudio (Pa_Initialize); throws ssm::Error on failure.
+  /// Initializes PortAudio (Pa_Initialize); throws ssm::Error on failure. While PortAudio
+  /// probes the host APIs (here, in list_audio_devices() and in open()) stderr is sent to
+  /// /dev/null: ALSA and JACK print dozens of diagnostic lines there. SSM_AUDIO_VERBOSE=1 keeps them.
   LiveAudio();
   /// Stops and closes the stream, then Pa_Terminate.
   ~LiveAudio();

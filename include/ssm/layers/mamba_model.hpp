@@ -39,7 +39,7 @@
 //   forward()                   offline scan over whole sequences (selective scan on `device`)
 //   prepare/process/reset       streaming, one stream, mamba_ssm step() per frame; process()
 //                               and reset() are real-time safe (no allocation, lock, throw,
-//                               I/O), any block size n <= max_block (including 1).
+//                               I/O), any block size n (including 1; longer than max_block in pieces).
 // Invariant: process() over any split of a signal equals forward() over the whole signal.
 #include <cstdint>
 #include <string>
@@ -127,8 +127,8 @@ public:
 
   /// Allocates the step states and scratch for one stream (spec.max_block >= 1). Resets.
   void prepare(const StreamSpec& spec);
-  /// n frames: in (n, d_input) -> out (n, d_output); n <= max_block. Before prepare() or for
-  /// n > max_block it writes zeros. Real-time safe. in and out may alias when d_input == d_output.
+  /// n frames: in (n, d_input) -> out (n, d_output); any n (more than max_block in pieces of
+  /// max_block, the same output). Before prepare() it writes zeros. Real-time safe. in and out may alias when d_input == d_output.
   void process(const T* in, T* out, int n) noexcept;
   void reset() noexcept;
   bool prepared() const noexcept { return prepared_; }

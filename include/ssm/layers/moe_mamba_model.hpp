@@ -105,8 +105,8 @@ public:
 
   /// One internal stream: prepare allocates it (spec.max_block >= 1) and resets.
   void prepare(const StreamSpec& spec);
-  /// n <= max_block frames through the internal stream; zeros before prepare() or for n >
-  /// max_block. Real-time safe.
+  /// n frames through the internal stream (more than max_block in pieces of max_block, the
+  /// same output); zeros before prepare(). Real-time safe.
   void process(const T* in, T* out, int n) noexcept;
   void reset() noexcept { own_.reset(); }
   bool prepared() const noexcept { return prepared_; }

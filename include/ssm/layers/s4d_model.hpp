@@ -14,10 +14,11 @@
 //
 // Three modes compute the same function (up to rounding):
 //   stream  the recurrence h_t = Ad h_{t-1} + Bd z_t, y_t = 2 Re(C h_t) + D z_t per layer
-//           (prepare/process/reset: real-time safe, any block size <= max_block; or offline).
-//           process() runs the block layer after layer (each layer sees the block's frames at
-//           once). Re-preparing at another sample rate (44.1 -> 96 kHz) with a max_block no
-//           larger than before re-discretizes in place: no allocation.
+//           (prepare/process/reset: real-time safe, any block size: longer blocks than max_block
+//           run in pieces of max_block; or offline). process() runs the block layer after layer
+//           (each layer sees the block's frames at once). Re-preparing at another sample rate
+//           (44.1 -> 96 kHz) with a max_block no larger than before re-discretizes in place: no
+//           allocation.
 //   conv    kernel of the whole length (diag_kernel) + FFT convolution (fftconv), offline
 //   scan    the diagonal LTI scan (diag_scan), offline, CPU or CUDA
 // On the GPU (Device::cuda) each layer's A, B, C and D are uploaded once per GPU on the first
@@ -107,8 +108,8 @@ public:
   /// spec.max_block (one stream). Resets. Once prepared for a max_block, preparing again with
   /// any rate and a max_block no larger allocates nothing (the layers re-discretize in place).
   void prepare(const StreamSpec& spec);
-  /// n frames: in (n, d_input) -> out (n, d_output). Real-time safe; n <= max_block (else,
-  /// or before prepare(), writes zeros). in and out may alias when d_input == d_output.
+  /// n frames: in (n, d_input) -> out (n, d_output). Real-time safe; any n (more than max_block
+  /// frames go through in pieces of max_block: the same output; before prepare() it writes zeros). in and out may alias when d_input == d_output.
   void process(const T* in, T* out, int n) noexcept;
   void reset() noexcept;
   bool prepared() const noexcept { return prepared_; }

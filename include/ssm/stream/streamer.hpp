@@ -26,9 +26,10 @@
 // every streamer type):
 //   prepare(spec)   validates spec (throws ssm::Error naming the field), allocates everything,
 //                   resets. May be called again to change the spec.
-//   process(...)    any n in [0, spec.max_block] (1 included) in any split of a signal gives the
-//                   same output as one call over it; never allocates, locks, throws or logs.
-//                   Before prepare(), or with n > max_block, it writes zeros and keeps the state.
+//   process(...)    any n >= 0 (1 included) in any split of a signal gives the same output as
+//                   one call over it; never allocates, locks, throws or logs. A block longer than
+//                   spec.max_block is processed in pieces of max_block (the state carries over:
+//                   the same output again). Before prepare() it writes zeros.
 //   reset()         the state of a fresh prepare(); real-time safe.
 //   state           save_state(dst) writes state_size() values, load_state(src) restores them;
 //                   save -> process -> load -> process gives bit-identical outputs. Real-time
@@ -74,6 +75,7 @@ public:
   /// Interleaved process (see the top of this file). Real-time safe.
   void process_interleaved(const T* in, T* out, int n) noexcept;
   /// One channel (spec.channels == 1, else zeros): in (n, input_width()), out (n, output_width()).
+  /// All three take any n >= 0: more than spec.max_block frames go through in pieces of max_block.
   void process_mono(const T* in, T* out, int n) noexcept;
   /// Back to the state of a fresh prepare(). Real-time safe; no-op before prepare().
   void reset() noexcept {
@@ -98,7 +100,8 @@ protected:
   /// unprepared until the next prepare().
   void unprepare() noexcept { prepared_ = false; }
 
-  // The implementation: called only after a successful prepare(), with 1 <= n <= max_block.
+  // The implementation: called only after a successful prepare(), with 1 <= n <= max_block
+  // (the public calls cut longer blocks).
   virtual void do_prepare(const StreamSpec& spec) = 0;
   virtual void do_process(const T* const* in, T* const* out, int n) noexcept = 0;
   virtual void do_reset() noexcept = 0;
@@ -115,8 +118,8 @@ private:
   StreamSpec spec_{};
   bool prepared_ = false;
   std::vector<T> in_planar_, out_planar_;         // interleave scratch (channels > 1)
-  std::vector<const T*> in_ptrs_;
-  std::vector<T*> out_ptrs_;
+  std::vector<const T*> in_ptrs_, piece_in_;     // piece_*: process() of n > max_block
+  std::vector<T*> out_ptrs_, piece_out_;
 };
 
 extern template class Streamer<float>;

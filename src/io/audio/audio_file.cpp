@@ -146,6 +146,10 @@ AudioFileInfo audio_info(const std::string& path) {
   out.channels = info.channels;
   out.frames = info.frames;
   out.sample_rate = info.samplerate;
+  // The same header checks as read_audio: a WAV whose data chunk claims more than the file holds
+  // is truncated, whatever libsndfile reports.
+  if ((info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAV || (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAVEX)
+    check_riff_data_chunk(path);
   return out;
 }
 

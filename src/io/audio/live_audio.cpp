@@ -1,10 +1,14 @@
 #include "ssm/io/live_audio.hpp"
 
+#include <fcntl.h>
 #include <portaudio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include "ssm/core/error.hpp"
@@ -22,11 +26,47 @@ namespace {
   throw Error(msg);
 }
 
+// The host APIs' libraries (ALSA, JACK) print dozens of diagnostic lines on stderr while
+// PortAudio probes them (a missing JACK server, ALSA's unused PCM plugins), before any error of
+// ours. QuietStderr sends file descriptor 2 to /dev/null for the duration of a probe (PortAudio
+// initialization, opening a stream), unless SSM_AUDIO_VERBOSE is set to a non-empty value.
+// Not used on the audio thread.
+class QuietStderr {
+public:
+  QuietStderr() {
+    const char* v = std::getenv("SSM_AUDIO_VERBOSE");
+    if (v && *v) return;
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved_ < 0 || null < 0 || ::dup2(null, 2) < 0) restore();
+    if (null >= 0) ::close(null);
+  }
+  ~QuietStderr() { restore(); }
+  QuietStderr(const QuietStderr&) = delete;
+  QuietStderr& operator=(const QuietStderr&) = delete;
+
+private:
+  void restore() noexcept {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  int saved_ = -1;
+};
+
+PaError quiet_initialize() {
+  QuietStderr quiet;
+  return Pa_Initialize();
+}
+
 // RAII for Pa_Initialize / Pa_Terminate (PortAudio counts nested initializations).
 struct PaScope {
   bool ok = false;
   explicit PaScope(const char* where) {
-    const PaError e = Pa_Initialize();
+    const PaError e = quiet_initialize();
     if (e != paNoError) pa_fail(where, e);
     ok = true;
   }
@@ -93,7 +133,7 @@ std::vector<AudioDevice> list_audio_devices() {
 }
 
 LiveAudio::LiveAudio() {
-  const PaError e = Pa_Initialize();
+  const PaError e = quiet_initialize();
   if (e != paNoError) pa_fail("LiveAudio", e);
 }
 
@@ -228,8 +268,12 @@ void LiveAudio::open(const LiveAudioConfig& config, Streamer<float>& streamer) {
   output_name_ = dout->name;
 
   PaStream* s = nullptr;
-  const PaError e = Pa_OpenStream(&s, &ip, &op, rate, static_cast<unsigned long>(config.block), paDitherOff,
-                                  &LiveAudioCallback::call, this);
+  PaError e;
+  {
+    QuietStderr quiet;
+    e = Pa_OpenStream(&s, &ip, &op, rate, static_cast<unsigned long>(config.block), paDitherOff,
+                      &LiveAudioCallback::call, this);
+  }
   if (e != paNoError) {
     streamer_ = nullptr;
     pa_fail(where, e);

@@ -1,0 +1,27 @@
+# Docs speak of the project only: no development-diary wording in the user documentation
+# (README.md, docs/*.md) or the public headers. Fails listing every file:line that uses one of
+# the phrases below. Run: cmake -DSSM_ROOT=<source dir> -P docs/check_wording.cmake
+set(phrases "this session" "last session" "previous session" "the closing figures"
+            "see the issue" "in the issue" "closing note" "developed on has no")
+file(GLOB pages ${SSM_ROOT}/README.md ${SSM_ROOT}/docs/*.md)
+file(GLOB_RECURSE headers ${SSM_ROOT}/include/*.hpp)
+set(found "")
+foreach(f IN LISTS pages headers)
+  file(STRINGS ${f} lines)
+  set(n 0)
+  foreach(line IN LISTS lines)
+    math(EXPR n "${n} + 1")
+    string(TOLOWER "${line}" low)
+    foreach(p IN LISTS phrases)
+      string(FIND "${low}" "${p}" at)
+      if(NOT at EQUAL -1)
+        file(RELATIVE_PATH rel ${SSM_ROOT} ${f})
+        string(APPEND found "\n  ${rel}:${n}: '${p}'")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+if(found)
+  message(FATAL_ERROR "diary wording in the docs (they speak of the project only):${found}")
+endif()
+message(STATUS "docs wording: ${SSM_ROOT}/README.md, docs/*.md and include/ checked")
