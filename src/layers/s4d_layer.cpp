@@ -234,7 +234,12 @@ void S4DLayer<T>::forward(T* x, int batch, int length, Mode mode, double dt_scal
     std::copy_n(x, M * H, z.data());
   const View3<const T> zv(z.data(), batch, H, L, L * H, 1, H);
   const View3<T> yv(ys.data(), batch, H, L, L * H, 1, H);
-  switch (mode) {
+  // The conv mode on the GPU computes y = K * u by the recurrence itself (exact, no kernel
+  // materialized) up to 64 modes: bench_conv_ssm_conv_cuda measures it 2.4-4x the kernel + FFT
+  // path at 32 modes (docs/cuda.md); above that the FFT path's cost does not grow with the modes.
+  constexpr std::ptrdiff_t kConvByRecurrenceMaxModes = 64;
+  const bool conv_by_recurrence = mode == Mode::conv && device == Device::cuda && N2 <= kConvByRecurrenceMaxModes;
+  switch (conv_by_recurrence ? Mode::scan : mode) {
     case Mode::stream: {
       const std::size_t n = std::size_t(H * N2);
       std::vector<T> ar(n), ai(n), wr(n), wi(n), br(n, T(1)), bi(n, T(0)), hr(n), hi(n);

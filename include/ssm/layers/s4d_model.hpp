@@ -22,8 +22,10 @@
 //   conv    kernel of the whole length (diag_kernel) + FFT convolution (fftconv), offline
 //   scan    the diagonal LTI scan (diag_scan), offline, CPU or CUDA
 // On the GPU (Device::cuda) each layer's A, B, C and D are uploaded once per GPU on the first
-// cuda forward and stay resident (copies of the model share them); the conv mode builds K with
-// diag_kernel(..., Device::cuda) and convolves with fftconv on device pointers (float only).
+// cuda forward and stay resident (copies of the model share them); the conv mode computes
+// y = K * u by the recurrence (diag_scan, exact) up to 64 modes, the fastest GPU path there
+// (docs/cuda.md), else builds K with diag_kernel(..., Device::cuda) and convolves with fftconv on
+// device pointers (float only).
 //
 // Model file (model_file.hpp): ssmkit.arch = "s4d", ssmkit.config = JSON with d_model,
 // n_layers, d_state (N; N2 = N/2 complex modes), d_input, d_output, prenorm, activation
