@@ -3,6 +3,8 @@
 set -euo pipefail
 PKGS=(cmake g++ make pkg-config libeigen3-dev libfftw3-dev libboost-test-dev nlohmann-json3-dev
       portaudio19-dev libsndfile1-dev libbenchmark-dev libcli11-dev jackd2 clang libclang-rt-14-dev libomp-14-dev
+      # Google Highway: SIMD kernels with runtime dispatch (src/core/cpu_isa.cpp).
+      libhwy-dev
       # Python tests (tests/python, label python; the venv adds safetensors from PyPI) and the
       # figures (tools/plot/ssmkit_plot.py: matplotlib).
       python3 python3-venv python3-pytest python3-numpy python3-torch python3-matplotlib)
