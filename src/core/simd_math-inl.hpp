@@ -99,9 +99,9 @@ HWY_INLINE V Log1pUnitV(D d, V v) {
 
 template <class D, class V>
 HWY_INLINE V SoftplusV(D d, V x) {
+  // NaN in: e^{-|x|} is NaN, so is the sum.
   const V e = ExpV(d, hn::Neg(hn::Abs(x)));
-  const V r = hn::Add(hn::Max(x, hn::Zero(d)), Log1pUnitV(d, e));
-  return hn::IfThenElse(hn::IsNaN(x), x, r);
+  return hn::Add(hn::Max(x, hn::Zero(d)), Log1pUnitV(d, e));
 }
 
 template <class D, class V>

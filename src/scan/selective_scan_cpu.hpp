@@ -55,8 +55,10 @@ struct Scratch {
   std::vector<T> dtv, dtu, uv, yv, Bt, Ct, Af, Bf, Cf, hs;
   // channel-lane layout (real A): [t][lane], [n][lane], per lane group [n][lane]
   std::vector<T> dtT, dtuT, yT, AT, BT, CT, hL;
+  std::vector<T> uL;  // u of the group's channels over the block, [lane][t]
   void init(int NS, int tile) {
     const int groups = (tile + kLanes - 1) / kLanes;
+    uL.assign(static_cast<std::size_t>(kLanes) * kBlock, T(0));
     dtT.assign(static_cast<std::size_t>(kBlock) * kLanes, T(0));
     dtuT.assign(static_cast<std::size_t>(kBlock) * kLanes, T(0));
     yT.assign(static_cast<std::size_t>(kBlock) * kLanes, T(0));

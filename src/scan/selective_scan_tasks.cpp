@@ -49,10 +49,13 @@ HWY_INLINE void gate_block(T* y, const T* u, T Dd, const T* z, int nb) {
   const hn::CappedTag<T, kBlock> d;
   const int L = static_cast<int>(hn::Lanes(d));
   const auto vD = hn::Set(d, Dd);
+  if (z == nullptr) {
+    for (int t = 0; t < nb; t += L) hn::StoreU(hn::MulAdd(vD, hn::LoadU(d, u + t), hn::LoadU(d, y + t)), d, y + t);
+    return;
+  }
   for (int t = 0; t < nb; t += L) {
-    auto v = hn::MulAdd(vD, hn::LoadU(d, u + t), hn::LoadU(d, y + t));
-    if (z) v = hn::Mul(v, SiluV(d, hn::LoadU(d, z + t)));
-    hn::StoreU(v, d, y + t);
+    const auto v = hn::MulAdd(vD, hn::LoadU(d, u + t), hn::LoadU(d, y + t));
+    hn::StoreU(hn::Mul(v, SiluV(d, hn::LoadU(d, z + t))), d, y + t);
   }
 }
 
@@ -244,7 +247,7 @@ HWY_INLINE void run_task_lanes(const Ctx<T>& c, const Task& k, Scratch<T>& s) {
           }
         }
         T* dtv = s.dtv.data();
-        T* uv = s.uv.data();
+        T* uv = s.uL.data() + l * kBlock;  // kept for the gate
         T* dtu = s.dtu.data();
         load_dt_u(c, b, d, tb, nb, dtv, uv);
         mul_block(dtv, uv, dtu, nb);
@@ -275,13 +278,8 @@ HWY_INLINE void run_task_lanes(const Ctx<T>& c, const Task& k, Scratch<T>& s) {
       for (int l = 0; l < W && dbase + l < k.d1; ++l) {
         const int d = dbase + l;
         T* yv = s.yv.data();
-        T* uv = s.uv.data();
-        const T* up = a.u + c.su.offset(b, d, tb);
-        for (int t = 0; t < nb; ++t) {
-          yv[t] = s.yT[t * W + l];
-          uv[t] = up[t * c.su.l];
-        }
-        write_out(c, b, d, tb, nb, yv, uv, s.dtv.data());
+        for (int t = 0; t < nb; ++t) yv[t] = s.yT[t * W + l];
+        write_out(c, b, d, tb, nb, yv, s.uL.data() + l * kBlock, s.dtv.data());
       }
     }
   }
