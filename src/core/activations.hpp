@@ -17,8 +17,13 @@
 //               (device::silu / device::softplus for float and double). The fast selective-scan
 //               kernel (kernels/scan/selective_scan_fast.cuh) keeps its own MUFU
 //               approximations of softplus/silu on purpose: their error bounds are stated there.
+// Array forms (y[i] = f(x[i]) for i < n; y == x allowed), float and double, vectorized per SIMD
+// target and dispatched (src/core/activations_simd.cpp, core/simd_math-inl.hpp has the error
+// bounds): exp_n, softplus_n, sigmoid_n, silu_n, tanh_n; gelu_n runs the C library's erf per
+// element (Highway has no vector erf).
 // Every function is noexcept and allocation-free (real-time safe).
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -102,6 +107,21 @@ SSM_ALWAYS_INLINE double silu(double x) noexcept { return x / (1.0 + std::exp(-x
 
 SSM_ALWAYS_INLINE float gelu(float x) noexcept { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f)); }
 SSM_ALWAYS_INLINE double gelu(double x) noexcept { return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440)); }
+
+#if !defined(__CUDACC__)
+void exp_n(const float* x, float* y, std::size_t n) noexcept;
+void exp_n(const double* x, double* y, std::size_t n) noexcept;
+void softplus_n(const float* x, float* y, std::size_t n) noexcept;
+void softplus_n(const double* x, double* y, std::size_t n) noexcept;
+void sigmoid_n(const float* x, float* y, std::size_t n) noexcept;
+void sigmoid_n(const double* x, double* y, std::size_t n) noexcept;
+void silu_n(const float* x, float* y, std::size_t n) noexcept;
+void silu_n(const double* x, double* y, std::size_t n) noexcept;
+void tanh_n(const float* x, float* y, std::size_t n) noexcept;
+void tanh_n(const double* x, double* y, std::size_t n) noexcept;
+void gelu_n(const float* x, float* y, std::size_t n) noexcept;
+void gelu_n(const double* x, double* y, std::size_t n) noexcept;
+#endif
 
 #if defined(__CUDACC__)
 // CUDA device forms: the same formulas on the CUDA math library.
