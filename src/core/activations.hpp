@@ -5,7 +5,9 @@
 //   silu(x)      x sigmoid(x) = x / (1 + e^{-x})                   (Mamba's gate, S4D option)
 //   softplus(x)  log(1 + e^x) = max(x, 0) + log1p(e^{-|x|})        (Mamba's dt; no overflow,
 //                                                                   no cancellation)
-//   gelu(x)      x Phi(x) = x/2 (1 + erf(x / sqrt 2))             (nn.GELU() default: exact erf)
+//   gelu(x)      x Phi(x) = x/2 (1 + erf(x / sqrt 2)) = x/2 erfc(-x / sqrt 2)
+//                                                                  (nn.GELU() default: exact erf;
+//                                                                   computed in the erfc form)
 //   exp_ps(x)    float e^x, |rel err| <~ 2 ulp on the whole range; +inf above 88.72,
 //                0 (or a subnormal) below -87.3, NaN propagates
 //
@@ -105,8 +107,10 @@ SSM_ALWAYS_INLINE double sigmoid(double x) noexcept { return 1.0 / (1.0 + std::e
 SSM_ALWAYS_INLINE float silu(float x) noexcept { return x / (1.0f + exp_ps(-x)); }
 SSM_ALWAYS_INLINE double silu(double x) noexcept { return x / (1.0 + std::exp(-x)); }
 
-SSM_ALWAYS_INLINE float gelu(float x) noexcept { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f)); }
-SSM_ALWAYS_INLINE double gelu(double x) noexcept { return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440)); }
+// 1 + erf(x/sqrt 2) = erfc(-x/sqrt 2): the erfc form keeps full relative precision for x << 0,
+// where 1 + erf cancels to 0 (float: from x ~ -5.5 on).
+SSM_ALWAYS_INLINE float gelu(float x) noexcept { return 0.5f * x * std::erfc(x * -0.70710678118654752440f); }
+SSM_ALWAYS_INLINE double gelu(double x) noexcept { return 0.5 * x * std::erfc(x * -0.70710678118654752440); }
 
 #if !defined(__CUDACC__)
 void exp_n(const float* x, float* y, std::size_t n) noexcept;
