@@ -5,6 +5,7 @@
 //   * naive       a straightforward sequential loop written to the reference semantics
 //                 (one thread, std::exp / std::log1p, B and C read in their (N, L) layout)
 //   * ssmkit      selective_scan_cpu with 1 and 2 threads (and the team default)
+// Single-threaded rows (naive, ssmkit 1 thread) in thread CPU time, the others in wall time.
 // Effective bytes = reads of u, delta, z, B, C + the write of out (each element once).
 // Prints Google Benchmark counters and a summary: time, GB/s, fraction of the copy bandwidth,
 // speed-up over the naive loop and over one thread.
@@ -16,15 +17,19 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "common/baselines.hpp"
+#include "common/fma_peak.hpp"
 #include "ssm/scan/selective_scan.hpp"
 
 namespace {
+
+constexpr double kSlotsPerUpdate = 4.0;  // FMA-slot operations per state update (see main)
 
 struct Shape {
   int B, D, N, L;
@@ -52,15 +57,25 @@ std::map<std::string, double>& results() {
   return r;
 }
 
+double thread_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Single-threaded runs (cpu_time) in thread CPU time, as the FMA peak: the host may be shared;
+// multi-threaded runs in wall time.
 template <class F>
-void timed(benchmark::State& st, const std::string& key, F&& f) {
+void timed(benchmark::State& st, const std::string& key, F&& f, bool cpu_time = false) {
   double total = 0;
   std::int64_t n = 0;
   for (auto _ : st) {
     const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = thread_seconds();
     f();
+    const double c1 = thread_seconds();
     const auto t1 = std::chrono::steady_clock::now();
-    total += std::chrono::duration<double>(t1 - t0).count();
+    total += cpu_time ? c1 - c0 : std::chrono::duration<double>(t1 - t0).count();
     ++n;
   }
   results()[key] = total / static_cast<double>(std::max<std::int64_t>(n, 1));
@@ -85,7 +100,7 @@ void BM_Naive(benchmark::State& st, Shape s) {
   timed(st, s.name() + "/naive", [&] {
     ssm::bench::sequential_selective_scan(args, d.out.data());
     benchmark::ClobberMemory();
-  });
+  }, true);
   st.counters["GB/s"] = d.bytes() / results()[s.name() + "/naive"] / 1e9;
 }
 
@@ -93,7 +108,8 @@ void BM_Scan(benchmark::State& st, Shape s, int threads) {
   Data& d = data_for(s);
   const auto a = d.args();
   const std::string key = s.name() + "/ssmkit_t" + std::to_string(threads);
-  timed(st, key, [&] { ssm::selective_scan_cpu(a, ssm::ScanCpuOptions{threads, 0}); benchmark::ClobberMemory(); });
+  timed(st, key, [&] { ssm::selective_scan_cpu(a, ssm::ScanCpuOptions{threads, 0}); benchmark::ClobberMemory(); },
+        threads == 1);
   const double t = results()[key];
   st.counters["GB/s"] = d.bytes() / t / 1e9;
   if (results().count(s.name() + "/memcpy"))
@@ -120,8 +136,14 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
 
   auto& r = results();
-  std::printf("\nselective scan summary (float32, variable B/C, D, z, delta_bias, softplus)\n");
-  std::printf("%-28s %-12s %10s %8s %12s %9s %9s\n", "shape", "run", "ms", "GB/s", "frac copy bw", "x naive", "x 1 thr");
+  const double peak = ssm::bench::fma_peak_slots_per_s();
+  std::printf("\n%s\nselective scan summary (float32, variable B/C, D, z, delta_bias, softplus)\n",
+              ssm::bench::cpu_path_line().c_str());
+  std::printf("FMA peak %.1f G scalar FMA/s (one thread, this ISA's width); %% peak counts %g FMA slots per state\n"
+              "update (dt*A, x*B, the h update, the C read-out; the exp not counted), one-thread rows only\n",
+              peak * 1e-9, kSlotsPerUpdate);
+  std::printf("%-28s %-12s %10s %8s %12s %9s %9s %7s\n", "shape", "run", "ms", "GB/s", "frac copy bw", "x naive", "x 1 thr",
+              "% peak");
   for (const Shape& s : shapes) {
     const std::string k = s.name();
     if (!r.count(k + "/memcpy")) continue;
@@ -131,8 +153,15 @@ int main(int argc, char** argv) {
       const double t = r[k + "/" + run];
       const double naive = r.count(k + "/naive") ? r[k + "/naive"] / t : NAN;
       const double one = r.count(k + "/ssmkit_t1") ? r[k + "/ssmkit_t1"] / t : NAN;
-      std::printf("%-28s %-12s %10.2f %8.2f %12.3f %9.2f %9.2f\n", k.c_str(), run.c_str(), 1e3 * t,
-                  bytes / t / 1e9, r[k + "/memcpy"] / t, naive, one);
+      const Shape& sh = s;
+      const double updates = static_cast<double>(sh.B) * sh.D * sh.N * sh.L;
+      const double frac = run == "naive" || run == "ssmkit_t1" ? kSlotsPerUpdate * updates / t / peak : NAN;
+      if (run == "memcpy") {
+        std::printf("%-28s %-12s %10.2f %8.2f %12.3f\n", k.c_str(), run.c_str(), 1e3 * t, bytes / t / 1e9, 1.0);
+        return;
+      }
+      std::printf("%-28s %-12s %10.2f %8.2f %12.3f %9.2f %9.2f %6.1f%%\n", k.c_str(), run.c_str(), 1e3 * t,
+                  bytes / t / 1e9, r[k + "/memcpy"] / t, naive, one, 100 * frac);
     };
     row("memcpy");
     row("naive");

@@ -2,7 +2,8 @@
 // blocks of 64 frames and one frame per call. Reported, all measured in this run:
 //   ns/sample          time per frame (all 64 channels)
 //   fraction of peak   useful FMA-slot operations / the core's FMA peak, the peak measured by
-//                      an FMA-bound loop (independent vector FMA chains at the native width)
+//                      an FMA-bound loop (independent vector FMA chains at the width of the
+//                      SIMD target the library runs on: bench/common/fma_peak.hpp)
 //   vs std::complex    speed-up over a plain std::complex<float> loop doing the same recurrence
 // Operation count per mode and sample: x = a x + b u is 6 multiply/FMA slots on split re/im
 // (ar xr, -ai xi, +br u; ar xi, +ai xr, +bi u), the read-out 2 (cr r, -ci i): 8 slots.
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/baselines.hpp"
+#include "common/fma_peak.hpp"
 #include "ssm/continuous/s4d_init.hpp"
 #include "ssm/stream/diag_filter.hpp"
 
@@ -78,37 +80,6 @@ void BM_StdComplex_Block64(benchmark::State& st) {
                                                 benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-// FMA peak of one core: 12 independent chains of vector FMAs at the native vector width.
-#if defined(__AVX512F__)
-constexpr int kLanes = 16;
-#elif defined(__AVX__)
-constexpr int kLanes = 8;
-#else
-constexpr int kLanes = 4;
-#endif
-typedef float vecf __attribute__((vector_size(kLanes * sizeof(float))));
-constexpr int kChains = 12, kFmaIters = 4096;
-
-void BM_FmaPeak(benchmark::State& st) {
-  vecf acc[kChains];
-  vecf mul, add;
-  for (int l = 0; l < kLanes; ++l) {
-    mul[l] = 0.999999f;
-    add[l] = 1e-7f;
-  }
-  for (int c = 0; c < kChains; ++c)
-    for (int l = 0; l < kLanes; ++l) acc[c][l] = 1.0f + 0.01f * c;
-  for (auto _ : st) {
-    for (int i = 0; i < kFmaIters; ++i) {
-#pragma GCC unroll 12
-      for (int c = 0; c < kChains; ++c) acc[c] = acc[c] * mul + add;
-    }
-    benchmark::DoNotOptimize(acc);
-  }
-  const double slots = static_cast<double>(kChains) * kFmaIters * kLanes;  // scalar FMA slots
-  st.counters["FMA/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * slots, benchmark::Counter::kIsRate);
-}
-
 class Capture : public benchmark::ConsoleReporter {
 public:
   std::map<std::string, double> seconds;  // CPU seconds per iteration (the host may be shared)
@@ -122,7 +93,6 @@ public:
 
 }  // namespace
 
-BENCHMARK(BM_FmaPeak);
 BENCHMARK(BM_DiagFilter_Block64);
 BENCHMARK(BM_DiagFilter_PerSample);
 BENCHMARK(BM_StdComplex_Block64);
@@ -132,10 +102,10 @@ int main(int argc, char** argv) {
   Capture rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
   auto& s = rep.seconds;
-  if (!s.count("BM_FmaPeak") || !s.count("BM_DiagFilter_Block64") || !s.count("BM_DiagFilter_PerSample") ||
+  if (!s.count("BM_DiagFilter_Block64") || !s.count("BM_DiagFilter_PerSample") ||
       !s.count("BM_StdComplex_Block64"))
     return 0;  // filtered run: no summary
-  const double peak = static_cast<double>(kChains) * kFmaIters * kLanes / s["BM_FmaPeak"];  // slots/s
+  const double peak = ssm::bench::fma_peak_slots_per_s();  // on the ISA the filter runs
   const double slots_per_frame = kSlotsPerModeSample * kH * kN2;
   auto report = [&](const char* name, double sec_per_iter) {
     const double ns = sec_per_iter / kBlock * 1e9;
@@ -143,8 +113,8 @@ int main(int argc, char** argv) {
     std::printf("  %-28s %8.1f ns/sample  %5.1f%% of FMA peak  %5.2fx vs std::complex\n", name, ns, 100 * frac,
                 s["BM_StdComplex_Block64"] / sec_per_iter);
   };
-  std::printf("\nDiagFilter<float> H=%d N2=%d, FMA peak %.1f G scalar FMA/s (%d lanes x %d chains)\n", kH, kN2,
-              peak * 1e-9, kLanes, kChains);
+  std::printf("\n%s\nDiagFilter<float> H=%d N2=%d, FMA peak %.1f G scalar FMA/s (this ISA's width, one thread)\n",
+              ssm::bench::cpu_path_line().c_str(), kH, kN2, peak * 1e-9);
   report("block 64", s["BM_DiagFilter_Block64"]);
   report("per sample", s["BM_DiagFilter_PerSample"]);
   report("std::complex loop (block)", s["BM_StdComplex_Block64"]);

@@ -60,6 +60,7 @@
 #include <thread>
 #include <vector>
 
+#include "ssm/core/cpu.hpp"
 #include "ssm/continuous/hippo.hpp"
 #include "ssm/continuous/s4d_init.hpp"
 #include "ssm/conv/diag_kernel.hpp"
@@ -257,6 +258,7 @@ std::string machine_markdown(const Settings& set) {
        std::to_string(omp_get_max_threads()) + " |\n";
   s += "| load average at start | " + read_first_line("/proc/loadavg") + " |\n";
   s += "| compiler | " + compiler() + ", bench compiled for " + simd() + " |\n";
+  s += "| CPU path | " + ssm::cpu_description() + " |\n";
   s += "| GPU | " + ssm::cuda_description() + " |\n";
   s += "| run | " + std::string(date) + (set.quick ? ", --quick (smaller shapes, 1 short repetition)" :
        ", best of " + std::to_string(set.fast.reps) + " repetitions of >= " +

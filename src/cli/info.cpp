@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "ssm/layers/registry.hpp"
 #include "signals.hpp"
+#include "ssm/core/cpu.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/io/npy.hpp"
 #include "ssm/io/safetensors.hpp"
@@ -27,6 +28,7 @@ void print_model(const Model& m) {
   std::string modes;
   for (Mode x : m.modes(Device::cpu)) modes += std::string(modes.empty() ? "" : ", ") + to_string(x);
   std::printf("modes (cpu) : %s\n", modes.c_str());
+  std::printf("cpu path    : %s\n", ssm::cpu_description().c_str());
 }
 
 // Any model file, through the registry: what ModelInfo says (also for offline-only models,
@@ -39,6 +41,7 @@ void print_model_info(const ssm::ModelInfo& in) {
   for (Mode x : in.modes) modes += std::string(modes.empty() ? "" : ", ") + to_string(x);
   std::printf("modes       : %s\n", modes.c_str());
   std::printf("streaming   : %s\n", in.causal ? "yes (causal: ssmkit live, Streamer)" : "no (offline only: ssmkit run on .npy arrays)");
+  std::printf("cpu path    : %s\n", ssm::cpu_description().c_str());
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 #include <type_traits>
 
 #include "backend/fftconv_cuda.hpp"
+#include "conv/fftconv_pointwise.hpp"
+#include "core/simd.hpp"
 #include "core/dispatch.hpp"
 #include "core/fftw_plan_cache.hpp"
 #include "ssm/core/device_buffer.hpp"
@@ -64,19 +66,7 @@ Chunking chunking(std::ptrdiff_t rows, std::ptrdiff_t n) {
   return c;
 }
 
-// Complex multiply written out (std::complex operator* checks for NaN/Inf recovery, which
-// prevents vectorisation without -ffast-math).
-template <class T>
-inline void mul_spectrum(std::complex<T>* x, const std::complex<T>* k, std::ptrdiff_t nc) noexcept {
-  T* xr = reinterpret_cast<T*>(x);
-  const T* kr = reinterpret_cast<const T*>(k);
-#pragma omp simd
-  for (std::ptrdiff_t f = 0; f < nc; ++f) {
-    const T a = xr[2 * f], b = xr[2 * f + 1], c = kr[2 * f], d = kr[2 * f + 1];
-    xr[2 * f] = a * c - b * d;
-    xr[2 * f + 1] = a * d + b * c;
-  }
-}
+using detail::fftconv::mul_spectrum;  // per SIMD target (conv/fftconv_pointwise.hpp)
 
 template <class T>
 std::shared_ptr<Spectra<T>> compute_spectra(const T* k, std::ptrdiff_t Lk, std::ptrdiff_t H,
@@ -124,6 +114,7 @@ void convolve_rows(View3<const T> u, const Spectra<T>& S, const T* D, View3<T> y
   const std::ptrdiff_t B = u.batch, H = u.channels, L = u.length, n = S.n, nc = n / 2 + 1;
   const std::ptrdiff_t rows = B * H;
   if (rows == 0 || L == 0) return;
+  require_cpu_isa("fftconv");
   const Chunking c = chunking(rows, n);
   const RealPlan<T>& full = real_plan<T>(n, c.chunk);
   const std::ptrdiff_t tail_rows = rows - (c.chunks - 1) * c.chunk;
@@ -162,7 +153,7 @@ void convolve_rows(View3<const T> u, const Spectra<T>& S, const T* D, View3<T> y
         T* dst = y.row(b, h);
         // Reads u[t] before writing y[t]: exact in-place (y == u) is safe.
         if (u.stride_t == 1 && y.stride_t == 1) {
-          for (std::ptrdiff_t t = 0; t < L; ++t) dst[t] = row[t] + d * src[t];
+          detail::fftconv::add_scaled(row, d, src, dst, L);
         } else {
           for (std::ptrdiff_t t = 0; t < L; ++t)
             dst[t * y.stride_t] = row[t] + d * src[t * u.stride_t];

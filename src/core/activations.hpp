@@ -5,7 +5,9 @@
 //   silu(x)      x sigmoid(x) = x / (1 + e^{-x})                   (Mamba's gate, S4D option)
 //   softplus(x)  log(1 + e^x) = max(x, 0) + log1p(e^{-|x|})        (Mamba's dt; no overflow,
 //                                                                   no cancellation)
-//   gelu(x)      x Phi(x) = x/2 (1 + erf(x / sqrt 2))             (nn.GELU() default: exact erf)
+//   gelu(x)      x Phi(x) = x/2 (1 + erf(x / sqrt 2)) = x/2 erfc(-x / sqrt 2)
+//                                                                  (nn.GELU() default: exact erf;
+//                                                                   computed in the erfc form)
 //   exp_ps(x)    float e^x, |rel err| <~ 2 ulp on the whole range; +inf above 88.72,
 //                0 (or a subnormal) below -87.3, NaN propagates
 //
@@ -17,8 +19,13 @@
 //               (device::silu / device::softplus for float and double). The fast selective-scan
 //               kernel (kernels/scan/selective_scan_fast.cuh) keeps its own MUFU
 //               approximations of softplus/silu on purpose: their error bounds are stated there.
+// Array forms (y[i] = f(x[i]) for i < n; y == x allowed), float and double, vectorized per SIMD
+// target and dispatched (src/core/activations_simd.cpp, core/simd_math-inl.hpp has the error
+// bounds): exp_n, softplus_n, sigmoid_n, silu_n, tanh_n; gelu_n runs the C library's erf per
+// element (Highway has no vector erf).
 // Every function is noexcept and allocation-free (real-time safe).
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -100,8 +107,25 @@ SSM_ALWAYS_INLINE double sigmoid(double x) noexcept { return 1.0 / (1.0 + std::e
 SSM_ALWAYS_INLINE float silu(float x) noexcept { return x / (1.0f + exp_ps(-x)); }
 SSM_ALWAYS_INLINE double silu(double x) noexcept { return x / (1.0 + std::exp(-x)); }
 
-SSM_ALWAYS_INLINE float gelu(float x) noexcept { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f)); }
-SSM_ALWAYS_INLINE double gelu(double x) noexcept { return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440)); }
+// 1 + erf(x/sqrt 2) = erfc(-x/sqrt 2): the erfc form keeps full relative precision for x << 0,
+// where 1 + erf cancels to 0 (float: from x ~ -5.5 on).
+SSM_ALWAYS_INLINE float gelu(float x) noexcept { return 0.5f * x * std::erfc(x * -0.70710678118654752440f); }
+SSM_ALWAYS_INLINE double gelu(double x) noexcept { return 0.5 * x * std::erfc(x * -0.70710678118654752440); }
+
+#if !defined(__CUDACC__)
+void exp_n(const float* x, float* y, std::size_t n) noexcept;
+void exp_n(const double* x, double* y, std::size_t n) noexcept;
+void softplus_n(const float* x, float* y, std::size_t n) noexcept;
+void softplus_n(const double* x, double* y, std::size_t n) noexcept;
+void sigmoid_n(const float* x, float* y, std::size_t n) noexcept;
+void sigmoid_n(const double* x, double* y, std::size_t n) noexcept;
+void silu_n(const float* x, float* y, std::size_t n) noexcept;
+void silu_n(const double* x, double* y, std::size_t n) noexcept;
+void tanh_n(const float* x, float* y, std::size_t n) noexcept;
+void tanh_n(const double* x, double* y, std::size_t n) noexcept;
+void gelu_n(const float* x, float* y, std::size_t n) noexcept;
+void gelu_n(const double* x, double* y, std::size_t n) noexcept;
+#endif
 
 #if defined(__CUDACC__)
 // CUDA device forms: the same formulas on the CUDA math library.

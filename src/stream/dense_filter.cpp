@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/simd.hpp"
 #include "ssm/core/denormals.hpp"
+#include "stream/dense_filter_kernel.hpp"
 #include "ssm/core/error.hpp"
 
 namespace ssm {
@@ -33,6 +35,7 @@ void DenseFilter<T>::prepare_dt(double dt, int max_block, int channels) {
 
 template <class T>
 void DenseFilter<T>::do_prepare(const StreamSpec& spec) {
+  detail::require_cpu_isa("DenseFilter::prepare");
   const double dt = dt_override_ > 0 ? dt_override_ : spec.time_scale / spec.sample_rate;
   discrete_ = discretize(sys_, dt, how_);
   Ad_ = discrete_.Ad.template cast<T>();
@@ -47,22 +50,21 @@ template <class T>
 void DenseFilter<T>::run(int c, const T* u, std::ptrdiff_t us, T* y, std::ptrdiff_t ys, int n) noexcept {
   const auto P = sys_.outputs(), M = sys_.inputs();
   ScopedFlushDenormals ftz;
-  auto x = x_.col(c);
+  const int N = static_cast<int>(sys_.states());
+  T* x = x_.col(c).data();
+  T* t = tmp_.data();
+  // The products per SIMD target (stream/dense_filter_kernel.hpp): Ad x + Bd u, Cd x + Dd u.
   for (int f = 0; f < n; ++f) {
-    Eigen::Map<const Vector> uv(u + f * us, M);
-    Eigen::Map<Vector> yv(y + f * ys, P);
+    const T* uf = u + f * us;
+    T* yf = y + f * ys;
     if (how_.convention == Convention::control) {
-      yv.noalias() = Cd_ * x;
-      yv.noalias() += Dd_ * uv;
-      tmp_.noalias() = Ad_ * x;
-      tmp_.noalias() += Bd_ * uv;
-      x = tmp_;
+      detail::densef::gemv2(Cd_.data(), x, N, Dd_.data(), uf, static_cast<int>(M), static_cast<int>(P), yf);
+      detail::densef::gemv2(Ad_.data(), x, N, Bd_.data(), uf, static_cast<int>(M), N, t);
+      std::copy(t, t + N, x);
     } else {
-      tmp_.noalias() = Ad_ * x;
-      tmp_.noalias() += Bd_ * uv;
-      x = tmp_;
-      yv.noalias() = Cd_ * x;
-      yv.noalias() += Dd_ * uv;
+      detail::densef::gemv2(Ad_.data(), x, N, Bd_.data(), uf, static_cast<int>(M), N, t);
+      std::copy(t, t + N, x);
+      detail::densef::gemv2(Cd_.data(), x, N, Dd_.data(), uf, static_cast<int>(M), static_cast<int>(P), yf);
     }
   }
 }

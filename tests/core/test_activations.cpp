@@ -4,10 +4,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <cstdlib>
+#include <vector>
+#include <algorithm>
 #include <limits>
 
 #include "core/activations.hpp"
 #include "core/isa.hpp"
+#include "ssm/core/cpu.hpp"
 
 namespace m = ssm::detail::math;
 
@@ -65,14 +69,99 @@ BOOST_AUTO_TEST_CASE(edge_values) {
 
 BOOST_AUTO_TEST_CASE(isa_level_is_what_the_cpu_supports) {
   const auto isa = ssm::detail::cpu_isa();
-  BOOST_TEST((isa == ssm::detail::detect_cpu_isa()));  // detected once, same answer
-  BOOST_TEST_MESSAGE("cpu isa: " << ssm::detail::to_string(isa));
+  BOOST_TEST((isa == ssm::detail::selected_isa()));  // chosen once, same answer
+  BOOST_TEST_MESSAGE("cpu isa: " << ssm::detail::to_string(isa) << ", " << ssm::cpu_description());
 #if defined(SSM_ISA_VARIANTS)
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2");
   if (isa != ssm::detail::Isa::base) BOOST_TEST(avx2);
   if (isa == ssm::detail::Isa::avx512) BOOST_TEST(__builtin_cpu_supports("avx512bw"));
-  if (avx2 && !__builtin_cpu_supports("avx512f")) BOOST_TEST((isa == ssm::detail::Isa::avx2));
+  if (std::getenv("SSM_CPU_ISA") == nullptr && avx2 && !__builtin_cpu_supports("avx512f"))
+    BOOST_TEST((isa == ssm::detail::Isa::avx2));
 #else
   BOOST_TEST((isa == ssm::detail::Isa::base));
 #endif
+}
+
+// ---- array forms (vectorized per SIMD target; tests/conformance/each_cpu_isa.cmake runs this
+// program under every SSM_CPU_ISA the machine supports) ---------------------------------------
+namespace {
+
+// Distance in units in the last place between two finite floats of the same sign region.
+double ulps(float a, float b) {
+  if (a == b) return 0;
+  const double d = std::fabs(static_cast<double>(a) - static_cast<double>(b));
+  const float m = std::max(std::fabs(a), std::fabs(b));
+  const float next = std::nextafter(m, std::numeric_limits<float>::infinity());
+  return d / (static_cast<double>(next) - static_cast<double>(m));
+}
+
+std::vector<float> sweep(float lo, float hi, int n) {
+  std::vector<float> x(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) x[static_cast<std::size_t>(i)] = lo + (hi - lo) * static_cast<float>(i) / static_cast<float>(n - 1);
+  return x;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(vector_exp_is_within_2_ulp_in_float_and_1_ulp_in_double) {
+  BOOST_TEST_MESSAGE("cpu: " << ssm::cpu_description());
+  const auto x = sweep(-87.0f, 88.0f, 100003);  // normal results; odd count: a scalar tail too
+  std::vector<float> y(x.size());
+  m::exp_n(x.data(), y.data(), x.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, ulps(y[i], static_cast<float>(std::exp(static_cast<double>(x[i])))));
+  BOOST_TEST_MESSAGE("float exp worst error " << worst << " ulp");
+  BOOST_TEST(worst <= 2.0);
+  std::vector<double> xd(x.begin(), x.end()), yd(x.size());
+  m::exp_n(xd.data(), yd.data(), xd.size());
+  double worst_rel = 0;
+  for (std::size_t i = 0; i < xd.size(); ++i) worst_rel = std::max(worst_rel, std::fabs(yd[i] / std::exp(xd[i]) - 1.0));
+  BOOST_TEST(worst_rel <= 2.3e-16);  // 1 ulp of double (2^-52)
+}
+
+BOOST_AUTO_TEST_CASE(vector_exp_range_ends_and_nan) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x{inf, -inf, nan, 89.0f, 200.0f, -104.0f, -1000.0f, 0.0f, -0.0f};
+  std::vector<float> y(x.size());
+  m::exp_n(x.data(), y.data(), x.size());
+  BOOST_TEST(y[0] == inf);
+  BOOST_TEST(y[1] == 0.0f);
+  BOOST_TEST(std::isnan(y[2]));
+  BOOST_TEST(y[3] == inf);
+  BOOST_TEST(y[4] == inf);
+  BOOST_TEST(y[5] < 1e-44f);
+  BOOST_TEST(y[6] == 0.0f);
+  BOOST_TEST(y[7] == 1.0f);
+  BOOST_TEST(y[8] == 1.0f);
+}
+
+BOOST_AUTO_TEST_CASE(vector_activations_match_the_c_library) {
+  const auto x = sweep(-30.0f, 30.0f, 20001);
+  std::vector<float> y(x.size());
+  auto check = [&](const char* name, void (*f)(const float*, float*, std::size_t) noexcept, auto ref, double tol) {
+    f(x.data(), y.data(), x.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double r = ref(static_cast<double>(x[i]));
+      // relative, with the smallest normal float as the floor (results that underflow in float)
+      worst = std::max(worst, std::fabs(y[i] - r) / std::max(std::fabs(r), 1.1754943508222875e-38));
+    }
+    BOOST_TEST_MESSAGE(name << " worst relative error " << worst);
+    BOOST_TEST(worst <= tol, name << ": " << worst);
+  };
+  check("softplus", m::softplus_n, [](double v) { return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); }, 1e-6);
+  check("sigmoid", m::sigmoid_n, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, 1e-6);
+  check("silu", m::silu_n, [](double v) { return v / (1.0 + std::exp(-v)); }, 1e-6);
+  check("tanh", m::tanh_n, [](double v) { return std::tanh(v); }, 1e-6);
+  check("gelu", m::gelu_n, [](double v) { return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); }, 1e-6);
+  // NaN propagates through every form; in place works.
+  std::vector<float> n{std::numeric_limits<float>::quiet_NaN(), 1.0f};
+  using Fn = void (*)(const float*, float*, std::size_t) noexcept;
+  for (Fn f : {Fn(m::softplus_n), Fn(m::sigmoid_n), Fn(m::silu_n), Fn(m::tanh_n)}) {
+    std::vector<float> v = n;
+    f(v.data(), v.data(), v.size());
+    BOOST_TEST(std::isnan(v[0]));
+    BOOST_TEST(std::isfinite(v[1]));
+  }
 }

@@ -52,7 +52,7 @@ public:
   int output_width() const noexcept override { return 1; }
 
   /// Any layout: sample (h, t) at u[h * channel_stride + t * frame_stride], same for y; any
-  /// number of frames (no scratch involved). Silence before prepare().
+  /// number of frames (taken in tiles of the prepared scratch). Silence before prepare().
   void process_strided(const T* u, T* y, std::size_t frames, std::ptrdiff_t channel_stride,
                        std::ptrdiff_t frame_stride) noexcept;
 
@@ -83,9 +83,19 @@ private:
   DiagonalSSM model_;
   Method method_;
   double alpha_;
-  int stride_ = 0;  // padded modes per channel
+  // Layout of the coefficient and state arrays (src/stream/diag_filter_kernel.hpp): modes of a
+  // channel contiguous (few channels) or channels of a mode contiguous (lanes_).
+  bool lanes_ = false;
+  int stride_ = 0;  // modes layout: padded modes per channel; lanes layout: padded channels
+  int modes_ = 0;   // padded mode count
   std::vector<T> ar_, ai_, br_, bi_, cr_, ci_, d_;  // cr, ci hold 2 C
   std::vector<T> xr_, xi_;
+  std::vector<T> tile_u_, tile_y_;  // lanes layout: a tile of frames, [t][stride_]
+  std::size_t slot(int h, int k) const noexcept {
+    return lanes_ ? static_cast<std::size_t>(k) * stride_ + h : static_cast<std::size_t>(h) * stride_ + k;
+  }
+  void run_tiles(const T* u, T* y, std::size_t frames, std::ptrdiff_t cs, std::ptrdiff_t fs, const T* const* in,
+                 T* const* out) noexcept;
   std::vector<double> dt_;
   double dt_scale_override_ = 0;  // > 0 while prepare_scaled() runs
 };
