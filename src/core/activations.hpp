@@ -109,8 +109,8 @@ SSM_ALWAYS_INLINE double silu(double x) noexcept { return x / (1.0 + std::exp(-x
 
 // 1 + erf(x/sqrt 2) = erfc(-x/sqrt 2): the erfc form keeps full relative precision for x << 0,
 // where 1 + erf cancels to 0 (float: from x ~ -5.5 on).
-SSM_ALWAYS_INLINE float gelu(float x) noexcept { return 0.5f * x * std::erfc(x * -0.70710678118654752440f); }
-SSM_ALWAYS_INLINE double gelu(double x) noexcept { return 0.5 * x * std::erfc(x * -0.70710678118654752440); }
+SSM_ALWAYS_INLINE float gelu(float x) noexcept { return 0.5f * x * std::erfc(-x / 1.41421356237309504880f); }
+SSM_ALWAYS_INLINE double gelu(double x) noexcept { return 0.5 * x * std::erfc(-x / 1.41421356237309504880); }
 
 #if !defined(__CUDACC__)
 void exp_n(const float* x, float* y, std::size_t n) noexcept;

@@ -142,19 +142,22 @@ BOOST_AUTO_TEST_CASE(vector_activations_match_the_c_library) {
   auto check = [&](const char* name, void (*f)(const float*, float*, std::size_t) noexcept, auto ref, double tol) {
     f(x.data(), y.data(), x.size());
     double worst = 0;
+    float at = 0;
     for (std::size_t i = 0; i < x.size(); ++i) {
       const double r = ref(static_cast<double>(x[i]));
       // relative, with the smallest normal float as the floor (results that underflow in float)
-      worst = std::max(worst, std::fabs(y[i] - r) / std::max(std::fabs(r), 1.1754943508222875e-38));
+      const double e = std::fabs(y[i] - r) / std::max(std::fabs(r), 1.1754943508222875e-38);
+      if (e > worst) worst = e, at = x[i];
     }
-    BOOST_TEST_MESSAGE(name << " worst relative error " << worst);
-    BOOST_TEST(worst <= tol, name << ": " << worst);
+    BOOST_TEST_MESSAGE(name << " worst relative error " << worst << " at x = " << at);
+    BOOST_TEST(worst <= tol, name << ": " << worst << " at x = " << at);
   };
   check("softplus", m::softplus_n, [](double v) { return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); }, 1e-6);
   check("sigmoid", m::sigmoid_n, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, 1e-6);
   check("silu", m::silu_n, [](double v) { return v / (1.0 + std::exp(-v)); }, 1e-6);
   check("tanh", m::tanh_n, [](double v) { return std::tanh(v); }, 1e-6);
-  check("gelu", m::gelu_n, [](double v) { return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); }, 1e-6);
+  // deep in the negative tail erfc amplifies the rounding of the float argument: 1e-5 there
+  check("gelu", m::gelu_n, [](double v) { return 0.5 * v * std::erfc(-v / std::sqrt(2.0)); }, 2e-5);
   // NaN propagates through every form; in place works.
   std::vector<float> n{std::numeric_limits<float>::quiet_NaN(), 1.0f};
   using Fn = void (*)(const float*, float*, std::size_t) noexcept;
