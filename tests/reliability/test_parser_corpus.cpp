@@ -32,7 +32,7 @@
 #include <cstdio>
 #include <new>
 
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 #endif
 #include <cmath>
 #if __has_include("ssm/io/npy.hpp")
