@@ -589,7 +589,7 @@ void bench_models(const Settings& set, Table& t) {
     for (int block : {64, 1}) {
       m.prepare({48000.0, 64});
       const double s = seconds_per_call([&] {
-        for (int i = 0; i < frames; i += block) m.process(u.data() + i, y.data() + i, std::min(block, frames - i));
+        for (int i = 0; i < frames; i += block) m.process_mono(u.data() + i, y.data() + i, std::min(block, frames - i));
         benchmark::DoNotOptimize(y.data());
       }, set.fast);
       t.add({"S4D model streaming at 48 kHz, " + std::string(block == 1 ? "one frame per call" : "blocks of 64") +
@@ -609,7 +609,7 @@ void bench_models(const Settings& set, Table& t) {
     ssm::MambaModel<float> m(cfg, ssm::random_mamba_model<float>(cfg, 1));
     m.prepare({48000.0, 64});
     const double s = seconds_per_call([&] {
-      for (int i = 0; i < frames; i += 64) m.process(u.data() + i, y.data() + i, std::min(64, frames - i));
+      for (int i = 0; i < frames; i += 64) m.process_mono(u.data() + i, y.data() + i, std::min(64, frames - i));
       benchmark::DoNotOptimize(y.data());
     }, set.fast);
     t.add({"Mamba model step mode at 48 kHz, blocks of 64 (2 layers, d_model 64, d_inner 128, N 16)",

@@ -245,6 +245,8 @@ template <class T>
 void MambaModel<T>::prepare(const StreamSpec& spec) {
   require(!blocks_.empty(), "MambaModel::prepare", "this", "must be a constructed model");
   require(spec.max_block >= 1, "MambaModel::prepare", "spec.max_block", "must be >= 1, got ", spec.max_block);
+  require(spec.channels == 1, "MambaModel::prepare", "spec.channels",
+          "must be 1 (one stream; make_streamer() streams any number of channels), got ", spec.channels);
   require(spec.sample_rate > 0 && std::isfinite(spec.sample_rate), "MambaModel::prepare", "spec.sample_rate",
           "must be finite and > 0, got ", spec.sample_rate);
   states_.clear();
@@ -263,7 +265,7 @@ void MambaModel<T>::reset() noexcept {
 }
 
 template <class T>
-void MambaModel<T>::process(const T* in, T* out, int n) noexcept {
+void MambaModel<T>::process_mono(const T* in, T* out, int n) noexcept {
   if (!prepared_ || n > max_block_ || n < 0) {
     if (n > 0) std::fill(out, out + std::ptrdiff_t(n) * cfg_.d_output, T(0));
     return;

@@ -470,6 +470,8 @@ template <class T>
 void S4DModel<T>::prepare(const StreamSpec& spec) {
   require(!ssm_.empty(), "S4DModel::prepare", "this", "must be a constructed model");
   require(spec.max_block >= 1, "S4DModel::prepare", "spec.max_block", "must be >= 1, got ", spec.max_block);
+  require(spec.channels == 1, "S4DModel::prepare", "spec.channels",
+          "must be 1 (one stream; make_streamer() streams any number of channels), got ", spec.channels);
   require(spec.sample_rate > 0 && std::isfinite(spec.sample_rate), "S4DModel::prepare", "spec.sample_rate",
           "must be finite and > 0 Hz, got ", spec.sample_rate);
   prepared_ = false;
@@ -492,7 +494,7 @@ void S4DModel<T>::reset() noexcept {
 }
 
 template <class T>
-void S4DModel<T>::process(const T* in, T* out, int n) noexcept {
+void S4DModel<T>::process_mono(const T* in, T* out, int n) noexcept {
   if (!prepared_ || n > max_block_ || n < 0) {
     if (n > 0) std::fill(out, out + std::ptrdiff_t(n) * cfg_.d_output, T(0));
     return;
