@@ -279,7 +279,7 @@ void MoEMambaModel<T>::prepare(const StreamSpec& spec) {
 }
 
 template <class T>
-void MoEMambaModel<T>::process(const T* in, T* out, int n) noexcept {
+void MoEMambaModel<T>::process_mono(const T* in, T* out, int n) noexcept {
   if (!prepared_ || n > max_block_ || n < 0) {
     if (n > 0) std::fill(out, out + std::ptrdiff_t(n) * cfg_.d_output, T(0));
     return;

@@ -104,8 +104,12 @@ public:
   /// One internal stream: prepare allocates it (spec.max_block >= 1) and resets.
   void prepare(const StreamSpec& spec);
   /// n <= max_block frames through the internal stream; zeros before prepare() or for n >
-  /// max_block. Real-time safe.
-  void process(const T* in, T* out, int n) noexcept;
+  /// max_block. Real-time safe. (Streamer<T>'s process_mono layout; hosts use the model's
+  /// streamer of any channel count, MoEMambaStreamer, or process(in, out, n, state).)
+  void process_mono(const T* in, T* out, int n) noexcept;
+  /// The former name of process_mono.
+  [[deprecated("process() means planar multi-channel in Streamer<T>: use process_mono() or a stream state")]]
+  void process(const T* in, T* out, int n) noexcept { process_mono(in, out, n); }
   void reset() noexcept { own_.reset(); }
   bool prepared() const noexcept { return prepared_; }
   std::size_t state_size() const noexcept { return prepared_ ? own_.size() : 0; }
