@@ -46,7 +46,9 @@ BOOST_AUTO_TEST_CASE(float_forms_match_the_double_forms) {
     BOOST_TEST(m::softplus(x) == std::log1p(std::exp(x)), boost::test_tools::tolerance(1e-14));
     BOOST_TEST(m::sigmoid(x) == 1.0 / (1.0 + std::exp(-x)), boost::test_tools::tolerance(1e-15));
     BOOST_TEST(m::silu(x) == x * m::sigmoid(x), boost::test_tools::tolerance(1e-15));
-    BOOST_TEST(m::gelu(x) == 0.5 * x * std::erfc(-x / std::sqrt(2.0)), boost::test_tools::tolerance(1e-14));
+    // erfc's condition number at x = -30 is about x^2: one ulp of rounding in its argument
+    // (x * (1/sqrt 2) vs x / sqrt 2) is 2e-13 relative there.
+    BOOST_TEST(m::gelu(x) == 0.5 * x * std::erfc(-x / std::sqrt(2.0)), boost::test_tools::tolerance(1e-12));
   }
 }
 
@@ -154,7 +156,9 @@ BOOST_AUTO_TEST_CASE(vector_activations_match_the_c_library) {
   check("sigmoid", m::sigmoid_n, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, 1e-6);
   check("silu", m::silu_n, [](double v) { return v / (1.0 + std::exp(-v)); }, 1e-6);
   check("tanh", m::tanh_n, [](double v) { return std::tanh(v); }, 1e-6);
-  check("gelu", m::gelu_n, [](double v) { return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); }, 1e-6);
+  // gelu's erfc is ill-conditioned for x << 0 (condition number about x^2): the float rounding
+  // of x / sqrt 2 alone gives ~1e-5 relative near x = -13, where gelu reaches the float floor.
+  check("gelu", m::gelu_n, [](double v) { return 0.5 * v * std::erfc(-v / std::sqrt(2.0)); }, 2e-5);
   // NaN propagates through every form; in place works.
   std::vector<float> n{std::numeric_limits<float>::quiet_NaN(), 1.0f};
   using Fn = void (*)(const float*, float*, std::size_t) noexcept;
