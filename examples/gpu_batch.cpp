@@ -60,11 +60,11 @@ int main(int argc, char** argv) {
 
   auto args_for = [&](int b, const float* pu, const float* pdelta, const float* pA, const float* pB,
                       const float* pC, const float* pD, const float* pz, const float* pbias, float* pout) {
-    ssm::SelectiveScanArgs<float> a;
-    a.batch = b; a.dim = D; a.dstate = N; a.length = L; a.groups = 1;
-    a.delta_softplus = true; a.B_variable = a.C_variable = true;
-    a.u = pu; a.delta = pdelta; a.A = pA; a.B = pB; a.C = pC; a.D = pD; a.z = pz; a.delta_bias = pbias;
-    a.out = pout;
+    ssm::SelectiveScanProblem<float> a;  // (b, D, L) contiguous views, input-dependent B and C
+    a.dstate = N;
+    a.delta_softplus = true;
+    a.u = {pu, b, D, L}; a.delta = {pdelta, b, D, L}; a.z = {pz, b, D, L}; a.out = {pout, b, D, L};
+    a.A = pA; a.B = pB; a.C = pC; a.D = pD; a.delta_bias = pbias;
     return a;
   };
 

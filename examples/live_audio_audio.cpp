@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "ssm/continuous/hippo.hpp"
-#include "ssm/io/live_audio.hpp"
+#include "ssm/io/audio/live_audio.hpp"
 #include "ssm/stream/dense_filter.hpp"
 
 int main(int argc, char** argv) {

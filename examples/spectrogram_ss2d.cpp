@@ -21,7 +21,7 @@
 #include "ssm/layers/vmamba_model.hpp"
 #include "figure.hpp"  // tools/plot: matplotlib
 #if SSM_WITH_AUDIO
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 #endif
 
 int main(int argc, char** argv) {

@@ -1,4 +1,4 @@
-// libFuzzer target: the audio-file reader (include/ssm/io/audio_file.hpp) on arbitrary bytes.
+// libFuzzer target: the audio-file reader (include/ssm/io/audio/audio_file.hpp) on arbitrary bytes.
 //
 // read_audio()/audio_info() take a path, so each input is written to a per-process file in
 // /dev/shm (or $TMPDIR when /dev/shm is missing) and read from there. libsndfile itself is not
@@ -25,7 +25,7 @@
 #include <string>
 
 #include "ssm/core/error.hpp"
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 
 namespace {
 

@@ -39,12 +39,12 @@ void stream_blocks(Model& m, int d_input, int d_output) {
   m.prepare({48000.0, 3});
   const auto u = input(d_input);
   std::vector<float> y(static_cast<std::size_t>(kLength) * static_cast<std::size_t>(d_output));
-  m.process(u.data(), y.data(), 3);
-  m.process(u.data() + 3 * d_input, y.data() + 3 * d_output, 1);
-  m.process(u.data() + 4 * d_input, y.data() + 4 * d_output, 3);
-  m.process(u.data(), y.data(), 4);  // > max_block: processed in pieces of max_block by contract
+  m.process_mono(u.data(), y.data(), 3);
+  m.process_mono(u.data() + 3 * d_input, y.data() + 3 * d_output, 1);
+  m.process_mono(u.data() + 4 * d_input, y.data() + 4 * d_output, 3);
+  m.process_mono(u.data(), y.data(), 4);  // > max_block: processed in pieces of max_block by contract
   m.reset();
-  m.process(u.data(), y.data(), 2);
+  m.process_mono(u.data(), y.data(), 2);
 }
 
 void run_s4d(const ssm::io::SafeTensors& st) {

@@ -37,7 +37,7 @@
 #ifdef SSM_FUZZ_HAVE_AUDIO
 #include <cmath>
 
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 #endif
 
 namespace fs = std::filesystem;

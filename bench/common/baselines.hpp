@@ -120,22 +120,32 @@ struct ScanProblem {
   }
   /// Bytes a scan must move at least: u, delta, z, B, C read once, out written once (+ A, D, bias).
   double bytes() const { return 4.0 * (4.0 * B * D * L + 2.0 * B * N * L + static_cast<double>(D) * (N + 2)); }
-  SelectiveScanArgs<float> args() {
-    SelectiveScanArgs<float> a;
-    a.batch = B; a.dim = D; a.dstate = N; a.length = L; a.groups = 1;
+  /// The scan problem over these arrays, or over copies of them elsewhere (device memory).
+  SelectiveScanProblem<float> args_on(const float* pu, const float* pdelta, const float* pz, const float* pA,
+                                      const float* pB, const float* pC, const float* pD, const float* pbias,
+                                      float* pout) const {
+    SelectiveScanProblem<float> a;
+    a.dstate = N;
     a.delta_softplus = true;
-    a.u = u.data(); a.delta = delta.data(); a.z = z.data(); a.A = A.data();
-    a.B = Bv.data(); a.C = Cv.data(); a.D = Dp.data(); a.delta_bias = bias.data();
-    a.out = out.data();
+    a.u = {pu, B, D, L}; a.delta = {pdelta, B, D, L}; a.z = {pz, B, D, L}; a.out = {pout, B, D, L};
+    a.A = pA; a.B = pB; a.C = pC; a.D = pD; a.delta_bias = pbias;
     return a;
+  }
+  SelectiveScanProblem<float> args() {
+    return args_on(u.data(), delta.data(), z.data(), A.data(), Bv.data(), Cv.data(), Dp.data(), bias.data(),
+                   out.data());
   }
 };
 
 /// The straightforward selective scan: FORMAT.md's formulas in the order they are written, one
 /// thread. Covers the benches' configuration: real A, variable B/C with one group, softplus,
 /// delta_bias, D and z present, contiguous layouts, zero initial state. Writes `out` (B, D, L).
-inline void sequential_selective_scan(const SelectiveScanArgs<float>& a, float* out) {
-  const int N = a.dstate, L = a.length;
+inline void sequential_selective_scan(const SelectiveScanProblem<float>& p, float* out) {
+  struct {  // the problem's contiguous arrays by their names
+    const float *u, *delta, *z, *A, *B, *C, *D, *delta_bias;
+    int batch, dim;
+  } a{p.u.data, p.delta.data, p.z.data, p.A, p.B.data, p.C.data, p.D, p.delta_bias, p.batch(), p.dim()};
+  const int N = p.dstate, L = p.length();
   std::vector<float> h(static_cast<std::size_t>(N));
   for (int b = 0; b < a.batch; ++b)
     for (int c = 0; c < a.dim; ++c) {

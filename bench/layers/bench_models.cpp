@@ -107,7 +107,7 @@ void BM_S4DStream(benchmark::State& st) {
   std::normal_distribution<float> nd;
   for (auto& x : u) x = nd(rng);
   for (auto _ : st) {
-    for (int t = 0; t < n; t += block) m.process(u.data() + t, y.data() + t, block);
+    for (int t = 0; t < n; t += block) m.process_mono(u.data() + t, y.data() + t, block);
     benchmark::DoNotOptimize(y.data());
   }
   st.counters["rtf"] = benchmark::Counter(double(st.iterations()), benchmark::Counter::kIsRate);
@@ -153,7 +153,7 @@ void BM_MambaStep(benchmark::State& st) {
   std::vector<float> u(n), y(n);
   for (int i = 0; i < n; ++i) u[i] = std::sin(0.05f * float(i));
   for (auto _ : st) {
-    for (int t = 0; t < n; ++t) m.process(u.data() + t, y.data() + t, 1);
+    for (int t = 0; t < n; ++t) m.process_mono(u.data() + t, y.data() + t, 1);
     benchmark::DoNotOptimize(y.data());
   }
   st.counters["tokens_per_s"] = benchmark::Counter(double(n) * double(st.iterations()), benchmark::Counter::kIsRate);

@@ -166,7 +166,7 @@ void run_stream(benchmark::State& st, M& m, int n, int block) {
   const auto u = signal(std::size_t(n));
   std::vector<float> y(static_cast<std::size_t>(n));
   for (auto _ : st) {
-    for (int t = 0; t < n; t += block) m.process(u.data() + t, y.data() + t, std::min(block, n - t));
+    for (int t = 0; t < n; t += block) m.process_mono(u.data() + t, y.data() + t, std::min(block, n - t));
     benchmark::DoNotOptimize(y.data());
   }
 }

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "ssm/scan/bidirectional_scan.hpp"
-#include "ssm/scan/selective_scan.hpp"
+#include "backend/selective_scan_params.hpp"  // the unfused recipe runs the plain scan on kernel parameters
 
 namespace ssm::bench {
 

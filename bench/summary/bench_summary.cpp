@@ -545,9 +545,8 @@ void bench_scan_gpu(const Settings& set, Table& t) {
   for (auto& d : shapes) {
     ssm::DeviceBuffer<float> u(d.u), delta(d.delta), z(d.z), A(d.A), Bv(d.Bv), Cv(d.Cv), Dp(d.Dp),
         bias(d.bias), out(d.out.size());
-    auto a = d.args();
-    a.u = u.data(); a.delta = delta.data(); a.z = z.data(); a.A = A.data(); a.B = Bv.data();
-    a.C = Cv.data(); a.D = Dp.data(); a.delta_bias = bias.data(); a.out = out.data();
+    const auto a = d.args_on(u.data(), delta.data(), z.data(), A.data(), Bv.data(), Cv.data(), Dp.data(),
+                             bias.data(), out.data());
     constexpr int kCalls = 20;  // calls queued per timed batch (launch overhead amortized)
     const double s_scan = seconds_per_call([&] {
       for (int i = 0; i < kCalls; ++i) ssm::selective_scan(a, ssm::Device::cuda);
@@ -615,7 +614,7 @@ void bench_models(const Settings& set, double peak, Table& t) {
     for (int block : {64, 1}) {
       m.prepare({48000.0, 64});
       const double s = seconds_per_call([&] {
-        for (int i = 0; i < frames; i += block) m.process(u.data() + i, y.data() + i, std::min(block, frames - i));
+        for (int i = 0; i < frames; i += block) m.process_mono(u.data() + i, y.data() + i, std::min(block, frames - i));
         benchmark::DoNotOptimize(y.data());
       }, set.fast);
       const double per = s / frames;
@@ -636,7 +635,7 @@ void bench_models(const Settings& set, double peak, Table& t) {
     // Sample-rate change: re-prepare (re-discretize every layer, no allocation) at 44.1 and
     // 96 kHz in turn, vs processing one block of 64 frames.
     m.prepare({48000.0, 64});
-    const double s_block = seconds_per_call([&] { m.process(u.data(), y.data(), 64); }, set.fast);
+    const double s_block = seconds_per_call([&] { m.process_mono(u.data(), y.data(), 64); }, set.fast);
     bool hi = false;
     const double s_prep = seconds_per_call([&] {
       m.prepare({hi ? 96000.0 : 44100.0, 64});

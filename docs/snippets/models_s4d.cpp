@@ -16,8 +16,9 @@ int main() {
   model.forward(u.data(), /*batch=*/1, L, y_conv.data(), ssm::Mode::conv);  // offline
   model.forward(u.data(), 1, L, y_scan.data(), ssm::Mode::scan);
 
-  model.prepare({48000.0, /*max_block=*/64});    // streaming, real-time safe process()
-  for (int t = 0; t < L; t += 64) model.process(&u[t], &y_stream[t], std::min(64, L - t));
+  auto stream = model.make_streamer();            // streaming: a Streamer<float>
+  stream->prepare({48000.0, /*max_block=*/64});    // allocates; then real-time safe process
+  for (int t = 0; t < L; t += 64) stream->process_mono(&u[t], &y_stream[t], std::min(64, L - t));
 
   double d1 = 0, d2 = 0, scale = 0;
   for (int t = 0; t < L; ++t) {

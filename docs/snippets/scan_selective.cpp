@@ -16,26 +16,26 @@ int main() {
   for (int d = 0; d < dim; ++d)
     for (int n = 0; n < dstate; ++n) A[d * dstate + n] = -(n + 1.0f);  // S4D-real
 
-  ssm::SelectiveScanArgs<float> args;
-  args.batch = batch; args.dim = dim; args.dstate = dstate; args.length = L;
-  args.delta_softplus = true;                       // dt = softplus(delta)
-  args.u = u.data(); args.delta = delta.data(); args.A = A.data();
-  args.B = B.data(); args.C = C.data();             // (batch, groups=1, dstate, L)
-  args.D = D.data(); args.z = z.data();             // out = (y + D u) * silu(z)
+  ssm::SelectiveScanProblem<float> p;               // the arrays are (batch, dim, L) views
+  p.dstate = dstate;
+  p.delta_softplus = true;                          // dt = softplus(delta)
+  p.u = {u.data(), batch, dim, L}; p.delta = {delta.data(), batch, dim, L}; p.A = A.data();
+  p.B = B.data(); p.C = C.data();                   // input-dependent: (batch, groups=1, dstate, L)
+  p.D = D.data(); p.z = {z.data(), batch, dim, L};  // out = (y + D u) * silu(z)
   std::vector<float> out(dim * L);
-  args.out = out.data();
-  ssm::selective_scan(args);                        // Device::cpu; Device::cuda takes device pointers
+  p.out = {out.data(), batch, dim, L};
+  ssm::selective_scan(p);                           // Device::cpu; Device::cuda takes device pointers
 
   // The same sequence in chunks of 300 steps: the stream carries the state between calls.
-  ssm::SelectiveScanStream<float> stream(batch, dim, dstate, /*complex_A=*/false);
+  ssm::SelectiveScanStream<float> stream(batch, dim, dstate, /*complex=*/false);
   std::vector<float> out2(dim * L), chunk_B, chunk_C;
+  const ssm::Strides3 full{dim * L, L, 1};          // views of n steps into the full arrays
   for (int t0 = 0; t0 < L; t0 += 300) {
     const int n = std::min(300, L - t0);
-    ssm::SelectiveScanArgs<float> c = args;
-    c.length = n;
-    c.u_strides = c.delta_strides = c.z_strides = c.out_strides = {dim * L, L, 1};  // views into the
-    c.u = &u[t0]; c.delta = &delta[t0]; c.z = &z[t0]; c.out = &out2[t0];            // full arrays
-    chunk_B.resize(dstate * n); chunk_C.resize(dstate * n);  // variable B, C must be contiguous
+    ssm::SelectiveScanProblem<float> c = p;
+    c.u = {&u[t0], batch, dim, n, full}; c.delta = {&delta[t0], batch, dim, n, full};
+    c.z = {&z[t0], batch, dim, n, full}; c.out = {&out2[t0], batch, dim, n, full};
+    chunk_B.resize(dstate * n); chunk_C.resize(dstate * n);  // input-dependent B, C are contiguous
     for (int s = 0; s < dstate; ++s)
       for (int t = 0; t < n; ++t) {
         chunk_B[s * n + t] = B[s * L + t0 + t];

@@ -99,13 +99,12 @@ int split_segments(const SelectiveScanArgs<float>& a, int S, int at_least) {
   return static_cast<int>(std::clamp<long long>(k, 1, 1024));
 }
 
-/// The automatic choice, from the H100 measurements in docs/cuda.md (blocks an SM in brackets):
-///   * S = 4 in one pass when it gives at least 3 blocks an SM (B=8, D=2048: fast4 0.541 ms,
-///     fast2 0.636 [7.8], split 0.846, fast1 0.839 [15.5]);
-///   * else S = 2 in one pass with at least 1.5 blocks an SM (B=2, D=2048, L=4096: fast2 0.212 ms
-///     [1.9], fast1 0.219 [3.9], fast4 0.261 [1.0], split 0.287);
+/// The automatic choice (the measurements behind each threshold: docs/cuda.md, "Choosing the
+/// variant"):
+///   * S = 4 in one pass when it gives at least 3 blocks an SM;
+///   * else S = 2 in one pass with at least 1.5 blocks an SM;
 ///   * else S = 4 (the largest S that applies) with the time split, when the sequence has enough
-///     chunks (B=1, D=1536, L=65536: split 1.43 ms, fast1 2.32 [1.5], fast2 2.65, fast4 4.06);
+///     chunks;
 ///   * else the smallest S (the most threads) in one pass.
 FastConfig choose_fast(const SelectiveScanArgs<float>& a) {
   int largest = 0, smallest = 0;

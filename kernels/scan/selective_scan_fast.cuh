@@ -43,9 +43,8 @@
 //   * Lane order: a warp holds W = 32 / P channels, and lane g W + w runs state slice g of its
 //     channel w (the P lanes of a channel are W apart). The W lanes that read the same B/C row
 //     are then adjacent, which the shared-memory unit serves in fewer wavefronts than the same
-//     reads spread over the warp (Nsight, f32 B=8 D=2048 N=16 S=4: L1 throughput 81% -> 69%,
-//     0.577 -> 0.552 ms; channel-major lanes read dt/du in fewer wavefronts but B/C, S times
-//     as many, in more).
+//     reads spread over the warp (channel-major lanes read dt/du in fewer wavefronts but B/C,
+//     S times as many, in more; the Nsight figures are in docs/cuda.md).
 //   * Math: exp through ex2.approx.ftz of a pre-scaled A (flushes results below 2^-126 to
 //     zero); softplus(x) = x above 20, a 4-term series of e^x below -3.5, else
 //     log2(1 + e^x) ln 2 (MUFU ex2/lg2, branch-free); silu through __expf and __fdividef

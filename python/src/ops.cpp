@@ -152,18 +152,23 @@ nb::object selective_scan_t(const Call& c, nb::handle delta_o, nb::handle A_o, n
   T* last = nullptr;
   if (ret_last) std::tie(last_obj, last) = c.empty<T>({Sz::value_type(batch), Sz::value_type(dim), Sz::value_type(N)}, cx);
 
-  ssm::SelectiveScanArgs<T> a;
-  a.batch = int(batch), a.dim = int(dim), a.dstate = int(N), a.length = int(L);
+  auto view = [](const T* p, I b, I d, I l, const ssm::Strides3& s) {
+    return ssm::View3<const T>(p, b, d, l, s.b, s.d, s.l);
+  };
+  ssm::SelectiveScanProblem<T> a;
+  a.dstate = int(N);
   a.groups = B.variable ? B.groups : C.groups;
-  a.complex_A = cx;
+  a.complex = cx;
   a.delta_softplus = softplus;
-  a.u = ptr<T>(u), a.delta = ptr<T>(delta), a.A = ptr<T>(A), a.B = ptr<T>(B.a), a.C = ptr<T>(C.a);
-  a.B_variable = B.variable, a.C_variable = C.variable;
-  a.D = ptr<T>(D), a.z = ptr<T>(z), a.delta_bias = ptr<T>(db), a.h0 = ptr<T>(h0);
-  a.out = out, a.last_state = last;
-  a.u_strides = strides3(c, u, "u");
-  a.delta_strides = strides3(c, delta, "delta");
-  if (z) a.z_strides = strides3(c, *z, "z");
+  a.u = view(ptr<T>(u), batch, dim, L, strides3(c, u, "u"));
+  a.delta = view(ptr<T>(delta), batch, dim, L, strides3(c, delta, "delta"));
+  if (z) a.z = view(ptr<T>(z), batch, dim, L, strides3(c, *z, "z"));
+  a.A = ptr<T>(A);
+  a.B = ssm::SelectiveBC<T>(ptr<T>(B.a), !B.variable);
+  a.C = ssm::SelectiveBC<T>(ptr<T>(C.a), !C.variable);
+  a.D = ptr<T>(D), a.delta_bias = ptr<T>(db), a.h0 = ptr<T>(h0);
+  a.out = ssm::View3<T>(out, batch, dim, L);
+  a.last_state = last;
   run_cpu_or_stream<T>(c, stream, [&] { ssm::selective_scan(a, ssm::Device::cpu); },
                        [&](const ssm::CudaStream& s) { ssm::selective_scan(a, s); });
   if (ret_last) return nb::make_tuple(out_obj, last_obj);
@@ -512,10 +517,12 @@ double time_selective_scan_cpp(nb::handle u_o, nb::handle delta_o, nb::handle A_
   for (const Arr* a : {&delta, &A, &B, &C}) c.contiguous(*a, "input");
   const Arr& u = c.ref();
   std::vector<float> out(u.size());
-  ssm::SelectiveScanArgs<float> a;
-  a.batch = int(u.shape(0)), a.dim = int(u.shape(1)), a.length = int(u.shape(2)), a.dstate = int(A.shape(1));
-  a.u = ptr<float>(u), a.delta = ptr<float>(delta), a.A = ptr<float>(A), a.B = ptr<float>(B), a.C = ptr<float>(C);
-  a.out = out.data();
+  ssm::SelectiveScanProblem<float> a;
+  a.dstate = int(A.shape(1));
+  a.u = ssm::View3<const float>(ptr<float>(u), I(u.shape(0)), I(u.shape(1)), I(u.shape(2)));
+  a.delta = ssm::View3<const float>(ptr<float>(delta), I(u.shape(0)), I(u.shape(1)), I(u.shape(2)));
+  a.A = ptr<float>(A), a.B = ptr<float>(B), a.C = ptr<float>(C);
+  a.out = ssm::View3<float>(out.data(), I(u.shape(0)), I(u.shape(1)), I(u.shape(2)));
   nb::gil_scoped_release unlock;
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < iterations; ++i) ssm::selective_scan(a, ssm::Device::cpu);

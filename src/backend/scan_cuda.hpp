@@ -6,7 +6,7 @@
 // returns once the work has finished; those with a CudaStream queue on it (on its device) and
 // return at once. Launch/CUDA errors are raised as ssm::Error.
 #include "ssm/scan/diag_scan.hpp"
-#include "ssm/scan/selective_scan.hpp"
+#include "backend/selective_scan_params.hpp"
 #include "ssm/scan/state_update.hpp"
 
 namespace ssm::detail {

@@ -3,7 +3,7 @@
 // and callers that manage their own synchronization (plain C++; no CUDA headers needed).
 #include <cstdint>
 
-#include "ssm/scan/selective_scan.hpp"
+#include "backend/selective_scan_params.hpp"
 
 namespace ssm::detail {
 

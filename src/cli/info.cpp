@@ -10,7 +10,7 @@
 #include "ssm/io/npy.hpp"
 #include "ssm/io/safetensors.hpp"
 #if SSM_WITH_AUDIO
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 #endif
 
 namespace ssm::cli {

@@ -10,7 +10,7 @@
 #include "commands.hpp"
 #include "ssm/core/error.hpp"
 #if SSM_WITH_AUDIO
-#include "ssm/io/live_audio.hpp"
+#include "ssm/io/audio/live_audio.hpp"
 #endif
 
 namespace ssm::cli {

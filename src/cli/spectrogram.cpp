@@ -17,7 +17,7 @@
 #include "ssm/layers/registry.hpp"
 #include "ssm/layers/vmamba_model.hpp"
 #if SSM_WITH_AUDIO
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 #endif
 
 namespace ssm::cli {

@@ -64,9 +64,7 @@ public:
       fail("mamba model", "mode", "must be scan or stream (Mamba is not LTI: no conv mode), got ", to_string(mode));
     }
   }
-  std::unique_ptr<Streamer<T>> make_streamer() const override {
-    return std::make_unique<MambaStreamer<T>>(m_, m_.config().d_input, m_.config().d_output);
-  }
+  std::unique_ptr<Streamer<T>> make_streamer() const override { return m_.make_streamer(); }
 
 private:
   MambaModel<T> m_;
@@ -110,5 +108,12 @@ ModelFamily detail::mamba_family() {
   };
   return f;
 }
+
+template <class T>
+std::unique_ptr<Streamer<T>> MambaModel<T>::make_streamer() const {
+  return std::make_unique<MambaStreamer<T>>(*this, cfg_.d_input, cfg_.d_output);
+}
+template std::unique_ptr<Streamer<float>> MambaModel<float>::make_streamer() const;
+template std::unique_ptr<Streamer<double>> MambaModel<double>::make_streamer() const;
 
 }  // namespace ssm

@@ -51,9 +51,7 @@ public:
       m_.forward(in, static_cast<int>(s[0]), static_cast<int>(s[1]), out, mode, sample_rate, device);
     }
   }
-  std::unique_ptr<Streamer<T>> make_streamer() const override {
-    return std::make_unique<S4DStreamer<T>>(m_, m_.config().d_input, m_.config().d_output);
-  }
+  std::unique_ptr<Streamer<T>> make_streamer() const override { return m_.make_streamer(); }
 
 private:
   S4DModel<T> m_;
@@ -74,5 +72,12 @@ ModelFamily detail::s4d_family() {
   };
   return f;
 }
+
+template <class T>
+std::unique_ptr<Streamer<T>> S4DModel<T>::make_streamer() const {
+  return std::make_unique<S4DStreamer<T>>(*this, cfg_.d_input, cfg_.d_output);
+}
+template std::unique_ptr<Streamer<float>> S4DModel<float>::make_streamer() const;
+template std::unique_ptr<Streamer<double>> S4DModel<double>::make_streamer() const;
 
 }  // namespace ssm

@@ -292,27 +292,23 @@ void MambaBlock<T>::forward_inner(const T* xz, int batch, int length, T* ys_out,
 
   // selective scan over (batch, d_inner, L) views of the time-major arrays
   T* ys = ys_out;
-  SelectiveScanArgs<T> a;
-  a.batch = batch;
-  a.dim = int(di);
+  SelectiveScanProblem<T> a;
   a.dstate = int(N);
-  a.length = length;
-  a.groups = 1;
   a.delta_softplus = true;
-  a.u_strides = a.delta_strides = a.out_strides = Strides3{L * di, 1, di};
-  a.z_strides = Strides3{L * 2 * di, 1, 2 * di};
+  // (batch, d_inner, L) views of time-major (batch, L, d_inner) buffers; z inside xz's rows
+  auto seq = [&](const T* p, std::ptrdiff_t row) { return View3<const T>(p, batch, di, L, L * row, 1, row); };
   if (device == Device::cpu) {
-    a.u = xc.data();
-    a.delta = delta.data();
+    a.u = seq(xc.data(), di);
+    a.delta = seq(delta.data(), di);
     a.A = A_.data();
     a.B = Bv.data();
     a.C = Cv.data();
     a.D = p_.D.data();
-    a.z = xz + di;
+    a.z = seq(xz + di, 2 * di);
     a.delta_bias = p_.dt_proj_bias.data();
     a.h0 = state ? state->ssm_.data() : nullptr;
     a.last_state = state ? state->ssm_.data() : nullptr;
-    a.out = ys;
+    a.out = View3<T>(ys, batch, di, L, L * di, 1, di);
     selective_scan(a, Device::cpu);
   } else {
     const auto& w = gpu_weights();  // resident A, D, dt bias
@@ -320,17 +316,17 @@ void MambaBlock<T>::forward_inner(const T* xz, int batch, int length, T* ys_out,
     dz.upload(xz, std::size_t(M * 2 * di));
     DeviceBuffer<T> dstate;
     if (state) dstate = DeviceBuffer<T>(state->ssm_);
-    a.u = du.data();
-    a.delta = dd.data();
+    a.u = seq(du.data(), di);
+    a.delta = seq(dd.data(), di);
     a.A = w[0].data();
     a.B = dB.data();
     a.C = dC.data();
     a.D = w[1].data();
-    a.z = dz.data() + di;
+    a.z = seq(dz.data() + di, 2 * di);
     a.delta_bias = w[2].data();
     a.h0 = state ? dstate.data() : nullptr;
     a.last_state = state ? dstate.data() : nullptr;
-    a.out = dout.data();
+    a.out = View3<T>(dout.data(), batch, di, L, L * di, 1, di);
     selective_scan(a, device);
     dout.download(ys, std::size_t(M * di));
     if (state) dstate.download(state->ssm_.data(), state->ssm_.size());

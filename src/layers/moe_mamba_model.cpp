@@ -230,14 +230,14 @@ void MoEMambaModel<T>::prepare(const StreamSpec& spec) {
 }
 
 template <class T>
-void MoEMambaModel<T>::process(const T* in, T* out, int n) noexcept {
+void MoEMambaModel<T>::process_mono(const T* in, T* out, int n) noexcept {
   if (!prepared_ || n < 0) {
     if (n > 0) std::fill(out, out + std::ptrdiff_t(n) * cfg_.d_output, T(0));
     return;
   }
   if (n > max_block_) {  // pieces of max_block: the state carries over, the output is that of one call
     for (int at = 0; at < n; at += max_block_)
-      process(in + std::ptrdiff_t(at) * cfg_.d_input, out + std::ptrdiff_t(at) * cfg_.d_output,
+      process_mono(in + std::ptrdiff_t(at) * cfg_.d_input, out + std::ptrdiff_t(at) * cfg_.d_output,
               std::min(max_block_, n - at));
     return;
   }

@@ -120,6 +120,8 @@ template <class T>
 void S4DModel<T>::prepare(const StreamSpec& spec) {
   require(!layers_.empty(), "S4DModel::prepare", "this", "must be a constructed model");
   require(spec.max_block >= 1, "S4DModel::prepare", "spec.max_block", "must be >= 1, got ", spec.max_block);
+  require(spec.channels == 1, "S4DModel::prepare", "spec.channels",
+          "must be 1 (one stream; make_streamer() streams any number of channels), got ", spec.channels);
   require(spec.sample_rate > 0 && std::isfinite(spec.sample_rate), "S4DModel::prepare", "spec.sample_rate",
           "must be finite and > 0 Hz, got ", spec.sample_rate);
   prepared_ = false;
@@ -136,14 +138,14 @@ void S4DModel<T>::reset() noexcept {
 }
 
 template <class T>
-void S4DModel<T>::process(const T* in, T* out, int n) noexcept {
+void S4DModel<T>::process_mono(const T* in, T* out, int n) noexcept {
   if (!prepared_ || n < 0) {
     if (n > 0) std::fill(out, out + std::ptrdiff_t(n) * cfg_.d_output, T(0));
     return;
   }
   if (n > max_block_) {  // pieces of max_block: the state carries over, the output is that of one call
     for (int at = 0; at < n; at += max_block_)
-      process(in + std::ptrdiff_t(at) * cfg_.d_input, out + std::ptrdiff_t(at) * cfg_.d_output,
+      process_mono(in + std::ptrdiff_t(at) * cfg_.d_input, out + std::ptrdiff_t(at) * cfg_.d_output,
               std::min(max_block_, n - at));
     return;
   }

@@ -1,6 +1,6 @@
 #pragma once
 // Internal: the Streamer<T> of a model family whose model class streams one stream at a time
-// (prepare(StreamSpec) for one stream, process(in, out, n) on (n, d_input) frames, reset,
+// (prepare(StreamSpec) for one stream, process_mono(in, out, n) on (n, d_input) frames, reset,
 // state_size/save_state/load_state: MambaModel, S4DModel, and new families written the same
 // way). spec.channels streams share ONE copy of the weights: the streamer keeps one model and
 // one state slot per channel, and swaps a channel's state in and out around its block
@@ -36,11 +36,11 @@ protected:
     slots_.assign(C_ > 1 ? C_ * S_ : 0, T(0));
   }
   void do_process(const T* const* in, T* const* out, int n) noexcept override {
-    if (C_ == 1) return m_.process(in[0], out[0], n);
+    if (C_ == 1) return m_.process_mono(in[0], out[0], n);
     for (std::size_t c = 0; c < C_; ++c) {
       T* slot = slots_.data() + c * S_;
       m_.load_state(slot);
-      m_.process(in[c], out[c], n);
+      m_.process_mono(in[c], out[c], n);
       m_.save_state(slot);
     }
   }

@@ -5,7 +5,9 @@
 #include <random>
 
 #include "layers/nn_ops.hpp"
+#include "layers/resident_weights.hpp"
 #include "layers/sequence_stack.hpp"
+#include "core/dispatch.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
@@ -114,7 +116,8 @@ SS2DBlockParams<T> random_ss2d_block(const SS2DBlockConfig& c, std::uint64_t see
 
 
 template <class T>
-SS2DBlock<T>::SS2DBlock(const SS2DBlockConfig& c, SS2DBlockParams<T> p) : cfg_(c), p_(std::move(p)) {
+SS2DBlock<T>::SS2DBlock(const SS2DBlockConfig& c, SS2DBlockParams<T> p)
+    : cfg_(c), p_(std::move(p)), gpu_(std::make_shared<detail::ResidentWeights<T>>()) {
   c.validate("SS2DBlock");
   const std::size_t dm = c.d_model, di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
   check_param(p_.in_proj_weight, 2 * di * dm, "SS2DBlock", "in_proj.weight");
@@ -138,6 +141,13 @@ SS2DBlock<T>::SS2DBlock(const SS2DBlockConfig& c, SS2DBlockParams<T> p) : cfg_(c
   conv_t_.resize(K * K * di);
   for (std::size_t d = 0; d < di; ++d)
     for (std::size_t k = 0; k < K * K; ++k) conv_t_[k * di + d] = p_.conv2d_weight[d * K * K + k];
+}
+
+template <class T>
+const std::vector<DeviceBuffer<T>>& SS2DBlock<T>::resident_weights() const {
+  require(gpu_ != nullptr, "SS2DBlock", "this", "must be a constructed block");
+  detail::require_cuda("SS2DBlock", "device");
+  return gpu_->get([&] { return std::vector<std::vector<T>>{A_, p_.Ds, p_.dt_projs_bias}; });
 }
 
 template <class T>
@@ -217,14 +227,15 @@ void SS2DBlock<T>::forward(const T* x, int batch, int H, int W, T* y, Device dev
     a.out = ys.data();
     run(a);
   } else {
-    DeviceBuffer<T> du(xc), dd(delta), dA(A_), dx(xdbl), dD(p_.Ds), dbias(p_.dt_projs_bias), dout(ys.size());
+    const auto& gw = resident_weights();  // resident A, Ds, dt_projs_bias
+    DeviceBuffer<T> du(xc), dd(delta), dx(xdbl), dout(ys.size());
     a.u = du.data();
     a.delta = dd.data();
-    a.A = dA.data();
+    a.A = gw[0].data();
     a.B = dx.data() + R;
     a.C = dx.data() + R + N;
-    a.D = dD.data();
-    a.delta_bias = dbias.data();
+    a.D = gw[1].data();
+    a.delta_bias = gw[2].data();
     a.out = dout.data();
     run(a);
     dout.download(ys.data(), ys.size());
@@ -241,6 +252,16 @@ void SS2DBlock<T>::forward(const T* x, int batch, int H, int W, T* y, Device dev
   }
   linear_gemm(ys.data(), M, di, p_.out_proj_weight.data(),
               p_.out_proj_bias.empty() ? nullptr : p_.out_proj_bias.data(), dm, y);
+}
+
+template <class T>
+void SS2DBlock<T>::to_device() const {
+  (void)resident_weights();
+}
+
+template <class T>
+int SS2DBlock<T>::resident_devices() const {
+  return gpu_ ? gpu_->uploads() : 0;
 }
 
 template class SS2DBlock<float>;

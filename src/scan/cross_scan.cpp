@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "backend/cross_scan_cuda.hpp"
+#include "backend/selective_scan_params.hpp"
 #include "core/activations.hpp"
 #include "core/isa.hpp"
 #include "core/dispatch.hpp"

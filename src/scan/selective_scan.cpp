@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/scan_cuda.hpp"
+#include "backend/selective_scan_params.hpp"
 #include "core/dispatch.hpp"
 #include "scan/selective_scan_cpu.hpp"
 #include "ssm/core/error.hpp"
@@ -83,38 +84,5 @@ void selective_scan(const SelectiveScanArgs<float>& a, const CudaStream& s) { sc
 void selective_scan(const SelectiveScanArgs<double>& a, const CudaStream& s) { scan_on_stream(a, s); }
 void selective_scan_cpu(const SelectiveScanArgs<float>& a, const ScanCpuOptions& o) { detail::sscan::scan_cpu(a, o); }
 void selective_scan_cpu(const SelectiveScanArgs<double>& a, const ScanCpuOptions& o) { detail::sscan::scan_cpu(a, o); }
-
-// ---- streaming wrapper ----------------------------------------------------------------------
-
-template <class T>
-SelectiveScanStream<T>::SelectiveScanStream(int batch, int dim, int dstate, bool complex_A)
-    : batch_(batch), dim_(dim), dstate_(dstate), complex_(complex_A) {
-  constexpr const char* w = "SelectiveScanStream";
-  require(batch >= 1, w, "batch", "must be >= 1, got ", batch);
-  require(dim >= 1, w, "dim", "must be >= 1, got ", dim);
-  require(dstate >= 1, w, "dstate", "must be >= 1, got ", dstate);
-  state_.assign(static_cast<std::size_t>(batch) * dim * dstate * (complex_A ? 2 : 1), T(0));
-}
-
-template <class T>
-void SelectiveScanStream<T>::reset() noexcept {
-  std::fill(state_.begin(), state_.end(), T(0));
-}
-
-template <class T>
-void SelectiveScanStream<T>::process(const SelectiveScanArgs<T>& chunk, const ScanCpuOptions& opts) {
-  constexpr const char* w = "SelectiveScanStream::process";
-  require(chunk.batch == batch_, w, "chunk.batch", "must equal the stream's batch ", batch_, ", got ", chunk.batch);
-  require(chunk.dim == dim_, w, "chunk.dim", "must equal the stream's dim ", dim_, ", got ", chunk.dim);
-  require(chunk.dstate == dstate_, w, "chunk.dstate", "must equal the stream's dstate ", dstate_, ", got ", chunk.dstate);
-  require(chunk.complex_A == complex_, w, "chunk.complex_A", "must equal the stream's complex_A ", complex_);
-  SelectiveScanArgs<T> a = chunk;
-  a.h0 = state_.data();
-  a.last_state = state_.data();
-  detail::sscan::scan_cpu(a, opts);
-}
-
-template class SelectiveScanStream<float>;
-template class SelectiveScanStream<double>;
 
 }  // namespace ssm

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/selective_scan_params.hpp"
 #include "ssm/scan/selective_scan.hpp"
 
 namespace ssm::detail::sscan {

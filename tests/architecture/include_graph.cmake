@@ -27,6 +27,7 @@ set(rank_cli 6)
 # src/backend/<file> -> stage
 set(backend_scan_cuda.hpp scan)
 set(backend_selective_scan_ext.hpp scan)
+set(backend_selective_scan_params.hpp scan)
 set(backend_bidirectional_scan_cuda.hpp scan)
 set(backend_bimamba_cuda.hpp layers)
 set(backend_fftconv_cuda.hpp conv)

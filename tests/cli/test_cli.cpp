@@ -31,7 +31,7 @@
 #include "ssm/stream/dense_filter.hpp"
 #include "support/testing.hpp"
 #if SSM_WITH_AUDIO
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 #endif
 
 namespace fs = std::filesystem;

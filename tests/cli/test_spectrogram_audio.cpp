@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "ssm/conv/stft.hpp"
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 #include "ssm/io/npy.hpp"
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/vmamba_model.hpp"

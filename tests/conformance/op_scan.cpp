@@ -79,31 +79,28 @@ int dim_of(const std::vector<std::int64_t>& s, std::size_t i, const std::string&
 template <class T>
 Outputs run_selective_scan(const io::SafeTensors& st, const Run& r) {
   Staging<T> s(r.device);
-  SelectiveScanArgs<T> a;
+  SelectiveScanProblem<T> a;
   const auto us = shape(st, "u");
   if (us.size() != 3) throw Error("case tensor 'u' must be (Bt, Dm, L)");
-  a.batch = dim_of(us, 0, "u");
-  a.dim = dim_of(us, 1, "u");
-  a.length = dim_of(us, 2, "u");
-  a.complex_A = is_complex(st, "A", 2);
+  const int batch = dim_of(us, 0, "u"), dim = dim_of(us, 1, "u"), length = dim_of(us, 2, "u");
+  a.complex = is_complex(st, "A", 2);
   a.dstate = dim_of(shape(st, "A"), 1, "A");
-  const std::size_t real_rank_B = shape(st, "B").size() - (a.complex_A ? 1 : 0);
-  const std::size_t real_rank_C = shape(st, "C").size() - (a.complex_A ? 1 : 0);
-  a.B_variable = real_rank_B == 4;
-  a.C_variable = real_rank_C == 4;
-  a.groups = a.B_variable ? dim_of(shape(st, "B"), 1, "B") : a.C_variable ? dim_of(shape(st, "C"), 1, "C") : 1;
+  const std::size_t real_rank_B = shape(st, "B").size() - (a.complex ? 1 : 0);
+  const std::size_t real_rank_C = shape(st, "C").size() - (a.complex ? 1 : 0);
+  const bool B_variable = real_rank_B == 4, C_variable = real_rank_C == 4;
+  a.groups = B_variable ? dim_of(shape(st, "B"), 1, "B") : C_variable ? dim_of(shape(st, "C"), 1, "C") : 1;
   a.delta_softplus = st.meta("delta_softplus", "false") == "true";
-  a.u = s.input(st, "u");
-  a.delta = s.input(st, "delta");
+  a.u = {s.input(st, "u"), batch, dim, length};
+  a.delta = {s.input(st, "delta"), batch, dim, length};
   a.A = s.input(st, "A");
-  a.B = s.input(st, "B");
-  a.C = s.input(st, "C");
+  a.B = {s.input(st, "B"), !B_variable};
+  a.C = {s.input(st, "C"), !C_variable};
   a.D = s.input(st, "D");
-  a.z = s.input(st, "z");
+  if (const T* z = s.input(st, "z")) a.z = {z, batch, dim, length};
   a.delta_bias = s.input(st, "delta_bias");
   a.h0 = s.input(st, "h0");
-  const std::size_t nstate = static_cast<std::size_t>(a.batch) * a.dim * a.dstate * (a.complex_A ? 2 : 1);
-  a.out = s.output(static_cast<std::size_t>(a.batch) * a.dim * a.length);
+  const std::size_t nstate = static_cast<std::size_t>(batch) * dim * a.dstate * (a.complex ? 2 : 1);
+  a.out = {s.output(static_cast<std::size_t>(batch) * dim * length), batch, dim, length};
   a.last_state = s.output(nstate);
   if (r.path == "chunked" && r.device == Device::cpu) {
     // The chunked time-parallel CPU scan with a chunk length that divides nothing in particular.
@@ -113,8 +110,8 @@ Outputs run_selective_scan(const io::SafeTensors& st, const Run& r) {
   }
   s.download();
   Outputs o;
-  o["out"] = to_output(s.host_of(a.out), false);
-  o["last_state"] = to_output(s.host_of(a.last_state), a.complex_A);
+  o["out"] = to_output(s.host_of(a.out.data), false);
+  o["last_state"] = to_output(s.host_of(a.last_state), a.complex);
   return o;
 }
 

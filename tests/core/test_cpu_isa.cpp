@@ -49,9 +49,12 @@ BOOST_AUTO_TEST_CASE(an_unusable_forced_isa_is_an_error_of_every_cpu_op) {
   if (f == nullptr || supported(f)) return;  // only when the driver passes an invalid value
   BOOST_TEST(ssm::cpu_description().find("invalid") != std::string::npos);
   std::vector<float> u(4, 1.0f), dt(4, 0.1f), A(1, -1.0f), B(4, 1.0f), C(4, 1.0f), y(4);
-  ssm::SelectiveScanArgs<float> a;
-  a.batch = 1; a.dim = 1; a.dstate = 1; a.length = 4;
-  a.u = u.data(); a.delta = dt.data(); a.A = A.data(); a.B = B.data(); a.C = C.data(); a.out = y.data();
+  ssm::SelectiveScanProblem<float> a;
+  a.dstate = 1;
+  a.u = ssm::View3<const float>(u.data(), 1, 1, 4);
+  a.delta = ssm::View3<const float>(dt.data(), 1, 1, 4);
+  a.A = A.data(); a.B = B.data(); a.C = C.data();
+  a.out = ssm::View3<float>(y.data(), 1, 1, 4);
   try {
     ssm::selective_scan(a);
     BOOST_FAIL("no error for SSM_CPU_ISA=" << f);

@@ -89,9 +89,10 @@ BOOST_AUTO_TEST_CASE(upload_scan_download_pipeline_on_one_stream) {
   std::vector<float> A(std::size_t(D) * N);
   for (std::size_t i = 0; i < A.size(); ++i) A[i] = -1.f - float(i % N);
   DeviceBuffer<float> dA(A), dB(Bv), dC(Cv), du(BDL), dd(BDL), dout(BDL);
-  SelectiveScanArgs<float> a;
-  a.batch = B; a.dim = D; a.dstate = N; a.length = L; a.groups = 1; a.delta_softplus = true;
-  a.u = du.data(); a.delta = dd.data(); a.A = dA.data(); a.B = dB.data(); a.C = dC.data(); a.out = dout.data();
+  SelectiveScanProblem<float> a;
+  a.dstate = N; a.delta_softplus = true;
+  a.u = {du.data(), B, D, L}; a.delta = {dd.data(), B, D, L}; a.out = {dout.data(), B, D, L};
+  a.A = dA.data(); a.B = dB.data(); a.C = dC.data();
   // Synchronous reference.
   du.upload(u);
   dd.upload(delta);

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "ssm/core/error.hpp"
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm::io;

@@ -44,7 +44,7 @@
 
 #include "ssm/continuous/hippo.hpp"
 #include "ssm/core/error.hpp"
-#include "ssm/io/live_audio.hpp"
+#include "ssm/io/audio/live_audio.hpp"
 #include "ssm/stream/dense_filter.hpp"
 #include "support/rt_guard.hpp"
 #include "support/testing.hpp"

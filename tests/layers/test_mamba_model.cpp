@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "ssm/core/error.hpp"
 #include "ssm/layers/mamba_model.hpp"
@@ -61,7 +63,7 @@ BOOST_AUTO_TEST_CASE(streaming_equals_offline_scan) {
       std::mt19937_64 rng(b);
       for (int t = 0; t < L;) {
         const int n = std::min(L - t, int(rng() % 16) + 1);
-        m.process(u.data() + (std::size_t(b) * L + t) * 2, ys.data() + std::size_t(t) * 3, n);
+        m.process_mono(u.data() + (std::size_t(b) * L + t) * 2, ys.data() + std::size_t(t) * 3, n);
         t += n;
       }
       const std::vector<double> yb(y.begin() + std::ptrdiff_t(b) * L * 3, y.begin() + std::ptrdiff_t(b + 1) * L * 3);
@@ -146,18 +148,48 @@ BOOST_AUTO_TEST_CASE(process_is_real_time_safe) {
   std::vector<float> y(96), y2(96);
   std::vector<float> inplace(u.begin(), u.begin() + 32);
   test::RtGuard g;
-  m.process(u.data(), y.data(), 32);
-  m.process(u.data() + 32, y.data() + 32, 1);
-  m.process(u.data() + 33, y.data() + 33, 31);
+  m.process_mono(u.data(), y.data(), 32);
+  m.process_mono(u.data() + 32, y.data() + 32, 1);
+  m.process_mono(u.data() + 33, y.data() + 33, 31);
   m.reset();
-  m.process(u.data(), y2.data(), 32);
+  m.process_mono(u.data(), y2.data(), 32);
   m.reset();
-  m.process(inplace.data(), inplace.data(), 32);  // in == out allowed
+  m.process_mono(inplace.data(), inplace.data(), 32);  // in == out allowed
   const auto v = g.stop();
   BOOST_TEST(v.clean());
   BOOST_TEST(v.allocations == 0u);
   BOOST_TEST(std::equal(y.begin(), y.begin() + 32, y2.begin()));
   BOOST_TEST(std::equal(y.begin(), y.begin() + 32, inplace.begin()));
+}
+
+BOOST_AUTO_TEST_CASE(streaming_is_the_models_streamer_of_any_channel_count) {
+  // make_streamer(): spec.channels streams sharing one weight copy, each equal to the
+  // one-stream primitive (prepare + process_mono) on its own signal; the primitive refuses
+  // several channels, naming the field.
+  const auto cfg = config(NormKind::rmsnorm);
+  MambaModel<float> m(cfg, random_mamba_model<float>(cfg, 3));
+  const int L = 40, di = cfg.d_input, dout = cfg.d_output;
+  const auto u0 = vec<float>(std::size_t(L * di), 4), u1 = vec<float>(std::size_t(L * di), 5);
+  std::vector<float> r0(std::size_t(L * dout)), r1(r0.size()), y0(r0.size()), y1(r0.size());
+  m.prepare({48000.0, L});
+  m.process_mono(u0.data(), r0.data(), L);
+  m.reset();
+  m.process_mono(u1.data(), r1.data(), L);
+  auto s = m.make_streamer();
+  BOOST_TEST(s->input_width() == di);
+  BOOST_TEST(s->output_width() == dout);
+  s->prepare({48000.0, 16, 1.0, 2});
+  for (int t = 0; t < L; t += 16) {
+    const int n = std::min(16, L - t);
+    const float* in[2] = {u0.data() + t * di, u1.data() + t * di};
+    float* out[2] = {y0.data() + t * dout, y1.data() + t * dout};
+    s->process(in, out, n);
+  }
+  BOOST_TEST((y0 == r0));
+  BOOST_TEST((y1 == r1));
+  BOOST_CHECK_EXCEPTION(m.prepare({48000.0, 16, 1.0, 2}), Error, [](const Error& e) {
+    return std::string(e.what()).find("'spec.channels'") != std::string::npos;
+  });
 }
 
 BOOST_AUTO_TEST_CASE(config_json) {

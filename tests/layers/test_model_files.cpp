@@ -234,7 +234,7 @@ BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
       for (int b = 0; b < batch; ++b) {
         m.reset();
         for (int t = 0; t < L; t += 7)
-          m.process(u.data() + (std::size_t(b) * L + t) * di, got.data() + (std::size_t(b) * L + t) * dout,
+          m.process_mono(u.data() + (std::size_t(b) * L + t) * di, got.data() + (std::size_t(b) * L + t) * dout,
                     std::min(7, L - t));
       }
       BOOST_TEST(err() < 1e-9, p << " step: rel err " << err());

@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(scan_and_stream_agree_over_any_split) {
     int t = 0, s = 0;
     while (t < L) {
       const int n = std::min(splits[s++ % 5], L - t);
-      m.process(u.data() + (std::size_t(b) * L + t) * c.d_input, ys.data() + (std::size_t(b) * L + t) * c.d_output, n);
+      m.process_mono(u.data() + (std::size_t(b) * L + t) * c.d_input, ys.data() + (std::size_t(b) * L + t) * c.d_output, n);
       t += n;
     }
   }
@@ -84,7 +84,7 @@ BOOST_AUTO_TEST_CASE(scan_and_stream_agree_over_any_split) {
   // more than max_block frames in one call: pieces of max_block, the same output
   for (int b = 0; b < B; ++b) {
     m.reset();
-    m.process(u.data() + std::size_t(b) * L * c.d_input, ys.data() + std::size_t(b) * L * c.d_output, L);
+    m.process_mono(u.data() + std::size_t(b) * L * c.d_input, ys.data() + std::size_t(b) * L * c.d_output, L);
   }
   BOOST_TEST(rel(ys, y) < 1e-12);
 }
@@ -252,7 +252,7 @@ BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
     for (int b = 0; b < batch; ++b) {
       m.reset();
       for (int t = 0; t < L; t += 5)
-        m.process(u.data() + (std::size_t(b) * L + t) * di, got.data() + (std::size_t(b) * L + t) * dout,
+        m.process_mono(u.data() + (std::size_t(b) * L + t) * di, got.data() + (std::size_t(b) * L + t) * dout,
                   std::min(5, L - t));
     }
     BOOST_TEST(rel(got, y) < 1e-9, p << " stream: rel err " << rel(got, y));

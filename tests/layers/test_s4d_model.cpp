@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "ssm/core/error.hpp"
 #include "ssm/layers/s4d_model.hpp"
@@ -57,7 +59,7 @@ std::vector<T> stream(S4DModel<T>& m, const std::vector<T>& u, std::size_t L, do
   std::uniform_int_distribution<int> bs(1, max_block);
   for (std::size_t t = 0; t < L;) {
     const int n = int(std::min<std::size_t>(std::size_t(seed ? bs(rng) : max_block), L - t));
-    m.process(u.data() + t * m.config().d_input, y.data() + t * m.config().d_output, n);
+    m.process_mono(u.data() + t * m.config().d_input, y.data() + t * m.config().d_output, n);
     t += std::size_t(n);
   }
   return y;
@@ -158,15 +160,15 @@ BOOST_AUTO_TEST_CASE(process_is_real_time_safe) {
   m.prepare({48000.0, 64});
   const auto u = signal<float>(256, 1, 2);
   std::vector<float> y(256), y2(256);
-  m.process(u.data(), y.data(), 64);
+  m.process_mono(u.data(), y.data(), 64);
   m.reset();
   test::RtGuard g;
-  m.process(u.data(), y.data(), 64);
-  for (int t = 64; t < 128; ++t) m.process(u.data() + t, y.data() + t, 1);
-  m.process(u.data() + 128, y.data() + 128, 64);
+  m.process_mono(u.data(), y.data(), 64);
+  for (int t = 64; t < 128; ++t) m.process_mono(u.data() + t, y.data() + t, 1);
+  m.process_mono(u.data() + 128, y.data() + 128, 64);
   m.reset();
-  m.process(u.data(), y2.data(), 64);
-  m.process(u.data(), y2.data() + 64, 65);  // longer than max_block: in pieces, real-time safe too
+  m.process_mono(u.data(), y2.data(), 64);
+  m.process_mono(u.data(), y2.data() + 64, 65);  // longer than max_block: in pieces, real-time safe too
   const auto v = g.stop();
   BOOST_TEST(v.allocations == 0u);
   BOOST_TEST(v.locks == 0u);
@@ -205,13 +207,43 @@ BOOST_AUTO_TEST_CASE(reprepare_at_another_rate_rediscretizes_without_allocation)
     fresh.process(u.data() + t, ref.data() + t, 32);
   }
   BOOST_TEST(std::equal(y.begin(), y.end(), ref.begin()));
-  std::vector<float> y33(33);
-  m.process(u.data(), y33.data(), 33);  // beyond the last prepared max_block (32): zeros
-  BOOST_TEST(std::all_of(y33.begin(), y33.end(), [](float x) { return x == 0.0f; }));
+  std::vector<float> y33(33), r33(33);
+  m.process_mono(u.data(), y33.data(), 33);  // beyond the last prepared max_block (32): pieces of 32 and 1
+  fresh.process_mono(u.data(), r33.data(), 32);
+  fresh.process_mono(u.data() + 32, r33.data() + 32, 1);
+  BOOST_TEST(std::equal(y33.begin(), y33.end(), r33.begin()));
   // and at 96 kHz the stream matches the offline model at 96 kHz
   std::vector<float> off(256);
   m.forward(u.data(), 1, 256, off.data(), Mode::stream, 96000.0);
   BOOST_TEST(rel(ref, off) < 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(streaming_is_the_models_streamer_of_any_channel_count) {
+  // make_streamer(): spec.channels streams sharing one weight copy, each equal to the
+  // one-stream primitive (prepare + process_mono) on its own signal, also at another rate;
+  // the primitive refuses several channels, naming the field.
+  const auto cfg = config(2, 8, 4, true);
+  S4DModel<float> m(cfg, random_s4d_model<float>(cfg, 2));
+  const int L = 50;
+  const auto u0 = signal<float>(L, 1, 3), u1 = signal<float>(L, 1, 4);
+  std::vector<float> r0(L), r1(L), y0(L), y1(L);
+  m.prepare({44100.0, L});
+  m.process_mono(u0.data(), r0.data(), L);
+  m.reset();
+  m.process_mono(u1.data(), r1.data(), L);
+  auto s = m.make_streamer();
+  s->prepare({44100.0, 16, 1.0, 2});
+  for (int t = 0; t < L; t += 16) {
+    const int n = std::min(16, L - t);
+    const float* in[2] = {u0.data() + t, u1.data() + t};
+    float* out[2] = {y0.data() + t, y1.data() + t};
+    s->process(in, out, n);
+  }
+  BOOST_TEST((y0 == r0));
+  BOOST_TEST((y1 == r1));
+  BOOST_CHECK_EXCEPTION(m.prepare({48000.0, 16, 1.0, 2}), Error, [](const Error& e) {
+    return std::string(e.what()).find("'spec.channels'") != std::string::npos;
+  });
 }
 
 BOOST_AUTO_TEST_CASE(invalid_configs_and_params_throw) {

@@ -207,6 +207,10 @@ BOOST_AUTO_TEST_CASE(bad_input_is_named) {
   expect_error([&] { blk.forward(x.data(), 1, 4, 0, y.data()); }, {"'width'"});
   expect_error([&] { blk.forward(x.data(), 0, 4, 4, y.data()); }, {"'batch'"});
   expect_error([&] { blk.forward(x.data(), 1, 2, 2, x.data()); }, {"'y'", "overlap"});
+  // The scan weights become resident on a GPU only on cuda use (tests/layers/test_ss2d_cuda.cpp);
+  // without one, to_device() names the device and nothing is resident.
+  BOOST_TEST(blk.resident_devices() == 0);
+  if (!cuda_available()) expect_error([&] { blk.to_device(); }, {"SS2DBlock", "'device'"});
   // d_inner not matching the weights
   {
     auto t = tensors_of(c, p);

@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -67,6 +68,33 @@ BOOST_AUTO_TEST_CASE(cuda_block_matches_cpu) {
       }
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(plain_cuda_forward_keeps_scan_weights_resident) {
+  // SS2DBlock::forward(..., Device::cuda) uploads A, Ds, dt_projs_bias once per GPU (not per
+  // call), shared by copies of the block; concurrent first calls upload once.
+  const auto cfg = config(8, 16, 4, 3, 1, true);
+  const SS2DBlock<float> blk(cfg, random_ss2d_block<float>(cfg, 3));
+  const SS2DBlock<float> copy = blk;
+  BOOST_TEST(blk.resident_devices() == 0);
+  const int B = 2, H = 5, W = 6;
+  const auto xd = test::randn(std::size_t(B * H * W * cfg.d_model), 4);
+  const std::vector<float> x(xd.begin(), xd.end());
+  std::vector<float> yc(x.size());
+  blk.forward(x.data(), B, H, W, yc.data());
+  std::vector<std::vector<float>> ys(3, std::vector<float>(x.size()));
+  std::vector<std::thread> th;
+  for (int t = 0; t < 3; ++t)
+    th.emplace_back([&, t] { blk.forward(x.data(), B, H, W, ys[std::size_t(t)].data(), Device::cuda); });
+  for (auto& t : th) t.join();
+  BOOST_TEST(blk.resident_devices() == 1);
+  for (int t = 1; t < 3; ++t) BOOST_TEST((ys[std::size_t(t)] == ys[0]));
+  BOOST_TEST(rel_diff(ys[0], yc) <= 2e-4);
+  std::vector<float> y1(x.size());
+  copy.forward(x.data(), B, H, W, y1.data(), Device::cuda, SS2DPath::unfused);
+  copy.to_device();
+  BOOST_TEST(blk.resident_devices() == 1);  // the copy shares the uploaded weights
+  BOOST_TEST(rel_diff(y1, yc) <= 2e-4);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_is_named) {

@@ -32,7 +32,7 @@
 #include <cstdio>
 #include <new>
 
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 #endif
 #include <cmath>
 #if __has_include("ssm/io/npy.hpp")
@@ -117,8 +117,8 @@ void check_finite_stream(Model& m, int d_input, int d_output, bool expect_finite
   m.prepare({48000.0, 4});
   const std::vector<float> u(static_cast<std::size_t>(7 * d_input), 0.5f);
   std::vector<float> y(static_cast<std::size_t>(7 * d_output));
-  m.process(u.data(), y.data(), 4);
-  m.process(u.data() + 4 * d_input, y.data() + 4 * d_output, 3);
+  m.process_mono(u.data(), y.data(), 4);
+  m.process_mono(u.data() + 4 * d_input, y.data() + 4 * d_output, 3);
   if (expect_finite)
     for (float v : y) BOOST_TEST(std::isfinite(v));
 }

@@ -49,16 +49,17 @@ void unfused(const Problem& p, std::vector<T>& out, std::vector<T> last[2]) {
       }
     part[k].assign(nseq, T(0));
     last[k].assign(p.n_state(), T(0));
-    SelectiveScanArgs<T> a;
-    a.batch = p.Bt; a.dim = p.Dm; a.dstate = p.N; a.length = p.L; a.groups = p.G;
+    SelectiveScanProblem<T> a;
+    a.dstate = p.N; a.groups = p.G;
     a.delta_softplus = true;
-    a.u = u.data(); a.delta = de.data(); a.A = d.A[k].data(); a.B = B.data(); a.C = C.data();
+    a.u = {u.data(), p.Bt, p.Dm, p.L}; a.delta = {de.data(), p.Bt, p.Dm, p.L};
+    a.A = d.A[k].data(); a.B = B.data(); a.C = C.data();
     a.D = p.has_D ? d.D[k].data() : nullptr;
-    a.z = p.has_z ? z.data() : nullptr;
+    if (p.has_z) a.z = {z.data(), p.Bt, p.Dm, p.L};
     a.delta_bias = p.has_bias ? d.bias[k].data() : nullptr;
     a.h0 = p.has_h0 ? d.h0[k].data() : nullptr;
     a.last_state = last[k].data();
-    a.out = part[k].data();
+    a.out = {part[k].data(), p.Bt, p.Dm, p.L};
     selective_scan(a, Device::cpu);
   }
   out.assign(nseq, T(0));

@@ -109,11 +109,11 @@ RefResult reference(const Problem& p) {
   return r;
 }
 
-// The problem's arrays in precision T plus args pointing at them.
+// The problem's arrays in precision T plus the scan problem pointing at them.
 template <class T>
 struct Bound {
   std::vector<T> u, delta, A, B, C, D, z, bias, h0, out, last;
-  SelectiveScanArgs<T> args;
+  SelectiveScanProblem<T> args;
   explicit Bound(const Problem& p) {
     auto cv = [](const std::vector<double>& v) { return std::vector<T>(v.begin(), v.end()); };
     u = cv(p.u); delta = cv(p.delta); A = cv(p.A); B = cv(p.B); C = cv(p.C);
@@ -121,15 +121,18 @@ struct Bound {
     out.assign(p.n_seq(), T(-777));
     last.assign(p.n_state(), T(-777));
     auto& a = args;
-    a.batch = p.Bt; a.dim = p.Dm; a.dstate = p.N; a.length = p.L; a.groups = p.G;
-    a.complex_A = p.cplx; a.delta_softplus = p.softplus;
-    a.u = u.data(); a.delta = delta.data(); a.A = A.data(); a.B = B.data(); a.C = C.data();
-    a.B_variable = p.bvar; a.C_variable = p.cvar;
+    a.dstate = p.N; a.groups = p.G;
+    a.complex = p.cplx; a.delta_softplus = p.softplus;
+    a.u = {u.data(), p.Bt, p.Dm, p.L};
+    a.delta = {delta.data(), p.Bt, p.Dm, p.L};
+    a.A = A.data();
+    a.B = {B.data(), !p.bvar};
+    a.C = {C.data(), !p.cvar};
     a.D = p.has_D ? D.data() : nullptr;
-    a.z = p.has_z ? z.data() : nullptr;
+    if (p.has_z) a.z = {z.data(), p.Bt, p.Dm, p.L};
     a.delta_bias = p.has_bias ? bias.data() : nullptr;
     a.h0 = p.has_h0 ? h0.data() : nullptr;
-    a.out = out.data();
+    a.out = {out.data(), p.Bt, p.Dm, p.L};
     a.last_state = last.data();
   }
 };
@@ -296,10 +299,10 @@ BOOST_AUTO_TEST_CASE(split_in_two_with_h0_carried_and_streaming) {
     for (int len : {61, 89}) {
       auto a = parts.args;
       const Strides3 full{static_cast<std::ptrdiff_t>(p.Dm) * p.L, p.L, 1};
-      a.length = len;
-      a.u = parts.u.data() + t0; a.delta = parts.delta.data() + t0; a.z = parts.z.data() + t0;
-      a.out = parts.out.data() + t0;
-      a.u_strides = a.delta_strides = a.z_strides = a.out_strides = full;
+      a.u = {parts.u.data() + t0, p.Bt, p.Dm, len, full};
+      a.delta = {parts.delta.data() + t0, p.Bt, p.Dm, len, full};
+      a.z = {parts.z.data() + t0, p.Bt, p.Dm, len, full};
+      a.out = {parts.out.data() + t0, p.Bt, p.Dm, len, full};
       const auto Bc = cut(parts.B, t0, len), Cc = cut(parts.C, t0, len);
       a.B = Bc.data(); a.C = Cc.data();
       a.h0 = t0 == 0 ? nullptr : mid.data();
@@ -317,10 +320,10 @@ BOOST_AUTO_TEST_CASE(split_in_two_with_h0_carried_and_streaming) {
     for (int len : {1, 5, 64, 80}) {
       auto a = st.args;
       const Strides3 full{static_cast<std::ptrdiff_t>(p.Dm) * p.L, p.L, 1};
-      a.length = len;
-      a.u = st.u.data() + t0; a.delta = st.delta.data() + t0; a.z = st.z.data() + t0;
-      a.out = st.out.data() + t0;
-      a.u_strides = a.delta_strides = a.z_strides = a.out_strides = full;
+      a.u = {st.u.data() + t0, p.Bt, p.Dm, len, full};
+      a.delta = {st.delta.data() + t0, p.Bt, p.Dm, len, full};
+      a.z = {st.z.data() + t0, p.Bt, p.Dm, len, full};
+      a.out = {st.out.data() + t0, p.Bt, p.Dm, len, full};
       const auto Bc = cut(st.B, t0, len), Cc = cut(st.C, t0, len);
       a.B = Bc.data(); a.C = Cc.data();
       stream.process(a, ScanCpuOptions{2, 0});
@@ -356,10 +359,11 @@ BOOST_AUTO_TEST_CASE(strided_inputs_equal_contiguous) {
         zt[(static_cast<std::size_t>(b) * p.L + t) * p.Dm + d] = bd.z[i];
       }
   auto a = bd.args;
-  a.u = ut.data(); a.u_strides = {static_cast<std::ptrdiff_t>(p.L) * p.Dm, 1, p.Dm};
-  a.z = zt.data(); a.z_strides = {static_cast<std::ptrdiff_t>(p.L) * p.Dm, 1, p.Dm};
-  a.delta_strides = {0, p.L, 1};
-  a.out = ot.data(); a.out_strides = {p.Dm, 1, static_cast<std::ptrdiff_t>(p.Bt) * p.Dm};
+  const std::ptrdiff_t LD = std::ptrdiff_t(p.L) * p.Dm;
+  a.u = {ut.data(), p.Bt, p.Dm, p.L, LD, 1, p.Dm};
+  a.z = {zt.data(), p.Bt, p.Dm, p.L, LD, 1, p.Dm};
+  a.delta = {a.delta.data, p.Bt, p.Dm, p.L, 0, p.L, 1};
+  a.out = {ot.data(), p.Bt, p.Dm, p.L, p.Dm, 1, std::ptrdiff_t(p.Bt) * p.Dm};
   selective_scan_cpu(a, {});
   std::vector<float> back(q.n_seq());
   for (int b = 0; b < p.Bt; ++b)
@@ -416,21 +420,23 @@ BOOST_AUTO_TEST_CASE(bad_arguments_raise_ssm_error) {
       return ok;
     });
   };
-  using A = SelectiveScanArgs<float>;
-  expect_error([](A& a) { a.batch = 0; }, "'batch'");
-  expect_error([](A& a) { a.dim = -1; }, "'dim'");
+  using A = SelectiveScanProblem<float>;
+  expect_error([](A& a) { a.u.batch = a.delta.batch = a.out.batch = 0; }, "'u'");
+  expect_error([](A& a) { a.u.length = 0; }, "'u'");
   expect_error([](A& a) { a.dstate = 0; }, "'dstate'");
-  expect_error([](A& a) { a.length = 0; }, "'length'");
+  expect_error([](A& a) { a.delta.length -= 1; }, "'delta'");
+  expect_error([](A& a) { a.out.channels += 1; }, "'out'");
+  expect_error([](A& a) { a.z = {a.delta.data, a.u.batch, a.u.channels, a.u.length - 1}; }, "'z'");
   expect_error([](A& a) { a.groups = 4; }, "'groups'");  // 6 % 4 != 0
   expect_error([](A& a) { a.groups = 0; }, "'groups'");
-  expect_error([](A& a) { a.u = nullptr; }, "'u'");
-  expect_error([](A& a) { a.delta = nullptr; }, "'delta'");
+  expect_error([](A& a) { a.u.data = nullptr; }, "'u'");
+  expect_error([](A& a) { a.delta.data = nullptr; }, "'delta'");
   expect_error([](A& a) { a.A = nullptr; }, "'A'");
   expect_error([](A& a) { a.B = nullptr; }, "'B'");
-  expect_error([](A& a) { a.C = nullptr; }, "'C'");
-  expect_error([](A& a) { a.out = nullptr; }, "'out'");
-  expect_error([](A& a) { a.u_strides = {-1, 100, 1}; }, "'u'");
-  expect_error([](A& a) { a.out_strides = {800, 0, 1}; }, "'out'");
+  expect_error([](A& a) { a.C = {nullptr, SelectiveBC<float>::fixed}; }, "'C'");
+  expect_error([](A& a) { a.out.data = nullptr; }, "'out'");
+  expect_error([](A& a) { a.u.stride_b = -1; }, "'u'");
+  expect_error([](A& a) { a.out.stride_c = 0; }, "'out'");
 #ifndef SSM_WITH_CUDA
   BOOST_CHECK_EXCEPTION(selective_scan(bd.args, Device::cuda), ssm::Error, [](const ssm::Error& e) {
     return std::string(e.what()).find("built without CUDA") != std::string::npos;

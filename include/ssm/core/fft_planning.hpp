@@ -8,8 +8,8 @@ namespace ssm {
 /// How FFTW plans are chosen for transforms planned from now on (process-wide):
 ///   estimate (default): heuristic, instant and deterministic;
 ///   measure: FFTW times candidate algorithms (FFTW_MEASURE) for at most `time_limit_s` seconds
-///   per plan; typically 1.3-1.6x faster transforms for large n, at a planning cost of seconds
-///   on first use of each size. Plans already made keep their effort; estimate and measure
+///   per plan; faster transforms for large n (figures: docs/convolution.md), at a planning cost
+///   of seconds on first use of each size. Plans already made keep their effort; estimate and measure
 ///   plans are cached separately. Results may differ in the last bits between the two.
 enum class FftPlanning { estimate, measure };
 void set_fft_planning(FftPlanning effort, double time_limit_s = 10.0);

@@ -37,11 +37,16 @@
 //
 // Modes:
 //   forward()                   offline scan over whole sequences (selective scan on `device`)
-//   prepare/process/reset       streaming, one stream, mamba_ssm step() per frame; process()
-//                               and reset() are real-time safe (no allocation, lock, throw,
-//                               I/O), any block size n (including 1; longer than max_block in pieces).
-// Invariant: process() over any split of a signal equals forward() over the whole signal.
+//   make_streamer()             streaming: a Streamer<T> (stream/streamer.hpp) of any number of
+//                               channels (spec.channels streams sharing one weight copy),
+//                               mamba_ssm step() per frame; real-time safe process/reset/state,
+//                               any block size n (including 1; longer than max_block in pieces).
+//                               Hosts use this.
+//   prepare/process_mono/...    the one-stream primitive behind it (spec.channels must be 1;
+//                               process_mono is Streamer::process_mono's layout).
+// Invariant: streaming over any split of a signal equals forward() over the whole signal.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -125,11 +130,21 @@ public:
   /// Offline: u (batch, length, d_input) -> y (batch, length, d_output), from zero states.
   void forward(const T* u, int batch, int length, T* y, Device device = Device::cpu) const;
 
-  /// Allocates the step states and scratch for one stream (spec.max_block >= 1). Resets.
+  /// Streaming: a Streamer<T> over frames of d_input -> d_output values, spec.channels streams
+  /// sharing one copy of the weights (the streamer holds a copy of this model), latency 0.
+  std::unique_ptr<Streamer<T>> make_streamer() const;
+
+  /// The one-stream primitive behind make_streamer(): allocates the step states and scratch for
+  /// one stream (spec.max_block >= 1, spec.channels == 1: several streams are make_streamer()'s
+  /// job; throws ssm::Error naming 'spec.channels'). Resets.
   void prepare(const StreamSpec& spec);
-  /// n frames: in (n, d_input) -> out (n, d_output); any n (more than max_block in pieces of
-  /// max_block, the same output). Before prepare() it writes zeros. Real-time safe. in and out may alias when d_input == d_output.
-  void process(const T* in, T* out, int n) noexcept;
+  /// n frames of the one stream: in (n, d_input) -> out (n, d_output); any n (more than
+  /// max_block in pieces of max_block, the same output). Before prepare() it writes zeros.
+  /// Real-time safe. in and out may alias when d_input == d_output.
+  void process_mono(const T* in, T* out, int n) noexcept;
+  /// The former name of process_mono.
+  [[deprecated("process() means planar multi-channel in Streamer<T>: use make_streamer() or process_mono()")]]
+  void process(const T* in, T* out, int n) noexcept { process_mono(in, out, n); }
   void reset() noexcept;
   bool prepared() const noexcept { return prepared_; }
   /// The streaming state (every layer's recurrent state) as a flat array: state_size() values

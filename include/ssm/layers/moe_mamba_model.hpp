@@ -106,8 +106,13 @@ public:
   /// One internal stream: prepare allocates it (spec.max_block >= 1) and resets.
   void prepare(const StreamSpec& spec);
   /// n frames through the internal stream (more than max_block in pieces of max_block, the
-  /// same output); zeros before prepare(). Real-time safe.
-  void process(const T* in, T* out, int n) noexcept;
+  /// same output); zeros before prepare(). Real-time safe. (Streamer<T>'s process_mono layout;
+  /// hosts use the model's streamer of any channel count, MoEMambaStreamer, or
+  /// process(in, out, n, state).)
+  void process_mono(const T* in, T* out, int n) noexcept;
+  /// The former name of process_mono.
+  [[deprecated("process() means planar multi-channel in Streamer<T>: use process_mono() or a stream state")]]
+  void process(const T* in, T* out, int n) noexcept { process_mono(in, out, n); }
   void reset() noexcept { own_.reset(); }
   bool prepared() const noexcept { return prepared_; }
   std::size_t state_size() const noexcept { return prepared_ ? own_.size() : 0; }

@@ -14,11 +14,13 @@
 //
 // Three modes compute the same function (up to rounding):
 //   stream  the recurrence h_t = Ad h_{t-1} + Bd z_t, y_t = 2 Re(C h_t) + D z_t per layer
-//           (prepare/process/reset: real-time safe, any block size: longer blocks than max_block
-//           run in pieces of max_block; or offline). process() runs the block layer after layer
-//           (each layer sees the block's frames at once). Re-preparing at another sample rate
-//           (44.1 -> 96 kHz) with a max_block no larger than before re-discretizes in place: no
-//           allocation.
+//           (make_streamer(): a Streamer<T> of any number of channels sharing one weight
+//           copy, real-time safe, any block size: longer blocks than max_block run in pieces
+//           of max_block; or offline. prepare / process_mono / reset / state are its
+//           one-stream primitive, spec.channels == 1). process_mono() runs the block layer
+//           after layer (each layer sees the block's frames at once). Re-preparing at another
+//           sample rate (44.1 -> 96 kHz) with a max_block no larger than before re-discretizes
+//           in place: no allocation.
 //   conv    kernel of the whole length (diag_kernel) + FFT convolution (fftconv), offline
 //   scan    the diagonal LTI scan (diag_scan), offline, CPU or CUDA
 // On the GPU (Device::cuda) each layer's A, B, C and D are uploaded once per GPU on the first
@@ -106,13 +108,24 @@ public:
   void forward(const T* u, int batch, int length, T* y, Mode mode, double sample_rate = 0,
                Device device = Device::cpu) const;
 
-  /// Discretizes every layer at spec.sample_rate and allocates for blocks up to
-  /// spec.max_block (one stream). Resets. Once prepared for a max_block, preparing again with
-  /// any rate and a max_block no larger allocates nothing (the layers re-discretize in place).
+  /// Streaming: a Streamer<T> over frames of d_input -> d_output values, spec.channels streams
+  /// sharing one copy of the weights (the streamer holds a copy of this model), latency 0;
+  /// prepare() discretizes at the spec's sample rate.
+  std::unique_ptr<Streamer<T>> make_streamer() const;
+
+  /// The one-stream primitive behind make_streamer(): discretizes every layer at
+  /// spec.sample_rate and allocates for blocks up to spec.max_block (spec.channels == 1:
+  /// several streams are make_streamer()'s job; throws ssm::Error naming 'spec.channels').
+  /// Resets. Once prepared for a max_block, preparing again with any rate and a max_block no
+  /// larger allocates nothing (the layers re-discretize in place).
   void prepare(const StreamSpec& spec);
-  /// n frames: in (n, d_input) -> out (n, d_output). Real-time safe; any n (more than max_block
-  /// frames go through in pieces of max_block: the same output; before prepare() it writes zeros). in and out may alias when d_input == d_output.
-  void process(const T* in, T* out, int n) noexcept;
+  /// n frames of the one stream: in (n, d_input) -> out (n, d_output). Real-time safe; any n
+  /// (more than max_block frames go through in pieces of max_block: the same output; before
+  /// prepare() it writes zeros). in and out may alias when d_input == d_output.
+  void process_mono(const T* in, T* out, int n) noexcept;
+  /// The former name of process_mono.
+  [[deprecated("process() means planar multi-channel in Streamer<T>: use make_streamer() or process_mono()")]]
+  void process(const T* in, T* out, int n) noexcept { process_mono(in, out, n); }
   void reset() noexcept;
   bool prepared() const noexcept { return prepared_; }
   /// The streaming state (every layer's recurrent state) as a flat array: state_size() values

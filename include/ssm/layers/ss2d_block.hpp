@@ -26,15 +26,24 @@
 //
 // Offline only (a 2D scan is not causal): forward() over whole images. Device::cpu runs
 // everything on the CPU (Eigen GEMM, OpenMP team); Device::cuda runs the cross-scan on the GPU
-// (inputs uploaded per call) and the rest on the CPU. Precision: T = float or double.
+// and the rest on the CPU: the scan's weights (A, Ds, dt_projs_bias) are uploaded to a GPU once,
+// on its first use or by to_device(), and stay resident (shared by copies of the block, as for
+// MambaBlock); the activations go up and down per call. SS2DBlockCuda
+// (ss2d_block_cuda.hpp) runs the whole block on the GPU. Precision: T = float or double.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ssm/core/device.hpp"
+#include "ssm/core/device_buffer.hpp"
 #include "ssm/io/safetensors.hpp"
 
 namespace ssm {
+namespace detail {
+template <class T>
+class ResidentWeights;
+}  // namespace detail
 
 class TensorReader;
 
@@ -107,11 +116,23 @@ public:
   void forward(const T* x, int batch, int height, int width, T* y, Device device = Device::cpu,
                SS2DPath path = SS2DPath::fused) const;
 
+  /// Uploads A, Ds and dt_projs_bias to the current GPU now (else the first Device::cuda
+  /// forward does); idempotent per GPU, thread-safe with concurrent forward calls. Throws
+  /// ssm::Error without CUDA or a GPU.
+  void to_device() const;
+  /// How many GPUs hold this block's resident weights (0 before any cuda use; stays 1 over any
+  /// number of calls on one GPU).
+  int resident_devices() const;
+
 private:
   SS2DBlockConfig cfg_{};
   SS2DBlockParams<T> p_{};
   std::vector<T> A_;       // (4 d_inner, N) = -exp(A_logs)
   std::vector<T> conv_t_;  // (k k, d_inner): conv2d weight transposed for channels-last
+  // A, Ds, dt_projs_bias on the GPU, per device, uploaded on first cuda use
+  // (src/layers/resident_weights.hpp)
+  std::shared_ptr<detail::ResidentWeights<T>> gpu_;
+  const std::vector<DeviceBuffer<T>>& resident_weights() const;
 };
 
 extern template class SS2DBlock<float>;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "ssm/core/error.hpp"
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 #include "ssm/layers/bst_model.hpp"
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/s4d_model.hpp"

@@ -408,7 +408,7 @@ BOOST_AUTO_TEST_CASE(failed_load_reports_and_keeps_the_running_model) {
     BOOST_TEST_REQUIRE(!h.statuses.empty());
     BOOST_TEST(h.statuses.back().rfind("error: ", 0) == 0, h.statuses.back());
   }
-  BOOST_TEST(h.statuses.back().find("channel(s) per frame") != std::string::npos, h.statuses.back());
+  BOOST_TEST(h.statuses.back().find("channel(s)") != std::string::npos, h.statuses.back());
   h.desc->activate(h.instance);
   const auto after = render(h, x, 64);
   BOOST_TEST(test::max_abs_diff(before[0], after[0]) == 0.0);  // still the HiPPO filter

@@ -1,4 +1,4 @@
-#include "ssm/io/audio_file.hpp"
+#include "ssm/io/audio/audio_file.hpp"
 
 #include <sndfile.h>
 

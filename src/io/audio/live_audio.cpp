@@ -1,4 +1,4 @@
-#include "ssm/io/live_audio.hpp"
+#include "ssm/io/audio/live_audio.hpp"
 
 #include <fcntl.h>
 #include <portaudio.h>
