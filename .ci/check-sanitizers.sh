@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI check: the CPU library and its tests built with AddressSanitizer + UndefinedBehaviorSanitizer
-# (GCC; the runtimes come with g++), then `ctest -L cpu`. Any sanitizer report aborts the test
+# (GCC; the runtimes come with g++), then `ctest -L cpu` (no Python module or LV2 plugin: their
+# tests carry the python and audio labels and run in the main build). Any sanitizer report aborts the test
 # that triggered it, so the job fails. Installs nothing beyond .ci/deps.sh. See docs/reliability.md.
 #
 #   bash .ci/check-sanitizers.sh            # build dir: build-asan (SSM_ASAN_BUILD overrides)
@@ -19,6 +20,7 @@ cmake -S . -B "$BUILD" "${compilers[@]}" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
   -DSSM_SANITIZE=address,undefined \
   -DSSM_WITH_CUDA=OFF -DSSM_WITH_AUDIO=OFF -DSSM_BUILD_BENCH=OFF -DSSM_BUILD_EXAMPLES=OFF \
+  -DSSM_BUILD_PYTHON=OFF -DSSM_WITH_LV2=OFF \
   -DSSM_NATIVE=OFF
 cmake --build "$BUILD" -j"$JOBS"
 
