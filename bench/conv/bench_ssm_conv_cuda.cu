@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backend/fill.hpp"
+#include "common/compare.hpp"
 #include "common/cuda_timing.hpp"
 #include "common/gpu_peaks.cuh"
 #include "ssm/continuous/diagonal.hpp"
@@ -30,15 +31,7 @@
 namespace {
 
 using ssm::bench::check;
-
-double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0, s = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    m = std::max(m, double(std::abs(a[i] - b[i])));
-    s = std::max(s, double(std::abs(b[i])));
-  }
-  return m / std::max(s, 1e-30);
-}
+using ssm::bench::max_rel_diff;
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend/scan_cuda.hpp"
+#include "common/compare.hpp"
 #include "common/cuda_timing.hpp"
 #include "common/gpu_peaks.cuh"
 #include "backend/fill.hpp"
@@ -25,6 +26,7 @@
 namespace {
 
 using ssm::bench::check;
+using ssm::bench::max_rel_diff;
 
 struct Problem {
   const char* name;
@@ -32,15 +34,6 @@ struct Problem {
   long long L;
   bool channel_last;  // (B, L, H) as the models store activations; else (B, H, L)
 };
-
-double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0, s = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    m = std::max(m, double(std::abs(a[i] - b[i])));
-    s = std::max(s, double(std::abs(b[i])));
-  }
-  return m / std::max(s, 1e-30);
-}
 
 }  // namespace
 

@@ -65,6 +65,7 @@
 #include "ssm/continuous/s4d_init.hpp"
 #include "ssm/conv/diag_kernel.hpp"
 #include "common/baselines.hpp"
+#include "common/compare.hpp"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
@@ -187,14 +188,7 @@ struct Table {
   }
 };
 
-double max_rel_diff(const std::vector<float>& a, const std::vector<float>& ref) {
-  double err = 0, mag = 0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    err = std::max(err, static_cast<double>(std::abs(a[i] - ref[i])));
-    mag = std::max(mag, static_cast<double>(std::abs(ref[i])));
-  }
-  return mag > 0 ? err / mag : err;
-}
+using ssm::bench::max_rel_diff;
 
 // ---- machine --------------------------------------------------------------------------------
 
