@@ -112,6 +112,8 @@ def test_two_workers_match_the_cli_bit_for_bit(cluster, model_file, inputs, cli_
     assert again["processed"] == [] and len(again["skipped"]) == N_FILES
     for n in ("f00.npy", "f07.wav.npy", "f13.npy"):
         os.unlink(out / n)
+    # a writer killed between write and rename (an earlier run) left a temporary: removed at the start
+    (out / ".f00.npy.k2j4x9.ssmkit.tmp").write_bytes(b"half a file")
     third = sray.run(model_file, inputs, out, workers=2, rate=RATE)
     assert sorted(os.path.basename(p) for p in third["processed"]) == ["f00.npy", "f07.wav", "f13.npy"]
     assert_same_outputs(out, cli_outputs)
@@ -170,3 +172,14 @@ def test_a_killed_actor_loses_and_duplicates_nothing(cluster, model_file, inputs
     assert res["failed"] == {}
     assert sorted(res["processed"]) == sorted(str(inputs / n) for n in os.listdir(inputs))
     assert_same_outputs(out, cli_outputs)
+
+
+def test_only_leftovers_of_its_own_outputs_are_removed(tmp_path):
+    names = [".a.npy.x1.ssmkit.tmp", ".a.npy.x2.ssmkit.tmp", ".b.wav.npy.x3.ssmkit.tmp",  # ours
+             ".c.npy.x4.ssmkit.tmp",  # an output not in this run
+             ".a.npy.x5.tmp", "a.npy", "notes.ssmkit.tmp"]  # not temporaries of ours
+    for n in names:
+        (tmp_path / n).write_bytes(b"x")
+    removed = sray.remove_leftover_temporaries(str(tmp_path), [str(tmp_path / "a.npy"), str(tmp_path / "b.wav.npy")])
+    assert removed == sorted(names[:3])
+    assert sorted(os.listdir(tmp_path)) == sorted(names[3:])

@@ -12,7 +12,10 @@ files give ``(channels, frames)``; every channel is one stream of the model (d_i
 as ``ssmkit run``), in float32, so the outputs are those of ``ssmkit run IN -o OUT.npy`` bit for bit.
 
 - Resumable: an input whose output exists is skipped (outputs appear only complete).
-- Atomic: each output is written to a temporary file in OUTPUT_DIR, fsynced, then renamed.
+- Atomic: each output is written to a temporary file in OUTPUT_DIR (``.NAME.XXXX.ssmkit.tmp``),
+  fsynced, then renamed. A writer killed between the two (an actor killed by Ray, a lost node)
+  leaves its temporary behind; the run removes such leftovers of its own outputs when it starts
+  and once every file is done, so one run at a time per OUTPUT_DIR.
 - Bad inputs (unreadable, wrong shape) are reported by name at the end and do not stop the others;
   the exit status is 1 when any input failed.
 - Fault tolerant: an actor that dies is restarted by Ray and its file retried; since writes are
@@ -37,6 +40,30 @@ SUFFIXES = (".npy", ".wav", ".flac")
 
 def output_name(name):
     return name if name.endswith(".npy") else name + ".npy"
+
+
+TMP_SUFFIX = ".ssmkit.tmp"
+
+
+def temporary_prefix(output_path):
+    return "." + os.path.basename(output_path) + "."
+
+
+def remove_leftover_temporaries(output_dir, outputs):
+    """Removes the temporaries (``.NAME.XXXX.ssmkit.tmp``) that killed writers of `outputs` left in
+    OUTPUT_DIR; returns their names. Other files are never touched."""
+    prefixes = tuple(temporary_prefix(o) for o in outputs)
+    removed = []
+    if not prefixes:
+        return removed
+    for name in os.listdir(output_dir):
+        if name.endswith(TMP_SUFFIX) and name.startswith(prefixes):
+            try:
+                os.unlink(os.path.join(output_dir, name))
+                removed.append(name)
+            except FileNotFoundError:
+                pass
+    return sorted(removed)
 
 
 def list_jobs(input_dir, output_dir):
@@ -103,7 +130,7 @@ def run_model(model, x, rate, block=512, mode="stream", device="cpu"):
 def write_atomic(path, array):
     """Writes `array` as .npy to `path` through a temporary file in the same directory, fsync, rename."""
     d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=TMP_SUFFIX, dir=d)
     try:
         with os.fdopen(fd, "wb") as f:
             np.save(f, array, allow_pickle=False)
@@ -178,6 +205,10 @@ def run(model_path, input_dir, output_dir, *, address=None, workers=2, gpus_per_
     os.makedirs(output_dir, exist_ok=True)
     todo, done = list_jobs(input_dir, output_dir)
     log(f"ssmkit.ray: {len(todo) + len(done)} input(s), {len(done)} already done, {len(todo)} to run")
+    outputs = [d for _, d in todo]
+    stale = remove_leftover_temporaries(output_dir, outputs)
+    if stale:
+        log(f"ssmkit.ray: removed {len(stale)} temporary file(s) left by an earlier, interrupted run")
     result = {"processed": [], "skipped": [d[0] for d in done], "failed": {}, "busy_seconds": 0.0}
     if not todo:
         return result
@@ -199,5 +230,9 @@ def run(model_path, input_dir, output_dir, *, address=None, workers=2, gpus_per_
             result["processed"].append(row["input"])
         else:
             result["failed"][row["input"]] = row["error"]
+    # an actor killed between its write and its rename left a temporary; its file was retried
+    killed = remove_leftover_temporaries(output_dir, outputs)
+    if killed:
+        log(f"ssmkit.ray: removed {len(killed)} temporary file(s) of writers killed mid-file (their files were retried)")
     log(f"ssmkit.ray: {len(result['processed'])} written, {len(result['skipped'])} skipped, {len(result['failed'])} failed")
     return result
