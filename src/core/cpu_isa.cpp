@@ -35,8 +35,7 @@ constexpr Named kNames[] = {
 #if HWY_ARCH_X86
     {"avx512", HWY_AVX3_DL | HWY_AVX3},
     {"avx2", HWY_AVX2},
-    {"sse4", HWY_SSE4},
-    {"ssse3", HWY_SSSE3},
+    {"sse4", HWY_SSE4},  // SSSE3 is not compiled (HWY_DISABLED_TARGETS, CMakeLists.txt)
 #elif HWY_ARCH_ARM_A64
     {"sve2", HWY_SVE2 | HWY_SVE2_128},
     {"sve", HWY_SVE | HWY_SVE_256},

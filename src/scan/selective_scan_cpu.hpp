@@ -3,8 +3,9 @@
 //   selective_scan.cpp          entry points, argument checks, the streaming wrapper
 //   selective_scan_chunked.cpp  orchestration: channel tiles, time chunks, the three phases of
 //                               the chunked parallel scan, the OpenMP team
-//   selective_scan_tasks.cpp    the per-task loops (one task = a batch, a channel tile, a time
-//                               range), compiled per SIMD target (Highway) and dispatched
+//   selective_scan_tasks-inl.hpp  the per-task loops (one task = a batch, a channel tile, a time
+//                               range), compiled per SIMD target (Highway) and dispatched by
+//                               selective_scan_tasks_f32.cpp / _f64.cpp (one TU a precision)
 // Work decomposition (docs/scan.md has the derivation):
 //   A task walks its time range in blocks of kBlock steps. Per block it transposes the group's
 //   variable B and C from (N, L) to (t, N) once (shared by the tile's channels), then for each

@@ -7,7 +7,7 @@
 // the best target the running CPU supports, once per process.
 //
 // The environment variable SSM_CPU_ISA forces a target (for tests and comparisons). Values:
-//   x86-64   scalar (Highway's portable 128-bit emulation), ssse3, sse4, avx2, avx512
+//   x86-64   scalar (Highway's portable 128-bit emulation), sse4, avx2, avx512
 //   aarch64  scalar, neon, sve, sve2
 // An unknown value or one the CPU does not support makes every CPU op throw ssm::Error naming
 // SSM_CPU_ISA and listing the values this machine accepts (checked outside real-time paths:
@@ -18,7 +18,7 @@
 namespace ssm {
 
 /// What runs: the ISA name, Highway's target name, what the CPU supports and whether
-/// SSM_CPU_ISA forced it, e.g. "avx2 (Highway AVX2; supported: avx512 avx2 sse4 ssse3 scalar;
+/// SSM_CPU_ISA forced it, e.g. "avx2 (Highway AVX2; supported: avx512 avx2 sse4 scalar;
 /// SSM_CPU_ISA=avx2)". Not for real-time paths.
 std::string cpu_description();
 

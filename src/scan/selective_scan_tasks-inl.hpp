@@ -1,14 +1,19 @@
-// The selective scan's per-task loops (selective_scan_cpu.hpp), compiled once per Highway
-// target and called through the process's dispatch choice (core/simd.hpp).
+// The selective scan's per-task loops (selective_scan_cpu.hpp): included once per Highway
+// target by selective_scan_tasks_f32.cpp and _f64.cpp (one translation unit a precision, so the
+// two compile in parallel), called through the process's dispatch choice (core/simd.hpp).
 //   real A     h[n] = exp(dt_t A[n]) h[n] + (dt_t u_t) B_t[n],  y_t = sum_n C_t[n] h[n]
 //              kLanes channels in lanes (vectors of up to kLanes lanes walk the group);
 //   complex A  h = exp(dt A) h + (dt u) B,  y = 2 Re(sum_n C h), split re/im (X[0..N) real,
 //              X[N..2N) imaginary), the N states of one channel in lanes.
 // Vector exp/log1p/sin/cos are Highway's (core/simd_math-inl.hpp gives the error bounds), in
 // the precision of T: float32 accumulates in float32, float64 in float64.
-#undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "scan/selective_scan_tasks.cpp"
-#include <hwy/foreach_target.h>  // IWYU pragma: keep
+// Per-target include guard (Highway's -inl.h idiom): this header is re-included for every target.
+#if defined(SSM_SCAN_SELECTIVE_SCAN_TASKS_INL_HPP_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SSM_SCAN_SELECTIVE_SCAN_TASKS_INL_HPP_
+#undef SSM_SCAN_SELECTIVE_SCAN_TASKS_INL_HPP_
+#else
+#define SSM_SCAN_SELECTIVE_SCAN_TASKS_INL_HPP_
+#endif
 
 #include <hwy/cache_control.h>
 #include <hwy/highway.h>
@@ -406,22 +411,7 @@ HWY_INLINE void run_task_any(const Ctx<T>& c, const Task& k, Scratch<T>& s) {
   else run_task_lanes<T, false, false>(c, k, s);
 }
 
-void RunTaskF32(const Ctx<float>& c, const Task& k, Scratch<float>& s) { run_task_any<float>(c, k, s); }
-void RunTaskF64(const Ctx<double>& c, const Task& k, Scratch<double>& s) { run_task_any<double>(c, k, s); }
-
 }  // namespace ssm::detail::sscan::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
-#if HWY_ONCE
-namespace ssm::detail::sscan {
-HWY_EXPORT(RunTaskF32);
-HWY_EXPORT(RunTaskF64);
-
-void run_task(const Ctx<float>& c, const Task& k, Scratch<float>& s) noexcept {
-  HWY_DYNAMIC_DISPATCH(RunTaskF32)(c, k, s);
-}
-void run_task(const Ctx<double>& c, const Task& k, Scratch<double>& s) noexcept {
-  HWY_DYNAMIC_DISPATCH(RunTaskF64)(c, k, s);
-}
-}  // namespace ssm::detail::sscan
-#endif
+#endif  // per-target include guard
