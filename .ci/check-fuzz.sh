@@ -19,6 +19,8 @@ JOBS=${JOBS:-2}
 # clang is named only on the first configure (naming it again would make CMake wipe the cache).
 compilers=()
 [ -f "$BUILD/CMakeCache.txt" ] || compilers=(-DCMAKE_CXX_COMPILER=clang++)
+# Ninja (from .ci/deps.sh) schedules the two cores better than Makefiles; a new tree only.
+[ -f "$BUILD/CMakeCache.txt" ] || ! command -v ninja >/dev/null 2>&1 || compilers+=(-G Ninja)
 cmake -S fuzz -B "$BUILD" "${compilers[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSSM_FUZZ_MODEL="${SSM_FUZZ_MODEL:-ON}" -DSSM_FUZZ_IGNORELIST=
 cmake --build "$BUILD" -j"$JOBS"

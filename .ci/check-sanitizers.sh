@@ -16,6 +16,8 @@ JOBS=${JOBS:-2}
 # are named only on the first configure (naming them again would make CMake wipe the cache).
 compilers=()
 [ -f "$BUILD/CMakeCache.txt" ] || compilers=(-DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++)
+# Ninja (from .ci/deps.sh) schedules the two cores better than Makefiles; a new tree only.
+[ -f "$BUILD/CMakeCache.txt" ] || ! command -v ninja >/dev/null 2>&1 || compilers+=(-G Ninja)
 cmake -S . -B "$BUILD" "${compilers[@]}" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
   -DSSM_SANITIZE=address,undefined \
