@@ -1,5 +1,6 @@
 #include "arrays.hpp"
 
+#include <bit>
 #include <cstring>
 #include <sstream>
 
@@ -164,6 +165,23 @@ bool import_array(nb::handle obj, Arr& out) {
   return true;
 }
 
+// Why `obj` could not be imported: a NumPy array of a dtype no op reads (object, a non-native
+// byte order, ...), or not an array at all.
+std::string not_an_array(nb::handle obj) {
+  if (PyObject_TypeCheck(obj.ptr(), numpy_ndarray_type())) {
+    std::string dt = "?";
+    try {
+      const nb::object dtype = obj.attr("dtype"), order = dtype.attr("byteorder");
+      dt = nb::str(nb::handle(dtype)).c_str();
+      if (std::string(nb::str(nb::handle(order)).c_str()) == (std::endian::native == std::endian::little ? ">" : "<"))
+        dt += " (non-native byte order: .astype(a.dtype.newbyteorder('=')))";
+    } catch (const nb::python_error&) {
+    }
+    return "must be a float32, float64, complex64 or complex128 array in native byte order, got a NumPy array of dtype " + dt;
+  }
+  return std::string("must be an array (NumPy, or a DLPack tensor: torch, CuPy), got ") + nb::type_name(obj.type()).c_str();
+}
+
 nb::handle helpers() {
   static PyObject* m = nb::module_::import_("ssmkit._arrays").release().ptr();  // leaked: see empty()
   return m;
@@ -183,9 +201,7 @@ std::vector<std::pair<std::string, std::uintptr_t>>& last_call_pointers() {
 
 Call::Call(const char* where, nb::handle ref, const char* ref_name)
     : where_(where), ref_name_(ref_name), ref_obj_(ref) {
-  if (!import_array(ref, ref_))
-    type_error(ref_name, std::string("must be an array (NumPy, or a DLPack tensor: torch, CuPy), got ") +
-                             nb::type_name(ref.type()).c_str());
+  if (!import_array(ref, ref_)) type_error(ref_name, not_an_array(ref));
   if (ref_.too_many_dims()) value_error(ref_name, "has more than 8 dimensions");
   fw_ = framework_of(ref);
   log_ = &last_call_pointers();
@@ -204,9 +220,7 @@ Call::Call(const char* where, nb::handle ref, const char* ref_name)
 Arr Call::get(nb::handle obj, const char* name) const {
   Arr a;
   if (obj.is_none()) type_error(name, "is required (got None)");
-  if (!import_array(obj, a))
-    type_error(name, std::string("must be an array (NumPy, or a DLPack tensor: torch, CuPy), got ") +
-                         nb::type_name(obj.type()).c_str());
+  if (!import_array(obj, a)) type_error(name, not_an_array(obj));
   if (a.too_many_dims()) value_error(name, "has more than 8 dimensions");
   const bool same = a.device_type() == ref_.device_type() && (!cuda_ || a.device_id() == device_id_);
   if (!same) value_error(name, "is on " + device_name(a) + " but '" + ref_name_ + "' is on " + device_name(ref_) + " (all arrays of a call must be on one device)");
