@@ -1,11 +1,13 @@
 """Per-call cost of the Python binding, as a ratio to the bare C++ call measured in the same run.
 
     PYTHONPATH=build/python build/python-venv/bin/python bench/python/bench_binding.py [--gpu]
+        [--omp-threads N] [--rounds R] [--number N] [--json FILE]
 
 CPU: a tiny selective scan (batch 1, dim 4, dstate 4, length 16, float32, NumPy arrays) called
 through ssmkit.selective_scan (argument checks, output allocation, GIL release) and through the
 bare C++ entry point on the same arrays (ssmkit._ssmkit._time_selective_scan_cpp); the difference
-is the binding's overhead (goal: <= 5 us).
+is the binding's overhead (goal: <= 5 us). Both are timed in alternating short batches (cpu()):
+on a shared machine long batches are preempted and measure the load, not the binding.
 GPU (--gpu, needs torch with CUDA): ssmkit.selective_scan on torch CUDA tensors against
 mamba_ssm's reference semantics written in torch (selective_scan_ref: a loop over time of
 tensor ops) on the same tensors, both timed with CUDA events in the same run.
