@@ -150,15 +150,15 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Offline-only models (not causal: bidirectional or 2D scans) map whole arrays to arrays:
-// each input .npy is one model input of the shape the model asks for (output_shape says so or
-// names the expectation); the output array has the model's output shape.
 // The first option given that only applies to signals, or nullptr.
 const char* signal_only_option(const RunOptions& o) {
   return o.normalize ? "--normalize" : o.gain_db != 0 ? "--gain" : o.encoding != "auto" ? "--encoding"
          : o.layout != "time-last" ? "--layout" : o.rate_given ? "--rate" : nullptr;
 }
 
+// Offline-only models (not causal: bidirectional or 2D scans) map whole arrays to arrays:
+// each input .npy is one model input of the shape the model asks for (output_shape says so or
+// names the expectation); the output array has the model's output shape.
 RunReport run_tensor_job(const RunOptions& o, const ssm::Model<float>& model, Device device) {
   if (const char* signal_only = signal_only_option(o))
     fail("ssmkit", signal_only, "applies to signals; the ", model.info().arch, " model '", o.source.model_file,
@@ -224,7 +224,6 @@ RunReport run_tensor_job(const RunOptions& o, const ssm::Model<float>& model, De
   rep.written = outputs;
   return rep;
 }
-
 
 // Token models (vocab_size > 0: a language model, e.g. a Hugging Face MambaForCausalLM /
 // MambaModel directory): each input .npy holds token ids, (L) or (B, L) (tokens.hpp); each output

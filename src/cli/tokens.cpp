@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -24,6 +25,8 @@ namespace {
 }
 
 std::vector<std::uint8_t> read_bytes(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) bad(path, "no such file");
   std::ifstream f(path, std::ios::binary);
   if (!f) bad(path, "cannot be opened");
   return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
