@@ -190,6 +190,14 @@ nb::handle helpers() {
 
 }  // namespace
 
+void prepare_numpy_import() noexcept {
+  try {
+    numpy_info();
+  } catch (const nb::python_error&) {
+    // NumPy not importable now: numpy_info() is tried again at the first array argument
+  }
+}
+
 std::vector<std::pair<std::string, std::uintptr_t>>& last_call_pointers() {
   thread_local std::vector<std::pair<std::string, std::uintptr_t>> v = [] {
     std::vector<std::pair<std::string, std::uintptr_t>> r;

@@ -188,6 +188,10 @@ private:
   int device_id_ = 0;
 };
 
+/// Imports NumPy and checks its array layout (the fields NumPy arguments are read from) once,
+/// at module import: a first call from two threads at once would otherwise both initialize it.
+void prepare_numpy_import() noexcept;
+
 /// The data pointers of the arrays of the last call on this thread, (argument name, address):
 /// the arrays a C++ op was given (inputs as imported, outputs as allocated). Tests compare them
 /// with the caller's own pointers to prove that nothing was copied (ssmkit._ssmkit._last_call).
