@@ -1,5 +1,6 @@
 #include "arrays.hpp"
 
+#include <bit>
 #include <cstring>
 #include <sstream>
 
@@ -8,7 +9,108 @@
 namespace ssmpy {
 namespace {
 
-PyTypeObject* numpy_ndarray_type();
+std::string device_name(const Arr& a) {
+  if (a.device_type() == nb::device::cpu::value) return "cpu";
+  if (a.device_type() == nb::device::cuda::value) return "cuda:" + std::to_string(a.device_id());
+  return "device type " + std::to_string(a.device_type());
+}
+
+// NumPy arrays are read without the buffer protocol where that is safe: an ndarray and its dtype
+// begin with these fields (NumPy's ndarraytypes.h, PyArrayObject_fields and PyArray_Descr: the
+// same prefix in NumPy 1.x and 2.x). PyObject_GetBuffer on an ndarray builds a buffer-info record
+// with its format string and compares it with the cached one on every call, the largest part of
+// importing an argument; reading the fields costs a few loads. numpy_info() checks the layout
+// once against the buffer protocol on probe arrays of each dtype and strides; should it ever not
+// match (a NumPy with another layout), every array goes through the buffer protocol as before.
+struct NpArrayHead {
+  PyObject_HEAD
+  char* data;
+  int nd;
+  std::intptr_t* dimensions;
+  std::intptr_t* strides;
+  PyObject* base;
+  PyObject* descr;
+  int flags;
+};
+struct NpDescrHead {
+  PyObject_HEAD
+  PyTypeObject* typeobj;
+  char kind, type, byteorder, flags;
+  int type_num;
+};
+
+struct NumpyInfo {
+  PyTypeObject* ndarray = nullptr;
+  bool direct = false;        // the field layout above was verified
+  int type_num[4] = {};       // float32, float64, complex64, complex128
+  char native_order = '=';    // byteorder of a native-endian dtype
+};
+
+bool buffer_of(PyObject* o, Arr& out);
+
+// The dtype of a numpy dtype's type number (native byte order only), and its size in bytes.
+bool dtype_of_num(const NumpyInfo& np, const NpDescrHead* d, nb::dlpack::dtype& dt, std::int64_t& itemsize) {
+  if (d->byteorder != np.native_order) return false;
+  const int t = d->type_num;
+  if (t == np.type_num[0]) dt = nb::dtype<float>(), itemsize = 4;
+  else if (t == np.type_num[1]) dt = nb::dtype<double>(), itemsize = 8;
+  else if (t == np.type_num[2]) dt = nb::dtype<std::complex<float>>(), itemsize = 8;
+  else if (t == np.type_num[3]) dt = nb::dtype<std::complex<double>>(), itemsize = 16;
+  else return false;
+  return true;
+}
+
+bool read_fields(const NumpyInfo& np, PyObject* o, Arr& out) {
+  const auto* h = reinterpret_cast<const NpArrayHead*>(o);
+  nb::dlpack::dtype dt;
+  std::int64_t itemsize = 0;
+  if (h->nd < 0 || h->nd > int(Arr::kMaxDim) ||
+      !dtype_of_num(np, reinterpret_cast<const NpDescrHead*>(h->descr), dt, itemsize))
+    return false;
+  return out.view_host(h->data, static_cast<std::size_t>(h->nd), h->dimensions, h->strides, itemsize, dt);
+}
+
+const NumpyInfo& numpy_info() {
+  static const NumpyInfo info = [] {
+    NumpyInfo np;
+    nb::module_ numpy = nb::module_::import_("numpy");
+    np.ndarray = reinterpret_cast<PyTypeObject*>(nb::object(numpy.attr("ndarray")).release().ptr());  // leaked: static
+    try {
+      const char* names[4] = {"float32", "float64", "complex64", "complex128"};
+      bool ok = true;
+      for (int k = 0; k < 4 && ok; ++k) {
+        // A C-contiguous probe, and a strided, transposed view of it: the fields must say what the
+        // buffer protocol says.
+        nb::object base = numpy.attr("zeros")(nb::make_tuple(3, 4), names[k]);
+        const auto* d = reinterpret_cast<const NpDescrHead*>(reinterpret_cast<const NpArrayHead*>(base.ptr())->descr);
+        np.type_num[k] = d->type_num;
+        if (k == 0) np.native_order = d->byteorder;
+        ok = d->byteorder == np.native_order && d->kind == (k < 2 ? 'f' : 'c');
+        // base[::2, :].T: shape (4, 2), strides (1, 8) elements
+        nb::object view = base.attr("__getitem__")(nb::make_tuple(nb::slice(nb::none(), nb::none(), nb::int_(2)),
+                                                                   nb::slice(nb::none(), nb::none(), nb::none())))
+                              .attr("T");
+        for (nb::handle probe : {nb::handle(base), nb::handle(view)}) {
+          if (!ok) break;
+          Arr a, b;
+          if (!buffer_of(probe.ptr(), b)) { ok = false; break; }
+          ok = read_fields(np, probe.ptr(), a) && a.data() == b.data() && a.ndim() == b.ndim() && a.dtype() == b.dtype();
+          for (std::size_t i = 0; ok && i < a.ndim(); ++i) ok = a.shape(i) == b.shape(i) && a.stride(i) == b.stride(i);
+        }
+      }
+      // distinct numbers, or a dtype could be taken for another
+      for (int i = 0; ok && i < 4; ++i)
+        for (int j = i + 1; j < 4; ++j) ok = ok && np.type_num[i] != np.type_num[j];
+      np.direct = ok;
+    } catch (const nb::python_error&) {
+      np.direct = false;
+    }
+    return np;
+  }();
+  return info;
+}
+
+PyTypeObject* numpy_ndarray_type() { return numpy_info().ndarray; }
 
 Framework framework_of(nb::handle obj) {
   PyTypeObject* numpy_type = numpy_ndarray_type();
@@ -20,28 +122,10 @@ Framework framework_of(nb::handle obj) {
   return Framework::other;
 }
 
-std::string device_name(const Arr& a) {
-  if (a.device_type() == nb::device::cpu::value) return "cpu";
-  if (a.device_type() == nb::device::cuda::value) return "cuda:" + std::to_string(a.device_id());
-  return "device type " + std::to_string(a.device_type());
-}
-
-PyTypeObject* numpy_ndarray_type() {
-  static PyTypeObject* t = [] {
-    nb::object o = nb::module_::import_("numpy").attr("ndarray");
-    return reinterpret_cast<PyTypeObject*>(o.release().ptr());
-  }();
-  return t;
-}
-
-// NumPy arrays through the buffer protocol: a view of the same memory, owned by the array, as
-// nanobind's DLPack import makes it, at a fraction of the per-call cost (the binding's overhead
-// is dominated by importing its arguments). Any other object, or a buffer format other than a
-// native float32/float64/complex64/complex128, goes through nanobind's import.
-bool import_numpy(nb::handle obj, Arr& out) {
-  if (Py_TYPE(obj.ptr()) != numpy_ndarray_type()) return false;
+// Through the buffer protocol: a native float32/float64/complex64/complex128 buffer, else false.
+bool buffer_of(PyObject* o, Arr& out) {
   Py_buffer view;
-  if (PyObject_GetBuffer(obj.ptr(), &view, PyBUF_RECORDS_RO) != 0) {
+  if (PyObject_GetBuffer(o, &view, PyBUF_RECORDS_RO) != 0) {
     PyErr_Clear();
     return false;
   }
@@ -57,17 +141,20 @@ bool import_numpy(nb::handle obj, Arr& out) {
   else if (std::strcmp(f, "Zf") == 0) dt = nb::dtype<std::complex<float>>();
   else if (std::strcmp(f, "Zd") == 0) dt = nb::dtype<std::complex<double>>();
   else return false;
-  const int nd = view.ndim;
-  if (nd > 8 || view.itemsize <= 0) return false;
-  std::size_t shape[8];
-  std::int64_t strides[8];
-  for (int i = 0; i < nd; ++i) {
-    if (view.strides[i] % view.itemsize != 0) return false;
-    shape[i] = static_cast<std::size_t>(view.shape[i]);
-    strides[i] = view.strides[i] / view.itemsize;
-  }
-  out = Arr(view.buf, static_cast<std::size_t>(nd), shape, strides, dt);
-  return true;
+  if (view.ndim < 0 || view.ndim > int(Arr::kMaxDim) || view.itemsize <= 0) return false;
+  return out.view_host(view.buf, static_cast<std::size_t>(view.ndim), view.shape, view.strides, view.itemsize, dt);
+}
+
+// NumPy arrays (exactly numpy.ndarray) as a view of the same memory, owned by the array, as
+// nanobind's DLPack import makes it, at a fraction of the per-call cost (the binding's overhead
+// is dominated by importing its arguments): their fields, or the buffer protocol. Any other
+// object, or a dtype other than a native float32/float64/complex64/complex128, goes through
+// nanobind's import.
+bool import_numpy(nb::handle obj, Arr& out) {
+  const NumpyInfo& np = numpy_info();
+  if (Py_TYPE(obj.ptr()) != np.ndarray) return false;
+  if (np.direct && read_fields(np, obj.ptr(), out)) return true;
+  return buffer_of(obj.ptr(), out);
 }
 
 bool import_array(nb::handle obj, Arr& out) {
@@ -78,16 +165,38 @@ bool import_array(nb::handle obj, Arr& out) {
   return true;
 }
 
+// Why `obj` could not be imported: a NumPy array of a dtype no op reads (object, a non-native
+// byte order, ...), or not an array at all.
+std::string not_an_array(nb::handle obj) {
+  if (PyObject_TypeCheck(obj.ptr(), numpy_ndarray_type())) {
+    std::string dt = "?";
+    try {
+      const nb::object dtype = obj.attr("dtype"), order = dtype.attr("byteorder");
+      dt = nb::str(nb::handle(dtype)).c_str();
+      if (std::string(nb::str(nb::handle(order)).c_str()) == (std::endian::native == std::endian::little ? ">" : "<"))
+        dt += " (non-native byte order: .astype(a.dtype.newbyteorder('=')))";
+    } catch (const nb::python_error&) {
+    }
+    return "must be a float32, float64, complex64 or complex128 array in native byte order, got a NumPy array of dtype " + dt;
+  }
+  return std::string("must be an array (NumPy, or a DLPack tensor: torch, CuPy), got ") + nb::type_name(obj.type()).c_str();
+}
+
 nb::handle helpers() {
   static PyObject* m = nb::module_::import_("ssmkit._arrays").release().ptr();  // leaked: see empty()
   return m;
 }
 
-void record(const char* name, const void* p) {
-  last_call_pointers().emplace_back(name, reinterpret_cast<std::uintptr_t>(p));
-}
 
 }  // namespace
+
+void prepare_numpy_import() noexcept {
+  try {
+    numpy_info();
+  } catch (const nb::python_error&) {
+    // NumPy not importable now: numpy_info() is tried again at the first array argument
+  }
+}
 
 std::vector<std::pair<std::string, std::uintptr_t>>& last_call_pointers() {
   thread_local std::vector<std::pair<std::string, std::uintptr_t>> v = [] {
@@ -100,12 +209,11 @@ std::vector<std::pair<std::string, std::uintptr_t>>& last_call_pointers() {
 
 Call::Call(const char* where, nb::handle ref, const char* ref_name)
     : where_(where), ref_name_(ref_name), ref_obj_(ref) {
-  if (!import_array(ref, ref_))
-    type_error(ref_name, std::string("must be an array (NumPy, or a DLPack tensor: torch, CuPy), got ") +
-                             nb::type_name(ref.type()).c_str());
+  if (!import_array(ref, ref_)) type_error(ref_name, not_an_array(ref));
   if (ref_.too_many_dims()) value_error(ref_name, "has more than 8 dimensions");
   fw_ = framework_of(ref);
-  last_call_pointers().clear();
+  log_ = &last_call_pointers();
+  log_->clear();
   record(ref_name, ref_.data());
   if (ref_.device_type() == nb::device::cuda::value) {
     cuda_ = true;
@@ -120,9 +228,7 @@ Call::Call(const char* where, nb::handle ref, const char* ref_name)
 Arr Call::get(nb::handle obj, const char* name) const {
   Arr a;
   if (obj.is_none()) type_error(name, "is required (got None)");
-  if (!import_array(obj, a))
-    type_error(name, std::string("must be an array (NumPy, or a DLPack tensor: torch, CuPy), got ") +
-                         nb::type_name(obj.type()).c_str());
+  if (!import_array(obj, a)) type_error(name, not_an_array(obj));
   if (a.too_many_dims()) value_error(name, "has more than 8 dimensions");
   const bool same = a.device_type() == ref_.device_type() && (!cuda_ || a.device_id() == device_id_);
   if (!same) value_error(name, "is on " + device_name(a) + " but '" + ref_name_ + "' is on " + device_name(ref_) + " (all arrays of a call must be on one device)");
@@ -169,7 +275,7 @@ void Call::ndim(const Arr& a, const char* name, std::size_t n) const {
     value_error(name, "must have " + std::to_string(n) + " dimensions, got shape " + describe_shape(a));
 }
 
-void Call::shape(const Arr& a, const char* name, const std::vector<std::int64_t>& shape) const {
+void Call::shape(const Arr& a, const char* name, const Dims& shape) const {
   bool ok = a.ndim() == shape.size();
   for (std::size_t i = 0; ok && i < shape.size(); ++i) ok = static_cast<std::int64_t>(a.shape(i)) == shape[i];
   if (!ok) {
@@ -198,9 +304,9 @@ void Call::non_negative_strides(const Arr& a, const char* name) const {
 }
 
 template <class T>
-std::pair<nb::object, T*> Call::empty(const std::vector<std::size_t>& shape, bool complex) const {
-  std::size_t n = complex ? 2 : 1;
-  for (auto s : shape) n *= s;
+std::pair<nb::object, T*> Call::empty(const Dims& shape, bool complex) const {
+  std::size_t n = complex ? 2 : 1, sz[Arr::kMaxDim] = {};
+  for (std::size_t i = 0; i < shape.size(); ++i) sz[i] = static_cast<std::size_t>(shape[i]), n *= sz[i];
   const nb::dlpack::dtype dt = complex ? nb::dtype<std::complex<T>>() : nb::dtype<T>();
   if (!cuda_ && (fw_ == Framework::numpy || fw_ == Framework::other)) {
     // Leaked on purpose: static Python objects must not be released after the interpreter ends.
@@ -209,12 +315,18 @@ std::pair<nb::object, T*> Call::empty(const std::vector<std::size_t>& shape, boo
         nb::object(nb::module_::import_("numpy").attr("float32")).release().ptr(), nb::object(nb::module_::import_("numpy").attr("float64")).release().ptr(),
         nb::object(nb::module_::import_("numpy").attr("complex64")).release().ptr(), nb::object(nb::module_::import_("numpy").attr("complex128")).release().ptr()};
     nb::object sh = nb::steal(PyTuple_New(static_cast<Py_ssize_t>(shape.size())));
-    for (std::size_t i = 0; i < shape.size(); ++i) PyTuple_SET_ITEM(sh.ptr(), i, PyLong_FromSize_t(shape[i]));
+    for (std::size_t i = 0; i < shape.size(); ++i)
+      PyTuple_SET_ITEM(sh.ptr(), i, PyLong_FromSize_t(sz[i]));
     nb::object obj = nb::handle(np_empty)(sh, nb::handle(np_dtypes[(complex ? 2 : 0) + (sizeof(T) == 8 ? 1 : 0)]));
-    Py_buffer view;
-    if (PyObject_GetBuffer(obj.ptr(), &view, PyBUF_SIMPLE | PyBUF_WRITABLE) != 0) throw nb::python_error();
-    T* p = static_cast<T*>(view.buf);
-    PyBuffer_Release(&view);  // the memory belongs to obj, alive with the result
+    T* p = nullptr;
+    if (numpy_info().direct && Py_TYPE(obj.ptr()) == numpy_info().ndarray) {
+      p = reinterpret_cast<T*>(reinterpret_cast<const NpArrayHead*>(obj.ptr())->data);  // a new, owned, C-contiguous array
+    } else {
+      Py_buffer view;
+      if (PyObject_GetBuffer(obj.ptr(), &view, PyBUF_SIMPLE | PyBUF_WRITABLE) != 0) throw nb::python_error();
+      p = static_cast<T*>(view.buf);
+      PyBuffer_Release(&view);  // the memory belongs to obj, alive with the result
+    }
     record("out", p);
     return {obj, p};
   }
@@ -222,17 +334,17 @@ std::pair<nb::object, T*> Call::empty(const std::vector<std::size_t>& shape, boo
     T* p = new T[n ? n : 1];
     nb::capsule owner(p, [](void* q) noexcept { delete[] static_cast<T*>(q); });
     if (fw_ == Framework::torch) {
-      nb::ndarray<nb::pytorch> arr(p, shape.size(), shape.data(), owner, nullptr, dt);
+      nb::ndarray<nb::pytorch> arr(p, shape.size(), sz, owner, nullptr, dt);
       record("out", p);
       return {nb::cast(arr), p};
     }
-    nb::ndarray<nb::numpy> arr(p, shape.size(), shape.data(), owner, nullptr, dt);
+    nb::ndarray<nb::numpy> arr(p, shape.size(), sz, owner, nullptr, dt);
     record("out", p);
     return {nb::cast(arr), p};
   }
   // CUDA (or CuPy): the framework allocates, on the reference's device (ssmkit/_arrays.py).
   nb::list sh;
-  for (auto s : shape) sh.append(s);
+  for (std::size_t i = 0; i < shape.size(); ++i) sh.append(sz[i]);
   nb::object obj = helpers().attr("empty")(ref_obj_, nb::tuple(sh), dtype_name<T>(complex));
   nb::ndarray<> a;
   if (!nb::try_cast(obj, a, false)) throw nb::type_error("ssmkit._arrays.empty returned something that is not an array");
@@ -240,8 +352,8 @@ std::pair<nb::object, T*> Call::empty(const std::vector<std::size_t>& shape, boo
   return {obj, static_cast<T*>(a.data())};
 }
 
-template std::pair<nb::object, float*> Call::empty<float>(const std::vector<std::size_t>&, bool) const;
-template std::pair<nb::object, double*> Call::empty<double>(const std::vector<std::size_t>&, bool) const;
+template std::pair<nb::object, float*> Call::empty<float>(const Dims&, bool) const;
+template std::pair<nb::object, double*> Call::empty<double>(const Dims&, bool) const;
 
 void* Call::cuda_stream(nb::handle stream) const {
   if (!stream.is_none()) {

@@ -41,9 +41,19 @@ public:
     device_id_ = a.device_id();
     too_many_dims_ = a.ndim() > kMaxDim;
   }
-  Arr(const void* data, std::size_t ndim, const std::size_t* shape, const std::int64_t* strides, nb::dlpack::dtype dt)
-      : data_(data), ndim_(ndim), dtype_(dt) {
-    for (std::size_t i = 0; i < ndim; ++i) shape_[i] = shape[i], strides_[i] = strides[i];
+  /// Becomes a view of host memory owned elsewhere (nothing is kept): ndim <= kMaxDim extents
+  /// and byte strides, elements of `itemsize` bytes. False (and unchanged) when a stride is not
+  /// a whole number of elements.
+  template <class S>
+  bool view_host(const void* data, std::size_t ndim, const S* shape, const S* byte_strides, std::int64_t itemsize,
+                 nb::dlpack::dtype dt) noexcept {
+    for (std::size_t i = 0; i < ndim; ++i)
+      if (static_cast<std::int64_t>(byte_strides[i]) % itemsize != 0) return false;
+    for (std::size_t i = 0; i < ndim; ++i)
+      shape_[i] = static_cast<std::size_t>(shape[i]), strides_[i] = static_cast<std::int64_t>(byte_strides[i]) / itemsize;
+    data_ = data, ndim_ = ndim, dtype_ = dt;
+    device_type_ = nb::device::cpu::value, device_id_ = 0, too_many_dims_ = false;
+    return true;
   }
   const void* data() const noexcept { return data_; }
   std::size_t ndim() const noexcept { return ndim_; }
@@ -80,6 +90,29 @@ struct elem<L<T>> {
 template <class P>
 using elem_t = typename elem<std::remove_cvref_t<decltype(*std::declval<P>())>>::type;
 
+/// A shape of at most Arr::kMaxDim extents, held in place (a braced list or a vector converts
+/// without allocating: the checks of a call must not cost a heap allocation each).
+class Dims {
+public:
+  template <class... V>
+    requires(sizeof...(V) <= Arr::kMaxDim && (std::is_integral_v<V> && ...))
+  Dims(V... v) : n_(sizeof...(V)), v_{static_cast<std::int64_t>(v)...} {}
+  Dims(const std::vector<std::int64_t>& v) { assign(v.data(), v.size()); }
+  Dims(const std::vector<std::size_t>& v) { assign(v.data(), v.size()); }
+  std::size_t size() const noexcept { return n_; }
+  std::int64_t operator[](std::size_t i) const noexcept { return v_[i]; }
+
+private:
+  template <class V>
+  void assign(const V* p, std::size_t n) {
+    if (n > Arr::kMaxDim) throw nb::value_error("ssmkit: a shape of more than 8 dimensions");
+    n_ = n;
+    for (std::size_t i = 0; i < n; ++i) v_[i] = static_cast<std::int64_t>(p[i]);
+  }
+  std::size_t n_ = 0;
+  std::int64_t v_[Arr::kMaxDim] = {};
+};
+
 enum class Framework { numpy, torch, cupy, other };
 
 /// The arrays of one call: the op name for messages, the device and framework fixed by the
@@ -105,7 +138,7 @@ public:
   [[noreturn]] void value_error(const char* name, const std::string& what) const;
 
   /// Throws ValueError unless `a` has exactly `shape`.
-  void shape(const Arr& a, const char* name, const std::vector<std::int64_t>& shape) const;
+  void shape(const Arr& a, const char* name, const Dims& shape) const;
   /// Throws ValueError unless a.ndim() == n.
   void ndim(const Arr& a, const char* name, std::size_t n) const;
   /// Throws ValueError unless `a` is C-contiguous (size-1 axes may have any stride).
@@ -136,7 +169,7 @@ public:
   /// New uninitialized output of `shape` (elements of T, or complex<T> when `complex`) in the
   /// reference's framework and device. Call with the GIL held.
   template <class T>
-  std::pair<nb::object, T*> empty(const std::vector<std::size_t>& shape, bool complex = false) const;
+  std::pair<nb::object, T*> empty(const Dims& shape, bool complex = false) const;
 
   /// The CUDA stream of this call: `stream` (an int cudaStream_t handle, or None for the
   /// framework's current stream of the reference's device: torch.cuda.current_stream, CuPy's
@@ -144,14 +177,20 @@ public:
   void* cuda_stream(nb::handle stream) const;
 
 private:
+  void record(const char* name, const void* p) const { log_->emplace_back(name, reinterpret_cast<std::uintptr_t>(p)); }
   const char* where_;
   const char* ref_name_;
+  std::vector<std::pair<std::string, std::uintptr_t>>* log_ = nullptr;  // last_call_pointers()
   nb::handle ref_obj_;
   Arr ref_;
   Framework fw_ = Framework::other;
   bool cuda_ = false;
   int device_id_ = 0;
 };
+
+/// Imports NumPy and checks its array layout (the fields NumPy arguments are read from) once,
+/// at module import: a first call from two threads at once would otherwise both initialize it.
+void prepare_numpy_import() noexcept;
 
 /// The data pointers of the arrays of the last call on this thread, (argument name, address):
 /// the arrays a C++ op was given (inputs as imported, outputs as allocated). Tests compare them

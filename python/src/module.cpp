@@ -33,6 +33,7 @@ NB_MODULE(_ssmkit, m) {
   m.def("cuda_available", &ssm::cuda_available, "True when CUDA is compiled in and a GPU is visible.");
   m.def("_last_call", [] { return ssmpy::last_call_pointers(); },
         "(argument, data address) of the arrays the last call on this thread handed to C++ (tests).");
+  ssmpy::prepare_numpy_import();
   ssmpy::bind_foundation(m);
   ssmpy::bind_ops(m);
   ssmpy::bind_layers(m);

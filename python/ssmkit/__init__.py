@@ -48,8 +48,9 @@ __version__ = "0.1.0"
 
 def load_model(path, dtype="float32"):
     """Opens a model file of any registered family (ssm::load_model: the file's ssmkit.arch picks
-    the family) as a Model with forward(x) and stream(). dtype: 'float32' or 'float64', the
-    compute precision. Raises FileNotFoundError for a missing path, ValueError for a file that
+    the family), or a Hugging Face checkpoint directory (config.json + model.safetensors of a
+    MambaForCausalLM / MambaModel: token ids in, logits / last hidden states out), as a Model
+    with forward(x) and stream(). dtype: 'float32' or 'float64', the compute precision. Raises FileNotFoundError for a missing path, ValueError for a file that
     does not load (the message names the file and what is wrong)."""
     path = _os.fspath(path)
     if not _os.path.exists(path):

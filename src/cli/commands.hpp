@@ -48,12 +48,16 @@ struct RunReport {
   std::map<std::string, double> max_diff;  // "stream vs conv" -> max |difference| (with --check)
   double max_abs_output = 0;
   std::string model;                  // describe() of the (first) model
+  Mode mode = Mode::stream;           // the mode that ran (an offline or token model's own default)
+  std::int64_t tokens = 0, sequences = 0;  // token models: ids processed, in how many sequences
 };
 
 /// The `run` flow: read every input, filter, (check), then write every output atomically:
 /// (offline-only model files — not causal, e.g. vim, vmamba — take .npy arrays of the shape
 /// the model names, (batch, H, W, C) for the vision families, and write the model's output
-/// array; causal models filter signals as below)
+/// array; token models — vocab_size > 0, e.g. a Hugging Face MambaForCausalLM directory — take
+/// .npy arrays of token ids (L) / (B, L) and write (L, d_output) / (B, L, d_output) logits or
+/// hidden states (tokens.hpp); causal models filter signals as below)
 /// all outputs go to temporary files first and are renamed only once all succeeded, so a
 /// failed run leaves no output file behind.
 RunReport run_job(const RunOptions& options);

@@ -45,6 +45,7 @@ int cmd_demo(const std::string& out_dir, const std::string& figure, const ModelS
   const bool designed = source.model_file.empty() && source.filter_spec.empty();
   if (designed) source.filter_spec = kDemoFilter;
   source.validate();
+  auto model = source.make(1);  // a model the demo cannot run fails before anything is written
   constexpr double kRate = 48000, kSeconds = 2;
   const auto L = static_cast<std::size_t>(kRate * kSeconds);
   std::error_code ec;
@@ -71,7 +72,6 @@ int cmd_demo(const std::string& out_dir, const std::string& figure, const ModelS
   }
   write_signal(clip.path, clip, clip.data);
 
-  auto model = source.make(1);
   std::printf("ssmkit demo\n");
   std::printf("  model   : %s\n", model->describe().c_str());
   if (designed)

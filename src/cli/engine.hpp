@@ -117,9 +117,22 @@ inline constexpr const char* kDemoFilter = "butter:lowpass:order=8:cutoff=1000";
 FilterSpec parse_filter_spec(std::string_view text);
 /// Builds the model of a spec for signals of `channels` channels.
 std::unique_ptr<Model> make_model(const FilterSpec& spec, int channels);
-/// Loads a model file (safetensors with ssmkit.arch metadata).
+/// Loads a model file (safetensors with ssmkit.arch metadata) or a Hugging Face checkpoint
+/// directory as a signal model; a token model (model_file_vocab > 0) is refused naming --model
+/// (ssmkit run takes it through open_model and token-id arrays).
 std::unique_ptr<Model> load_model_file(const std::string& path, int channels);
+/// Checks that `path` can be a model (a .safetensors file, or a directory with config.json and
+/// model.safetensors); throws ssm::Error naming `arg` and the expectation otherwise.
+void check_model_path(const std::string& path, const char* arg);
+/// True when `path` is a directory (a Hugging Face checkpoint, once check_model_path passed).
+bool is_checkpoint_dir(const std::string& path);
+/// The library model behind `path` (ssm::load_model): a model file of any registered family or a
+/// Hugging Face checkpoint directory. Every error names `arg` and the path.
+std::unique_ptr<ssm::Model<float>> open_model(const std::string& path, const char* arg);
 /// A model file's own sample rate: its config's sample_rate in Hz, 0 when it has none.
 double model_file_rate(const ModelInfo& info);
+/// A model's vocabulary: its config's vocab_size (> 0: a token model, token ids in), 0 for a
+/// signal model.
+int model_file_vocab(const ModelInfo& info);
 
 }  // namespace ssm::cli

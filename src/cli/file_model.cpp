@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 #include "engine.hpp"
@@ -121,17 +122,69 @@ double model_file_rate(const ModelInfo& info) {
   return std::isfinite(rate) && rate > 0 ? rate : 0;
 }
 
-std::unique_ptr<Model> load_model_file(const std::string& path, int channels) {
-  {
-    std::string ext = path.size() >= 12 ? path.substr(path.size() - 12) : std::string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    require(ext == ".safetensors", "ssmkit", "--model", "'", path, "': expected a .safetensors model file");
+int model_file_vocab(const ModelInfo& info) {
+  try {
+    const auto cfg = nlohmann::json::parse(info.config_json);
+    if (cfg.is_object() && cfg.contains("vocab_size") && cfg["vocab_size"].is_number_integer())
+      return std::max(0, cfg["vocab_size"].get<int>());
+  } catch (const nlohmann::json::exception&) {
   }
-  const io::SafeTensors f = io::SafeTensors::load(path);
-  require(!f.meta("ssmkit.arch", "").empty(), "ssmkit", "--model", "'", path,
-          "' is a safetensors file without 'ssmkit.arch' metadata: not a model file");
-  // The registry dispatches on ssmkit.arch (an unknown arch is an ssm::Error listing the known ones).
-  return std::make_unique<FileModel>(ssm::load_model<float>(f, path), path, channels, count_values(f));
+  return 0;
+}
+
+bool is_checkpoint_dir(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_directory(path, ec);
+}
+
+void check_model_path(const std::string& path, const char* arg) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    require(fs::is_regular_file(fs::path(path) / "config.json", ec), "ssmkit", arg, "'", path,
+            "' is a directory without config.json: expected a model file (.safetensors with ssmkit.arch metadata) or a "
+            "Hugging Face checkpoint directory (config.json + model.safetensors, as save_pretrained writes it)");
+    require(fs::is_regular_file(fs::path(path) / "model.safetensors", ec), "ssmkit", arg, "'", path,
+            "' is a directory without model.safetensors: a Hugging Face checkpoint directory holds config.json and "
+            "model.safetensors (save_pretrained(..., safe_serialization=True); sharded checkpoints are not read)");
+    return;
+  }
+  require(fs::is_regular_file(path, ec), "ssmkit", arg, "'", path, "': no such file or directory");
+  std::string ext = path.size() >= 12 ? path.substr(path.size() - 12) : std::string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  require(ext == ".safetensors", "ssmkit", arg, "'", path,
+          "': expected a .safetensors model file or a Hugging Face checkpoint directory");
+}
+
+std::unique_ptr<ssm::Model<float>> open_model(const std::string& path, const char* arg) {
+  check_model_path(path, arg);
+  try {
+    if (is_checkpoint_dir(path)) return ssm::load_model<float>(path);
+    const io::SafeTensors f = io::SafeTensors::load(path);
+    require(!f.meta("ssmkit.arch", "").empty(), "ssmkit", arg, "'", path,
+            "' is a safetensors file without 'ssmkit.arch' metadata: not a model file");
+    // The registry dispatches on ssmkit.arch (an unknown arch is an ssm::Error listing the known ones).
+    return ssm::load_model<float>(f, path);
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    if (what.rfind("ssmkit: ", 0) == 0) throw;  // already names the argument
+    fail("ssmkit", arg, "'", path, "': ", what);
+  }
+}
+
+std::unique_ptr<Model> load_model_file(const std::string& path, int channels) {
+  auto model = open_model(path, "--model");
+  const int vocab = model_file_vocab(model->info());
+  require(vocab == 0, "ssmkit", "--model", "'", path, "' is a token model (", model->info().arch, ", vocab_size ", vocab,
+          ": token ids in, ", model->info().d_output == vocab ? "logits" : "hidden states",
+          " out), not a signal filter: ssmkit run takes its token ids as .npy arrays (docs/cli.md, Token models)");
+  std::string params;
+  {
+    const io::SafeTensors f =
+        io::SafeTensors::load(is_checkpoint_dir(path) ? (std::filesystem::path(path) / "model.safetensors").string() : path);
+    params = count_values(f);
+  }
+  return std::make_unique<FileModel>(std::move(model), path, channels, params);
 }
 
 }  // namespace ssm::cli

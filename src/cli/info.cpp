@@ -1,8 +1,13 @@
 // ssmkit info: what a file (or a filter spec) holds.
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "commands.hpp"
+#include "engine.hpp"
 #include "ssm/layers/registry.hpp"
 #include "signals.hpp"
 #include "ssm/core/cpu.hpp"
@@ -40,8 +45,81 @@ void print_model_info(const ssm::ModelInfo& in) {
   std::string modes;
   for (Mode x : in.modes) modes += std::string(modes.empty() ? "" : ", ") + to_string(x);
   std::printf("modes       : %s\n", modes.c_str());
-  std::printf("streaming   : %s\n", in.causal ? "yes (causal: ssmkit live, Streamer)" : "no (offline only: ssmkit run on .npy arrays)");
+  const char* streaming = !in.causal                  ? "no (offline only: ssmkit run on .npy arrays)"
+                          : model_file_vocab(in) > 0 ? "yes (causal: a Streamer of token ids; ssmkit run --mode stream)"
+                                                     : "yes (causal: ssmkit live, Streamer)";
+  std::printf("streaming   : %s\n", streaming);
   std::printf("cpu path    : %s\n", ssm::cpu_description().c_str());
+}
+
+// A Hugging Face checkpoint directory: what config.json says, what the tensors are, then what
+// ssm::load_model made of it (the same ModelInfo as for a model file). Architecture, sizes, the
+// vocabulary and the LM head come from the loaded model's config (the loader's reading of
+// config.json and of the tensors), so the lines say what `ssmkit run` will compute.
+void print_checkpoint(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const std::unique_ptr<ssm::Model<float>> model = open_model(dir, "FILE");
+  const fs::path weights = fs::path(dir) / "model.safetensors", config = fs::path(dir) / "config.json";
+  const io::SafeTensors f = io::SafeTensors::load(weights.string());
+  nlohmann::json hf;
+  {
+    std::ifstream in(config, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    hf = nlohmann::json::parse(text.str(), nullptr, false);  // parsed by the loader already
+  }
+  std::error_code ec;
+  std::printf("file        : %s (Hugging Face checkpoint directory)\n", dir.c_str());
+  std::printf("format      : config.json + model.safetensors (%zu tensor(s), %llu bytes)\n", f.names().size(),
+              static_cast<unsigned long long>(fs::file_size(weights, ec)));
+  auto hf_string = [&](const char* key) -> std::string {
+    if (!hf.is_object() || !hf.contains(key)) return "";
+    const auto& v = hf[key];
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_array()) {
+      std::string r;
+      for (const auto& x : v) r += (r.empty() ? "" : ", ") + (x.is_string() ? x.get<std::string>() : x.dump());
+      return r;
+    }
+    return v.dump();
+  };
+  std::string line = "model_type " + (hf_string("model_type").empty() ? "(none)" : hf_string("model_type"));
+  if (!hf_string("architectures").empty()) line += ", architectures " + hf_string("architectures");
+  if (!hf_string("transformers_version").empty()) line += ", transformers " + hf_string("transformers_version");
+  std::printf("hf config   : %s\n", line.c_str());
+
+  const ModelInfo& in = model->info();
+  const nlohmann::json cfg = nlohmann::json::parse(in.config_json, nullptr, false);
+  auto number = [&](const char* key) -> std::string {
+    return cfg.is_object() && cfg.contains(key) && cfg[key].is_number() ? cfg[key].dump() : std::string("?");
+  };
+  const int vocab = model_file_vocab(in);
+  const bool logits = vocab > 0 && in.d_output == vocab;
+  const bool tied = logits && cfg.is_object() && cfg.value("tie_embeddings", true);
+  std::string head;
+  bool stored_head = false;
+  for (const auto& n : f.names()) stored_head = stored_head || n == "lm_head.weight" || n.ends_with(".lm_head.weight");
+  if (!logits) head = "no (the last hidden states come out, d_output = d_model)";
+  else if (!tied) head = "yes, untied (its own lm_head.weight)";
+  else head = stored_head ? "yes, tied to the token embedding (lm_head.weight is stored and equal to it)"
+                          : "yes, tied to the token embedding (no lm_head.weight stored)";
+  std::printf("arch        : %s (%s)\n", in.arch.c_str(),
+              vocab == 0 ? "signals in" : logits ? "token ids in, logits out" : "token ids in, hidden states out");
+  std::printf("d_model     : %s\n", number("d_model").c_str());
+  std::printf("n_layer     : %s\n", number("n_layers").c_str());
+  std::printf("vocab       : %s\n", vocab > 0 ? std::to_string(vocab).c_str() : "none (not a token model)");
+  std::printf("lm head     : %s\n", head.c_str());
+  std::int64_t total = 0;
+  for (const auto& n : f.names()) total += f.info(n).numel();
+  std::printf("parameters  : %lld values\n", static_cast<long long>(total));
+  for (const auto& n : f.names()) {
+    const auto& t = f.info(n);
+    std::printf("  %-40s %-5s %s\n", n.c_str(), io::to_string(t.dtype), shape_str(t.shape).c_str());
+  }
+  print_model_info(in);
+  if (vocab > 0)
+    std::printf("run         : ssmkit run --model %s IDS.npy -o OUT.npy  (token ids (L) or (B, L) -> (L, %d) or (B, L, %d))\n",
+                dir.c_str(), in.d_output, in.d_output);
 }
 
 }  // namespace
@@ -55,7 +133,13 @@ int cmd_info(const std::string& path, const ModelSource& source) {
     return 0;
   }
   std::error_code ec;
-  require(!std::filesystem::is_directory(path, ec), "ssmkit", "FILE", "'", path, "' is a directory, not a file");
+  if (std::filesystem::is_directory(path, ec)) {
+    require(std::filesystem::exists(std::filesystem::path(path) / "config.json", ec), "ssmkit", "FILE", "'", path,
+            "' is a directory without config.json: info takes a file, or a Hugging Face checkpoint directory "
+            "(config.json + model.safetensors)");
+    print_checkpoint(path);
+    return 0;
+  }
   require(std::filesystem::is_regular_file(path, ec), "ssmkit", "FILE", "'", path, "': no such file");
   const SignalKind kind = kind_from_path(path, "FILE");
   std::printf("file        : %s (%llu bytes)\n", path.c_str(),

@@ -24,7 +24,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ssmkit 0.1.0");
 
   auto add_source = [](CLI::App* cmd, ModelSource& src) {
-    auto* m = cmd->add_option("--model", src.model_file, "Model file (safetensors with ssmkit.arch metadata)");
+    auto* m = cmd->add_option("--model", src.model_file,
+                              "Model file (safetensors with ssmkit.arch metadata) or Hugging Face checkpoint directory "
+                              "(config.json + model.safetensors; token models: run takes token-id .npy arrays)");
     auto* f = cmd->add_option("--filter", src.filter_spec,
                               std::string("Filter spec, e.g. hippo:legt:N=64:theta=0.01 or s4d:lin:N=64 (grammar "
                                           "below; default ") + kDefaultFilter + ")");
@@ -33,7 +35,8 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   std::string mode = "stream";
-  auto* cmd_r = app.add_subcommand("run", "Filter audio files (WAV/FLAC) or time series (.npy/.safetensors)");
+  auto* cmd_r = app.add_subcommand("run", "Filter audio files (WAV/FLAC) or time series (.npy/.safetensors); token models: "
+                                          "token ids (.npy) to logits / hidden states");
   add_source(cmd_r, run.source);
   cmd_r->add_option("IN", run.inputs, "Input files (several: processed as one batch)")->required();
   cmd_r->add_option("-o,--output", run.outputs, "Output file, one per input, or a directory")->required();
@@ -72,9 +75,10 @@ int main(int argc, char** argv) {
 
   ModelSource info_src;
   std::string info_file;
-  auto* cmd_i = app.add_subcommand("info", "What a model, safetensors, .npy or audio file holds (or a --filter spec)");
+  auto* cmd_i = app.add_subcommand(
+      "info", "What a model, safetensors, .npy or audio file or a Hugging Face checkpoint directory holds (or a --filter spec)");
   add_source(cmd_i, info_src);
-  cmd_i->add_option("FILE", info_file, "The file");
+  cmd_i->add_option("FILE", info_file, "The file (or checkpoint directory)");
 
   ModelSource demo_src;
   std::string demo_out = "ssmkit-demo", demo_figure;

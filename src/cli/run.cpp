@@ -17,6 +17,7 @@
 #include "ssm/io/npy.hpp"
 #include "ssm/layers/registry.hpp"
 #include "model_support.hpp"
+#include "tokens.hpp"
 
 namespace fs = std::filesystem;
 
@@ -25,10 +26,7 @@ namespace ssm::cli {
 void ModelSource::validate() const {
   require(model_file.empty() || filter_spec.empty(), "ssmkit", "--model/--filter", "give one of them, not both");
   if (!filter_spec.empty()) parse_filter_spec(filter_spec);
-  if (!model_file.empty()) {
-    std::error_code ec;
-    require(fs::is_regular_file(model_file, ec), "ssmkit", "--model", "'", model_file, "': no such file");
-  }
+  if (!model_file.empty()) check_model_path(model_file, "--model");
 }
 
 std::unique_ptr<Model> ModelSource::make(int channels) const {
@@ -152,13 +150,17 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The first option given that only applies to signals, or nullptr.
+const char* signal_only_option(const RunOptions& o) {
+  return o.normalize ? "--normalize" : o.gain_db != 0 ? "--gain" : o.encoding != "auto" ? "--encoding"
+         : o.layout != "time-last" ? "--layout" : o.rate_given ? "--rate" : nullptr;
+}
+
 // Offline-only models (not causal: bidirectional or 2D scans) map whole arrays to arrays:
 // each input .npy is one model input of the shape the model asks for (output_shape says so or
 // names the expectation); the output array has the model's output shape.
 RunReport run_tensor_job(const RunOptions& o, const ssm::Model<float>& model, Device device) {
-  const char* signal_only = o.normalize ? "--normalize" : o.gain_db != 0 ? "--gain" : o.encoding != "auto" ? "--encoding"
-                            : o.layout != "time-last" ? "--layout" : o.rate_given ? "--rate" : nullptr;
-  if (signal_only)
+  if (const char* signal_only = signal_only_option(o))
     fail("ssmkit", signal_only, "applies to signals; the ", model.info().arch, " model '", o.source.model_file,
          "' is offline only and maps arrays of its own shape");
   CreatedDirs dirs;
@@ -189,6 +191,7 @@ RunReport run_tensor_job(const RunOptions& o, const ssm::Model<float>& model, De
   }
   RunReport rep;
   rep.model = info.arch + " model from '" + o.source.model_file + "' (" + info.description + ")";
+  rep.mode = mode;
   std::vector<std::vector<float>> results;
   for (const Job& j : jobs) {
     std::int64_t n = 1;
@@ -222,6 +225,108 @@ RunReport run_tensor_job(const RunOptions& o, const ssm::Model<float>& model, De
   return rep;
 }
 
+// Token models (vocab_size > 0: a language model, e.g. a Hugging Face MambaForCausalLM /
+// MambaModel directory): each input .npy holds token ids, (L) or (B, L) (tokens.hpp); each output
+// is the model's float32 output for every token, (L, d_output) or (B, L, d_output): logits for a
+// model with an LM head, the last hidden states without. The mode is the model's first (scan)
+// unless --mode says otherwise; stream mode runs the model's Streamer over blocks of --block
+// tokens, one stream a sequence (the real-time path; the same numbers as scan to float rounding).
+RunReport run_token_job(const RunOptions& o, const ssm::Model<float>& model, Device device) {
+  const ModelInfo& info = model.info();
+  const int vocab = model_file_vocab(info), d_out = info.d_output;
+  const std::string what = info.arch + " model '" + o.source.model_file + "' is a token model (token ids in, " +
+                           (d_out == vocab ? "logits" : "hidden states") + " out)";
+  if (const char* signal_only = signal_only_option(o))
+    fail("ssmkit", signal_only, "applies to signals; the ", what, " and takes .npy arrays of token ids");
+  Mode mode = info.modes.at(0);
+  if (o.mode_given) {
+    require(std::find(info.modes.begin(), info.modes.end(), o.mode) != info.modes.end(), "ssmkit", "--mode", "'",
+            to_string(o.mode), "' is not available for the ", info.arch, " model '", o.source.model_file, "'");
+    mode = o.mode;
+  }
+  require(!(mode == Mode::stream && device != Device::cpu), "ssmkit", "--device",
+          "stream mode runs on the CPU (give --mode scan for the GPU)");
+  CreatedDirs dirs;
+  const std::vector<std::string> outputs = resolve_outputs(o, dirs);
+  for (const auto& out : outputs)
+    require(kind_from_path(out, "-o") == SignalKind::npy, "ssmkit", "-o", "'", out, "': the ", what,
+            "; its output is an array: use .npy");
+  std::vector<TokenIds> inputs;
+  for (const auto& path : o.inputs) {
+    require(kind_from_path(path, "IN") == SignalKind::npy, "ssmkit", "IN", "'", path, "': the ", what,
+            " and takes .npy arrays of token ids ((L) or (B, L) integers in [0, ", vocab, ")), not signals");
+    inputs.push_back(read_token_ids(path, vocab));
+  }
+
+  // out (B, L, d_out) for ids (B, L) in `m`.
+  auto compute = [&](const TokenIds& t, Mode m, std::vector<float>& y) {
+    y.resize(static_cast<std::size_t>(t.batch * t.length * d_out));
+    if (m != Mode::stream) {
+      model.forward(t.ids.data(), {t.batch, t.length, 1}, y.data(), m, device);
+      return;
+    }
+    auto st = model.make_streamer();
+    StreamSpec spec;
+    spec.max_block = o.block;
+    spec.channels = static_cast<int>(t.batch);
+    st->prepare(spec);
+    std::vector<const float*> ip(static_cast<std::size_t>(t.batch));
+    std::vector<float*> op(ip.size());
+    for (std::int64_t at = 0; at < t.length; at += o.block) {
+      const int n = static_cast<int>(std::min<std::int64_t>(o.block, t.length - at));
+      for (std::int64_t s = 0; s < t.batch; ++s) {
+        ip[std::size_t(s)] = t.ids.data() + s * t.length + at;
+        op[std::size_t(s)] = y.data() + (s * t.length + at) * d_out;
+      }
+      st->process(ip.data(), op.data(), n);
+    }
+  };
+
+  RunReport rep;
+  rep.model = info.arch + " model from '" + o.source.model_file + "' (" + info.description + ")";
+  rep.mode = mode;
+  std::vector<std::vector<float>> results;
+  for (const TokenIds& t : inputs) {
+    std::vector<float> y;
+    const auto t0 = std::chrono::steady_clock::now();
+    compute(t, mode, y);
+    rep.compute_seconds += seconds_since(t0);
+    rep.tokens += t.batch * t.length;
+    rep.sequences += t.batch;
+    for (float v : y) {
+      require(std::isfinite(v), "ssmkit", "model", "produced a non-finite output for '", t.path,
+              "'; nothing was written");
+      rep.max_abs_output = std::max(rep.max_abs_output, static_cast<double>(std::fabs(v)));
+    }
+    if (o.check) {
+      for (Mode other : info.modes) {
+        if (other == mode || (other == Mode::stream && device != Device::cpu)) continue;
+        std::vector<float> z;
+        compute(t, other, z);
+        double d = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) d = std::max(d, static_cast<double>(std::fabs(y[i] - z[i])));
+        const std::string key = std::string(to_string(mode)) + " vs " + to_string(other);
+        rep.max_diff[key] = std::max(rep.max_diff[key], d);
+      }
+    }
+    results.push_back(std::move(y));
+  }
+  PendingOutputs pending;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const std::string temp = pending.add(outputs[i]);
+    try {
+      io::save_npy<float>(temp, inputs[i].output_shape(d_out), results[i]);
+    } catch (const Error& e) {
+      throw Error("output '" + outputs[i] + "' (nothing was written): " +
+                  PendingOutputs::user_message(e.what(), temp, outputs[i]));
+    }
+  }
+  pending.commit();
+  dirs.keep();
+  rep.written = outputs;
+  return rep;
+}
+
 }  // namespace
 
 RunReport run_job(const RunOptions& o) {
@@ -241,13 +346,9 @@ RunReport run_job(const RunOptions& o) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
   double model_rate = 0;
   if (!o.source.model_file.empty()) {
-    std::unique_ptr<ssm::Model<float>> model;
-    try {
-      model = ssm::load_model<float>(o.source.model_file);
-    } catch (const Error& e) {
-      fail("ssmkit", "--model", "'", o.source.model_file, "': ", e.what());
-    }
+    const std::unique_ptr<ssm::Model<float>> model = open_model(o.source.model_file, "--model");
     if (!model->info().causal) return run_tensor_job(o, *model, device);
+    if (model_file_vocab(model->info()) > 0) return run_token_job(o, *model, device);
     model_rate = model_file_rate(model->info());
   }
   CreatedDirs dirs;
@@ -277,6 +378,7 @@ RunReport run_job(const RunOptions& o) {
   for (std::size_t i = 0; i < signals.size(); ++i) check_output(outputs[i], encoding, signals[i].rate);
 
   RunReport rep;
+  rep.mode = o.mode;
   std::map<int, std::unique_ptr<Model>> models;  // by channel count
   auto model_for = [&](int channels) -> const Model& {
     auto it = models.find(channels);
@@ -367,9 +469,17 @@ RunReport run_job(const RunOptions& o) {
 int cmd_run(const RunOptions& o) {
   const RunReport r = run_job(o);
   std::printf("model           : %s\n", r.model.c_str());
-  std::printf("processed       : %zu file(s), %.3f s of signal, mode %s on %s, block %d\n", r.written.size(),
-              r.audio_seconds, to_string(o.mode), o.device.c_str(), o.block);
-  if (r.audio_seconds > 0)
+  if (r.tokens > 0)
+    std::printf("processed       : %zu file(s), %lld token(s) in %lld sequence(s), mode %s on %s%s\n", r.written.size(),
+                static_cast<long long>(r.tokens), static_cast<long long>(r.sequences), to_string(r.mode),
+                o.device.c_str(), r.mode == Mode::stream ? (", block " + std::to_string(o.block)).c_str() : "");
+  else
+    std::printf("processed       : %zu file(s), %.3f s of signal, mode %s on %s, block %d\n", r.written.size(),
+                r.audio_seconds, to_string(r.mode), o.device.c_str(), o.block);
+  if (r.tokens > 0)
+    std::printf("compute         : %.3f s (%.0f tokens/s)\n", r.compute_seconds,
+                r.compute_seconds > 0 ? static_cast<double>(r.tokens) / r.compute_seconds : 0.0);
+  else if (r.audio_seconds > 0)
     std::printf("real-time factor: %.1fx (%.3f s of signal per %.3f s of compute, file I/O excluded)\n",
                 r.real_time_factor, r.audio_seconds, r.compute_seconds);
   else

@@ -58,3 +58,33 @@ def test_unsupported_activation_is_refused_by_name(tmp_path, check_export, capfd
     check_export(_save(tmp_path, "gelu", model, ids, "logits"), expect=2)
     out = capfd.readouterr().out  # the fixture prints the checker's stdout and stderr
     assert "hidden_act" in out and "gelu" in out, out
+
+
+@pytest.mark.parametrize("cls,out,kw", [("MambaForCausalLM", "logits", {}),
+                                        ("MambaForCausalLM", "logits", {"tie_word_embeddings": False}),
+                                        ("MambaModel", "last_hidden_state", {})])
+def test_the_ssmkit_program_runs_the_directory(tmp_path, ssmkit, cls, out, kw):
+    """`ssmkit info DIR` / `ssmkit run --model DIR ids.npy` on a save_pretrained directory: token
+    ids as np.save writes input_ids (int64, (batch, length)) in, transformers' logits / last
+    hidden states (float32 forward) out, in scan and stream mode."""
+    import numpy as np
+
+    model = getattr(transformers, cls)(_config(**kw)).eval()
+    d = tmp_path / "ckpt"
+    model.save_pretrained(d, safe_serialization=True)
+    ids = torch.randint(0, 37, (2, 13))
+    np.save(tmp_path / "ids.npy", ids.numpy())
+    with torch.no_grad():
+        want = getattr(model(ids, use_cache=False), out).numpy()
+
+    info = ssmkit("info", d).stdout
+    lm = cls == "MambaForCausalLM"
+    for line in ("Hugging Face checkpoint directory", f"architectures {cls}", "d_model     : 16",
+                 "n_layer     : 2", "vocab       : 37",
+                 "lm head     : " + ("no" if not lm else "yes, untied" if kw else "yes, tied")):
+        assert line in info, info
+    for extra in ([], ["--mode", "stream", "--block", "4"]):
+        ssmkit("run", "--model", d, tmp_path / "ids.npy", "-o", tmp_path / "y.npy", *extra)
+        y = np.load(tmp_path / "y.npy")
+        assert y.shape == want.shape == (2, 13, 37 if lm else 16)
+        np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-5 * np.abs(want).max(), err_msg=" ".join(extra))

@@ -82,6 +82,51 @@ def test_no_copy_of_strided_views():
     np.testing.assert_array_equal(out, ssmkit.selective_scan(np.ascontiguousarray(ul.transpose(0, 2, 1)), delta, A, B, C, D, z))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+def test_numpy_arguments_are_read_in_place_in_any_layout(dtype):
+    """NumPy arrays are read from their fields, not through the buffer protocol; what the op
+    reads must be what the array holds: the caller's pointer and strides in every layout (a
+    strided, transposed, offset or size-1-axis view, a subclass), for every dtype."""
+    real = np.float32 if dtype in (np.float32, np.complex64) else np.float64
+    u, delta, _, _, _, D, z = scan_inputs(L=24, dtype=real)
+    A = -np.abs(rng.standard_normal((4, 3))).astype(real)
+    B = rng.standard_normal((2, 1, 3, 24)).astype(real)
+    C = rng.standard_normal((2, 1, 3, 24)).astype(real)
+    if np.dtype(dtype).kind == "c":
+        A, B, C = (x + 0.5j * np.abs(x) for x in (A, B, C))
+        A, B, C = A.astype(dtype), B.astype(dtype), C.astype(dtype)
+    want = ssmkit.selective_scan(u, delta, A, B, C, D, z)
+    big = rng.standard_normal((3, 5, 4, 50)).astype(real)
+    views = {
+        "strided": big[1, 2:4, :, 1:49:2],  # shape (2, 4, 24), element strides (200, 50, 2), offset
+        "transposed": np.ascontiguousarray(u.transpose(2, 1, 0)).transpose(2, 1, 0),
+        "size-1 axis": np.ascontiguousarray(u[:1]),
+        "subclass": u.view(type("Sub", (np.ndarray,), {})),
+    }
+    for name, v in views.items():
+        b = v.shape[0]
+        rest = (delta[:b], A, B[:b], C[:b], D, z[:b])
+        ref = ssmkit.selective_scan(np.ascontiguousarray(v), *rest)
+        out = ssmkit.selective_scan(v, *rest)
+        assert last_call()["u"] == v.__array_interface__["data"][0], name
+        assert last_call()["A"] == A.ctypes.data
+        np.testing.assert_array_equal(out, ref, err_msg=name)
+        if name == "transposed":
+            np.testing.assert_array_equal(out, want)
+
+
+def test_numpy_arrays_of_dtypes_no_op_reads_are_refused_by_name():
+    u, delta, A, B, C, D, z = scan_inputs()
+    for bad, text in [(u.astype(">f4"), "non-native byte order"), (u.astype(object), "dtype object"),
+                      (np.zeros(u.shape, [("a", "f4")]), "dtype [('a', '<f4')]")]:
+        with pytest.raises(TypeError) as e:
+            ssmkit.selective_scan(u, bad, A, B, C)
+        assert "argument 'delta' must be a float32, float64, complex64 or complex128 array" in str(e.value)
+        assert text in str(e.value), str(e.value)
+    with pytest.raises(TypeError, match="argument 'u' must be a float32, float64"):
+        ssmkit.selective_scan(u.astype(">f8"), delta, A, B, C)
+
+
 def test_state_update_writes_the_callers_state_in_place():
     b, d, n = 2, 4, 3
     state = rng.standard_normal((b, d, n)).astype(np.float32)
