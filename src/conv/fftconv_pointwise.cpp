@@ -5,6 +5,8 @@
 
 #include <hwy/highway.h>
 
+#include <algorithm>
+
 #include "conv/fftconv_pointwise.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -31,20 +33,121 @@ HWY_INLINE void mul(T* x, const T* k, std::ptrdiff_t nc) {
   }
 }
 
+// X[m][f] = sum_{p <= min(m, kk-1)} X[m-p][f] K[p][f], m descending, in place (header).
+// On interleaved vectors x = (xr, xi, ...), k = (kr, ki, ...):
+//   A = x * (kr, kr) = (xr kr, xi kr),  B = swap(x) * (ki, ki) = (xi ki, xr ki),
+//   x k = (A - B in the even lanes, A + B in the odd lanes)
+// with A and B summed over p first. Four vectors a step: eight independent FMA chains.
 template <class T>
-HWY_INLINE void add(const T* r, T dd, const T* u, T* y, std::ptrdiff_t n) {
+HWY_INLINE void fdl(T* X, const T* K, std::ptrdiff_t stride, std::ptrdiff_t kin, std::ptrdiff_t kk,
+                    std::ptrdiff_t nc) {
+  const hn::ScalableTag<T> d;
+  const std::ptrdiff_t N = static_cast<std::ptrdiff_t>(hn::Lanes(d));  // reals a vector
+  const std::ptrdiff_t s = 2 * stride;                                  // reals between blocks
+  std::ptrdiff_t vec_end = 0;                                           // complex index
+#if HWY_TARGET != HWY_SCALAR  // one lane holds no complex value: the scalar loop below does it all
+  {
+    const std::ptrdiff_t step = 2 * N;  // complex values a step: 4 vectors of N/2
+    // A tile of frequencies over all kin + kk blocks: ~32 to 64 KiB for 32 blocks.
+    const std::ptrdiff_t tile = std::max<std::ptrdiff_t>(step, 128 / step * step);
+    vec_end = nc / step * step;
+    for (std::ptrdiff_t t0 = 0; t0 < vec_end; t0 += tile) {
+      const std::ptrdiff_t t1 = std::min(vec_end, t0 + tile);
+      for (std::ptrdiff_t m = kin - 1; m >= 0; --m) {
+        const std::ptrdiff_t pmax = std::min(m, kk - 1);
+        for (std::ptrdiff_t f = t0; f < t1; f += step) {
+          auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+          auto b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
+          for (std::ptrdiff_t p = 0; p <= pmax; ++p) {
+            const T* xp = X + (m - p) * s + 2 * f;
+            const T* kp = K + p * s + 2 * f;
+            const auto x0 = hn::LoadU(d, xp), x1 = hn::LoadU(d, xp + N);
+            const auto x2 = hn::LoadU(d, xp + 2 * N), x3 = hn::LoadU(d, xp + 3 * N);
+            const auto k0 = hn::LoadU(d, kp), k1 = hn::LoadU(d, kp + N);
+            const auto k2 = hn::LoadU(d, kp + 2 * N), k3 = hn::LoadU(d, kp + 3 * N);
+            a0 = hn::MulAdd(x0, hn::DupEven(k0), a0);
+            a1 = hn::MulAdd(x1, hn::DupEven(k1), a1);
+            a2 = hn::MulAdd(x2, hn::DupEven(k2), a2);
+            a3 = hn::MulAdd(x3, hn::DupEven(k3), a3);
+            b0 = hn::MulAdd(hn::Reverse2(d, x0), hn::DupOdd(k0), b0);
+            b1 = hn::MulAdd(hn::Reverse2(d, x1), hn::DupOdd(k1), b1);
+            b2 = hn::MulAdd(hn::Reverse2(d, x2), hn::DupOdd(k2), b2);
+            b3 = hn::MulAdd(hn::Reverse2(d, x3), hn::DupOdd(k3), b3);
+          }
+          T* xm = X + m * s + 2 * f;
+          hn::StoreU(hn::OddEven(hn::Add(a0, b0), hn::Sub(a0, b0)), d, xm);
+          hn::StoreU(hn::OddEven(hn::Add(a1, b1), hn::Sub(a1, b1)), d, xm + N);
+          hn::StoreU(hn::OddEven(hn::Add(a2, b2), hn::Sub(a2, b2)), d, xm + 2 * N);
+          hn::StoreU(hn::OddEven(hn::Add(a3, b3), hn::Sub(a3, b3)), d, xm + 3 * N);
+        }
+      }
+    }
+  }
+#else
+  (void)d;
+  (void)N;
+#endif
+  for (std::ptrdiff_t f = vec_end; f < nc; ++f)
+    for (std::ptrdiff_t m = kin - 1; m >= 0; --m) {
+      const std::ptrdiff_t pmax = std::min(m, kk - 1);
+      T re = 0, im = 0;
+      for (std::ptrdiff_t p = 0; p <= pmax; ++p) {
+        const T* x = X + (m - p) * s + 2 * f;
+        const T* k = K + p * s + 2 * f;
+        re += x[0] * k[0] - x[1] * k[1];
+        im += x[1] * k[0] + x[0] * k[1];
+      }
+      X[m * s + 2 * f] = re;
+      X[m * s + 2 * f + 1] = im;
+    }
+}
+
+template <class T>
+HWY_INLINE void add(const T* r, T ss, T dd, const T* u, T* y, std::ptrdiff_t n) {
   const hn::ScalableTag<T> d;
   const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
-  const auto vd = hn::Set(d, dd);
+  const auto vs = hn::Set(d, ss), vd = hn::Set(d, dd);
   std::ptrdiff_t t = 0;
-  for (; t + L <= n; t += L) hn::StoreU(hn::MulAdd(vd, hn::LoadU(d, u + t), hn::LoadU(d, r + t)), d, y + t);
-  for (; t < n; ++t) y[t] = r[t] + dd * u[t];
+  for (; t + L <= n; t += L)
+    hn::StoreU(hn::MulAdd(vs, hn::LoadU(d, r + t), hn::Mul(vd, hn::LoadU(d, u + t))), d, y + t);
+  for (; t < n; ++t) y[t] = ss * r[t] + dd * u[t];
+}
+
+// x * 0 is 0 for finite x and NaN for an infinity or a NaN: four sums of x * 0 stay 0 exactly
+// when every x is finite (no branch a vector).
+template <class T>
+HWY_INLINE bool finite(const T* x, std::ptrdiff_t n) {
+  const hn::ScalableTag<T> d;
+  const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
+  const auto zero = hn::Zero(d);
+  auto a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+  std::ptrdiff_t t = 0;
+  for (; t + 4 * L <= n; t += 4 * L) {
+    a0 = hn::MulAdd(hn::LoadU(d, x + t), zero, a0);
+    a1 = hn::MulAdd(hn::LoadU(d, x + t + L), zero, a1);
+    a2 = hn::MulAdd(hn::LoadU(d, x + t + 2 * L), zero, a2);
+    a3 = hn::MulAdd(hn::LoadU(d, x + t + 3 * L), zero, a3);
+  }
+  for (; t + L <= n; t += L) a0 = hn::MulAdd(hn::LoadU(d, x + t), zero, a0);
+  const auto all = hn::Add(hn::Add(a0, a1), hn::Add(a2, a3));
+  if (!hn::AllTrue(d, hn::Eq(all, zero))) return false;
+  for (; t < n; ++t)
+    if (!(x[t] - x[t] == T(0))) return false;
+  return true;
 }
 
 void MulF32(float* x, const float* k, std::ptrdiff_t nc) { mul(x, k, nc); }
 void MulF64(double* x, const double* k, std::ptrdiff_t nc) { mul(x, k, nc); }
-void AddF32(const float* r, float d, const float* u, float* y, std::ptrdiff_t n) { add(r, d, u, y, n); }
-void AddF64(const double* r, double d, const double* u, double* y, std::ptrdiff_t n) { add(r, d, u, y, n); }
+void FdlF32(float* X, const float* K, std::ptrdiff_t s, std::ptrdiff_t kin, std::ptrdiff_t kk, std::ptrdiff_t nc) {
+  fdl(X, K, s, kin, kk, nc);
+}
+void FdlF64(double* X, const double* K, std::ptrdiff_t s, std::ptrdiff_t kin, std::ptrdiff_t kk, std::ptrdiff_t nc) {
+  fdl(X, K, s, kin, kk, nc);
+}
+void AddF32(const float* r, float s, float d, const float* u, float* y, std::ptrdiff_t n) { add(r, s, d, u, y, n); }
+void AddF64(const double* r, double s, double d, const double* u, double* y, std::ptrdiff_t n) { add(r, s, d, u, y, n); }
+bool FiniteF32(const float* x, std::ptrdiff_t n) { return finite(x, n); }
+bool FiniteF64(const double* x, std::ptrdiff_t n) { return finite(x, n); }
 
 }  // namespace ssm::detail::fftconv::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -53,8 +156,12 @@ HWY_AFTER_NAMESPACE();
 namespace ssm::detail::fftconv {
 HWY_EXPORT(MulF32);
 HWY_EXPORT(MulF64);
+HWY_EXPORT(FdlF32);
+HWY_EXPORT(FdlF64);
 HWY_EXPORT(AddF32);
 HWY_EXPORT(AddF64);
+HWY_EXPORT(FiniteF32);
+HWY_EXPORT(FiniteF64);
 
 void mul_spectrum(std::complex<float>* x, const std::complex<float>* k, std::ptrdiff_t nc) noexcept {
   HWY_DYNAMIC_DISPATCH(MulF32)(reinterpret_cast<float*>(x), reinterpret_cast<const float*>(k), nc);
@@ -62,11 +169,21 @@ void mul_spectrum(std::complex<float>* x, const std::complex<float>* k, std::ptr
 void mul_spectrum(std::complex<double>* x, const std::complex<double>* k, std::ptrdiff_t nc) noexcept {
   HWY_DYNAMIC_DISPATCH(MulF64)(reinterpret_cast<double*>(x), reinterpret_cast<const double*>(k), nc);
 }
-void add_scaled(const float* r, float d, const float* u, float* y, std::ptrdiff_t n) noexcept {
-  HWY_DYNAMIC_DISPATCH(AddF32)(r, d, u, y, n);
+void fdl_product(std::complex<float>* X, const std::complex<float>* K, std::ptrdiff_t stride,
+                 std::ptrdiff_t kin, std::ptrdiff_t kk, std::ptrdiff_t nc) noexcept {
+  HWY_DYNAMIC_DISPATCH(FdlF32)(reinterpret_cast<float*>(X), reinterpret_cast<const float*>(K), stride, kin, kk, nc);
 }
-void add_scaled(const double* r, double d, const double* u, double* y, std::ptrdiff_t n) noexcept {
-  HWY_DYNAMIC_DISPATCH(AddF64)(r, d, u, y, n);
+void fdl_product(std::complex<double>* X, const std::complex<double>* K, std::ptrdiff_t stride,
+                 std::ptrdiff_t kin, std::ptrdiff_t kk, std::ptrdiff_t nc) noexcept {
+  HWY_DYNAMIC_DISPATCH(FdlF64)(reinterpret_cast<double*>(X), reinterpret_cast<const double*>(K), stride, kin, kk, nc);
 }
+void add_scaled(const float* r, float s, float d, const float* u, float* y, std::ptrdiff_t n) noexcept {
+  HWY_DYNAMIC_DISPATCH(AddF32)(r, s, d, u, y, n);
+}
+void add_scaled(const double* r, double s, double d, const double* u, double* y, std::ptrdiff_t n) noexcept {
+  HWY_DYNAMIC_DISPATCH(AddF64)(r, s, d, u, y, n);
+}
+bool all_finite(const float* x, std::ptrdiff_t n) noexcept { return HWY_DYNAMIC_DISPATCH(FiniteF32)(x, n); }
+bool all_finite(const double* x, std::ptrdiff_t n) noexcept { return HWY_DYNAMIC_DISPATCH(FiniteF64)(x, n); }
 }  // namespace ssm::detail::fftconv
 #endif
