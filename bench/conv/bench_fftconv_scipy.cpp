@@ -22,6 +22,8 @@
 // --python EXE (default $SSM_BENCH_PYTHON, else /usr/bin/python3 if present, else python3),
 // --script PATH (default $SSM_BENCH_SCRIPT, else scipy_fftconv_ref.py next to this source file,
 // found from the compiled-in source path or from the executable's place in the build folder),
+// --block P (force the block length of the partitioned layout, src/conv/fftconv_layout.hpp;
+// -1 forces one FFT of the whole row; default: the library's cost model), --no-scipy,
 // --quick (one round, H = 4, L = 4096: a smoke test).
 #include <fcntl.h>
 #include <omp.h>
@@ -30,6 +32,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <complex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +44,7 @@
 #include <vector>
 
 #include "common/compare.hpp"
+#include "conv/fftconv_layout.hpp"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/cpu.hpp"
 #include "ssm/core/fft_planning.hpp"
@@ -189,6 +193,12 @@ void run_shape(const Shape& s, int rounds, const std::string& python, const std:
   const bool have_scipy = py.ok() && py.ask("load " + dir + " " + std::to_string(H) + " " +
                                             std::to_string(L) + " " + std::to_string(Lk)) == "ok";
   std::printf("baseline: %s\n", have_scipy ? py.banner().c_str() : ("none (" + py.banner() + ")").c_str());
+  for (const bool once : {false, true}) {
+    const auto lay = ssm::detail::fftconv_layout(L, std::min(L, Lk), once, sizeof(std::complex<float>));
+    std::printf("layout, kernel spectra %s: ", once ? "kept" : "per call");
+    if (lay.blocked) std::printf("blocks of P=%td (FFT n=%td, %td kernel blocks, %td input blocks)\n", lay.P, lay.n, lay.kk, lay.kin(L));
+    else std::printf("one FFT of n=%td a row\n", lay.n);
+  }
 
   const ssm::View3<const float> uv(u.data(), 1, H, L);
   const ssm::View3<float> yv(y.data(), 1, H, L), ykv(y_kept.data(), 1, H, L);
@@ -298,6 +308,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--plan wants estimate or measure, got %s\n", v.c_str());
         return 2;
       }
+    } else if (a == "--block") {
+      ssm::detail::fftconv_force_block(std::atoll(next().c_str()));
+    } else if (a == "--no-scipy") {
+      python = "/nonexistent/python3";
     } else if (a == "--python") {
       python = next();
     } else if (a == "--script") {

@@ -46,23 +46,33 @@ namespace {
 
 std::atomic<std::ptrdiff_t> g_force_block{0};
 
-// Cost of one transform of size n in units of "n log2 n butterflies", plus its copy in and
-// out, relative to an in-cache transform under a measured plan. The weights were measured with
-// FFTW 3.3.10 on x86-64 (docs/convolution.md): the time per n log2 n is flat up to 2^18 and
-// grows beyond (the arrays leave the per-core L2: 1.3x at 2^19, 1.6x at 2^20, 3x and more at
-// 2^21), and FFTW_ESTIMATE's heuristic plans run ~1.5x slower than measured ones beyond 2^14.
+// The cost model, in units of 0.1 ns of one core (x86-64, FFTW 3.3.10; the figures behind it
+// are in docs/convolution.md). Only the ratios between layouts matter.
+//
+// One real transform of size n (r2c or c2r): n log2 n times a weight that depends on the size
+// and on the planning effort (FFTW_ESTIMATE's heuristic plans are good up to 2^14 and ~1.3x
+// slower than measured plans beyond; every plan slows down once its arrays leave the per-core
+// L2, ~2^19 and up), plus its copy in or out (1.5 a sample) and a fixed 100 ns a call.
 double fft_cost(std::ptrdiff_t n, bool measured) {
+  //                                 2^10  2^11 2^12 2^13 2^14 2^15  2^16  2^17 2^18  2^19 2^20 2^21 2^22
+  static constexpr double kEstimate[] = {1.45, 1.1, 1.0, 1.1, 0.95, 1.25, 1.35, 1.3, 1.25, 1.6, 1.9, 2.5, 3.0};
+  static constexpr double kMeasure[] = {1.0, 0.9, 0.8, 0.7, 0.72, 0.7, 0.76, 0.7, 0.7, 0.86, 1.05, 2.5, 3.0};
   const double lg = std::log2(static_cast<double>(n));
-  double w = 1.0;
-  if (lg > 20.5) w = 3.0;
-  else if (lg > 19.5) w = 1.6;
-  else if (lg > 18.5) w = 1.3;
-  else if (!measured && lg > 14.5) w = 1.5;
-  return (static_cast<double>(n) * lg + static_cast<double>(n)) * w;
+  const int i = std::clamp(static_cast<int>(std::lround(lg)) - 10, 0, 12);
+  const bool pow2 = (n & (n - 1)) == 0;
+  const double w = (measured ? kMeasure : kEstimate)[i] * (pow2 ? 1.0 : 1.15);
+  return static_cast<double>(n) * (lg * w + 1.5) + 1000.0;
 }
-// One complex multiply-add of the frequency-domain sum, in the same units (it runs from cache,
-// eight of them a vector instruction pair).
-constexpr double kMacCost = 1.0;
+// The frequency-domain sum of the blocked layout: a complex multiply-add from cache costs 1.5;
+// once the kin + kk spectrum blocks of a row exceed ~1 MiB they are streamed from L3 or memory,
+// 5 a complex value.
+double mac_cost(std::ptrdiff_t pairs, std::ptrdiff_t blocks, std::ptrdiff_t nc, std::size_t value_bytes) {
+  const double stream = static_cast<double>(blocks) * static_cast<double>(nc) * static_cast<double>(value_bytes) >
+                                (1 << 20)
+                            ? 5.0 * static_cast<double>(blocks) * static_cast<double>(nc)
+                            : 0.0;
+  return 1.5 * static_cast<double>(pairs) * static_cast<double>(nc) + stream;
+}
 
 FftconvLayout blocked_layout(std::ptrdiff_t taps, std::ptrdiff_t P) {
   FftconvLayout s;
@@ -79,7 +89,7 @@ FftconvLayout blocked_layout(std::ptrdiff_t taps, std::ptrdiff_t P) {
 
 void fftconv_force_block(std::ptrdiff_t block) noexcept { g_force_block.store(block); }
 
-FftconvLayout fftconv_layout(std::ptrdiff_t L, std::ptrdiff_t taps, bool kernel_once) {
+FftconvLayout fftconv_layout(std::ptrdiff_t L, std::ptrdiff_t taps, bool kernel_once, std::size_t value_bytes) {
   FftconvLayout single;
   single.taps = taps;
   single.n = fft_fast_size(L + taps - 1);
@@ -89,14 +99,14 @@ FftconvLayout fftconv_layout(std::ptrdiff_t L, std::ptrdiff_t taps, bool kernel_
   if (force > 0) return blocked_layout(taps, force);
   const bool measured = fft_planning() == FftPlanning::measure;
   const double kf = kernel_once ? 0.0 : 1.0;  // kernel transforms per row and call
-  const double c_single = (2 + kf) * fft_cost(single.n, measured) + static_cast<double>(single.nc()) * kMacCost;
+  const double c_single = (2 + kf) * fft_cost(single.n, measured) + mac_cost(1, 0, single.nc(), value_bytes);
   double c_best = c_single;
   std::ptrdiff_t P_best = 0;
-  for (std::ptrdiff_t P = 1024; P < L && P <= (std::ptrdiff_t{1} << 17); P *= 2) {
+  for (std::ptrdiff_t P = 1024; P < L && P <= (std::ptrdiff_t{1} << 20); P *= 2) {
     const std::ptrdiff_t kin = (L + P - 1) / P, kk = (taps + P - 1) / P;
     const std::ptrdiff_t pairs = kin <= kk ? kin * (kin + 1) / 2 : kk * (kk + 1) / 2 + (kin - kk) * kk;
     const double c = (2.0 * static_cast<double>(kin) + kf * static_cast<double>(kk)) * fft_cost(2 * P, measured) +
-                     static_cast<double>(pairs) * static_cast<double>(P + 1) * kMacCost;
+                     mac_cost(pairs, kin + kk, P + 1, value_bytes);
     if (c < c_best) {
       c_best = c;
       P_best = P;
@@ -500,7 +510,7 @@ void fftconv(View3<const T> u, const T* k, std::ptrdiff_t Lk, const T* D, View3<
       [&] {
         if (u.size() == 0) return;
         const std::ptrdiff_t L = u.length;
-        const detail::FftconvLayout lay = detail::fftconv_layout(L, std::min(Lk, L), false);
+        const detail::FftconvLayout lay = detail::fftconv_layout(L, std::min(Lk, L), false, sizeof(std::complex<T>));
         if (const auto spectra = detail::spectrum_cache<T>().get(k, Lk, H, lay))
           detail::convolve_kept<T>(u, *spectra, D, y);
         else
@@ -579,7 +589,7 @@ void FFTConv<T>::set_kernel(const T* k, std::ptrdiff_t Lk, const T* D) {
   if (D)
     for (std::ptrdiff_t h = 0; h < H_; ++h)
       require(std::isfinite(D[h]), "FFTConv", "D", "must be finite, got D[", h, "] = ", D[h]);
-  const detail::FftconvLayout lay = detail::fftconv_layout(L_, std::min(Lk, L_), true);
+  const detail::FftconvLayout lay = detail::fftconv_layout(L_, std::min(Lk, L_), true, sizeof(std::complex<T>));
   impl_->spectra = detail::compute_spectra<T>(k, Lk, H_, lay);
   impl_->D = D ? std::vector<T>(D, D + H_) : std::vector<T>{};
   Lk_ = Lk;

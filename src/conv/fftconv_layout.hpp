@@ -38,7 +38,8 @@ struct FftconvLayout {
 
 /// The layout for rows of length L and `taps` kernel taps (taps <= L). kernel_once: the kernel
 /// spectra are made once and reused (FFTConv), so their transforms are not counted.
-FftconvLayout fftconv_layout(std::ptrdiff_t L, std::ptrdiff_t taps, bool kernel_once);
+/// value_bytes: bytes of one complex value (8 for float, 16 for double).
+FftconvLayout fftconv_layout(std::ptrdiff_t L, std::ptrdiff_t taps, bool kernel_once, std::size_t value_bytes);
 
 /// Tests and benches: force the layout of later calls. block > 0: blocked with P = block (any
 /// L, also L <= P); block < 0: single; 0 (default): the cost model. Process-wide.

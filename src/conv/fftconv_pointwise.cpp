@@ -48,8 +48,9 @@ HWY_INLINE void fdl(T* X, const T* K, std::ptrdiff_t stride, std::ptrdiff_t kin,
 #if HWY_TARGET != HWY_SCALAR  // one lane holds no complex value: the scalar loop below does it all
   {
     const std::ptrdiff_t step = 2 * N;  // complex values a step: 4 vectors of N/2
-    // A tile of frequencies over all kin + kk blocks: ~32 to 64 KiB for 32 blocks.
-    const std::ptrdiff_t tile = std::max<std::ptrdiff_t>(step, 128 / step * step);
+    // A tile of frequencies over all kin + kk blocks sized to stay in L1 (~32 KiB).
+    const std::ptrdiff_t fit = 32768 / static_cast<std::ptrdiff_t>(2 * sizeof(T) * (kin + kk));
+    const std::ptrdiff_t tile = std::clamp<std::ptrdiff_t>(fit / step * step, step, 16 * step);
     vec_end = nc / step * step;
     for (std::ptrdiff_t t0 = 0; t0 < vec_end; t0 += tile) {
       const std::ptrdiff_t t1 = std::min(vec_end, t0 + tile);
