@@ -17,7 +17,7 @@
 // CPU time is the right clock for one thread only: run with OMP_NUM_THREADS=1 (the default
 // here when the variable is unset), e.g. `OMP_NUM_THREADS=1 taskset -c 1 bench_conv_fftconv_scipy`.
 //
-// Options: --rounds R (default 7), --shape H,L[,LK], --plan estimate|measure (FFTW planning
+// Options: --rounds R (default 7), --shape H,L[,LK], --plan estimate|measure|patient (FFTW planning
 // effort, ssm::set_fft_planning; plans are made in the untimed warm-up call),
 // --python EXE (default $SSM_BENCH_PYTHON, else /usr/bin/python3 if present, else python3),
 // --script PATH (default $SSM_BENCH_SCRIPT, else scipy_fftconv_ref.py next to this source file,
@@ -304,8 +304,9 @@ int main(int argc, char** argv) {
     } else if (a == "--plan") {
       const std::string v = next();
       if (v == "measure") ssm::set_fft_planning(ssm::FftPlanning::measure, 60.0);
+      else if (v == "patient") ssm::set_fft_planning(ssm::FftPlanning::patient, 600.0);
       else if (v != "estimate") {
-        std::fprintf(stderr, "--plan wants estimate or measure, got %s\n", v.c_str());
+        std::fprintf(stderr, "--plan wants estimate, measure or patient, got %s\n", v.c_str());
         return 2;
       }
     } else if (a == "--block") {
@@ -340,7 +341,10 @@ int main(int argc, char** argv) {
   std::printf("# ssm::fftconv vs scipy.signal.fftconvolve, same run, same data\n");
   std::printf("cpu path: %s; OpenMP threads: %d; FFTW planning: %s; %d rounds; times: thread CPU time\n",
               ssm::cpu_description().c_str(), omp_get_max_threads(),
-              ssm::fft_planning() == ssm::FftPlanning::measure ? "measure" : "estimate", rounds);
+              ssm::fft_planning() == ssm::FftPlanning::measure   ? "measure"
+              : ssm::fft_planning() == ssm::FftPlanning::patient ? "patient"
+                                                                 : "estimate",
+              rounds);
   int rc = 0;
   try {
     for (const Shape& s : shapes) run_shape(s, rounds, python, script, dir);

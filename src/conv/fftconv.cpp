@@ -49,18 +49,17 @@ std::atomic<std::ptrdiff_t> g_force_block{0};
 // The cost model, in units of 0.1 ns of one core (x86-64, FFTW 3.3.10; the figures behind it
 // are in docs/convolution.md). Only the ratios between layouts matter.
 //
-// One real transform of size n (r2c or c2r): n log2 n times a weight that depends on the size
-// and on the planning effort (FFTW_ESTIMATE's heuristic plans are good up to 2^14 and ~1.3x
-// slower than measured plans beyond; every plan slows down once its arrays leave the per-core
-// L2, ~2^19 and up), plus its copy in or out (1.5 a sample) and a fixed 100 ns a call.
+// One real transform of size n (r2c or c2r): n log2 n times a weight by size (FFTW_ESTIMATE's
+// heuristic plans are good up to 2^14 and slower beyond; every plan slows down once its arrays
+// leave the per-core L2, ~2^19 and up), 0.8 of it with measured plans, 1.15 for sizes that are
+// not powers of two; plus its copy in or out (1.5 a sample) and a fixed 100 ns a call.
 double fft_cost(std::ptrdiff_t n, bool measured) {
-  //                                 2^10  2^11 2^12 2^13 2^14 2^15  2^16  2^17 2^18  2^19 2^20 2^21 2^22
-  static constexpr double kEstimate[] = {1.45, 1.1, 1.0, 1.1, 0.95, 1.25, 1.35, 1.3, 1.25, 1.6, 1.9, 2.5, 3.0};
-  static constexpr double kMeasure[] = {1.0, 0.9, 0.8, 0.7, 0.72, 0.7, 0.76, 0.7, 0.7, 0.86, 1.05, 2.5, 3.0};
+  // log2 n:                        10    11   12   13   14    15    16   17    18   19   20   21   22
+  static constexpr double kW[] = {1.45, 1.1, 1.0, 1.1, 0.95, 1.25, 1.35, 1.3, 1.25, 1.6, 1.9, 2.5, 3.0};
   const double lg = std::log2(static_cast<double>(n));
   const int i = std::clamp(static_cast<int>(std::lround(lg)) - 10, 0, 12);
   const bool pow2 = (n & (n - 1)) == 0;
-  const double w = (measured ? kMeasure : kEstimate)[i] * (pow2 ? 1.0 : 1.15);
+  const double w = kW[i] * (measured ? 0.8 : 1.0) * (pow2 ? 1.0 : 1.15);
   return static_cast<double>(n) * (lg * w + 1.5) + 1000.0;
 }
 // The frequency-domain sum of the blocked layout: a complex multiply-add from cache costs 1.5;
@@ -97,7 +96,7 @@ FftconvLayout fftconv_layout(std::ptrdiff_t L, std::ptrdiff_t taps, bool kernel_
   const std::ptrdiff_t force = g_force_block.load();
   if (force < 0) return single;
   if (force > 0) return blocked_layout(taps, force);
-  const bool measured = fft_planning() == FftPlanning::measure;
+  const bool measured = fft_planning() != FftPlanning::estimate;
   const double kf = kernel_once ? 0.0 : 1.0;  // kernel transforms per row and call
   const double c_single = (2 + kf) * fft_cost(single.n, measured) + mac_cost(1, 0, single.nc(), value_bytes);
   double c_best = c_single;
