@@ -17,8 +17,10 @@
 // CPU time is the right clock for one thread only: run with OMP_NUM_THREADS=1 (the default
 // here when the variable is unset), e.g. `OMP_NUM_THREADS=1 taskset -c 1 bench_conv_fftconv_scipy`.
 //
-// Options: --rounds R (default 7), --shape H,L[,LK], --plan estimate|measure|patient (FFTW planning
-// effort, ssm::set_fft_planning; plans are made in the untimed warm-up call),
+// Options: --rounds R (default 7), --shape H,L[,LK], --plan LIST (comma-separated FFTW planning
+// efforts, ssm::set_fft_planning: estimate (default), measure, patient; each effort is its own
+// pair of paths in the same rounds; plans are made in the untimed warm-up call, measured ones
+// taking seconds a size unless SSM_FFTW_WISDOM names a wisdom file that has them),
 // --python EXE (default $SSM_BENCH_PYTHON, else /usr/bin/python3 if present, else python3),
 // --script PATH (default $SSM_BENCH_SCRIPT, else scipy_fftconv_ref.py next to this source file,
 // found from the compiled-in source path or from the executable's place in the build folder),
@@ -38,6 +40,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -172,12 +175,15 @@ std::vector<float> read_raw(const std::string& path, std::size_t count) {
   return v;
 }
 
-void run_shape(const Shape& s, int rounds, const std::string& python, const std::string& script,
-               const std::string& dir) {
+const char* effort_name(ssm::FftPlanning e) {
+  return e == ssm::FftPlanning::measure ? "measure" : e == ssm::FftPlanning::patient ? "patient" : "estimate";
+}
+
+void run_shape(const Shape& s, int rounds, const std::vector<ssm::FftPlanning>& efforts, const std::string& python,
+               const std::string& script, const std::string& dir) {
   const std::ptrdiff_t H = s.H, L = s.L, Lk = s.Lk;
   std::printf("\n## H=%td, L=%td, Lk=%td (B=1, float32)\n", H, L, Lk);
-  std::vector<float> u(static_cast<std::size_t>(H * L)), k(static_cast<std::size_t>(H * Lk)), D(H),
-      y(u.size()), y_kept(u.size());
+  std::vector<float> u(static_cast<std::size_t>(H * L)), k(static_cast<std::size_t>(H * Lk)), D(H);
   std::mt19937_64 rng(42);
   std::normal_distribution<float> nd;
   for (auto& x : u) x = nd(rng);
@@ -193,87 +199,116 @@ void run_shape(const Shape& s, int rounds, const std::string& python, const std:
   const bool have_scipy = py.ok() && py.ask("load " + dir + " " + std::to_string(H) + " " +
                                             std::to_string(L) + " " + std::to_string(Lk)) == "ok";
   std::printf("baseline: %s\n", have_scipy ? py.banner().c_str() : ("none (" + py.banner() + ")").c_str());
-  for (const bool once : {false, true}) {
-    const auto lay = ssm::detail::fftconv_layout(L, std::min(L, Lk), once, sizeof(std::complex<float>));
-    std::printf("layout, kernel spectra %s: ", once ? "kept" : "per call");
-    if (lay.blocked) std::printf("blocks of P=%td (FFT n=%td, %td kernel blocks, %td input blocks)\n", lay.P, lay.n, lay.kk, lay.kin(L));
-    else std::printf("one FFT of n=%td a row\n", lay.n);
-  }
 
-  const ssm::View3<const float> uv(u.data(), 1, H, L);
-  const ssm::View3<float> yv(y.data(), 1, H, L), ykv(y_kept.data(), 1, H, L);
-  float* tap = &k[0];
-  auto per_call = [&] {  // a kernel never seen before: its spectra cannot have been kept
-    *tap = std::nextafter(*tap, 1e30f);
-    ssm::fftconv<float>(uv, k.data(), Lk, D.data(), yv);
+  // One "path" per planning effort and kind: per call (a kernel ssm::fftconv has never seen:
+  // one tap stepped by an ulp, so its spectra cannot have been kept) and kept (FFTConv::apply).
+  struct Path {
+    std::string name;
+    ssm::FftPlanning effort;
+    bool kept;
+    std::unique_ptr<ssm::FFTConv<float>> conv;
+    std::vector<float> y;
+    std::vector<double> t, ratio;
+    double first_ms = 0;
   };
-  // Warm-up, untimed: plans, first touch of the buffers; the object makes its spectra here.
-  const double t_plan0 = thread_cpu_ms();
-  per_call();
-  const double t_plan = thread_cpu_ms() - t_plan0;
-  const ssm::FFTConv<float> conv(H, L, k.data(), Lk, D.data());
-  conv.apply(uv, ykv);
+  std::vector<Path> paths;
+  const ssm::View3<const float> uv(u.data(), 1, H, L);
+  float* tap = &k[0];
+  for (const auto e : efforts)
+    for (const bool kept : {false, true}) {
+      Path p;
+      p.effort = e;
+      p.kept = kept;
+      p.name = std::string(kept ? "FFTConv::apply (kernel spectra kept)" : "ssm::fftconv, per call (kernel spectra not kept)") +
+               ", " + effort_name(e);
+      p.y.resize(u.size());
+      paths.push_back(std::move(p));
+    }
+  auto run = [&](Path& p) {
+    ssm::set_fft_planning(p.effort, 60.0);
+    const ssm::View3<float> yv(p.y.data(), 1, H, L);
+    if (p.kept) {
+      p.conv->apply(uv, yv);
+    } else {
+      *tap = std::nextafter(*tap, 1e30f);
+      ssm::fftconv<float>(uv, k.data(), Lk, D.data(), yv);
+    }
+  };
+  // Warm-up, untimed: plans (measured ones: seconds per size, instant with SSM_FFTW_WISDOM),
+  // first touch of the buffers; the objects make their spectra here.
+  for (Path& p : paths) {
+    ssm::set_fft_planning(p.effort, 60.0);
+    const auto lay = ssm::detail::fftconv_layout(L, std::min(L, Lk), p.kept, sizeof(std::complex<float>));
+    std::printf("layout, %s: ", p.name.c_str());
+    if (lay.blocked)
+      std::printf("blocks of P=%td (FFT n=%td, %td kernel blocks, %td input blocks)", lay.P, lay.n, lay.kk, lay.kin(L));
+    else
+      std::printf("one FFT of n=%td a row", lay.n);
+    const double t0 = thread_cpu_ms();
+    if (p.kept) p.conv = std::make_unique<ssm::FFTConv<float>>(H, L, k.data(), Lk, D.data());
+    run(p);
+    p.first_ms = thread_cpu_ms() - t0;
+    std::printf("; first call (plans, spectra: untimed) %.1f ms\n", p.first_ms);
+  }
   if (have_scipy) py.run_cpu_ms();
 
-  std::vector<double> t_sp, t_pc, t_kept, r_pc, r_kept;
+  std::vector<double> t_sp;
+  const std::size_t items = paths.size() + 1;  // + scipy
   for (int r = 0; r < rounds; ++r) {
-    double sp = 0, pc = 0, kept = 0;
-    for (int i = 0; i < 3; ++i) {
-      switch ((r + i) % 3) {
-        case 0:
-          if (have_scipy) sp = py.run_cpu_ms();
-          break;
-        case 1: {
-          const double t0 = thread_cpu_ms();
-          per_call();
-          pc = thread_cpu_ms() - t0;
-          break;
-        }
-        default: {
-          const double t0 = thread_cpu_ms();
-          conv.apply(uv, ykv);
-          kept = thread_cpu_ms() - t0;
-        }
+    double sp = 0;
+    std::vector<double> t(paths.size());
+    for (std::size_t i = 0; i < items; ++i) {
+      const std::size_t which = (static_cast<std::size_t>(r) + i) % items;  // rotating order
+      if (which == paths.size()) {
+        if (have_scipy) sp = py.run_cpu_ms();
+        continue;
       }
+      const double t0 = thread_cpu_ms();
+      run(paths[which]);
+      t[which] = thread_cpu_ms() - t0;
     }
     t_sp.push_back(sp);
-    t_pc.push_back(pc);
-    t_kept.push_back(kept);
-    r_pc.push_back(sp / pc);
-    r_kept.push_back(sp / kept);
-    std::fprintf(stderr, "round %d: scipy %.1f ms, per call %.1f ms, kept %.1f ms\n", r, sp, pc, kept);
+    std::fprintf(stderr, "round %d: scipy %.1f ms", r, sp);
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      paths[i].t.push_back(t[i]);
+      paths[i].ratio.push_back(sp / t[i]);
+      std::fprintf(stderr, ", %.1f", t[i]);
+    }
+    std::fprintf(stderr, "\n");
   }
 
   double diff = -1;
   if (have_scipy && py.ask("save " + dir + "/y.f32") == "ok") {
     const std::vector<float> ys = read_raw(dir + "/y.f32", u.size());
-    diff = std::max(ssm::bench::max_rel_diff(y, ys), ssm::bench::max_rel_diff(y_kept, ys));
+    diff = 0;
+    for (const Path& p : paths) diff = std::max(diff, ssm::bench::max_rel_diff(p.y, ys));
   }
-  const Stats sp = stats(t_sp), pc = stats(t_pc), ke = stats(t_kept);
-  std::printf("first call (plans, untimed in the rounds): %.1f ms\n", t_plan);
   std::printf("| path | median ms | min..max ms | x scipy, median | min..max |\n|---|---|---|---|---|\n");
-  if (have_scipy) std::printf("| scipy.signal.fftconvolve | %.1f | %.1f..%.1f | 1 | |\n", sp.median, sp.min, sp.max);
-  auto row = [&](const char* name, const Stats& t, const std::vector<double>& ratios) {
-    std::printf("| %s | %.1f | %.1f..%.1f |", name, t.median, t.min, t.max);
+  if (have_scipy) {
+    const Stats sp = stats(t_sp);
+    std::printf("| scipy.signal.fftconvolve | %.1f | %.1f..%.1f | 1 | |\n", sp.median, sp.min, sp.max);
+  }
+  for (const Path& p : paths) {
+    const Stats t = stats(p.t);
+    std::printf("| %s | %.1f | %.1f..%.1f |", p.name.c_str(), t.median, t.min, t.max);
     if (have_scipy) {
-      const Stats q = stats(ratios);
+      const Stats q = stats(p.ratio);
       std::printf(" x%.2f | x%.2f..x%.2f |\n", q.median, q.min, q.max);
     } else {
       std::printf(" | |\n");
     }
-  };
-  row("ssm::fftconv, per call (kernel spectra not kept)", pc, r_pc);
-  row("FFTConv::apply (kernel spectra kept)", ke, r_kept);
-  if (diff >= 0) std::printf("max |y - y_scipy| / max |y_scipy| = %.2e\n", diff);
+  }
+  if (diff >= 0) std::printf("max |y - y_scipy| / max |y_scipy| over the paths = %.2e\n", diff);
   std::fflush(stdout);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  setenv("OMP_NUM_THREADS", "1", 0);  // before the OpenMP runtime reads it
+  if (!std::getenv("OMP_NUM_THREADS")) omp_set_num_threads(1);  // one thread unless told otherwise
   int rounds = 7;
   std::vector<Shape> shapes;
+  std::vector<ssm::FftPlanning> efforts{ssm::FftPlanning::estimate};
   std::string python;
   if (const char* p = std::getenv("SSM_BENCH_PYTHON")) python = p;
   if (python.empty()) python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
@@ -302,12 +337,17 @@ int main(int argc, char** argv) {
       if (got == 2 || s.Lk < 1) s.Lk = s.L;
       shapes.push_back(s);
     } else if (a == "--plan") {
-      const std::string v = next();
-      if (v == "measure") ssm::set_fft_planning(ssm::FftPlanning::measure, 60.0);
-      else if (v == "patient") ssm::set_fft_planning(ssm::FftPlanning::patient, 600.0);
-      else if (v != "estimate") {
-        std::fprintf(stderr, "--plan wants estimate, measure or patient, got %s\n", v.c_str());
-        return 2;
+      efforts.clear();
+      std::string v = next() + ",";
+      for (std::size_t pos; (pos = v.find(',')) != std::string::npos; v.erase(0, pos + 1)) {
+        const std::string e = v.substr(0, pos);
+        if (e == "estimate") efforts.push_back(ssm::FftPlanning::estimate);
+        else if (e == "measure") efforts.push_back(ssm::FftPlanning::measure);
+        else if (e == "patient") efforts.push_back(ssm::FftPlanning::patient);
+        else {
+          std::fprintf(stderr, "--plan wants a comma-separated list of estimate, measure, patient; got %s\n", e.c_str());
+          return 2;
+        }
       }
     } else if (a == "--block") {
       ssm::detail::fftconv_force_block(std::atoll(next().c_str()));
@@ -339,15 +379,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("# ssm::fftconv vs scipy.signal.fftconvolve, same run, same data\n");
-  std::printf("cpu path: %s; OpenMP threads: %d; FFTW planning: %s; %d rounds; times: thread CPU time\n",
-              ssm::cpu_description().c_str(), omp_get_max_threads(),
-              ssm::fft_planning() == ssm::FftPlanning::measure   ? "measure"
-              : ssm::fft_planning() == ssm::FftPlanning::patient ? "patient"
-                                                                 : "estimate",
-              rounds);
+  std::printf("cpu path: %s; OpenMP threads: %d; %d rounds; times: thread CPU time\n",
+              ssm::cpu_description().c_str(), omp_get_max_threads(), rounds);
   int rc = 0;
   try {
-    for (const Shape& s : shapes) run_shape(s, rounds, python, script, dir);
+    for (const Shape& s : shapes) run_shape(s, rounds, efforts, python, script, dir);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     rc = 1;

@@ -159,6 +159,11 @@ struct Work {
         Kf(fused ? static_cast<std::size_t>(lay.kk * lay.bstride()) : 0) {}
 };
 
+// FFTW's new-array execute needs arrays with the alignment of the planning arrays (fftw_malloc:
+// 0 modulo FFTW's SIMD alignment).
+bool aligned_like_plans(const float* p) noexcept { return fftwf_alignment_of(const_cast<float*>(p)) == 0; }
+bool aligned_like_plans(const double* p) noexcept { return fftw_alignment_of(const_cast<double*>(p)) == 0; }
+
 // dst[i] = row[(start + i) * stride] for 0 <= start + i < L, else 0; i < len.
 template <class T>
 void load_window(T* dst, const T* row, std::ptrdiff_t stride, std::ptrdiff_t L, std::ptrdiff_t start,
@@ -225,8 +230,15 @@ void convolve_group(View3<const T> u, std::ptrdiff_t b, std::ptrdiff_t g, const 
   const RealPlan<T>& plan = *plans.full;
   const T* row = u.row(b, h0);
   for (std::ptrdiff_t j = 0; j < kin; ++j) {
-    load_window(time, row, u.stride_t, L, (j - 1) * P, n);
-    plan.r2c(time, X + j * bs);
+    const std::ptrdiff_t start = (j - 1) * P;
+    // A window inside a contiguous row is transformed where it lies (r2c leaves its input
+    // alone), when it has the plan's SIMD alignment; else it is copied with its zeros.
+    if (start >= 0 && start + n <= L && u.stride_t == 1 && aligned_like_plans(row + start)) {
+      plan.r2c(const_cast<T*>(row + start), X + j * bs);
+    } else {
+      load_window(time, row, u.stride_t, L, start, n);
+      plan.r2c(time, X + j * bs);
+    }
   }
   fftconv::fdl_product(X, Kg, bs, kin, lay.kk, nc);
   const T d = D ? D[h0] : T(0);

@@ -35,9 +35,10 @@ HWY_INLINE void mul(T* x, const T* k, std::ptrdiff_t nc) {
 
 // X[m][f] = sum_{p <= min(m, kk-1)} X[m-p][f] K[p][f], m descending, in place (header).
 // On interleaved vectors x = (xr, xi, ...), k = (kr, ki, ...):
-//   A = x * (kr, kr) = (xr kr, xi kr),  B = swap(x) * (ki, ki) = (xi ki, xr ki),
-//   x k = (A - B in the even lanes, A + B in the odd lanes)
-// with A and B summed over p first. Four vectors a step: eight independent FMA chains.
+//   A = x * (kr, kr) = (xr kr, xi kr),  B = x * (ki, ki) = (xr ki, xi ki),
+//   x k = A + (-B_odd, B_even) = A + (swap(B) with its even lanes negated),
+// and since the swap is linear, A and B are summed over p first and swapped once at the end.
+// Four vectors a step: eight independent FMA chains.
 template <class T>
 HWY_INLINE void fdl(T* X, const T* K, std::ptrdiff_t stride, std::ptrdiff_t kin, std::ptrdiff_t kk,
                     std::ptrdiff_t nc) {
@@ -70,16 +71,18 @@ HWY_INLINE void fdl(T* X, const T* K, std::ptrdiff_t stride, std::ptrdiff_t kin,
             a1 = hn::MulAdd(x1, hn::DupEven(k1), a1);
             a2 = hn::MulAdd(x2, hn::DupEven(k2), a2);
             a3 = hn::MulAdd(x3, hn::DupEven(k3), a3);
-            b0 = hn::MulAdd(hn::Reverse2(d, x0), hn::DupOdd(k0), b0);
-            b1 = hn::MulAdd(hn::Reverse2(d, x1), hn::DupOdd(k1), b1);
-            b2 = hn::MulAdd(hn::Reverse2(d, x2), hn::DupOdd(k2), b2);
-            b3 = hn::MulAdd(hn::Reverse2(d, x3), hn::DupOdd(k3), b3);
+            b0 = hn::MulAdd(x0, hn::DupOdd(k0), b0);
+            b1 = hn::MulAdd(x1, hn::DupOdd(k1), b1);
+            b2 = hn::MulAdd(x2, hn::DupOdd(k2), b2);
+            b3 = hn::MulAdd(x3, hn::DupOdd(k3), b3);
           }
           T* xm = X + m * s + 2 * f;
-          hn::StoreU(hn::OddEven(hn::Add(a0, b0), hn::Sub(a0, b0)), d, xm);
-          hn::StoreU(hn::OddEven(hn::Add(a1, b1), hn::Sub(a1, b1)), d, xm + N);
-          hn::StoreU(hn::OddEven(hn::Add(a2, b2), hn::Sub(a2, b2)), d, xm + 2 * N);
-          hn::StoreU(hn::OddEven(hn::Add(a3, b3), hn::Sub(a3, b3)), d, xm + 3 * N);
+          const auto r0 = hn::Reverse2(d, b0), r1 = hn::Reverse2(d, b1);
+          const auto r2 = hn::Reverse2(d, b2), r3 = hn::Reverse2(d, b3);
+          hn::StoreU(hn::OddEven(hn::Add(a0, r0), hn::Sub(a0, r0)), d, xm);
+          hn::StoreU(hn::OddEven(hn::Add(a1, r1), hn::Sub(a1, r1)), d, xm + N);
+          hn::StoreU(hn::OddEven(hn::Add(a2, r2), hn::Sub(a2, r2)), d, xm + 2 * N);
+          hn::StoreU(hn::OddEven(hn::Add(a3, r3), hn::Sub(a3, r3)), d, xm + 3 * N);
         }
       }
     }
