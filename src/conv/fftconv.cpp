@@ -55,22 +55,21 @@ std::atomic<std::ptrdiff_t> g_force_block{0};
 // not powers of two; plus its copy in or out (1.5 a sample) and a fixed 100 ns a call.
 double fft_cost(std::ptrdiff_t n, bool measured) {
   // log2 n:                        10    11   12   13   14    15    16   17    18   19   20   21   22
-  static constexpr double kW[] = {1.45, 1.1, 1.0, 1.1, 0.95, 1.25, 1.35, 1.3, 1.25, 1.6, 1.9, 2.5, 3.0};
+  static constexpr double kW[] = {1.45, 1.1, 1.0, 1.0, 1.1, 1.25, 1.35, 1.3, 1.25, 1.6, 1.9, 2.5, 3.0};
   const double lg = std::log2(static_cast<double>(n));
   const int i = std::clamp(static_cast<int>(std::lround(lg)) - 10, 0, 12);
   const bool pow2 = (n & (n - 1)) == 0;
   const double w = kW[i] * (measured ? 0.8 : 1.0) * (pow2 ? 1.0 : 1.15);
   return static_cast<double>(n) * (lg * w + 1.5) + 1000.0;
 }
-// The frequency-domain sum of the blocked layout: a complex multiply-add from cache costs 1.5;
-// once the kin + kk spectrum blocks of a row exceed ~1 MiB they are streamed from L3 or memory,
-// 5 a complex value.
+// The frequency-domain sum of the blocked layout: a complex multiply-add from cache costs 0.6
+// (fdl_product: two outputs a pass, four FMAs per kernel and input vector loaded); once the
+// kin + kk spectrum blocks of a row exceed ~1 MiB they are streamed from L3 or memory, 2 a
+// complex value.
 double mac_cost(std::ptrdiff_t pairs, std::ptrdiff_t blocks, std::ptrdiff_t nc, std::size_t value_bytes) {
-  const double stream = static_cast<double>(blocks) * static_cast<double>(nc) * static_cast<double>(value_bytes) >
-                                (1 << 20)
-                            ? 5.0 * static_cast<double>(blocks) * static_cast<double>(nc)
-                            : 0.0;
-  return 1.5 * static_cast<double>(pairs) * static_cast<double>(nc) + stream;
+  const double values = static_cast<double>(blocks) * static_cast<double>(nc);
+  const double stream = values * static_cast<double>(value_bytes) > (1 << 20) ? 2.0 * values : 0.0;
+  return 0.6 * static_cast<double>(pairs) * static_cast<double>(nc) + stream;
 }
 
 FftconvLayout blocked_layout(std::ptrdiff_t taps, std::ptrdiff_t P) {

@@ -38,7 +38,15 @@ HWY_INLINE void mul(T* x, const T* k, std::ptrdiff_t nc) {
 //   A = x * (kr, kr) = (xr kr, xi kr),  B = x * (ki, ki) = (xr ki, xi ki),
 //   x k = A + (-B_odd, B_even) = A + (swap(B) with its even lanes negated),
 // and since the swap is linear, A and B are summed over p first and swapped once at the end.
-// Four vectors a step: eight independent FMA chains.
+// Two outputs m and m-1 at a time share each kernel block K[p] and each input block: X[m-1-p]
+// serves m-1 at this p and m at the next, so a step loads one new X and one K per p for four
+// FMAs. Two vectors a step: eight independent FMA chains.
+template <class D, class V>
+HWY_INLINE void store_product(D d, V a, V b, typename hn::TFromD<D>* out) {
+  const V r = hn::Reverse2(d, b);
+  hn::StoreU(hn::OddEven(hn::Add(a, r), hn::Sub(a, r)), d, out);
+}
+
 template <class T>
 HWY_INLINE void fdl(T* X, const T* K, std::ptrdiff_t stride, std::ptrdiff_t kin, std::ptrdiff_t kk,
                     std::ptrdiff_t nc) {
@@ -48,41 +56,62 @@ HWY_INLINE void fdl(T* X, const T* K, std::ptrdiff_t stride, std::ptrdiff_t kin,
   std::ptrdiff_t vec_end = 0;                                           // complex index
 #if HWY_TARGET != HWY_SCALAR  // one lane holds no complex value: the scalar loop below does it all
   {
-    const std::ptrdiff_t step = 2 * N;  // complex values a step: 4 vectors of N/2
+    const std::ptrdiff_t step = N;  // complex values a step: 2 vectors of N/2
     // A tile of frequencies over all kin + kk blocks sized to stay in L1 (~32 KiB).
     const std::ptrdiff_t fit = 32768 / static_cast<std::ptrdiff_t>(2 * sizeof(T) * (kin + kk));
-    const std::ptrdiff_t tile = std::clamp<std::ptrdiff_t>(fit / step * step, step, 16 * step);
+    const std::ptrdiff_t tile = std::clamp<std::ptrdiff_t>(fit / step * step, step, 32 * step);
     vec_end = nc / step * step;
     for (std::ptrdiff_t t0 = 0; t0 < vec_end; t0 += tile) {
       const std::ptrdiff_t t1 = std::min(vec_end, t0 + tile);
-      for (std::ptrdiff_t m = kin - 1; m >= 0; --m) {
-        const std::ptrdiff_t pmax = std::min(m, kk - 1);
+      std::ptrdiff_t m = kin - 1;
+      for (; m >= 1; m -= 2) {
+        const std::ptrdiff_t pm = std::min(m, kk - 1), pm1 = std::min(m - 1, kk - 1);  // pm1 <= pm
         for (std::ptrdiff_t f = t0; f < t1; f += step) {
-          auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-          auto b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
-          for (std::ptrdiff_t p = 0; p <= pmax; ++p) {
-            const T* xp = X + (m - p) * s + 2 * f;
+          auto a0 = hn::Zero(d), a1 = hn::Zero(d), b0 = hn::Zero(d), b1 = hn::Zero(d);  // Y[m]
+          auto c0 = hn::Zero(d), c1 = hn::Zero(d), e0 = hn::Zero(d), e1 = hn::Zero(d);  // Y[m-1]
+          const T* xm = X + m * s + 2 * f;
+          auto xa0 = hn::LoadU(d, xm), xa1 = hn::LoadU(d, xm + N);  // X[m - p]
+          for (std::ptrdiff_t p = 0; p <= pm1; ++p) {
             const T* kp = K + p * s + 2 * f;
-            const auto x0 = hn::LoadU(d, xp), x1 = hn::LoadU(d, xp + N);
-            const auto x2 = hn::LoadU(d, xp + 2 * N), x3 = hn::LoadU(d, xp + 3 * N);
             const auto k0 = hn::LoadU(d, kp), k1 = hn::LoadU(d, kp + N);
-            const auto k2 = hn::LoadU(d, kp + 2 * N), k3 = hn::LoadU(d, kp + 3 * N);
-            a0 = hn::MulAdd(x0, hn::DupEven(k0), a0);
-            a1 = hn::MulAdd(x1, hn::DupEven(k1), a1);
-            a2 = hn::MulAdd(x2, hn::DupEven(k2), a2);
-            a3 = hn::MulAdd(x3, hn::DupEven(k3), a3);
-            b0 = hn::MulAdd(x0, hn::DupOdd(k0), b0);
-            b1 = hn::MulAdd(x1, hn::DupOdd(k1), b1);
-            b2 = hn::MulAdd(x2, hn::DupOdd(k2), b2);
-            b3 = hn::MulAdd(x3, hn::DupOdd(k3), b3);
+            const auto kr0 = hn::DupEven(k0), ki0 = hn::DupOdd(k0);
+            const auto kr1 = hn::DupEven(k1), ki1 = hn::DupOdd(k1);
+            const T* xq = xm - (p + 1) * s;  // X[m - 1 - p]
+            const auto xb0 = hn::LoadU(d, xq), xb1 = hn::LoadU(d, xq + N);
+            a0 = hn::MulAdd(xa0, kr0, a0);
+            a1 = hn::MulAdd(xa1, kr1, a1);
+            b0 = hn::MulAdd(xa0, ki0, b0);
+            b1 = hn::MulAdd(xa1, ki1, b1);
+            c0 = hn::MulAdd(xb0, kr0, c0);
+            c1 = hn::MulAdd(xb1, kr1, c1);
+            e0 = hn::MulAdd(xb0, ki0, e0);
+            e1 = hn::MulAdd(xb1, ki1, e1);
+            xa0 = xb0;
+            xa1 = xb1;
           }
-          T* xm = X + m * s + 2 * f;
-          const auto r0 = hn::Reverse2(d, b0), r1 = hn::Reverse2(d, b1);
-          const auto r2 = hn::Reverse2(d, b2), r3 = hn::Reverse2(d, b3);
-          hn::StoreU(hn::OddEven(hn::Add(a0, r0), hn::Sub(a0, r0)), d, xm);
-          hn::StoreU(hn::OddEven(hn::Add(a1, r1), hn::Sub(a1, r1)), d, xm + N);
-          hn::StoreU(hn::OddEven(hn::Add(a2, r2), hn::Sub(a2, r2)), d, xm + 2 * N);
-          hn::StoreU(hn::OddEven(hn::Add(a3, r3), hn::Sub(a3, r3)), d, xm + 3 * N);
+          if (pm > pm1) {  // Y[m] has one more term: X[0] K[m] (xa holds X[0] now)
+            const T* kp = K + pm * s + 2 * f;
+            const auto k0 = hn::LoadU(d, kp), k1 = hn::LoadU(d, kp + N);
+            a0 = hn::MulAdd(xa0, hn::DupEven(k0), a0);
+            a1 = hn::MulAdd(xa1, hn::DupEven(k1), a1);
+            b0 = hn::MulAdd(xa0, hn::DupOdd(k0), b0);
+            b1 = hn::MulAdd(xa1, hn::DupOdd(k1), b1);
+          }
+          T* ym = X + m * s + 2 * f;
+          store_product(d, a0, b0, ym);
+          store_product(d, a1, b1, ym + N);
+          store_product(d, c0, e0, ym - s);
+          store_product(d, c1, e1, ym - s + N);
+        }
+      }
+      if (m == 0) {  // odd kin: Y[0] = X[0] K[0]
+        for (std::ptrdiff_t f = t0; f < t1; f += step) {
+          T* x0 = X + 2 * f;
+          const T* k0p = K + 2 * f;
+          const auto x0a = hn::LoadU(d, x0), x0b = hn::LoadU(d, x0 + N);
+          const auto k0 = hn::LoadU(d, k0p), k1 = hn::LoadU(d, k0p + N);
+          store_product(d, hn::Mul(x0a, hn::DupEven(k0)), hn::Mul(x0a, hn::DupOdd(k0)), x0);
+          store_product(d, hn::Mul(x0b, hn::DupEven(k1)), hn::Mul(x0b, hn::DupOdd(k1)), x0 + N);
         }
       }
     }
