@@ -325,8 +325,10 @@ public:
   static constexpr std::size_t kSeen = 32;  // hashes of kernels seen once
 
   /// The kept spectra of k for lay, or null when k is new (then the caller convolves fused).
-  std::shared_ptr<const Spectra<T>> get(const T* k, std::ptrdiff_t Lk, std::ptrdiff_t H, const FftconvLayout& lay) {
-    const std::uint64_t h = hash(k, Lk, H, lay);
+  /// taps_hash: the hash of k's first lay.taps taps of every row (validate_kernel).
+  std::shared_ptr<const Spectra<T>> get(const T* k, std::ptrdiff_t Lk, std::ptrdiff_t H, const FftconvLayout& lay,
+                                        std::uint64_t taps_hash) {
+    const std::uint64_t h = key(taps_hash, H, lay);
     {
       std::lock_guard<std::mutex> lock(m_);
       for (auto it = entries_.begin(); it != entries_.end(); ++it) {
@@ -379,30 +381,15 @@ private:
     return a.blocked == b.blocked && a.n == b.n && a.P == b.P && a.taps == b.taps && a.group == b.group;
   }
 
-  // Four independent multiply-xorshift lanes over the taps' 8-byte words (one lane would be a
-  // serial chain of multiplies: several ms for the 16 MB of a 64 x 65536 float kernel), folded
-  // with the shape and layout. Never 0 (0 marks a free slot of the seen list).
-  static std::uint64_t hash(const T* k, std::ptrdiff_t Lk, std::ptrdiff_t H, const FftconvLayout& lay) {
+  // The taps' hash folded with the shape and the layout. Never 0 (0 marks a free slot of the
+  // seen list).
+  static std::uint64_t key(std::uint64_t taps_hash, std::ptrdiff_t H, const FftconvLayout& lay) {
     constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
-    std::uint64_t x[4] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull, 0x100000001b3ull, 0x27d4eb2f165667c5ull};
-    for (std::ptrdiff_t r = 0; r < H; ++r) {
-      const auto* bytes = reinterpret_cast<const unsigned char*>(k + r * Lk);
-      const std::size_t nb = static_cast<std::size_t>(lay.taps) * sizeof(T);
-      std::size_t i = 0;
-      for (; i + 32 <= nb; i += 32)
-        for (int l = 0; l < 4; ++l) {
-          std::uint64_t w;
-          std::memcpy(&w, bytes + i + 8 * l, 8);
-          x[l] = (x[l] ^ w) * kMul;
-          x[l] ^= x[l] >> 29;
-        }
-      for (; i < nb; ++i) x[0] = (x[0] ^ bytes[i]) * 0x100000001b3ull;
-      x[1] ^= static_cast<std::uint64_t>(r);
-    }
-    std::uint64_t h = static_cast<std::uint64_t>(lay.n) * 1000003u + static_cast<std::uint64_t>(lay.taps) +
-                      (static_cast<std::uint64_t>(lay.P) << 40) + static_cast<std::uint64_t>(H);
-    for (int l = 0; l < 4; ++l) {
-      h = (h ^ x[l]) * kMul;
+    std::uint64_t h = taps_hash;
+    for (const std::uint64_t v : {static_cast<std::uint64_t>(lay.n), static_cast<std::uint64_t>(lay.taps),
+                                  static_cast<std::uint64_t>(lay.P), static_cast<std::uint64_t>(lay.group),
+                                  static_cast<std::uint64_t>(H)}) {
+      h = (h ^ v) * kMul;
       h ^= h >> 31;
     }
     return h ? h : 1;
@@ -491,14 +478,25 @@ void validate_common(const char* where, View3<const T> u, const T* k, std::ptrdi
   check_overlap(where, u, y);
 }
 
+/// k finite (H rows of Lk). With `taps_hash`: also a hash of the first `taps` taps of every row,
+/// taken in the same pass (the spectrum cache's key).
 template <class T>
 void validate_kernel(const char* where, const T* k, std::ptrdiff_t Lk, std::ptrdiff_t H,
-                     bool host_data = true) {
+                     bool host_data = true, std::uint64_t* taps_hash = nullptr, std::ptrdiff_t taps = 0) {
   require(Lk >= 1, where, "Lk", "must be >= 1, got ", Lk);
   require(k != nullptr || H == 0, where, "k", "must not be null");
   if (!host_data) return;  // device memory: the CUDA backend checks k
   require_cpu_isa(where);  // before the first SIMD kernel: an unusable SSM_CPU_ISA is an error
-  if (fftconv::all_finite(k, H * Lk)) return;
+  bool ok = true;
+  if (taps_hash) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::ptrdiff_t r = 0; r < H && ok; ++r)
+      ok = fftconv::finite_and_hash(k + r * Lk, taps, &h) && fftconv::all_finite(k + r * Lk + taps, Lk - taps);
+    *taps_hash = h;
+  } else {
+    ok = fftconv::all_finite(k, H * Lk);
+  }
+  if (ok) return;
   for (std::ptrdiff_t i = 0; i < H * Lk; ++i)
     require(std::isfinite(k[i]), where, "k", "must be finite, got k[", i / Lk, ",", i % Lk,
             "] = ", k[i]);
@@ -513,7 +511,9 @@ void fftconv(View3<const T> u, const T* k, std::ptrdiff_t Lk, const T* D, View3<
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
   const std::ptrdiff_t H = u.channels;
   const bool host_data = device == Device::cpu;  // Device::cuda: device pointers, checked there
-  detail::validate_kernel("fftconv", k, Lk, H, host_data);
+  std::uint64_t taps_hash = 0;  // CPU: the cache key of k's first min(Lk, L) taps, from the finite check's pass
+  detail::validate_kernel("fftconv", k, Lk, H, host_data, host_data ? &taps_hash : nullptr,
+                          std::min(Lk, u.length));
   detail::validate_common("fftconv", u, k, Lk, D, y, H, host_data);
   detail::dispatch(
       "fftconv", device,
@@ -521,7 +521,7 @@ void fftconv(View3<const T> u, const T* k, std::ptrdiff_t Lk, const T* D, View3<
         if (u.size() == 0) return;
         const std::ptrdiff_t L = u.length;
         const detail::FftconvLayout lay = detail::fftconv_layout(L, std::min(Lk, L), false, sizeof(std::complex<T>));
-        if (const auto spectra = detail::spectrum_cache<T>().get(k, Lk, H, lay))
+        if (const auto spectra = detail::spectrum_cache<T>().get(k, Lk, H, lay, taps_hash))
           detail::convolve_kept<T>(u, *spectra, D, y);
         else
           detail::convolve_fused<T>(u, k, Lk, lay, D, y);

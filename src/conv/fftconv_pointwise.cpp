@@ -6,6 +6,8 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 #include "conv/fftconv_pointwise.hpp"
 
@@ -169,6 +171,51 @@ HWY_INLINE bool finite(const T* x, std::ptrdiff_t n) {
   return true;
 }
 
+// finite() and a hash of the bits of x[0..n) in the same pass (the kernel's check and its key
+// in the spectrum cache): per 32-bit lane h = (h ^ bits) * C, h ^= h >> 15, two accumulators,
+// folded into *h64 at the end. The value depends on the vector width, which is fixed for the
+// life of the process (src/core/cpu_isa.cpp), as the cache is.
+template <class T>
+HWY_INLINE bool finite_and_hash(const T* x, std::ptrdiff_t n, std::uint64_t* h64) {
+  std::uint64_t h = *h64;
+  std::ptrdiff_t t = 0;
+#if HWY_TARGET != HWY_SCALAR  // one double lane is no 32-bit lane: the scalar loop does it all
+  const hn::ScalableTag<T> d;
+  const hn::Repartition<std::uint32_t, decltype(d)> du;
+  const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
+  const auto zero = hn::Zero(d);
+  const auto mul = hn::Set(du, 0x9E3779B1u);
+  auto f0 = zero, f1 = zero;
+  auto h0 = hn::Set(du, 0x85EBCA77u), h1 = hn::Set(du, 0xC2B2AE3Du);
+  for (; t + 2 * L <= n; t += 2 * L) {
+    const auto v0 = hn::LoadU(d, x + t), v1 = hn::LoadU(d, x + t + L);
+    f0 = hn::MulAdd(v0, zero, f0);
+    f1 = hn::MulAdd(v1, zero, f1);
+    h0 = hn::Mul(hn::Xor(h0, hn::BitCast(du, v0)), mul);
+    h1 = hn::Mul(hn::Xor(h1, hn::BitCast(du, v1)), mul);
+    h0 = hn::Xor(h0, hn::ShiftRight<15>(h0));
+    h1 = hn::Xor(h1, hn::ShiftRight<15>(h1));
+  }
+  if (!hn::AllTrue(d, hn::Eq(hn::Add(f0, f1), zero))) return false;
+  alignas(64) std::uint32_t lanes[2 * HWY_MAX_BYTES / 4];
+  hn::Store(h0, du, lanes);
+  hn::Store(h1, du, lanes + hn::Lanes(du));
+  for (std::size_t i = 0; i < 2 * hn::Lanes(du); ++i) {
+    h = (h ^ lanes[i]) * 0x100000001b3ull;
+    h ^= h >> 29;
+  }
+#endif
+  for (; t < n; ++t) {
+    if (!(x[t] - x[t] == T(0))) return false;
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, x + t, sizeof(T));
+    h = (h ^ bits) * 0x100000001b3ull;
+    h ^= h >> 29;
+  }
+  *h64 = h ^ static_cast<std::uint64_t>(n);
+  return true;
+}
+
 void MulF32(float* x, const float* k, std::ptrdiff_t nc) { mul(x, k, nc); }
 void MulF64(double* x, const double* k, std::ptrdiff_t nc) { mul(x, k, nc); }
 void FdlF32(float* X, const float* K, std::ptrdiff_t s, std::ptrdiff_t kin, std::ptrdiff_t kk, std::ptrdiff_t nc) {
@@ -181,6 +228,8 @@ void AddF32(const float* r, float s, float d, const float* u, float* y, std::ptr
 void AddF64(const double* r, double s, double d, const double* u, double* y, std::ptrdiff_t n) { add(r, s, d, u, y, n); }
 bool FiniteF32(const float* x, std::ptrdiff_t n) { return finite(x, n); }
 bool FiniteF64(const double* x, std::ptrdiff_t n) { return finite(x, n); }
+bool FiniteHashF32(const float* x, std::ptrdiff_t n, std::uint64_t* h) { return finite_and_hash(x, n, h); }
+bool FiniteHashF64(const double* x, std::ptrdiff_t n, std::uint64_t* h) { return finite_and_hash(x, n, h); }
 
 }  // namespace ssm::detail::fftconv::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -195,6 +244,8 @@ HWY_EXPORT(AddF32);
 HWY_EXPORT(AddF64);
 HWY_EXPORT(FiniteF32);
 HWY_EXPORT(FiniteF64);
+HWY_EXPORT(FiniteHashF32);
+HWY_EXPORT(FiniteHashF64);
 
 void mul_spectrum(std::complex<float>* x, const std::complex<float>* k, std::ptrdiff_t nc) noexcept {
   HWY_DYNAMIC_DISPATCH(MulF32)(reinterpret_cast<float*>(x), reinterpret_cast<const float*>(k), nc);
@@ -218,5 +269,11 @@ void add_scaled(const double* r, double s, double d, const double* u, double* y,
 }
 bool all_finite(const float* x, std::ptrdiff_t n) noexcept { return HWY_DYNAMIC_DISPATCH(FiniteF32)(x, n); }
 bool all_finite(const double* x, std::ptrdiff_t n) noexcept { return HWY_DYNAMIC_DISPATCH(FiniteF64)(x, n); }
+bool finite_and_hash(const float* x, std::ptrdiff_t n, std::uint64_t* h) noexcept {
+  return HWY_DYNAMIC_DISPATCH(FiniteHashF32)(x, n, h);
+}
+bool finite_and_hash(const double* x, std::ptrdiff_t n, std::uint64_t* h) noexcept {
+  return HWY_DYNAMIC_DISPATCH(FiniteHashF64)(x, n, h);
+}
 }  // namespace ssm::detail::fftconv
 #endif

@@ -10,8 +10,11 @@
 //                  Frequencies are processed in tiles so the kin + kk blocks of a tile stay in cache.
 //   add_scaled     y[t] = s r[t] + d u[t], t < L (y may alias u: u[t] is read before y[t] is written)
 //   all_finite     no NaN or Inf among x[0..n)
+//   finite_and_hash  all_finite and, in the same pass, *h = a hash of *h and the bits of x[0..n)
+//                  (unchanged when false is returned); stable within a process
 #include <complex>
 #include <cstddef>
+#include <cstdint>
 
 namespace ssm::detail::fftconv {
 
@@ -25,5 +28,7 @@ void add_scaled(const float* r, float s, float d, const float* u, float* y, std:
 void add_scaled(const double* r, double s, double d, const double* u, double* y, std::ptrdiff_t L) noexcept;
 bool all_finite(const float* x, std::ptrdiff_t n) noexcept;
 bool all_finite(const double* x, std::ptrdiff_t n) noexcept;
+bool finite_and_hash(const float* x, std::ptrdiff_t n, std::uint64_t* h) noexcept;
+bool finite_and_hash(const double* x, std::ptrdiff_t n, std::uint64_t* h) noexcept;
 
 }  // namespace ssm::detail::fftconv
