@@ -24,8 +24,9 @@
 // --python EXE (default $SSM_BENCH_PYTHON, else /usr/bin/python3 if present, else python3),
 // --script PATH (default $SSM_BENCH_SCRIPT, else scipy_fftconv_ref.py next to this source file,
 // found from the compiled-in source path or from the executable's place in the build folder),
-// --block P (force the block length of the partitioned layout, src/conv/fftconv_layout.hpp;
-// -1 forces one FFT of the whole row; default: the library's cost model), --no-scipy,
+// --block LIST (comma-separated layouts, each its own pair of paths in the same rounds: P forces
+// blocks of P samples (src/conv/fftconv_layout.hpp), -1 one FFT of the whole row, 0 the
+// library's cost model (the default)), --no-scipy (ssmkit's times only),
 // --quick (one round, H = 4, L = 4096: a smoke test).
 #include <fcntl.h>
 #include <omp.h>
@@ -179,8 +180,9 @@ const char* effort_name(ssm::FftPlanning e) {
   return e == ssm::FftPlanning::measure ? "measure" : e == ssm::FftPlanning::patient ? "patient" : "estimate";
 }
 
-void run_shape(const Shape& s, int rounds, const std::vector<ssm::FftPlanning>& efforts, const std::string& python,
-               const std::string& script, const std::string& dir) {
+void run_shape(const Shape& s, int rounds, const std::vector<ssm::FftPlanning>& efforts,
+               const std::vector<std::ptrdiff_t>& blocks, const std::string& python, const std::string& script,
+               const std::string& dir) {
   const std::ptrdiff_t H = s.H, L = s.L, Lk = s.Lk;
   std::printf("\n## H=%td, L=%td, Lk=%td (B=1, float32)\n", H, L, Lk);
   std::vector<float> u(static_cast<std::size_t>(H * L)), k(static_cast<std::size_t>(H * Lk)), D(H);
@@ -205,6 +207,7 @@ void run_shape(const Shape& s, int rounds, const std::vector<ssm::FftPlanning>& 
   struct Path {
     std::string name;
     ssm::FftPlanning effort;
+    std::ptrdiff_t block;  // fftconv_force_block: 0 the cost model, -1 one FFT a row, P blocks of P
     bool kept;
     std::unique_ptr<ssm::FFTConv<float>> conv;
     std::vector<float> y;
@@ -215,17 +218,23 @@ void run_shape(const Shape& s, int rounds, const std::vector<ssm::FftPlanning>& 
   const ssm::View3<const float> uv(u.data(), 1, H, L);
   float* tap = &k[0];
   for (const auto e : efforts)
-    for (const bool kept : {false, true}) {
-      Path p;
-      p.effort = e;
-      p.kept = kept;
-      p.name = std::string(kept ? "FFTConv::apply (kernel spectra kept)" : "ssm::fftconv, per call (kernel spectra not kept)") +
-               ", " + effort_name(e);
-      p.y.resize(u.size());
-      paths.push_back(std::move(p));
-    }
+    for (const std::ptrdiff_t blk : blocks)
+      for (const bool kept : {false, true}) {
+        Path p;
+        p.effort = e;
+        p.block = blk;
+        p.kept = kept;
+        p.name = std::string(kept ? "FFTConv::apply (kernel spectra kept)"
+                                  : "ssm::fftconv, per call (kernel spectra not kept)") +
+                 ", " + effort_name(e);
+        if (blk > 0) p.name += ", forced P=" + std::to_string(blk);
+        if (blk < 0) p.name += ", forced one FFT a row";
+        p.y.resize(u.size());
+        paths.push_back(std::move(p));
+      }
   auto run = [&](Path& p) {
     ssm::set_fft_planning(p.effort, 60.0);
+    ssm::detail::fftconv_force_block(p.block);
     const ssm::View3<float> yv(p.y.data(), 1, H, L);
     if (p.kept) {
       p.conv->apply(uv, yv);
@@ -238,6 +247,7 @@ void run_shape(const Shape& s, int rounds, const std::vector<ssm::FftPlanning>& 
   // first touch of the buffers; the objects make their spectra here.
   for (Path& p : paths) {
     ssm::set_fft_planning(p.effort, 60.0);
+    ssm::detail::fftconv_force_block(p.block);
     const auto lay = ssm::detail::fftconv_layout(L, std::min(L, Lk), p.kept, sizeof(std::complex<float>));
     std::printf("layout, %s: ", p.name.c_str());
     if (lay.blocked)
@@ -309,6 +319,7 @@ int main(int argc, char** argv) {
   int rounds = 7;
   std::vector<Shape> shapes;
   std::vector<ssm::FftPlanning> efforts{ssm::FftPlanning::estimate};
+  std::vector<std::ptrdiff_t> blocks{0};
   std::string python;
   if (const char* p = std::getenv("SSM_BENCH_PYTHON")) python = p;
   if (python.empty()) python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
@@ -350,7 +361,10 @@ int main(int argc, char** argv) {
         }
       }
     } else if (a == "--block") {
-      ssm::detail::fftconv_force_block(std::atoll(next().c_str()));
+      blocks.clear();
+      std::string v = next() + ",";
+      for (std::size_t pos; (pos = v.find(',')) != std::string::npos; v.erase(0, pos + 1))
+        blocks.push_back(std::atoll(v.substr(0, pos).c_str()));
     } else if (a == "--no-scipy") {
       python = "/nonexistent/python3";
     } else if (a == "--python") {
@@ -383,7 +397,7 @@ int main(int argc, char** argv) {
               ssm::cpu_description().c_str(), omp_get_max_threads(), rounds);
   int rc = 0;
   try {
-    for (const Shape& s : shapes) run_shape(s, rounds, efforts, python, script, dir);
+    for (const Shape& s : shapes) run_shape(s, rounds, efforts, blocks, python, script, dir);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     rc = 1;
