@@ -90,8 +90,13 @@ std::string default_script() {
 class Scipy {
 public:
   Scipy(const std::string& python, const std::string& script) {
+    if (python.empty()) {  // --no-scipy
+      banner_ = "unavailable: --no-scipy";
+      return;
+    }
     int to_child[2], from_child[2];
     if (pipe(to_child) || pipe(from_child)) throw std::runtime_error("pipe failed");
+    std::fflush(stdout);  // the child must not inherit (and repeat) buffered output
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -100,8 +105,8 @@ public:
       close(to_child[1]);
       close(from_child[0]);
       execlp(python.c_str(), python.c_str(), script.c_str(), static_cast<char*>(nullptr));
-      std::printf("unavailable: could not run %s\n", python.c_str());
-      std::fflush(stdout);
+      const std::string msg = "unavailable: could not run " + python + "\n";
+      (void)!write(1, msg.data(), msg.size());
       _exit(127);
     }
     close(to_child[0]);
@@ -320,6 +325,7 @@ int main(int argc, char** argv) {
   std::vector<Shape> shapes;
   std::vector<ssm::FftPlanning> efforts{ssm::FftPlanning::estimate};
   std::vector<std::ptrdiff_t> blocks{0};
+  bool no_scipy = false;
   std::string python;
   if (const char* p = std::getenv("SSM_BENCH_PYTHON")) python = p;
   if (python.empty()) python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
@@ -366,7 +372,7 @@ int main(int argc, char** argv) {
       for (std::size_t pos; (pos = v.find(',')) != std::string::npos; v.erase(0, pos + 1))
         blocks.push_back(std::atoll(v.substr(0, pos).c_str()));
     } else if (a == "--no-scipy") {
-      python = "/nonexistent/python3";
+      no_scipy = true;
     } else if (a == "--python") {
       python = next();
     } else if (a == "--script") {
@@ -379,6 +385,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (no_scipy) python.clear();
   if (shapes.empty()) shapes = {{64, 65536, 65536}, {16, std::ptrdiff_t{1} << 20, std::ptrdiff_t{1} << 20}};
 
   char tmpl[] = "/tmp/ssm_fftconv_scipy.XXXXXX";
