@@ -316,7 +316,8 @@ void convolve_fused(View3<const T> u, const T* k, std::ptrdiff_t Lk, const Fftco
 // ---- spectrum cache of the free function: keyed by the exact kernel contents -------------
 // A kernel's spectra are kept from the second call that sees it: the first call only notes its
 // hash and convolves fused (a kernel used once, e.g. one that changes every call, then costs
-// no spectrum array, no copy of its taps and no cache traffic).
+// no spectrum array, no copy of its taps and no cache traffic). Spectra (with the copy of the
+// taps) larger than half the budget are never kept: such kernels are always convolved fused.
 template <class T>
 class SpectrumCache {
 public:
@@ -329,6 +330,9 @@ public:
   std::shared_ptr<const Spectra<T>> get(const T* k, std::ptrdiff_t Lk, std::ptrdiff_t H, const FftconvLayout& lay,
                                         std::uint64_t taps_hash) {
     const std::uint64_t h = key(taps_hash, H, lay);
+    const std::size_t bytes = static_cast<std::size_t>(groups_of(lay, H) * lay.kk * lay.bstride()) * sizeof(std::complex<T>) +
+                              static_cast<std::size_t>(H) * static_cast<std::size_t>(lay.taps) * sizeof(T);
+    if (bytes > kBudgetBytes / 2) return nullptr;  // never kept: always fused
     {
       std::lock_guard<std::mutex> lock(m_);
       for (auto it = entries_.begin(); it != entries_.end(); ++it) {
@@ -346,9 +350,7 @@ public:
       *seen = 0;
     }
     auto s = compute_spectra<T>(k, Lk, H, lay);
-    const std::size_t bytes = s->K.size() * sizeof(std::complex<T>) +
-                              static_cast<std::size_t>(H) * static_cast<std::size_t>(lay.taps) * sizeof(T);
-    if (bytes <= kBudgetBytes / 2) {
+    {
       Entry e;
       e.hash = h;
       e.H = H;
