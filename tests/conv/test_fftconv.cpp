@@ -1,13 +1,21 @@
 // fftconv / FFTConv against the direct O(L Lk) convolution, f32 against f64, strided and
-// in-place views, the content-keyed spectrum cache, argument checking and concurrent calls.
+// in-place views, the content-keyed spectrum cache, argument checking and concurrent calls;
+// both layouts of a row (one FFT, or partitioned blocks: src/conv/fftconv_layout.hpp) and the
+// layout cost model; FFTW planning efforts and wisdom files.
 #define BOOST_TEST_MODULE conv_fftconv
 #include <boost/test/unit_test.hpp>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "conv/fftconv_layout.hpp"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/error.hpp"
 #include "support/testing.hpp"
@@ -285,4 +293,244 @@ BOOST_AUTO_TEST_CASE(measured_plans_give_the_same_convolution) {
   ssm::direct_conv<double>(View3<const double>(u.data(), B, H, L), k.data(), Lk, nullptr,
                            View3<double>(ref.data(), B, H, L));
   BOOST_TEST(ssm::test::max_abs_diff(y, ref) < 1e-12 * std::max(1.0, max_abs(ref)));
+}
+
+namespace {
+
+/// Forces the layout of fftconv / FFTConv (fftconv_layout.hpp) for the life of the object.
+struct ForceBlock {
+  explicit ForceBlock(std::ptrdiff_t P) { ssm::detail::fftconv_force_block(P); }
+  ~ForceBlock() { ssm::detail::fftconv_force_block(0); }
+};
+
+struct BlockCase {
+  std::ptrdiff_t B, H, L, Lk, P;
+};
+// kin = kk, kin > kk (short kernel), kin < kk (Lk > L), L a multiple of P, L <= P (one block),
+// Lk = 1, a last block of one sample.
+const BlockCase kBlockCases[] = {{2, 3, 1000, 1000, 64}, {1, 2, 1000, 130, 64}, {1, 2, 300, 1000, 64},
+                                 {2, 1, 512, 512, 128},  {1, 3, 50, 50, 64},    {1, 2, 700, 1, 32},
+                                 {1, 2, 257, 257, 32}};
+
+template <class T>
+void check_blocked_against_direct(double tol) {
+  std::uint64_t seed = 600;
+  for (const BlockCase& c : kBlockCases) {
+    const ForceBlock force(c.P);
+    const auto u = rnd<T>(static_cast<std::size_t>(c.B * c.H * c.L), ++seed);
+    const auto k = kernel<T>(c.H, c.Lk, ++seed, 100.0);
+    const auto D = rnd<T>(static_cast<std::size_t>(c.H), ++seed);
+    std::vector<T> y(u.size()), yo(u.size()), ref(u.size());
+    const View3<const T> uv(u.data(), c.B, c.H, c.L);
+    ssm::fftconv<T>(uv, k.data(), c.Lk, D.data(), View3<T>(y.data(), c.B, c.H, c.L));
+    const ssm::FFTConv<T> conv(c.H, c.L, k.data(), c.Lk, D.data());
+    conv.apply(uv, View3<T>(yo.data(), c.B, c.H, c.L));
+    ssm::direct_conv<T>(uv, k.data(), c.Lk, D.data(), View3<T>(ref.data(), c.B, c.H, c.L));
+    const double scale = std::max(1.0, max_abs(to_d(ref)));
+    BOOST_TEST_INFO("B=" << c.B << " H=" << c.H << " L=" << c.L << " Lk=" << c.Lk << " P=" << c.P);
+    BOOST_TEST(conv.fft_size() == 2 * c.P);
+    BOOST_TEST(ssm::test::max_abs_diff(y, ref) / scale < tol);
+    BOOST_TEST((y == yo));  // same layout, same plans: the object gives the same bits
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(blocked_layout_equals_direct_f64) { check_blocked_against_direct<double>(1e-12); }
+BOOST_AUTO_TEST_CASE(blocked_layout_equals_direct_f32) { check_blocked_against_direct<float>(2e-5); }
+
+BOOST_AUTO_TEST_CASE(blocked_layout_strided_in_place_and_shorter_inputs) {
+  const ForceBlock force(64);
+  const std::ptrdiff_t B = 2, H = 3, L = 400, Lk = 250;
+  const auto u = rnd<double>(static_cast<std::size_t>(B * H * L), 71);
+  const auto k = kernel<double>(H, Lk, 72, 80.0);
+  const auto D = rnd<double>(static_cast<std::size_t>(H), 73);
+  std::vector<double> ref(u.size());
+  ssm::direct_conv<double>(View3<const double>(u.data(), B, H, L), k.data(), Lk, D.data(),
+                           View3<double>(ref.data(), B, H, L));
+  // Channels-last (B, L, H) views in and out.
+  std::vector<double> ut(u.size()), yt(u.size());
+  for (std::ptrdiff_t b = 0; b < B; ++b)
+    for (std::ptrdiff_t h = 0; h < H; ++h)
+      for (std::ptrdiff_t t = 0; t < L; ++t) ut[(b * L + t) * H + h] = u[(b * H + h) * L + t];
+  ssm::fftconv<double>(View3<const double>(ut.data(), B, H, L, L * H, 1, H), k.data(), Lk, D.data(),
+                       View3<double>(yt.data(), B, H, L, L * H, 1, H));
+  double err = 0;
+  for (std::ptrdiff_t b = 0; b < B; ++b)
+    for (std::ptrdiff_t h = 0; h < H; ++h)
+      for (std::ptrdiff_t t = 0; t < L; ++t)
+        err = std::max(err, std::fabs(yt[(b * L + t) * H + h] - ref[(b * H + h) * L + t]));
+  BOOST_TEST(err < 1e-12 * std::max(1.0, max_abs(ref)));
+  // Exact in place.
+  std::vector<double> inplace = u;
+  const View3<double> v(inplace.data(), B, H, L);
+  ssm::fftconv<double>(View3<const double>(v), k.data(), Lk, D.data(), v);
+  BOOST_TEST(ssm::test::max_abs_diff(inplace, ref) < 1e-12 * std::max(1.0, max_abs(ref)));
+  // An object built for L applied to shorter inputs (fewer input blocks, kernel blocks past the
+  // input unused).
+  const ssm::FFTConv<double> conv(H, L, k.data(), Lk, D.data());
+  for (std::ptrdiff_t Ls : {std::ptrdiff_t{1}, std::ptrdiff_t{63}, std::ptrdiff_t{64}, std::ptrdiff_t{65}, std::ptrdiff_t{200}}) {
+    std::vector<double> us(static_cast<std::size_t>(B * H * Ls)), ys(us.size()), rs(us.size());
+    for (std::ptrdiff_t r = 0; r < B * H; ++r)
+      std::copy(u.begin() + r * L, u.begin() + r * L + Ls, us.begin() + r * Ls);
+    conv.apply(View3<const double>(us.data(), B, H, Ls), View3<double>(ys.data(), B, H, Ls));
+    ssm::direct_conv<double>(View3<const double>(us.data(), B, H, Ls), k.data(), Lk, D.data(),
+                             View3<double>(rs.data(), B, H, Ls));
+    BOOST_TEST_INFO("L = " << Ls);
+    BOOST_TEST(ssm::test::max_abs_diff(ys, rs) < 1e-12 * std::max(1.0, max_abs(rs)));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(first_second_and_cached_calls_give_the_same_bits) {
+  // First call with a kernel: spectra made per thread and dropped (fused); second: the spectra
+  // are made and kept; third: served from the cache. With 1 and 4 OpenMP threads (B > 1 with
+  // fewer channel groups than threads makes the spectra first): the layout and the plans do not
+  // depend on the thread count, so neither do the bits.
+  const int saved = omp_get_max_threads();
+  for (const std::ptrdiff_t P : {std::ptrdiff_t{0}, std::ptrdiff_t{-1}, std::ptrdiff_t{64}}) {
+    const ForceBlock force(P);
+    for (const std::ptrdiff_t H : {std::ptrdiff_t{1}, std::ptrdiff_t{5}}) {
+      const std::ptrdiff_t B = 3, L = 900, Lk = 700;
+      const auto u = rnd<float>(static_cast<std::size_t>(B * H * L), 80 + static_cast<std::uint64_t>(H));
+      auto k = kernel<float>(H, Lk, 90 + static_cast<std::uint64_t>(H + P));
+      const auto D = rnd<float>(static_cast<std::size_t>(H), 91);
+      const View3<const float> uv(u.data(), B, H, L);
+      std::vector<std::vector<float>> ys;
+      for (const int threads : {1, 4}) {
+        omp_set_num_threads(threads);
+        k[0] += 0.25f;  // a kernel no earlier call has seen
+        for (int call = 0; call < 3; ++call) {
+          std::vector<float> y(u.size());
+          ssm::fftconv<float>(uv, k.data(), Lk, D.data(), View3<float>(y.data(), B, H, L));
+          ys.push_back(std::move(y));
+        }
+        k[0] -= 0.25f;
+        std::vector<float> y(u.size());
+        ssm::fftconv<float>(uv, k.data(), Lk, D.data(), View3<float>(y.data(), B, H, L));
+        ys.push_back(std::move(y));
+      }
+      std::vector<float> ref(u.size());
+      k[0] += 0.25f;
+      ssm::direct_conv<float>(uv, k.data(), Lk, D.data(), View3<float>(ref.data(), B, H, L));
+      k[0] -= 0.25f;
+      BOOST_TEST_INFO("P=" << P << " H=" << H);
+      BOOST_TEST(ssm::test::max_abs_diff(ys[0], ref) / std::max(1.0, max_abs(to_d(ref))) < 2e-5);
+      for (std::size_t i : {1u, 2u, 4u, 5u, 6u}) BOOST_TEST((ys[i] == ys[0]));
+      BOOST_TEST((ys[7] == ys[3]));
+      BOOST_TEST(ssm::test::max_abs_diff(ys[3], ys[0]) > 1e-3);  // the other kernel
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
+BOOST_AUTO_TEST_CASE(layout_cost_model) {
+  using ssm::detail::fftconv_layout;
+  // Short rows: one transform of the whole zero-padded row, a fast size, channels batched.
+  auto s = fftconv_layout(500, 120, false, 8);
+  BOOST_TEST(!s.blocked);
+  BOOST_TEST(s.n == ssm::fft_fast_size(619));
+  BOOST_TEST(s.group > 1);
+  BOOST_TEST(s.kk == 1);
+  // Long rows (issue 20's shapes): blocks, several of them, transforms far shorter than the row.
+  for (const std::ptrdiff_t L : {std::ptrdiff_t{65536}, std::ptrdiff_t{1} << 20}) {
+    for (const bool once : {false, true}) {
+      const auto b = fftconv_layout(L, L, once, 8);
+      BOOST_TEST_INFO("L = " << L << " kernel once " << once);
+      BOOST_TEST(b.blocked);
+      BOOST_TEST(b.n == 2 * b.P);
+      BOOST_TEST(b.kk == (L + b.P - 1) / b.P);
+      BOOST_TEST(b.kk >= 2);
+      BOOST_TEST(b.n <= L / 2);
+      BOOST_TEST(b.group == 1);
+      BOOST_TEST(b.bstride() % 8 == 0);
+      BOOST_TEST(b.bstride() >= b.nc());
+    }
+  }
+  // A short kernel on a long row: overlap-save with blocks about the kernel's length.
+  const auto os = fftconv_layout(1 << 20, 4096, false, 8);
+  BOOST_TEST(os.blocked);
+  BOOST_TEST(os.P <= 16384);
+  BOOST_TEST(os.kin(1 << 20) == ((std::ptrdiff_t{1} << 20) + os.P - 1) / os.P);
+  // Forcing.
+  {
+    const ForceBlock force(-1);
+    BOOST_TEST(!fftconv_layout(65536, 65536, false, 8).blocked);
+  }
+  {
+    const ForceBlock force(100);
+    const auto f = fftconv_layout(50, 50, false, 8);
+    BOOST_TEST(f.blocked);
+    BOOST_TEST(f.P == 100);
+    BOOST_TEST(f.kin(50) == 1);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(non_finite_samples_anywhere_are_rejected) {
+  // The finite checks run on SIMD vectors and a scalar tail: a NaN or Inf at every position of
+  // rows whose lengths are not multiples of a vector, in u and in k.
+  const std::ptrdiff_t H = 2, L = 37, Lk = 37;
+  const std::vector<float> u(static_cast<std::size_t>(H * L), 0.5f), k(static_cast<std::size_t>(H * Lk), 0.25f);
+  std::vector<float> y(u.size());
+  const View3<float> yv(y.data(), 1, H, L);
+  for (const float bad : {NAN, INFINITY, -INFINITY})
+    for (std::size_t i = 0; i < u.size(); ++i) {
+      auto ub = u;
+      ub[i] = bad;
+      BOOST_CHECK_THROW(ssm::fftconv<float>(View3<const float>(ub.data(), 1, H, L), k.data(), Lk, nullptr, yv), ssm::Error);
+      auto kb = k;
+      kb[i] = bad;
+      BOOST_CHECK_THROW(ssm::fftconv<float>(View3<const float>(u.data(), 1, H, L), kb.data(), Lk, nullptr, yv), ssm::Error);
+    }
+  // Large finite values pass.
+  auto big = u;
+  big[3] = 3e38f;
+  BOOST_CHECK_NO_THROW(ssm::fftconv<float>(View3<const float>(big.data(), 1, H, L), k.data(), Lk, nullptr, yv));
+  try {
+    auto ub = u;
+    ub[static_cast<std::size_t>(L + 30)] = NAN;
+    ssm::fftconv<float>(View3<const float>(ub.data(), 1, H, L), k.data(), Lk, nullptr, yv);
+    BOOST_FAIL("expected ssm::Error");
+  } catch (const ssm::Error& e) {
+    BOOST_TEST(std::string(e.what()).find("u[0,1,30]") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(planning_efforts_and_wisdom_files) {
+  const std::string dir = ssm::test::temp_dir();
+  const std::string path = dir + "/wisdom.txt";
+  BOOST_TEST(!ssm::load_fft_wisdom(dir + "/missing.txt"));
+  BOOST_CHECK_THROW(ssm::load_fft_wisdom(""), ssm::Error);
+  BOOST_CHECK_THROW(ssm::save_fft_wisdom(""), ssm::Error);
+  BOOST_CHECK_THROW(ssm::save_fft_wisdom(dir + "/no/such/folder/wisdom.txt"), ssm::Error);
+  {
+    std::ofstream(dir + "/bad.txt") << "not wisdom\n";
+    BOOST_CHECK_THROW(ssm::load_fft_wisdom(dir + "/bad.txt"), ssm::Error);
+  }
+  // Patient, then measured plans of small sizes (quick), saved and loaded back.
+  const std::ptrdiff_t H = 2, L = 96, Lk = 40;
+  const auto u = rnd<double>(static_cast<std::size_t>(H * L), 95);
+  const auto k = kernel<double>(H, Lk, 96);
+  std::vector<double> ref(u.size());
+  ssm::direct_conv<double>(View3<const double>(u.data(), 1, H, L), k.data(), Lk, nullptr,
+                           View3<double>(ref.data(), 1, H, L));
+  for (const auto effort : {ssm::FftPlanning::patient, ssm::FftPlanning::measure}) {
+    ssm::set_fft_planning(effort, 0.2);
+    BOOST_TEST((ssm::fft_planning() == effort));
+    std::vector<double> y(u.size());
+    ssm::fftconv<double>(View3<const double>(u.data(), 1, H, L), k.data(), Lk, nullptr, View3<double>(y.data(), 1, H, L));
+    BOOST_TEST(ssm::test::max_abs_diff(y, ref) < 1e-12 * std::max(1.0, max_abs(ref)));
+    std::vector<float> uf(u.begin(), u.end()), kf(k.begin(), k.end()), yf(u.size());
+    ssm::fftconv<float>(View3<const float>(uf.data(), 1, H, L), kf.data(), Lk, nullptr, View3<float>(yf.data(), 1, H, L));
+    BOOST_TEST(ssm::test::max_abs_diff(yf, ref) / std::max(1.0, max_abs(ref)) < 2e-5);
+  }
+  ssm::set_fft_planning(ssm::FftPlanning::estimate);
+  ssm::save_fft_wisdom(path);
+  std::ifstream in(path);
+  std::string first, all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BOOST_TEST(all.rfind("ssmkit-fftw-wisdom 1\n", 0) == 0);
+  BOOST_TEST(all.find("fftw_wisdom") != std::string::npos);   // double
+  BOOST_TEST(all.find("fftwf_wisdom") != std::string::npos);  // float
+  BOOST_TEST(ssm::load_fft_wisdom(path));
+  std::remove(path.c_str());
+  std::remove((dir + "/bad.txt").c_str());
 }

@@ -9,12 +9,17 @@
 // from L: taps j >= L can never reach an output and are ignored (so Lk > L costs nothing
 // beyond reading the first L taps); Lk < L means the kernel is zero after Lk taps.
 //
-// Method: for each row, linear (not circular) convolution via real FFTs of size
-// n >= L + min(Lk, L) - 1, n chosen of the form 2^a 3^b 5^c (fast FFTW sizes); the kernel
-// spectra are computed once per kernel and reused; rows run in parallel (OpenMP) across
-// batch x channel. Cost O(B H n log n) + O(H n log n) for the kernel (once).
+// Method: for each row, linear (not circular) convolution via real FFTs, in one of two layouts
+// picked by a cost model from (L, min(Lk, L), precision, planning effort, kernel spectra kept or
+// not), never from the data or the thread count (docs/convolution.md):
+//   - one FFT of the zero-padded row, size n >= L + min(Lk, L) - 1 of the form 2^a 3^b 5^c;
+//   - for long rows, uniformly partitioned overlap-save: blocks of P samples, FFTs of n = 2P,
+//     the kernel cut into ceil(min(Lk, L) / P) blocks summed in the frequency domain.
+// Both take 3 real FFTs per output sample (2 with the kernel spectra kept); rows run in
+// parallel (OpenMP) across batch x channel. Cost O(B H L log n) + O(H L log n) for the kernel.
 // Accuracy: FFT round-off, relative error ~ eps(T) * log2(n) * ||k||_1-ish; float32 rows of
-// 1M samples agree with a float64 direct sum to ~1e-5 relative to max|y|.
+// 1M samples agree with a float64 direct sum to ~1e-5 relative to max|y|. The bits depend on
+// the layout and the FFTW plans only, so they are the same for any thread count and call.
 //
 // Thread safety: FFTW plans are created once per (size, precision) under a global mutex and
 // then executed through FFTW's new-array interface, which is thread-safe; fftconv() and
@@ -42,7 +47,9 @@ namespace ssm {
 /// T is float or double. Throws ssm::Error on shape mismatch, Lk < 1, null pointers,
 /// non-finite k or D, or Device::cuda without CUDA (or with T = double).
 /// Kernel spectra of recently used kernels are cached (keyed by the kernel's exact contents,
-/// bounded memory), so calling fftconv repeatedly with the same k skips the kernel FFTs.
+/// bounded memory) from the second call that sees a kernel, so calling fftconv repeatedly with
+/// the same k skips the kernel FFTs; a kernel seen once costs no cache memory (its spectra are
+/// made per channel group, used at once and dropped).
 template <class T>
 void fftconv(View3<const T> u, const T* k, std::ptrdiff_t Lk, const T* D, View3<T> y,
              Device device = Device::cpu);
@@ -80,7 +87,8 @@ public:
   std::ptrdiff_t channels() const noexcept { return H_; }
   std::ptrdiff_t max_length() const noexcept { return L_; }
   std::ptrdiff_t kernel_length() const noexcept { return Lk_; }
-  /// Transform size n (>= max_length + min(Lk, max_length) - 1, of the form 2^a 3^b 5^c).
+  /// Transform size n: >= max_length + min(Lk, max_length) - 1, of the form 2^a 3^b 5^c, when
+  /// a row is one transform; 2P when long rows are cut into blocks of P samples.
   std::ptrdiff_t fft_size() const noexcept { return n_; }
 
   struct Impl;  // spectra + plan (src/conv/fftconv.cpp)
