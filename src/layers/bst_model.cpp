@@ -113,13 +113,11 @@ BSTModel<T>& BSTModel<T>::operator=(BSTModel o) noexcept {
 
 template <class T>
 BSTModel<T> BSTModel<T>::from_file(const io::SafeTensors& f) {
-  const auto c = layers_detail::read_model_config<BSTModelConfig>(f, "bst", "BSTModel");
-  TensorReader r(f, "BSTModel");
-  auto p = layers_detail::read_tensors<T, BSTModelParams<T>>(r, [&](auto& m, auto& p) {
-    p.layers.resize(std::size_t(c.n_layers));
-    layers_detail::bst_model_tensors(m, c.layer, c.d_input, c.d_output, p, p.layers);
-  });
-  r.finish();
+  auto [c, p] = layers_detail::read_model_file<T, BSTModelConfig, BSTModelParams<T>>(
+      f, "bst", "BSTModel", [](auto& m, const auto& c, auto& p) {
+        p.layers.resize(std::size_t(c.n_layers));
+        layers_detail::bst_model_tensors(m, c.layer, c.d_input, c.d_output, p, p.layers);
+      });
   return BSTModel(c, std::move(p));
 }
 

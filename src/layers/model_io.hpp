@@ -27,6 +27,7 @@
 #include <random>
 #include <ranges>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ssm/core/error.hpp"
@@ -229,6 +230,18 @@ P read_tensors(TensorReader& r, List&& list) {
   ReadTensors<T> m(r);
   list(m, p);
   return p;
+}
+
+/// A model file's config and parameters: the file's arch must be `arch`, its ssmkit.config is
+/// Config::from_json, its tensors are read by `list(map, config, params)` and none is left over.
+template <class T, class Config, class P, class List>
+std::pair<Config, P> read_model_file(const io::SafeTensors& f, const char* arch, const char* where, List&& list) {
+  std::pair<Config, P> out{read_model_config<Config>(f, arch, where), P{}};
+  TensorReader r(f, where);
+  ReadTensors<T> m(r);
+  list(m, out.first, out.second);
+  r.finish();
+  return out;
 }
 
 /// `list(map)` written as a model file of `arch` with `config_json`.

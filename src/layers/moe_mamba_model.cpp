@@ -113,13 +113,11 @@ MoEMambaModel<T>::MoEMambaModel(const MoEMambaModelConfig& c, MoEMambaModelParam
 
 template <class T>
 MoEMambaModel<T> MoEMambaModel<T>::from_file(const io::SafeTensors& f) {
-  const auto c = layers_detail::read_model_config<MoEMambaModelConfig>(f, "moe_mamba", "MoEMambaModel");
-  TensorReader r(f, "MoEMambaModel");
-  auto p = layers_detail::read_tensors<T, MoEMambaModelParams<T>>(r, [&](auto& m, auto& p) {
-    p.layers.resize(std::size_t(c.n_layers));
-    layers_detail::moe_mamba_model_tensors(m, c, p, p.layers);
-  });
-  r.finish();
+  auto [c, p] = layers_detail::read_model_file<T, MoEMambaModelConfig, MoEMambaModelParams<T>>(
+      f, "moe_mamba", "MoEMambaModel", [](auto& m, const auto& c, auto& p) {
+        p.layers.resize(std::size_t(c.n_layers));
+        layers_detail::moe_mamba_model_tensors(m, c, p, p.layers);
+      });
   return MoEMambaModel(c, std::move(p));
 }
 

@@ -47,13 +47,11 @@ std::string S4DModelConfig::to_json() const {
 
 template <class T>
 S4DModel<T> S4DModel<T>::from_file(const io::SafeTensors& f) {
-  const auto c = layers_detail::read_model_config<S4DModelConfig>(f, "s4d", "S4DModel");
-  TensorReader r(f, "S4DModel");
-  auto p = layers_detail::read_tensors<T, S4DModelParams<T>>(r, [&](auto& m, auto& p) {
-    p.layers.resize(std::size_t(c.n_layers));
-    layers_detail::s4d_model_tensors(m, c, c.d_input, c.d_output, p, p.layers);
-  });
-  r.finish();
+  auto [c, p] = layers_detail::read_model_file<T, S4DModelConfig, S4DModelParams<T>>(
+      f, "s4d", "S4DModel", [](auto& m, const auto& c, auto& p) {
+        p.layers.resize(std::size_t(c.n_layers));
+        layers_detail::s4d_model_tensors(m, c, c.d_input, c.d_output, p, p.layers);
+      });
   return S4DModel(c, std::move(p));
 }
 

@@ -1,5 +1,6 @@
 // The S4D model (s4d_model.hpp): encoder, a stack of S4DLayer, decoder; offline forward and
-// the real-time stream. The file mapping is in s4d_file.cpp, one layer in s4d_layer.cpp.
+// the real-time stream. The file mapping is in s4d_file.cpp and tensor_names.hpp, one layer in
+// s4d_layer.cpp.
 #include "ssm/layers/s4d_model.hpp"
 
 #include <algorithm>

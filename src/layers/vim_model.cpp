@@ -125,13 +125,11 @@ VimModel<T>::VimModel(const VimModelConfig& c, VimModelParams<T> p) : cfg_(c), p
 
 template <class T>
 VimModel<T> VimModel<T>::from_file(const io::SafeTensors& f) {
-  const auto c = layers_detail::read_model_config<VimModelConfig>(f, "vim", "VimModel");
-  TensorReader r(f, "VimModel");
-  auto p = layers_detail::read_tensors<T, VimModelParams<T>>(r, [&](auto& m, auto& p) {
-    p.mixers.resize(std::size_t(c.depth));
-    layers_detail::vim_model_tensors(m, c, p, p.mixers);
-  });
-  r.finish();
+  auto [c, p] = layers_detail::read_model_file<T, VimModelConfig, VimModelParams<T>>(
+      f, "vim", "VimModel", [](auto& m, const auto& c, auto& p) {
+        p.mixers.resize(std::size_t(c.depth));
+        layers_detail::vim_model_tensors(m, c, p, p.mixers);
+      });
   return VimModel(c, std::move(p));
 }
 

@@ -113,14 +113,13 @@ VMambaModel<T>& VMambaModel<T>::operator=(VMambaModel&&) noexcept = default;
 
 template <class T>
 VMambaModel<T> VMambaModel<T>::from_file(const io::SafeTensors& f) {
-  const auto c = layers_detail::read_model_config<VMambaModelConfig>(f, "vmamba", "VMambaModel");
-  TensorReader r(f, "VMambaModel");
-  auto p = layers_detail::read_tensors<T, VMambaModelParams<T>>(r, [&](auto& m, auto& p) {
-    p.layers.resize(std::size_t(c.n_layers));
-    layers_detail::vmamba_model_tensors(
-        m, c, p, std::views::transform(p.layers, [](auto& l) -> auto& { return l.self_attention; }));
-  });
-  r.finish();
+  auto [c, p] = layers_detail::read_model_file<T, VMambaModelConfig, VMambaModelParams<T>>(
+      f, "vmamba", "VMambaModel", [](auto& m, const auto& c, auto& p) {
+        p.layers.resize(std::size_t(c.n_layers));
+        auto attention = std::views::transform(
+            p.layers, [](auto& l) -> auto& { return l.self_attention; });
+        layers_detail::vmamba_model_tensors(m, c, p, attention);
+      });
   return VMambaModel(c, std::move(p));
 }
 

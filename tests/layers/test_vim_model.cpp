@@ -107,15 +107,6 @@ std::vector<double> reference(const VimModelConfig& c, const VimModelParams<doub
   return logits;
 }
 
-double rel(const std::vector<double>& a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::fmax(num, std::fabs(a[i] - b[i]));
-    den = std::fmax(den, std::fabs(b[i]));
-  }
-  return num / den;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(matches_direct_transcription) {
@@ -129,13 +120,13 @@ BOOST_AUTO_TEST_CASE(matches_direct_transcription) {
       std::vector<double> got(std::size_t(batch) * c.num_classes);
       m.forward(x.data(), batch, got.data());
       BOOST_TEST_CONTEXT("cls " << cls << " stride " << stride << " tokens " << c.tokens()) {
-        BOOST_TEST(rel(got, reference(c, p, m, x, batch)) < 1e-10);
+        BOOST_TEST(test::max_rel_diff(got, reference(c, p, m, x, batch)) < 1e-10);
       }
       // float model of the same parameters agrees to float precision
       VimModel<float> mf(c, random_vim_model<float>(c, 9 + stride + cls));
       std::vector<float> xf(x.begin(), x.end()), gf(got.size());
       mf.forward(xf.data(), batch, gf.data());
-      BOOST_TEST(rel(std::vector<double>(gf.begin(), gf.end()), got) < 1e-4);
+      BOOST_TEST(test::max_rel_diff(std::vector<double>(gf.begin(), gf.end()), got) < 1e-4);
     }
 }
 
@@ -222,7 +213,7 @@ BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
           for (int j = 0; j < W; ++j)
             x[((std::size_t(b) * H + i) * W + j) * C + ch] = xc[((std::size_t(b) * C + ch) * H + i) * W + j];
     m.forward(x.data(), batch, got.data());
-    BOOST_TEST(rel(got, want) < 1e-9, p << ": rel err " << rel(got, want));
+    BOOST_TEST(test::max_rel_diff(got, want) < 1e-9, p << ": rel err " << test::max_rel_diff(got, want));
     ++checked;
   }
   BOOST_TEST(checked > 0, "no .vimcheck.safetensors files in " << dir);
