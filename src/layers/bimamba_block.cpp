@@ -32,10 +32,7 @@ MambaBlockConfig BiMambaBlockConfig::forward_branch() const {
   return c;
 }
 
-BiMambaBlockConfig infer_bimamba_block_config(const io::SafeTensors& file, const std::string& prefix) {
-  constexpr const char* w = "infer_bimamba_block_config";
-  const MambaBlockConfig m = infer_mamba_block_config(file, prefix);
-  TensorReader r(file, w);
+BiMambaBlockConfig BiMambaBlockConfig::with_forward_branch(const MambaBlockConfig& m, bool if_divide_out) {
   BiMambaBlockConfig c;
   c.d_model = m.d_model;
   c.d_inner = m.d_inner;
@@ -45,6 +42,14 @@ BiMambaBlockConfig infer_bimamba_block_config(const io::SafeTensors& file, const
   c.in_proj_bias = m.in_proj_bias;
   c.conv_bias = m.conv_bias;
   c.out_proj_bias = m.out_proj_bias;
+  c.if_divide_out = if_divide_out;
+  return c;
+}
+
+BiMambaBlockConfig infer_bimamba_block_config(const io::SafeTensors& file, const std::string& prefix) {
+  constexpr const char* w = "infer_bimamba_block_config";
+  BiMambaBlockConfig c = BiMambaBlockConfig::with_forward_branch(infer_mamba_block_config(file, prefix));
+  TensorReader r(file, w);
   const std::int64_t di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
   // d_inner comes from A_log; every other tensor must agree with it (and the rest).
   auto expect = [&](const std::string& name, const std::vector<std::int64_t>& shape) {

@@ -48,13 +48,7 @@ void BSTLayerConfig::validate(const char* where) const {
 
 BSTLayerConfig infer_bst_layer_config(const io::SafeTensors& file, const std::string& prefix) {
   TensorReader r(file, "infer_bst_layer_config");
-  auto dims = [&](const std::string& n, std::size_t rank) {
-    auto s = r.shape(prefix + n);
-    if (s.size() != rank)
-      throw Error("infer_bst_layer_config: tensor '" + prefix + n + "' has shape " + shape_string(s) +
-                  ", expected rank " + std::to_string(rank));
-    return s;
-  };
+  auto dims = [&](const std::string& n, std::size_t rank) { return r.shape(prefix + n, rank); };
   const auto a = dims("ssm.kernel.log_A_real", 2);
   const auto f = dims("ffn.fc1.weight", 2);
   BSTLayerConfig c;

@@ -45,13 +45,7 @@ void MambaBlockConfig::validate(const char* where) const {
 
 MambaBlockConfig infer_mamba_block_config(const io::SafeTensors& file, const std::string& prefix) {
   TensorReader r(file, "infer_mamba_block_config");
-  auto dims = [&](const std::string& n, std::size_t rank) {
-    auto s = r.shape(prefix + n);
-    if (s.size() != rank)
-      throw Error("infer_mamba_block_config: tensor '" + prefix + n + "' has shape " + shape_string(s) +
-                  ", expected rank " + std::to_string(rank));
-    return s;
-  };
+  auto dims = [&](const std::string& n, std::size_t rank) { return r.shape(prefix + n, rank); };
   const auto in = dims("in_proj.weight", 2);
   const auto al = dims("A_log", 2);
   const auto cw = dims("conv1d.weight", 3);

@@ -28,13 +28,7 @@ void MoEFFNConfig::validate(const char* where) const {
 MoEFFNConfig infer_moe_ffn_config(const io::SafeTensors& file, const std::string& prefix, int top_k,
                                   Activation activation) {
   TensorReader r(file, "infer_moe_ffn_config");
-  auto dims = [&](const std::string& n) {
-    auto s = r.shape(prefix + n);
-    if (s.size() != 2)
-      throw Error("infer_moe_ffn_config: tensor '" + prefix + n + "' has shape " + shape_string(s) +
-                  ", expected rank 2");
-    return s;
-  };
+  auto dims = [&](const std::string& n) { return r.shape(prefix + n, 2); };
   const auto rw = dims("router.weight");
   const auto f1 = dims("experts.0.fc1.weight");
   MoEFFNConfig c;

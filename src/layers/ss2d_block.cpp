@@ -33,13 +33,7 @@ void SS2DBlockConfig::validate(const char* where) const {
 SS2DBlockConfig infer_ss2d_block_config(const io::SafeTensors& file, const std::string& prefix) {
   constexpr const char* w = "infer_ss2d_block_config";
   TensorReader r(file, w);
-  auto dims = [&](const std::string& n, std::size_t rank) {
-    auto s = r.shape(prefix + n);
-    if (s.size() != rank)
-      throw Error(std::string(w) + ": tensor '" + prefix + n + "' has shape " + shape_string(s) +
-                  ", expected rank " + std::to_string(rank));
-    return s;
-  };
+  auto dims = [&](const std::string& n, std::size_t rank) { return r.shape(prefix + n, rank); };
   auto expect = [&](bool ok, const std::string& n, const std::vector<std::int64_t>& s, const std::string& what) {
     if (!ok)
       throw Error(std::string(w) + ": tensor '" + prefix + n + "' has shape " + shape_string(s) + ", expected " + what);

@@ -50,17 +50,8 @@ VimModelConfig VimModelConfig::from_json(const std::string& text) {
   c.num_classes = j.integer("num_classes");
   c.norm_eps = j.number("norm_eps", 1e-5);
   c.cls_token = j.choice<bool>("cls_token", {{"middle", true}, {"none", false}}, true);
-  auto& b = c.block;
   const MambaBlockConfig m = layers_detail::mamba_block_keys(j, "embed_dim");  // hidden_act: silu
-  b.d_model = m.d_model;
-  b.d_inner = m.d_inner;
-  b.d_state = m.d_state;
-  b.d_conv = m.d_conv;
-  b.dt_rank = m.dt_rank;
-  b.in_proj_bias = m.in_proj_bias;
-  b.conv_bias = m.conv_bias;
-  b.out_proj_bias = m.out_proj_bias;
-  b.if_divide_out = j.boolean("if_divide_out", true);
+  c.block = BiMambaBlockConfig::with_forward_branch(m, j.boolean("if_divide_out", true));
   j.finish();
   c.validate("VimModelConfig");
   return c;

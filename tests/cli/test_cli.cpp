@@ -38,27 +38,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The program: <build>/src/cli/ssmkit, this test being <build>/tests/test_cli_cli.
-std::string program() { return ssm::test::build_dir() + "/src/cli/ssmkit"; }
-
-std::string dir() {
-  static const std::string d = [] {
-    const fs::path p = fs::path(ssm::test::temp_dir()) / "cli";
-    fs::create_directories(p);
-    return p.string();
-  }();
-  return d;
-}
-std::string path(const std::string& name) { return (fs::path(dir()) / name).string(); }
-
+const ssm::test::Ssmkit cli("cli");
+std::string program() { return cli.exe; }
+std::string dir() { return cli.dir; }
+std::string path(const std::string& name) { return cli.path(name); }
 using ssm::test::slurp;
 using Result = ssm::test::ProgramResult;
-
-// Runs `ssmkit <args>` (with `env`, VAR=value words, in its environment).
-Result ssmkit_env(const std::string& env, const std::string& args) {
-  return ssm::test::run_program(program(), args, dir(), env);
-}
-Result ssmkit(const std::string& args) { return ssmkit_env("", args); }
+// `ssmkit <args>`, with `env` (VAR=value words) in its environment for ssmkit_env.
+Result ssmkit_env(const std::string& env, const std::string& args) { return cli(args, env); }
+Result ssmkit(const std::string& args) { return cli(args); }
 
 std::vector<float> test_signal(int channels, std::int64_t frames, double rate) {
   std::vector<float> x(static_cast<std::size_t>(channels * frames));

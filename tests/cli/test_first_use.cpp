@@ -30,27 +30,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
+const ssm::test::Ssmkit cli("cli_first_use");
 fs::path build_dir() { return ssm::test::build_dir(); }
-std::string program() { return (build_dir() / "src" / "cli" / "ssmkit").string(); }
-
-std::string dir() {
-  static const std::string d = [] {
-    const fs::path p = fs::path(ssm::test::temp_dir()) / "cli_first_use";
-    fs::create_directories(p);
-    return p.string();
-  }();
-  return d;
-}
-std::string path(const std::string& name) { return (fs::path(dir()) / name).string(); }
-
+std::string path(const std::string& name) { return cli.path(name); }
 using ssm::test::slurp;
 using Result = ssm::test::ProgramResult;
-
-// Runs `<prefix> <exe> <args>` with stdout and stderr captured.
+Result ssmkit(const std::string& args) { return cli(args); }
+// Any program of the build tree, `<prefix> <exe> <args>`, its output captured like ssmkit's.
 Result run_program(const std::string& exe, const std::string& args, const std::string& prefix = "") {
-  return ssm::test::run_program(exe, args, dir(), prefix);
+  return ssm::test::run_program(exe, args, cli.dir, prefix);
 }
-Result ssmkit(const std::string& args) { return run_program(program(), args); }
 
 std::string q(const std::string& s) { return "'" + s + "'"; }
 int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
@@ -344,7 +333,7 @@ BOOST_AUTO_TEST_CASE(help_modes_and_info) {
   ssm::io::save_npy<float>(path("m.npy"), {480}, tone(1, 480, 48000));
   expect_error(ssmkit("run --filter hippo:legt --mode scan " + q(path("m.npy")) + " -o " + q(path("m_out.npy"))),
                "available: stream, conv", "hippo scan");
-  expect_error(ssmkit("info " + q(dir())), "is a directory", "info DIR");
+  expect_error(ssmkit("info " + q(cli.dir)), "is a directory", "info DIR");
   { std::ofstream(path("text.safetensors")) << "this is a text file, not tensors\n"; }
   expect_error(ssmkit("info " + q(path("text.safetensors"))), "not a safetensors file", "info text");
   // a tensor file holding a signal: values, not parameters

@@ -25,18 +25,10 @@ using namespace ssm;
 
 namespace {
 
-std::string program() { return test::build_dir() + "/src/cli/ssmkit"; }
-std::string dir() {
-  static const std::string d = [] {
-    const fs::path p = fs::path(test::temp_dir()) / "cli_spectrogram";
-    fs::create_directories(p);
-    return p.string();
-  }();
-  return d;
-}
-std::string path(const std::string& name) { return (fs::path(dir()) / name).string(); }
+const test::Ssmkit cli("cli_spectrogram");
+std::string path(const std::string& name) { return cli.path(name); }
 using Result = test::ProgramResult;
-Result ssmkit(const std::string& args) { return test::run_program(program(), args, dir()); }
+Result ssmkit(const std::string& args) { return cli(args); }
 
 io::AudioBuffer stereo_chirp(double rate, std::int64_t frames) {
   io::AudioBuffer a(2, frames, rate);

@@ -186,15 +186,13 @@ BOOST_AUTO_TEST_CASE(config_and_file_errors_are_named) {
 // tools/export_bst.py --check DIR writes NAME.safetensors (a BST model exported from the PyTorch
 // reference module) and NAME.bst-check.safetensors (input u and PyTorch's float64 output y).
 BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
-  const char* dir = std::getenv("SSM_TORCH_CHECK_DIR");
-  if (!dir || !*dir) {
+  const std::string dir = test::torch_check_dir();
+  if (dir.empty()) {
     BOOST_TEST_MESSAGE("SSM_TORCH_CHECK_DIR not set: no PyTorch export checked");
     return;
   }
   int checked = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string p = e.path().string(), suffix = ".bst-check.safetensors";
-    if (p.size() < suffix.size() || p.compare(p.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+  for (const std::string& p : test::files_ending_in(dir, ".bst-check.safetensors")) {
     const auto chk = io::SafeTensors::load(p);
     const auto m = BSTModel<double>::load(std::string(dir) + "/" + chk.meta("model"));
     const auto us = chk.info("u").shape;

@@ -195,16 +195,13 @@ BOOST_AUTO_TEST_CASE(alternative_output_linear_layout) {
 // the model exported to NAME.safetensors. Run with SSM_TORCH_CHECK_DIR=DIR; without it this
 // case only reports that it had nothing to check.
 BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
-  const char* dir = std::getenv("SSM_TORCH_CHECK_DIR");
-  if (!dir || !*dir) {
+  const std::string dir = test::torch_check_dir();
+  if (dir.empty()) {
     BOOST_TEST_MESSAGE("SSM_TORCH_CHECK_DIR not set: no PyTorch export checked");
     return;
   }
   int checked = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string p = e.path().string();
-    const std::string suffix = ".check.safetensors";
-    if (p.size() < suffix.size() || p.compare(p.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+  for (const std::string& p : test::files_ending_in(dir, ".check.safetensors")) {
     const auto chk = io::SafeTensors::load(p);
     const std::string model_path = std::string(dir) + "/" + chk.meta("model");
     const auto us = chk.info("u").shape, ys = chk.info("y").shape;

@@ -12,6 +12,7 @@
 #include "ssm/layers/moe_ffn.hpp"
 #include "ssm/layers/moe_mamba.hpp"
 #include "ssm/layers/moe_mamba_model.hpp"
+#include "support/models.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
@@ -19,13 +20,7 @@ using namespace ssm;
 namespace {
 template <class T>
 void check_moe(int dm, int df, int E, int k, Activation a, bool bias, double tol) {
-  MoEFFNConfig c;
-  c.d_model = dm;
-  c.d_ff = df;
-  c.n_experts = E;
-  c.top_k = k;
-  c.activation = a;
-  c.router_bias = c.fc1_bias = c.fc2_bias = bias;
+  const MoEFFNConfig c = test::moe_ffn_config(dm, df, E, k, a, bias);
   MoEFFN<T> m(c, random_moe_ffn<T>(c, std::uint64_t(E * 10 + k)));
   for (std::ptrdiff_t rows : {std::ptrdiff_t(3), std::ptrdiff_t(1000), std::ptrdiff_t(1), std::ptrdiff_t(4096)}) {
     const auto r = test::randn(std::size_t(rows) * dm, std::uint64_t(rows));

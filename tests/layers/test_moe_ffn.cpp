@@ -12,6 +12,7 @@
 #include "ssm/core/error.hpp"
 #include "ssm/layers/moe_ffn.hpp"
 #include "support/rt_guard.hpp"
+#include "support/models.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
@@ -20,14 +21,7 @@ namespace tt = boost::test_tools;
 namespace {
 
 MoEFFNConfig config(int dm, int df, int E, int k, Activation a, bool biases) {
-  MoEFFNConfig c;
-  c.d_model = dm;
-  c.d_ff = df;
-  c.n_experts = E;
-  c.top_k = k;
-  c.activation = a;
-  c.router_bias = c.fc1_bias = c.fc2_bias = biases;
-  return c;
+  return test::moe_ffn_config(dm, df, E, k, a, biases);
 }
 
 double act(double v, Activation a) {

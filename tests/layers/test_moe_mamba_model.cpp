@@ -212,16 +212,13 @@ BOOST_AUTO_TEST_CASE(bad_files_and_configs_are_named) {
 // NAME.check.safetensors with metadata arch = moe_mamba holds an input `u` and PyTorch's float64
 // output `y` of the model NAME.safetensors. Without SSM_TORCH_CHECK_DIR nothing is checked.
 BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
-  const char* dir = std::getenv("SSM_TORCH_CHECK_DIR");
-  if (!dir || !*dir) {
+  const std::string dir = test::torch_check_dir();
+  if (dir.empty()) {
     BOOST_TEST_MESSAGE("SSM_TORCH_CHECK_DIR not set: no PyTorch export checked");
     return;
   }
   int checked = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string p = e.path().string();
-    const std::string suffix = ".check.safetensors";
-    if (p.size() < suffix.size() || p.compare(p.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+  for (const std::string& p : test::files_ending_in(dir, ".check.safetensors")) {
     const auto chk = io::SafeTensors::load(p);
     if (chk.meta("arch", "") != "moe_mamba") continue;
     auto m = MoEMambaModel<double>::load(std::string(dir) + "/" + chk.meta("model"));

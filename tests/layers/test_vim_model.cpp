@@ -191,16 +191,13 @@ BOOST_AUTO_TEST_CASE(missing_and_leftover_tensors_are_named) {
 }
 
 BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
-  const char* dir = std::getenv("SSM_TORCH_CHECK_DIR");
-  if (!dir || !*dir) {
+  const std::string dir = test::torch_check_dir();
+  if (dir.empty()) {
     BOOST_TEST_MESSAGE("SSM_TORCH_CHECK_DIR not set: no PyTorch Vim export checked");
     return;
   }
   int checked = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string p = e.path().string();
-    const std::string suffix = ".vimcheck.safetensors";
-    if (p.size() < suffix.size() || p.compare(p.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+  for (const std::string& p : test::files_ending_in(dir, ".vimcheck.safetensors")) {
     const auto chk = io::SafeTensors::load(p);
     const auto m = VimModel<double>::load(std::string(dir) + "/" + chk.meta("model"));
     const auto xs = chk.info("x").shape;  // (B, C, H, W) as PyTorch takes it

@@ -161,8 +161,8 @@ BOOST_AUTO_TEST_CASE(contract_and_bad_input_are_named) {
 // A stage exported by tools/export_vmamba.py --check DIR (PyTorch reference output, float64):
 // runs when SSM_TORCH_CHECK_DIR names that folder (else there is nothing to compare with).
 BOOST_AUTO_TEST_CASE(pytorch_export_matches_pytorch_output) {
-  const char* dir = std::getenv("SSM_TORCH_CHECK_DIR");
-  if (!dir || !*dir) {
+  const std::string dir = test::torch_check_dir();
+  if (dir.empty()) {
     BOOST_TEST_MESSAGE("SSM_TORCH_CHECK_DIR not set: run tools/export_vmamba.py --check DIR first");
     return;
   }

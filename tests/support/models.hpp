@@ -1,8 +1,8 @@
 #pragma once
-// The small models of the test programs, one definition each (header-only: the LV2 fixture
-// writer, which links no test support, includes it too). Sizes are the smallest that still
-// exercise every part of a family (two layers, several modes / states / experts); each
-// function names what a caller may vary.
+// The small models (and model configs) of the test programs, one definition each (header-only:
+// the LV2 fixture writer, which links no test support, includes it too). The tiny_* sizes are the
+// smallest that still exercise every part of a family (two layers, several modes / states /
+// experts); each function's parameters are what its callers vary.
 #include <cstdint>
 #include <string>
 
@@ -75,6 +75,19 @@ inline MoEMambaModelConfig tiny_moe_mamba(int d_input = 1, int d_output = 1, int
   c.layer.moe.d_ff = 16;
   c.layer.moe.n_experts = 4;
   c.layer.moe.top_k = top_k;
+  return c;
+}
+
+/// A mixture-of-experts FFN of E experts (d_model -> d_ff -> d_model, activation a), top_k of them
+/// a token; every bias present or none.
+inline MoEFFNConfig moe_ffn_config(int d_model, int d_ff, int n_experts, int top_k, Activation a, bool biases) {
+  MoEFFNConfig c;
+  c.d_model = d_model;
+  c.d_ff = d_ff;
+  c.n_experts = n_experts;
+  c.top_k = top_k;
+  c.activation = a;
+  c.router_bias = c.fc1_bias = c.fc2_bias = biases;
   return c;
 }
 

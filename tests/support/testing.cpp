@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -56,6 +57,21 @@ std::string temp_dir() {
   return t.p.string();
 }
 
+std::string torch_check_dir() {
+  const char* d = std::getenv("SSM_TORCH_CHECK_DIR");
+  return d ? d : "";
+}
+
+std::vector<std::string> files_ending_in(const std::string& dir, const std::string& suffix) {
+  std::vector<std::string> v;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string p = e.path().string();
+    if (p.size() >= suffix.size() && p.compare(p.size() - suffix.size(), suffix.size(), suffix) == 0) v.push_back(p);
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
 std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream s;
@@ -77,6 +93,11 @@ ProgramResult run_program(const std::string& exe, const std::string& args, const
   r.out = slurp(o);
   r.err = slurp(e);
   return r;
+}
+
+Ssmkit::Ssmkit(const std::string& scratch_name)
+    : exe(build_dir() + "/src/cli/ssmkit"), dir(temp_dir() + "/" + scratch_name) {
+  std::filesystem::create_directories(dir);
 }
 
 RequireGpu::RequireGpu() {

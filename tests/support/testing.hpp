@@ -47,6 +47,12 @@ std::string conformance_dir();
 /// A temporary directory unique to this process, removed at exit.
 std::string temp_dir();
 
+/// $SSM_TORCH_CHECK_DIR, where tools/export_*.py --check wrote models and PyTorch's outputs
+/// ("" when not set: the PyTorch comparisons then have nothing to check).
+std::string torch_check_dir();
+/// The files of `dir` whose name ends in `suffix`, sorted.
+std::vector<std::string> files_ending_in(const std::string& dir, const std::string& suffix);
+
 /// The whole content of a file ("" when it cannot be read).
 std::string slurp(const std::string& path);
 
@@ -63,6 +69,19 @@ struct ProgramResult {
 /// stdout and stderr captured in files under `scratch_dir`.
 ProgramResult run_program(const std::string& exe, const std::string& args, const std::string& scratch_dir,
                           const std::string& prefix = "");
+
+/// The ssmkit program of this build tree (<build>/src/cli/ssmkit), run as a user runs it, with
+/// its files in a directory of its own under temp_dir().
+struct Ssmkit {
+  explicit Ssmkit(const std::string& scratch_name);
+  std::string exe, dir;
+  /// A file in dir.
+  std::string path(const std::string& name) const { return dir + "/" + name; }
+  /// `<env> ssmkit <args>` (env: VAR=value words, or a prefix such as "cd X &&").
+  ProgramResult operator()(const std::string& args, const std::string& env = "") const {
+    return run_program(exe, args, dir, env);
+  }
+};
 
 /// Global fixture of the cuda-labelled test programs (BOOST_TEST_GLOBAL_FIXTURE(ssm::test::RequireGpu)):
 /// without a GPU it prints "SKIP: no GPU present (...)" and exits 77, which CTest reports as
