@@ -4,7 +4,9 @@
 #include <cmath>
 
 #include "backend/bimamba_cuda.hpp"
+#include "layers/model_io.hpp"
 #include "layers/nn_ops.hpp"
+#include "layers/tensor_names.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
@@ -30,10 +32,7 @@ MambaBlockConfig BiMambaBlockConfig::forward_branch() const {
   return c;
 }
 
-BiMambaBlockConfig infer_bimamba_block_config(const io::SafeTensors& file, const std::string& prefix) {
-  constexpr const char* w = "infer_bimamba_block_config";
-  const MambaBlockConfig m = infer_mamba_block_config(file, prefix);
-  TensorReader r(file, w);
+BiMambaBlockConfig BiMambaBlockConfig::with_forward_branch(const MambaBlockConfig& m, bool if_divide_out) {
   BiMambaBlockConfig c;
   c.d_model = m.d_model;
   c.d_inner = m.d_inner;
@@ -43,6 +42,14 @@ BiMambaBlockConfig infer_bimamba_block_config(const io::SafeTensors& file, const
   c.in_proj_bias = m.in_proj_bias;
   c.conv_bias = m.conv_bias;
   c.out_proj_bias = m.out_proj_bias;
+  c.if_divide_out = if_divide_out;
+  return c;
+}
+
+BiMambaBlockConfig infer_bimamba_block_config(const io::SafeTensors& file, const std::string& prefix) {
+  constexpr const char* w = "infer_bimamba_block_config";
+  BiMambaBlockConfig c = BiMambaBlockConfig::with_forward_branch(infer_mamba_block_config(file, prefix));
+  TensorReader r(file, w);
   const std::int64_t di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
   // d_inner comes from A_log; every other tensor must agree with it (and the rest).
   auto expect = [&](const std::string& name, const std::vector<std::int64_t>& shape) {
@@ -74,17 +81,8 @@ BiMambaBlockConfig infer_bimamba_block_config(const io::SafeTensors& file, const
 template <class T>
 BiMambaBlockParams<T> read_bimamba_block(TensorReader& r, const std::string& pre, const BiMambaBlockConfig& c) {
   c.validate("read_bimamba_block");
-  const std::int64_t di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
-  BiMambaBlockParams<T> p;
-  p.fwd = read_mamba_block<T>(r, pre, c.forward_branch());
-  p.conv1d_b_weight = r.read<T>(pre + "conv1d_b.weight", {di, 1, K});
-  if (c.conv_bias) p.conv1d_b_bias = r.read<T>(pre + "conv1d_b.bias", {di});
-  p.x_proj_b_weight = r.read<T>(pre + "x_proj_b.weight", {R + 2 * N, di});
-  p.dt_proj_b_weight = r.read<T>(pre + "dt_proj_b.weight", {di, R});
-  p.dt_proj_b_bias = r.read<T>(pre + "dt_proj_b.bias", {di});
-  p.A_b_log = r.read<T>(pre + "A_b_log", {di, N});
-  p.D_b = r.read<T>(pre + "D_b", {di});
-  return p;
+  return layers_detail::read_tensors<T, BiMambaBlockParams<T>>(
+      r, [&](auto& m, auto& p) { layers_detail::bimamba_block_tensors(m, pre, c, p); });
 }
 
 template <class T>

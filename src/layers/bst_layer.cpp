@@ -4,12 +4,13 @@
 #include <cmath>
 #include <complex>
 #include <limits>
-#include <numbers>
-#include <random>
 #include <type_traits>
 
 #include "core/complex_diag_step.hpp"
+#include "layers/model_io.hpp"
 #include "layers/nn_ops.hpp"
+#include "layers/s4d_kernel.hpp"
+#include "layers/tensor_names.hpp"
 #include "ssm/conv/diag_kernel.hpp"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/denormals.hpp"
@@ -47,13 +48,7 @@ void BSTLayerConfig::validate(const char* where) const {
 
 BSTLayerConfig infer_bst_layer_config(const io::SafeTensors& file, const std::string& prefix) {
   TensorReader r(file, "infer_bst_layer_config");
-  auto dims = [&](const std::string& n, std::size_t rank) {
-    auto s = r.shape(prefix + n);
-    if (s.size() != rank)
-      throw Error("infer_bst_layer_config: tensor '" + prefix + n + "' has shape " + shape_string(s) +
-                  ", expected rank " + std::to_string(rank));
-    return s;
-  };
+  auto dims = [&](const std::string& n, std::size_t rank) { return r.shape(prefix + n, rank); };
   const auto a = dims("ssm.kernel.log_A_real", 2);
   const auto f = dims("ffn.fc1.weight", 2);
   BSTLayerConfig c;
@@ -70,164 +65,48 @@ BSTLayerConfig infer_bst_layer_config(const io::SafeTensors& file, const std::st
 template <class T>
 BSTLayerParams<T> read_bst_layer(TensorReader& r, const std::string& pre, const BSTLayerConfig& c) {
   c.validate("read_bst_layer");
-  const std::int64_t d = c.d_model, N2 = c.modes, F = c.d_ff;
-  BSTLayerParams<T> p;
-  p.norm1_weight = r.read<T>(pre + "norm1.weight", {d});
-  p.norm1_bias = r.read<T>(pre + "norm1.bias", {d});
-  p.log_dt = r.read<T>(pre + "ssm.kernel.log_dt", {d});
-  p.log_A_real = r.read<T>(pre + "ssm.kernel.log_A_real", {d, N2});
-  p.A_imag = r.read<T>(pre + "ssm.kernel.A_imag", {d, N2});
-  p.C = r.read<T>(pre + "ssm.kernel.C", {d, N2, 2});
-  p.D = r.read<T>(pre + "ssm.D", {d});
-  p.q_weight = r.read<T>(pre + "attn.q_proj.weight", {d, d});
-  p.q_bias = r.read_optional<T>(pre + "attn.q_proj.bias", {d});
-  p.k_weight = r.read<T>(pre + "attn.k_proj.weight", {d, d});
-  p.k_bias = r.read_optional<T>(pre + "attn.k_proj.bias", {d});
-  p.v_weight = r.read<T>(pre + "attn.v_proj.weight", {d, d});
-  p.v_bias = r.read_optional<T>(pre + "attn.v_proj.bias", {d});
-  p.out_weight = r.read<T>(pre + "attn.out_proj.weight", {d, d});
-  p.out_bias = r.read_optional<T>(pre + "attn.out_proj.bias", {d});
-  p.norm2_weight = r.read<T>(pre + "norm2.weight", {d});
-  p.norm2_bias = r.read<T>(pre + "norm2.bias", {d});
-  p.fc1_weight = r.read<T>(pre + "ffn.fc1.weight", {F, d});
-  p.fc1_bias = r.read_optional<T>(pre + "ffn.fc1.bias", {F});
-  p.fc2_weight = r.read<T>(pre + "ffn.fc2.weight", {d, F});
-  p.fc2_bias = r.read_optional<T>(pre + "ffn.fc2.bias", {d});
-  return p;
+  return layers_detail::read_tensors<T, BSTLayerParams<T>>(
+      r, [&](auto& m, auto& p) { layers_detail::bst_layer_tensors(m, pre, c, p); });
 }
 
 template <class T>
 void append_bst_layer_tensors(const BSTLayerParams<T>& p, const BSTLayerConfig& c, const std::string& pre,
                               std::vector<io::TensorOut>& out) {
-  const io::DType dt = sizeof(T) == 4 ? io::DType::F32 : io::DType::F64;
-  const std::int64_t d = c.d_model, N2 = c.modes, F = c.d_ff;
-  auto add = [&](const std::string& name, std::vector<std::int64_t> shape, const std::vector<T>& v) {
-    if (v.empty()) return;  // optional bias absent
-    out.push_back({pre + name, dt, std::move(shape), std::vector<double>(v.begin(), v.end())});
-  };
-  add("norm1.weight", {d}, p.norm1_weight);
-  add("norm1.bias", {d}, p.norm1_bias);
-  add("ssm.kernel.log_dt", {d}, p.log_dt);
-  add("ssm.kernel.log_A_real", {d, N2}, p.log_A_real);
-  add("ssm.kernel.A_imag", {d, N2}, p.A_imag);
-  add("ssm.kernel.C", {d, N2, 2}, p.C);
-  add("ssm.D", {d}, p.D);
-  add("attn.q_proj.weight", {d, d}, p.q_weight);
-  add("attn.q_proj.bias", {d}, p.q_bias);
-  add("attn.k_proj.weight", {d, d}, p.k_weight);
-  add("attn.k_proj.bias", {d}, p.k_bias);
-  add("attn.v_proj.weight", {d, d}, p.v_weight);
-  add("attn.v_proj.bias", {d}, p.v_bias);
-  add("attn.out_proj.weight", {d, d}, p.out_weight);
-  add("attn.out_proj.bias", {d}, p.out_bias);
-  add("norm2.weight", {d}, p.norm2_weight);
-  add("norm2.bias", {d}, p.norm2_bias);
-  add("ffn.fc1.weight", {F, d}, p.fc1_weight);
-  add("ffn.fc1.bias", {F}, p.fc1_bias);
-  add("ffn.fc2.weight", {d, F}, p.fc2_weight);
-  add("ffn.fc2.bias", {d}, p.fc2_bias);
+  layers_detail::TensorWriter<T> w;
+  layers_detail::WriteTensors<T> m(w);
+  layers_detail::bst_layer_tensors(m, pre, c, p);
+  for (auto& t : w.tensors()) out.push_back(std::move(t));
 }
 
 template <class T>
 BSTLayerParams<T> random_bst_layer(const BSTLayerConfig& c, std::uint64_t seed) {
   c.validate("random_bst_layer");
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](std::size_t n, double lo, double hi) {
-    std::uniform_real_distribution<double> dist(lo, hi);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(dist(rng));
-    return v;
-  };
-  auto normal = [&](std::size_t n, double sd) {
-    std::normal_distribution<double> dist(0, sd);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(dist(rng));
-    return v;
-  };
-  const std::size_t d = c.d_model, N2 = c.modes, F = c.d_ff;
-  const double bd = 1 / std::sqrt(double(d)), bf = 1 / std::sqrt(double(F));
+  layers_detail::UniformInit<T> draw(seed);
+  const std::size_t d = c.d_model, F = c.d_ff;
   BSTLayerParams<T> p;
   p.norm1_weight.assign(d, T(1));
   p.norm1_bias.assign(d, T(0));
-  p.log_dt = uniform(d, std::log(1e-3), std::log(1e-1));
-  p.log_A_real.assign(d * N2, static_cast<T>(std::log(0.5)));
-  p.A_imag.resize(d * N2);
-  for (std::size_t h = 0; h < d; ++h)
-    for (std::size_t n = 0; n < N2; ++n) p.A_imag[h * N2 + n] = static_cast<T>(std::numbers::pi * double(n));
-  p.C = normal(d * N2 * 2, std::sqrt(0.5));
-  p.D = normal(d, 1.0);
-  p.q_weight = uniform(d * d, -bd, bd);
-  p.q_bias = uniform(d, -bd, bd);
-  p.k_weight = uniform(d * d, -bd, bd);
-  p.k_bias = uniform(d, -bd, bd);
-  p.v_weight = uniform(d * d, -bd, bd);
-  p.v_bias = uniform(d, -bd, bd);
-  p.out_weight = uniform(d * d, -bd, bd);
-  p.out_bias = uniform(d, -bd, bd);
+  layers_detail::random_s4d_kernel(p, d, std::size_t(c.modes), draw);
+  draw.linear(d, d, p.q_weight, p.q_bias);
+  draw.linear(d, d, p.k_weight, p.k_bias);
+  draw.linear(d, d, p.v_weight, p.v_bias);
+  draw.linear(d, d, p.out_weight, p.out_bias);
   p.norm2_weight.assign(d, T(1));
   p.norm2_bias.assign(d, T(0));
-  p.fc1_weight = uniform(F * d, -bd, bd);
-  p.fc1_bias = uniform(F, -bd, bd);
-  p.fc2_weight = uniform(d * F, -bf, bf);
-  p.fc2_bias = uniform(d, -bf, bf);
+  draw.linear(F, d, p.fc1_weight, p.fc1_bias);
+  draw.linear(d, F, p.fc2_weight, p.fc2_bias);
   return p;
 }
 
 // ---- construction ---------------------------------------------------------------------------
 
-namespace {
-template <class T>
-void check_param(const std::vector<T>& v, std::size_t n, const std::string& name, bool optional = false) {
-  if (optional && v.empty()) return;
-  if (v.size() != n)
-    throw Error("BSTLayer: parameter '" + name + "' must have " + std::to_string(n) + " elements" +
-                (optional ? " (or none: no bias)" : "") + ", got " + std::to_string(v.size()));
-  for (const T& x : v)
-    if (!std::isfinite(static_cast<double>(x))) throw Error("BSTLayer: parameter '" + name + "' must be finite");
-}
-}  // namespace
-
 template <class T>
 BSTLayer<T>::BSTLayer(const BSTLayerConfig& c, BSTLayerParams<T> p) : cfg_(c), p_(std::move(p)) {
   c.validate("BSTLayer");
   const std::size_t d = c.d_model, N2 = c.modes, F = c.d_ff;
-  check_param(p_.norm1_weight, d, "norm1.weight");
-  check_param(p_.norm1_bias, d, "norm1.bias");
-  check_param(p_.log_dt, d, "ssm.kernel.log_dt");
-  check_param(p_.log_A_real, d * N2, "ssm.kernel.log_A_real");
-  check_param(p_.A_imag, d * N2, "ssm.kernel.A_imag");
-  check_param(p_.C, d * N2 * 2, "ssm.kernel.C");
-  check_param(p_.D, d, "ssm.D");
-  check_param(p_.q_weight, d * d, "attn.q_proj.weight");
-  check_param(p_.q_bias, d, "attn.q_proj.bias", true);
-  check_param(p_.k_weight, d * d, "attn.k_proj.weight");
-  check_param(p_.k_bias, d, "attn.k_proj.bias", true);
-  check_param(p_.v_weight, d * d, "attn.v_proj.weight");
-  check_param(p_.v_bias, d, "attn.v_proj.bias", true);
-  check_param(p_.out_weight, d * d, "attn.out_proj.weight");
-  check_param(p_.out_bias, d, "attn.out_proj.bias", true);
-  check_param(p_.norm2_weight, d, "norm2.weight");
-  check_param(p_.norm2_bias, d, "norm2.bias");
-  check_param(p_.fc1_weight, F * d, "ffn.fc1.weight");
-  check_param(p_.fc1_bias, F, "ffn.fc1.bias", true);
-  check_param(p_.fc2_weight, d * F, "ffn.fc2.weight");
-  check_param(p_.fc2_bias, d, "ffn.fc2.bias", true);
-
-  DiagonalSSM s(static_cast<int>(d), static_cast<int>(N2));
-  for (std::size_t k = 0; k < d * N2; ++k) {
-    s.A.re[k] = -std::exp(double(p_.log_A_real[k]));
-    s.A.im[k] = double(p_.A_imag[k]);
-    s.B.re[k] = 1.0;
-    s.B.im[k] = 0.0;
-    s.C.re[k] = double(p_.C[2 * k]);
-    s.C.im[k] = double(p_.C[2 * k + 1]);
-  }
-  for (std::size_t h = 0; h < d; ++h) {
-    s.D[h] = double(p_.D[h]);
-    s.log_dt[h] = double(p_.log_dt[h]);
-  }
-  s.validate("BSTLayer");
-  ssm_ = std::move(s);
+  layers_detail::CheckTensors<T> check("BSTLayer");
+  layers_detail::bst_layer_tensors(check, "", c, p_);
+  ssm_ = layers_detail::s4d_kernel_ssm(p_, c.d_model, c.modes, DiagonalSSM().reference_rate, "BSTLayer");
 
   // Streaming coefficients of the context SSM at its own step (the attention blocks are counted
   // in samples, so the layer is not re-discretized for another rate).
@@ -567,42 +446,13 @@ BSTStreamer<T>::BSTStreamer(BSTLayer<T> layer) : layer_(std::move(layer)) {
 }
 
 template <class T>
-void BSTStreamer<T>::do_prepare(const StreamSpec& spec) {
-  ch_.clear();
-  for (int c = 0; c < spec.channels; ++c) ch_.push_back(layer_.make_state(spec.max_block));
+BSTLayerState<T> BSTStreamer<T>::make_channel(const StreamSpec& spec) const {
+  return layer_.make_state(spec.max_block);
 }
 
 template <class T>
 void BSTStreamer<T>::do_process(const T* const* in, T* const* out, int n) noexcept {
-  for (std::size_t c = 0; c < ch_.size(); ++c) layer_.step(in[c], n, out[c], ch_[c]);
-}
-
-template <class T>
-void BSTStreamer<T>::do_reset() noexcept {
-  for (auto& s : ch_) s.reset();
-}
-
-template <class T>
-std::size_t BSTStreamer<T>::do_state_size() const noexcept {
-  std::size_t n = 0;
-  for (const auto& s : ch_) n += s.state_size();
-  return n;
-}
-
-template <class T>
-void BSTStreamer<T>::do_save_state(T* dst) const noexcept {
-  for (const auto& s : ch_) {
-    s.save(std::span<T>(dst, s.state_size()));
-    dst += s.state_size();
-  }
-}
-
-template <class T>
-void BSTStreamer<T>::do_load_state(const T* src) noexcept {
-  for (auto& s : ch_) {
-    s.load(std::span<const T>(src, s.state_size()));
-    src += s.state_size();
-  }
+  for (std::size_t c = 0; c < this->ch_.size(); ++c) layer_.step(in[c], n, out[c], this->ch_[c]);
 }
 
 template class BSTLayer<float>;

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <type_traits>
 
 #include "layers/config_json.hpp"
+#include "layers/model_io.hpp"
 #include "layers/nn_ops.hpp"
+#include "layers/tensor_names.hpp"
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
@@ -20,11 +21,8 @@ using layers_detail::linear_gemm;
 // ---- config ---------------------------------------------------------------------------------
 
 void BSTModelConfig::validate(const char* where) const {
-  require(d_input >= 1, where, "d_input", "must be >= 1, got ", d_input);
-  require(d_output >= 1, where, "d_output", "must be >= 1, got ", d_output);
-  require(n_layers >= 1, where, "n_layers", "must be >= 1, got ", n_layers);
-  require(sample_rate >= 0 && std::isfinite(sample_rate), where, "sample_rate",
-          "must be finite and >= 0 (0: not given), got ", sample_rate);
+  layers_detail::check_stack_sizes(where, d_input, d_output, n_layers);
+  layers_detail::check_stored_rate(where, sample_rate);
   layer.validate(where);
 }
 
@@ -68,21 +66,12 @@ std::string BSTModelConfig::to_json() const {
 template <class T>
 BSTModelParams<T> random_bst_model(const BSTModelConfig& c, std::uint64_t seed) {
   c.validate("random_bst_model");
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](std::size_t n, double b) {
-    std::uniform_real_distribution<double> dist(-b, b);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(dist(rng));
-    return v;
-  };
+  layers_detail::UniformInit<T> draw(seed);
   const std::size_t d = c.layer.d_model;
-  const double bi = 1 / std::sqrt(double(c.d_input)), bd = 1 / std::sqrt(double(d));
   BSTModelParams<T> p;
-  p.encoder_weight = uniform(d * c.d_input, bi);
-  p.encoder_bias = uniform(d, bi);
+  draw.linear(d, c.d_input, p.encoder_weight, p.encoder_bias);
   for (int i = 0; i < c.n_layers; ++i) p.layers.push_back(random_bst_layer<T>(c.layer, seed * 1000 + 17 + i));
-  p.decoder_weight = uniform(std::size_t(c.d_output) * d, bd);
-  p.decoder_bias = uniform(std::size_t(c.d_output), bd);
+  draw.linear(c.d_output, d, p.decoder_weight, p.decoder_bias);
   return p;
 }
 
@@ -93,35 +82,16 @@ struct BSTModel<T>::Gpu {
   std::vector<CudaBSTLayer> layers;
 };
 
-namespace {
-template <class T>
-void check_vec(const std::vector<T>& v, std::size_t n, const char* name) {
-  if (v.size() != n)
-    throw Error(std::string("BSTModel: parameter '") + name + "' must have " + std::to_string(n) + " elements, got " +
-                std::to_string(v.size()));
-  for (const T& x : v)
-    if (!std::isfinite(static_cast<double>(x))) throw Error(std::string("BSTModel: parameter '") + name + "' must be finite");
-}
-}  // namespace
-
 template <class T>
 BSTModel<T>::BSTModel(const BSTModelConfig& c, BSTModelParams<T> p) : cfg_(c), p_(std::move(p)) {
-  c.validate("BSTModel");
-  const std::size_t d = c.layer.d_model;
-  check_vec(p_.encoder_weight, d * c.d_input, "encoder.weight");
-  check_vec(p_.encoder_bias, d, "encoder.bias");
-  check_vec(p_.decoder_weight, d * c.d_output, "decoder.weight");
-  check_vec(p_.decoder_bias, std::size_t(c.d_output), "decoder.bias");
-  if (p_.layers.size() != std::size_t(c.n_layers))
-    throw Error("BSTModel: parameters must hold n_layers = " + std::to_string(c.n_layers) + " layers, got " +
-                std::to_string(p_.layers.size()));
-  for (std::size_t i = 0; i < p_.layers.size(); ++i) {
-    try {
-      layers_.emplace_back(c.layer, std::move(p_.layers[i]));
-    } catch (const Error& e) {
-      throw Error("BSTModel: layers." + std::to_string(i) + ": " + e.what());
-    }
-  }
+  constexpr const char* w = "BSTModel";
+  c.validate(w);
+  layers_detail::CheckTensors<T> check(w);
+  const std::vector<BSTLayerParams<T>> none;  // each layer checks its own (BSTLayer)
+  layers_detail::bst_model_tensors(check, c.layer, c.d_input, c.d_output, p_, none);
+  layers_detail::check_count(w, "layers", p_.layers, std::size_t(c.n_layers));
+  layers_detail::emplace_layers(w, layers_, p_.layers,
+                                [&](BSTLayerParams<T>&& l, int) { return BSTLayer<T>(c.layer, std::move(l)); });
   p_.layers.clear();
 }
 
@@ -143,27 +113,11 @@ BSTModel<T>& BSTModel<T>::operator=(BSTModel o) noexcept {
 
 template <class T>
 BSTModel<T> BSTModel<T>::from_file(const io::SafeTensors& f) {
-  const std::string arch = model_arch(f);
-  if (arch != "bst")
-    throw Error("BSTModel: model file '" + f.origin() + "' has ssmkit.arch \"" + arch + "\", expected \"bst\"");
-  auto cit = f.metadata().find("ssmkit.config");
-  if (cit == f.metadata().end())
-    throw Error("BSTModel: model file '" + f.origin() + "': __metadata__ key 'ssmkit.config' is missing");
-  BSTModelConfig c;
-  try {
-    c = BSTModelConfig::from_json(cit->second);
-  } catch (const Error& e) {
-    throw Error("model file '" + f.origin() + "': " + e.what());
-  }
-  TensorReader r(f, "BSTModel");
-  const std::int64_t d = c.layer.d_model;
-  BSTModelParams<T> p;
-  p.encoder_weight = r.read<T>("encoder.weight", {d, c.d_input});
-  p.encoder_bias = r.read<T>("encoder.bias", {d});
-  for (int i = 0; i < c.n_layers; ++i) p.layers.push_back(read_bst_layer<T>(r, "layers." + std::to_string(i) + ".", c.layer));
-  p.decoder_weight = r.read<T>("decoder.weight", {c.d_output, d});
-  p.decoder_bias = r.read<T>("decoder.bias", {c.d_output});
-  r.finish();
+  auto [c, p] = layers_detail::read_model_file<T, BSTModelConfig, BSTModelParams<T>>(
+      f, "bst", "BSTModel", [](auto& m, const auto& c, auto& p) {
+        p.layers.resize(std::size_t(c.n_layers));
+        layers_detail::bst_model_tensors(m, c.layer, c.d_input, c.d_output, p, p.layers);
+      });
   return BSTModel(c, std::move(p));
 }
 
@@ -174,28 +128,16 @@ BSTModel<T> BSTModel<T>::load(const std::string& path) {
 
 template <class T>
 void BSTModel<T>::save(const std::string& path) const {
-  const io::DType dt = sizeof(T) == 4 ? io::DType::F32 : io::DType::F64;
-  std::vector<io::TensorOut> out;
-  auto add = [&](const std::string& name, std::vector<std::int64_t> shape, const std::vector<T>& v) {
-    out.push_back({name, dt, std::move(shape), std::vector<double>(v.begin(), v.end())});
-  };
-  const std::int64_t d = cfg_.layer.d_model;
-  add("encoder.weight", {d, cfg_.d_input}, p_.encoder_weight);
-  add("encoder.bias", {d}, p_.encoder_bias);
-  for (std::size_t i = 0; i < layers_.size(); ++i)
-    append_bst_layer_tensors(layers_[i].params(), cfg_.layer, "layers." + std::to_string(i) + ".", out);
-  add("decoder.weight", {cfg_.d_output, d}, p_.decoder_weight);
-  add("decoder.bias", {cfg_.d_output}, p_.decoder_bias);
-  io::save_safetensors(path, out, {{"ssmkit.arch", "bst"}, {"ssmkit.config", cfg_.to_json()}});
+  layers_detail::write_model_file<T>(path, "bst", cfg_.to_json(), [&](auto& m) {
+    layers_detail::bst_model_tensors(m, cfg_.layer, cfg_.d_input, cfg_.d_output, p_,
+                                     layers_detail::params_of(layers_));
+  });
 }
 
 template <class T>
 void BSTModel<T>::forward(const T* u, int batch, int length, T* y, Device device) const {
   constexpr const char* w = "BSTModel::forward";
-  require(!layers_.empty(), w, "this", "must be a constructed model");
-  require(batch >= 1, w, "batch", "must be >= 1, got ", batch);
-  require(length >= 1, w, "length", "must be >= 1, got ", length);
-  require(u != nullptr && y != nullptr, w, "u/y", "must not be null");
+  layers_detail::check_sequence_call(w, !layers_.empty(), batch, length, u, y);
   const std::ptrdiff_t d = cfg_.layer.d_model, M = std::ptrdiff_t(batch) * length;
   std::vector<T> a(std::size_t(M * d)), b(a.size());
   linear_gemm(u, M, cfg_.d_input, p_.encoder_weight.data(), p_.encoder_bias.data(), d, a.data());
@@ -238,11 +180,15 @@ BSTModelStreamer<T>::BSTModelStreamer(const BSTModel<T>& m) : model_(m) {
 
 template <class T>
 void BSTModelStreamer<T>::do_prepare(const StreamSpec& spec) {
-  const auto& c = model_.config();
-  st_.assign(std::size_t(spec.channels), {});
-  for (auto& ch : st_)
-    for (int i = 0; i < c.n_layers; ++i) ch.push_back(model_.layer(i).make_state(spec.max_block));
-  h_.assign(std::size_t(spec.max_block) * c.layer.d_model, T(0));
+  ChannelStreamer<T, std::vector<BSTLayerState<T>>>::do_prepare(spec);
+  h_.assign(std::size_t(spec.max_block) * model_.config().layer.d_model, T(0));
+}
+
+template <class T>
+std::vector<BSTLayerState<T>> BSTModelStreamer<T>::make_channel(const StreamSpec& spec) const {
+  std::vector<BSTLayerState<T>> layers;
+  for (int i = 0; i < model_.config().n_layers; ++i) layers.push_back(model_.layer(i).make_state(spec.max_block));
+  return layers;
 }
 
 template <class T>
@@ -250,45 +196,14 @@ void BSTModelStreamer<T>::do_process(const T* const* in, T* const* out, int n) n
   ScopedFlushDenormals ftz;
   const auto& c = model_.config();
   const std::ptrdiff_t d = c.layer.d_model;
-  for (std::size_t ch = 0; ch < st_.size(); ++ch) {
+  auto& st = this->ch_;
+  for (std::size_t ch = 0; ch < st.size(); ++ch) {
     layers_detail::linear_rows_t(in[ch], n, c.d_input, enc_t_.data(), model_.params().encoder_bias.data(), d,
                                  h_.data());
-    for (int i = 0; i < c.n_layers; ++i) model_.layer(i).step(h_.data(), n, h_.data(), st_[ch][std::size_t(i)]);
+    for (int i = 0; i < c.n_layers; ++i) model_.layer(i).step(h_.data(), n, h_.data(), st[ch][std::size_t(i)]);
     layers_detail::linear_rows_t(h_.data(), n, d, dec_t_.data(), model_.params().decoder_bias.data(), c.d_output,
                                  out[ch]);
   }
-}
-
-template <class T>
-void BSTModelStreamer<T>::do_reset() noexcept {
-  for (auto& ch : st_)
-    for (auto& s : ch) s.reset();
-}
-
-template <class T>
-std::size_t BSTModelStreamer<T>::do_state_size() const noexcept {
-  std::size_t n = 0;
-  for (const auto& ch : st_)
-    for (const auto& s : ch) n += s.state_size();
-  return n;
-}
-
-template <class T>
-void BSTModelStreamer<T>::do_save_state(T* dst) const noexcept {
-  for (const auto& ch : st_)
-    for (const auto& s : ch) {
-      s.save(std::span<T>(dst, s.state_size()));
-      dst += s.state_size();
-    }
-}
-
-template <class T>
-void BSTModelStreamer<T>::do_load_state(const T* src) noexcept {
-  for (auto& ch : st_)
-    for (auto& s : ch) {
-      s.load(std::span<const T>(src, s.state_size()));
-      src += s.state_size();
-    }
 }
 
 template class BSTModel<float>;

@@ -9,8 +9,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "ssm/core/error.hpp"
+#include "ssm/layers/activation.hpp"
 
 namespace ssm::layers_detail {
 
@@ -80,6 +82,38 @@ public:
   const nlohmann::json& raw(const char* key) const {
     known_.insert(key);
     return j_[key];
+  }
+  /// A string key naming one of `options` (the value of the first whose name matches);
+  /// `fallback` when absent. Anything else: an error listing the names.
+  template <class E>
+  E choice(const char* key, std::initializer_list<std::pair<const char*, E>> options,
+           std::optional<E> fallback = std::nullopt) const {
+    if (!has(key) && fallback) return *fallback;
+    const std::string v = string(key);
+    std::string names;
+    std::size_t i = 0;
+    for (const auto& [name, value] : options) {
+      if (v == name) return value;
+      names += std::string(i == 0 ? "" : i + 1 == options.size() ? " or " : ", ") + "\"" + name + "\"";
+      ++i;
+    }
+    bad(key, "must be " + names + ", got \"" + v + "\"");
+  }
+  /// "activation"-style keys: gelu | silu | relu | identity (activation.hpp).
+  Activation activation(const char* key, std::optional<Activation> fallback = std::nullopt) const {
+    return choice<Activation>(key,
+                              {{"gelu", Activation::gelu},
+                               {"silu", Activation::silu},
+                               {"relu", Activation::relu},
+                               {"identity", Activation::identity}},
+                              fallback);
+  }
+  /// A key that may be given but must then have the one value ssmkit computes (`why` says why).
+  void fixed_string(const char* key, const std::string& value, const char* why) const {
+    if (has(key) && string(key) != value) bad(key, "must be \"" + value + "\" " + why);
+  }
+  void fixed_bool(const char* key, bool value, const char* why) const {
+    if (has(key) && boolean(key) != value) bad(key, std::string("must be ") + (value ? "true " : "false ") + why);
   }
   [[noreturn]] void bad(const char* key, const std::string& expectation) const {
     throw Error(where_ + ": " + what_ + " key '" + key + "' " + expectation);

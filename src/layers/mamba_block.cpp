@@ -6,7 +6,8 @@
 #include <type_traits>
 
 #include "layers/nn_ops.hpp"
-#include "layers/sequence_stack.hpp"
+#include "layers/model_io.hpp"
+#include "layers/tensor_names.hpp"
 #include "layers/stream_kernels.hpp"
 #include "core/dispatch.hpp"
 #include "layers/resident_weights.hpp"
@@ -44,13 +45,7 @@ void MambaBlockConfig::validate(const char* where) const {
 
 MambaBlockConfig infer_mamba_block_config(const io::SafeTensors& file, const std::string& prefix) {
   TensorReader r(file, "infer_mamba_block_config");
-  auto dims = [&](const std::string& n, std::size_t rank) {
-    auto s = r.shape(prefix + n);
-    if (s.size() != rank)
-      throw Error("infer_mamba_block_config: tensor '" + prefix + n + "' has shape " + shape_string(s) +
-                  ", expected rank " + std::to_string(rank));
-    return s;
-  };
+  auto dims = [&](const std::string& n, std::size_t rank) { return r.shape(prefix + n, rank); };
   const auto in = dims("in_proj.weight", 2);
   const auto al = dims("A_log", 2);
   const auto cw = dims("conv1d.weight", 3);
@@ -71,20 +66,8 @@ MambaBlockConfig infer_mamba_block_config(const io::SafeTensors& file, const std
 template <class T>
 MambaBlockParams<T> read_mamba_block(TensorReader& r, const std::string& pre, const MambaBlockConfig& c) {
   c.validate("read_mamba_block");
-  const std::int64_t dm = c.d_model, di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
-  MambaBlockParams<T> p;
-  p.in_proj_weight = r.read<T>(pre + "in_proj.weight", {2 * di, dm});
-  if (c.in_proj_bias) p.in_proj_bias = r.read<T>(pre + "in_proj.bias", {2 * di});
-  p.conv1d_weight = r.read<T>(pre + "conv1d.weight", {di, 1, K});
-  if (c.conv_bias) p.conv1d_bias = r.read<T>(pre + "conv1d.bias", {di});
-  p.x_proj_weight = r.read<T>(pre + "x_proj.weight", {R + 2 * N, di});
-  p.dt_proj_weight = r.read<T>(pre + "dt_proj.weight", {di, R});
-  p.dt_proj_bias = r.read<T>(pre + "dt_proj.bias", {di});
-  p.A_log = r.read<T>(pre + "A_log", {di, N});
-  p.D = r.read<T>(pre + "D", {di});
-  p.out_proj_weight = r.read<T>(pre + "out_proj.weight", {dm, di});
-  if (c.out_proj_bias) p.out_proj_bias = r.read<T>(pre + "out_proj.bias", {dm});
-  return p;
+  return layers_detail::read_tensors<T, MambaBlockParams<T>>(
+      r, [&](auto& m, auto& p) { layers_detail::mamba_block_tensors(m, pre, c, p); });
 }
 
 template <class T>

@@ -5,13 +5,14 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <random>
 #include <sstream>
 #include <type_traits>
 
 #include "layers/config_json.hpp"
 #include "layers/nn_ops.hpp"
-#include "layers/sequence_stack.hpp"
+#include "layers/mamba_stack.hpp"
+#include "layers/model_io.hpp"
+#include "layers/tensor_names.hpp"
 #include "layers/stream_kernels.hpp"
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
@@ -19,20 +20,15 @@
 
 namespace ssm {
 
-using layers_detail::check_linear;
-using layers_detail::check_param;
 using layers_detail::linear_gemm;
 using layers_detail::linear_rows;
 
 // ---- config ---------------------------------------------------------------------------------
 
 void MambaModelConfig::validate(const char* where) const {
-  require(d_input >= 1, where, "d_input", "must be >= 1, got ", d_input);
-  require(d_output >= 1, where, "d_output", "must be >= 1, got ", d_output);
-  require(n_layers >= 1, where, "n_layers", "must be >= 1, got ", n_layers);
+  layers_detail::check_stack_sizes(where, d_input, d_output, n_layers);
   require(norm_eps > 0 && std::isfinite(norm_eps), where, "norm_eps", "must be finite and > 0, got ", norm_eps);
-  require(sample_rate >= 0 && std::isfinite(sample_rate), where, "sample_rate", "must be >= 0 (0: not given), got ",
-          sample_rate);
+  layers_detail::check_stored_rate(where, sample_rate);
   require(vocab_size >= 0, where, "vocab_size", "must be >= 0 (0: a signal model), got ", vocab_size);
   if (vocab_size > 0) require(d_input == 1, where, "d_input", "must be 1 for a token model (one id a frame), got ", d_input);
   if (output == MambaOutput::logits) {
@@ -60,25 +56,20 @@ MambaModelConfig MambaModelConfig::from_json(const std::string& text) {
   c.block = layers_detail::mamba_block_keys(j);
   c.n_layers = j.integer("n_layers");
   c.vocab_size = j.integer("vocab_size", 0);
-  const std::string out = j.string("output", c.vocab_size > 0 ? "logits" : "linear");
-  if (out == "linear") c.output = MambaOutput::linear;
-  else if (out == "logits") c.output = MambaOutput::logits;
-  else if (out == "hidden") c.output = MambaOutput::hidden;
-  else j.bad("output", "must be \"linear\", \"logits\" or \"hidden\", got \"" + out + "\"");
+  c.output = j.choice<MambaOutput>(
+      "output", {{"linear", MambaOutput::linear}, {"logits", MambaOutput::logits}, {"hidden", MambaOutput::hidden}},
+      c.vocab_size > 0 ? MambaOutput::logits : MambaOutput::linear);
   c.tie_embeddings = j.boolean("tie_embeddings", true);
   c.d_input = j.integer("d_input", 1);
   const int d_out_default = c.output == MambaOutput::logits ? c.vocab_size
                             : c.output == MambaOutput::hidden ? c.block.d_model
                                                               : 1;
   c.d_output = j.integer("d_output", d_out_default);
-  const std::string norm = j.string("norm", "rmsnorm");
-  if (norm == "rmsnorm") c.norm = NormKind::rmsnorm;
-  else if (norm == "layernorm") c.norm = NormKind::layernorm;
-  else j.bad("norm", "must be \"rmsnorm\" or \"layernorm\", got \"" + norm + "\"");
+  c.norm = j.choice<NormKind>("norm", {{"rmsnorm", NormKind::rmsnorm}, {"layernorm", NormKind::layernorm}},
+                              NormKind::rmsnorm);
   c.norm_eps = j.number("norm_eps", 1e-5);
   c.sample_rate = j.number("sample_rate", 0.0);
-  if (j.has("residual_in_fp32") && !j.boolean("residual_in_fp32"))
-    j.bad("residual_in_fp32", "must be true (ssmkit keeps the residual in the compute type, float32 or float64)");
+  layers_detail::residual_in_fp32_key(j);
   j.finish();
   c.validate("MambaModelConfig");
   return c;
@@ -146,14 +137,7 @@ std::string MambaModelConfig::to_json() const {
   nlohmann::ordered_json j;
   j["d_model"] = block.d_model;
   j["n_layers"] = n_layers;
-  j["d_inner"] = block.d_inner;
-  j["d_state"] = block.d_state;
-  j["d_conv"] = block.d_conv;
-  j["dt_rank"] = block.dt_rank;
-  j["in_proj_bias"] = block.in_proj_bias;
-  j["conv_bias"] = block.conv_bias;
-  j["out_proj_bias"] = block.out_proj_bias;
-  j["hidden_act"] = ssm::to_string(block.hidden_act);
+  layers_detail::mamba_block_to_json(j, block);
   j["d_input"] = d_input;
   j["d_output"] = d_output;
   j["norm"] = norm == NormKind::rmsnorm ? "rmsnorm" : "layernorm";
@@ -196,60 +180,28 @@ template <class T>
 MambaModel<T>::MambaModel(const MambaModelConfig& c, MambaModelParams<T> p) : cfg_(c), p_(std::move(p)) {
   constexpr const char* w = "MambaModel";
   c.validate(w);
-  const std::size_t dm = c.block.d_model, L = c.n_layers, V = std::size_t(c.vocab_size);
-  const bool ln = c.norm == NormKind::layernorm;
-  check_linear(w, "encoder", c.vocab_size > 0 ? 0 : dm, c.d_input, p_.encoder_weight, p_.encoder_bias);
-  check_param(p_.embedding, V * dm, w, "embeddings.weight");
-  if (c.output == MambaOutput::linear) {
-    check_linear(w, "decoder", std::size_t(c.d_output), dm, p_.decoder_weight, p_.decoder_bias);
-  } else {
-    check_param(p_.decoder_weight, c.output == MambaOutput::logits && !c.tie_embeddings ? V * dm : 0, w,
-                "lm_head.weight");
-    check_param(p_.decoder_bias, 0, w, "decoder.bias");
-  }
-  check_param(p_.norm_f_weight, dm, w, "norm_f.weight");
-  check_param(p_.norm_f_bias, ln ? dm : 0, w, "norm_f.bias");
-  if (p_.mixers.size() != L || p_.norm_weight.size() != L || p_.norm_bias.size() != L)
-    throw Error("MambaModel: parameters must hold n_layers = " + std::to_string(L) +
-                " mixers, norm weights and norm biases");
-  for (std::size_t i = 0; i < L; ++i) {
-    const std::string pre = "layers." + std::to_string(i) + ".";
-    check_param(p_.norm_weight[i], dm, w, pre + "norm.weight");
-    check_param(p_.norm_bias[i], ln ? dm : 0, w, pre + "norm.bias");
-    blocks_.emplace_back(c.block, std::move(p_.mixers[i]));
-  }
+  layers_detail::CheckTensors<T> check(w);
+  const std::vector<MambaBlockParams<T>> none;  // each block checks its own (MambaBlock)
+  layers_detail::mamba_model_tensors(check, c, p_, none);
+  layers_detail::check_count(w, "mixers", p_.mixers, std::size_t(c.n_layers));
+  for (auto& m : p_.mixers) blocks_.emplace_back(c.block, std::move(m));
   p_.mixers.clear();
 }
 
 template <class T>
 MambaModel<T> MambaModel<T>::read(TensorReader& r, const MambaModelConfig& c, const std::string& stack,
                                   const std::string& head) {
-  const std::int64_t dm = c.block.d_model;
-  const bool ln = c.norm == NormKind::layernorm;
-  MambaModelParams<T> p;
-  if (c.vocab_size > 0) p.embedding = r.read<T>(stack + "embeddings.weight", {c.vocab_size, dm});
-  else layers_detail::read_linear(r, "encoder", dm, c.d_input, p.encoder_weight, p.encoder_bias);
-  for (int i = 0; i < c.n_layers; ++i) {
-    const std::string pre = stack + "layers." + std::to_string(i) + ".";
-    p.mixers.push_back(read_mamba_block<T>(r, pre + "mixer.", c.block));
-    p.norm_weight.push_back(r.read<T>(pre + "norm.weight", {dm}));
-    p.norm_bias.push_back(ln ? r.read<T>(pre + "norm.bias", {dm}) : std::vector<T>{});
-  }
-  p.norm_f_weight = r.read<T>(stack + "norm_f.weight", {dm});
-  if (ln) p.norm_f_bias = r.read<T>(stack + "norm_f.bias", {dm});
-  if (c.output == MambaOutput::linear) {
-    layers_detail::read_linear(r, "decoder", c.d_output, dm, p.decoder_weight, p.decoder_bias);
-  } else if (c.output == MambaOutput::logits) {
-    const std::string name = head + "lm_head.weight";
-    if (!c.tie_embeddings) {
-      p.decoder_weight = r.read<T>(name, {c.vocab_size, dm});
-    } else if (r.has(name)) {
-      // a tied head saved anyway must be the embedding itself
-      if (r.read<T>(name, {c.vocab_size, dm}) != p.embedding)
-        throw Error("MambaModel: tensor '" + name + "' differs from '" + stack +
-                    "embeddings.weight' although the embeddings are tied (tie_embeddings / tie_word_embeddings "
-                    "true)");
-    }
+  auto p = layers_detail::read_tensors<T, MambaModelParams<T>>(r, [&](auto& m, auto& p) {
+    p.mixers.resize(std::size_t(c.n_layers));
+    layers_detail::mamba_model_tensors(m, c, p, p.mixers, stack, head);
+  });
+  const std::string lm_head = head + "lm_head.weight";
+  if (c.output == MambaOutput::logits && c.tie_embeddings && r.has(lm_head)) {
+    // a tied head saved anyway must be the embedding itself
+    if (r.read<T>(lm_head, {c.vocab_size, c.block.d_model}) != p.embedding)
+      throw Error("MambaModel: tensor '" + lm_head + "' differs from '" + stack +
+                  "embeddings.weight' although the embeddings are tied (tie_embeddings / tie_word_embeddings "
+                  "true)");
   }
   r.finish();
   return MambaModel(c, std::move(p));
@@ -295,21 +247,9 @@ MambaModel<T> MambaModel<T>::load(const std::string& path) {
 
 template <class T>
 void MambaModel<T>::save(const std::string& path) const {
-  layers_detail::TensorWriter<T> out;
-  const std::int64_t dm = cfg_.block.d_model;
-  out.linear("encoder", dm, cfg_.d_input, p_.encoder_weight, p_.encoder_bias);
-  out.add("embeddings.weight", {cfg_.vocab_size, dm}, p_.embedding);
-  for (int i = 0; i < cfg_.n_layers; ++i) {
-    const std::string pre = "layers." + std::to_string(i) + ".";
-    layers_detail::write_mamba_block(out, pre + "mixer.", cfg_.block, blocks_[std::size_t(i)].params());
-    out.add(pre + "norm.weight", {dm}, p_.norm_weight[std::size_t(i)]);
-    out.add(pre + "norm.bias", {dm}, p_.norm_bias[std::size_t(i)]);
-  }
-  out.add("norm_f.weight", {dm}, p_.norm_f_weight);
-  out.add("norm_f.bias", {dm}, p_.norm_f_bias);
-  if (cfg_.output == MambaOutput::logits) out.add("lm_head.weight", {cfg_.vocab_size, dm}, p_.decoder_weight);
-  else out.linear("decoder", cfg_.d_output, dm, p_.decoder_weight, p_.decoder_bias);
-  out.save(path, "mamba", cfg_.to_json());
+  layers_detail::write_model_file<T>(path, "mamba", cfg_.to_json(), [&](auto& m) {
+    layers_detail::mamba_model_tensors(m, cfg_, p_, layers_detail::params_of(blocks_));
+  });
 }
 
 // ---- compute --------------------------------------------------------------------------------
@@ -386,10 +326,7 @@ void MambaModel<T>::decode_step(const T* x, T* y) const noexcept {
 template <class T>
 void MambaModel<T>::forward(const T* u, int batch, int length, T* y, Device device) const {
   constexpr const char* w = "MambaModel::forward";
-  require(!blocks_.empty(), w, "this", "must be a constructed model");
-  require(batch >= 1, w, "batch", "must be >= 1, got ", batch);
-  require(length >= 1, w, "length", "must be >= 1, got ", length);
-  require(u != nullptr && y != nullptr, w, "u/y", "must not be null");
+  layers_detail::check_sequence_call(w, constructed(), batch, length, u, y);
   const std::ptrdiff_t dm = cfg_.block.d_model, M = std::ptrdiff_t(batch) * length;
   std::vector<T> h(std::size_t(M * dm)), res(h.size()), hn(h.size());
   encode(u, M, h.data());
@@ -405,21 +342,13 @@ void MambaModel<T>::forward(const T* u, int batch, int length, T* y, Device devi
 }
 
 template <class T>
-void MambaModel<T>::prepare(const StreamSpec& spec) {
-  require(!blocks_.empty(), "MambaModel::prepare", "this", "must be a constructed model");
-  require(spec.max_block >= 1, "MambaModel::prepare", "spec.max_block", "must be >= 1, got ", spec.max_block);
-  require(spec.channels == 1, "MambaModel::prepare", "spec.channels",
-          "must be 1 (one stream; make_streamer() streams any number of channels), got ", spec.channels);
-  require(spec.sample_rate > 0 && std::isfinite(spec.sample_rate), "MambaModel::prepare", "spec.sample_rate",
-          "must be finite and > 0, got ", spec.sample_rate);
+void MambaModel<T>::prepare_stream(const StreamSpec& spec) {
   states_.clear();
   for (const auto& b : blocks_) states_.push_back(b.make_state(1, spec.max_block));
   const std::size_t dm = cfg_.block.d_model, rows = spec.max_block;
   h_.assign(rows * dm, T(0));
   res_.assign(rows * dm, T(0));
   hn_.assign(rows * dm, T(0));
-  max_block_ = spec.max_block;
-  prepared_ = true;
 }
 
 template <class T>
@@ -428,17 +357,7 @@ void MambaModel<T>::reset() noexcept {
 }
 
 template <class T>
-void MambaModel<T>::process_mono(const T* in, T* out, int n) noexcept {
-  if (!prepared_ || n < 0) {
-    if (n > 0) std::fill(out, out + std::ptrdiff_t(n) * cfg_.d_output, T(0));
-    return;
-  }
-  if (n > max_block_) {  // pieces of max_block: the state carries over, the output is that of one call
-    for (int at = 0; at < n; at += max_block_)
-      process_mono(in + std::ptrdiff_t(at) * cfg_.d_input, out + std::ptrdiff_t(at) * cfg_.d_output,
-              std::min(max_block_, n - at));
-    return;
-  }
+void MambaModel<T>::process_block(const T* in, T* out, int n) noexcept {
   ScopedFlushDenormals ftz;
   if (cfg_.vocab_size > 0) {
     // Token models: frame by frame (a frame that is not a token id gives NaN and keeps the state).

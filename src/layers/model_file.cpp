@@ -85,6 +85,14 @@ std::vector<std::int64_t> TensorReader::shape(const std::string& name) const {
   return file_.info(name).shape;
 }
 
+std::vector<std::int64_t> TensorReader::shape(const std::string& name, std::size_t rank) const {
+  auto s = shape(name);
+  if (s.size() != rank)
+    throw Error(where_ + ": model file '" + file_.origin() + "': tensor '" + name + "' has shape " + shape_string(s) +
+                ", expected rank " + std::to_string(rank));
+  return s;
+}
+
 void TensorReader::finish() const {
   std::string extra;
   int n = 0;

@@ -7,7 +7,9 @@
 
 #include "layers/gemm_rows.hpp"
 #include "backend/moe_ffn_cuda.hpp"
+#include "layers/model_io.hpp"
 #include "layers/nn_ops.hpp"
+#include "layers/tensor_names.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
 
@@ -26,13 +28,7 @@ void MoEFFNConfig::validate(const char* where) const {
 MoEFFNConfig infer_moe_ffn_config(const io::SafeTensors& file, const std::string& prefix, int top_k,
                                   Activation activation) {
   TensorReader r(file, "infer_moe_ffn_config");
-  auto dims = [&](const std::string& n) {
-    auto s = r.shape(prefix + n);
-    if (s.size() != 2)
-      throw Error("infer_moe_ffn_config: tensor '" + prefix + n + "' has shape " + shape_string(s) +
-                  ", expected rank 2");
-    return s;
-  };
+  auto dims = [&](const std::string& n) { return r.shape(prefix + n, 2); };
   const auto rw = dims("router.weight");
   const auto f1 = dims("experts.0.fc1.weight");
   MoEFFNConfig c;
@@ -51,19 +47,10 @@ MoEFFNConfig infer_moe_ffn_config(const io::SafeTensors& file, const std::string
 template <class T>
 MoEFFNParams<T> read_moe_ffn(TensorReader& r, const std::string& pre, const MoEFFNConfig& c) {
   c.validate("read_moe_ffn");
-  const std::int64_t dm = c.d_model, df = c.d_ff, E = c.n_experts;
-  MoEFFNParams<T> p;
-  p.router_weight = r.read<T>(pre + "router.weight", {E, dm});
-  if (c.router_bias) p.router_bias = r.read<T>(pre + "router.bias", {E});
-  p.experts.resize(std::size_t(E));
-  for (std::int64_t e = 0; e < E; ++e) {
+  auto p = layers_detail::read_tensors<T, MoEFFNParams<T>>(
+      r, [&](auto& m, auto& p) { layers_detail::moe_ffn_tensors(m, pre, c, p); });
+  for (int e = 0; e < c.n_experts; ++e) {  // every expert has the biases expert 0 has, no more
     const std::string q = pre + "experts." + std::to_string(e) + ".";
-    auto& x = p.experts[std::size_t(e)];
-    x.fc1_weight = r.read<T>(q + "fc1.weight", {df, dm});
-    if (c.fc1_bias) x.fc1_bias = r.read<T>(q + "fc1.bias", {df});
-    x.fc2_weight = r.read<T>(q + "fc2.weight", {dm, df});
-    if (c.fc2_bias) x.fc2_bias = r.read<T>(q + "fc2.bias", {dm});
-    // every expert has the biases expert 0 has, no more
     if (!c.fc1_bias && r.has(q + "fc1.bias"))
       throw Error("read_moe_ffn: tensor '" + q + "fc1.bias' is present but expert 0 has no fc1.bias");
     if (!c.fc2_bias && r.has(q + "fc2.bias"))
@@ -75,13 +62,7 @@ MoEFFNParams<T> read_moe_ffn(TensorReader& r, const std::string& pre, const MoEF
 template <class T>
 MoEFFNParams<T> random_moe_ffn(const MoEFFNConfig& c, std::uint64_t seed) {
   c.validate("random_moe_ffn");
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](std::size_t n, double bound) {
-    std::uniform_real_distribution<double> d(-bound, bound);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(d(rng));
-    return v;
-  };
+  layers_detail::UniformInit<T> uniform(seed);
   const std::size_t dm = c.d_model, df = c.d_ff, E = c.n_experts;
   const double bm = 1 / std::sqrt(double(dm)), bf = 1 / std::sqrt(double(df));
   MoEFFNParams<T> p;

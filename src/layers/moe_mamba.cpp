@@ -4,7 +4,9 @@
 #include <cmath>
 #include <type_traits>
 
+#include "layers/model_io.hpp"
 #include "layers/nn_ops.hpp"
+#include "layers/tensor_names.hpp"
 #include "layers/stream_kernels.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
@@ -34,13 +36,8 @@ MoEMambaLayerConfig infer_moe_mamba_layer_config(const io::SafeTensors& file, co
 template <class T>
 MoEMambaLayerParams<T> read_moe_mamba_layer(TensorReader& r, const std::string& pre, const MoEMambaLayerConfig& c) {
   c.validate("read_moe_mamba_layer");
-  const std::int64_t dm = c.mixer.d_model;
-  MoEMambaLayerParams<T> p;
-  p.norm_weight = r.read<T>(pre + "norm.weight", {dm});
-  p.mixer = read_mamba_block<T>(r, pre + "mixer.", c.mixer);
-  p.moe_norm_weight = r.read<T>(pre + "moe_norm.weight", {dm});
-  p.moe = read_moe_ffn<T>(r, pre + "moe.", c.moe);
-  return p;
+  return layers_detail::read_tensors<T, MoEMambaLayerParams<T>>(
+      r, [&](auto& m, auto& p) { layers_detail::moe_mamba_layer_tensors(m, pre, c, p); });
 }
 
 template <class T>

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
+#include <utility>
 
 #include "layers/config_json.hpp"
 #include "layers/nn_ops.hpp"
-#include "layers/sequence_stack.hpp"
+#include "layers/mamba_stack.hpp"
+#include "layers/model_io.hpp"
+#include "layers/tensor_names.hpp"
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/mamba_model.hpp"
@@ -20,11 +22,8 @@ using layers_detail::linear_rows_t;
 // ---- config ---------------------------------------------------------------------------------
 
 void MoEMambaModelConfig::validate(const char* where) const {
-  require(d_input >= 1, where, "d_input", "must be >= 1, got ", d_input);
-  require(d_output >= 1, where, "d_output", "must be >= 1, got ", d_output);
-  require(n_layers >= 1, where, "n_layers", "must be >= 1, got ", n_layers);
-  require(sample_rate >= 0 && std::isfinite(sample_rate), where, "sample_rate", "must be >= 0 (0: not given), got ",
-          sample_rate);
+  layers_detail::check_stack_sizes(where, d_input, d_output, n_layers);
+  layers_detail::check_stored_rate(where, sample_rate);
   layer.validate(where);
 }
 
@@ -36,17 +35,16 @@ MoEMambaModelConfig MoEMambaModelConfig::from_json(const std::string& text) {
   c.n_layers = j.integer("n_layers");
   c.d_input = j.integer("d_input", 1);
   c.d_output = j.integer("d_output", 1);
-  if (j.string("norm", "rmsnorm") != "rmsnorm") j.bad("norm", "must be \"rmsnorm\" (MoE-Mamba layers use RMSNorm)");
+  j.fixed_string("norm", "rmsnorm", "(MoE-Mamba layers use RMSNorm)");
   c.layer.norm_eps = j.number("norm_eps", 1e-5);
   c.sample_rate = j.number("sample_rate", 0.0);
-  if (j.has("residual_in_fp32") && !j.boolean("residual_in_fp32"))
-    j.bad("residual_in_fp32", "must be true (ssmkit keeps the residual in the compute type, float32 or float64)");
+  layers_detail::residual_in_fp32_key(j);
   MoEFFNConfig& e = c.layer.moe;
   e.d_model = c.layer.mixer.d_model;
   e.n_experts = j.integer("n_experts");
   e.d_ff = j.integer("d_ff");
   e.top_k = j.integer("top_k", 1);
-  e.activation = parse_activation(j.string("activation", "gelu"), "MoEMambaModelConfig", "activation");
+  e.activation = j.activation("activation", Activation::gelu);
   e.router_bias = j.boolean("router_bias", false);
   e.fc1_bias = e.fc2_bias = j.boolean("ffn_bias", true);
   j.finish();
@@ -60,14 +58,7 @@ std::string MoEMambaModelConfig::to_json() const {
   const auto& e = layer.moe;
   j["d_model"] = b.d_model;
   j["n_layers"] = n_layers;
-  j["d_inner"] = b.d_inner;
-  j["d_state"] = b.d_state;
-  j["d_conv"] = b.d_conv;
-  j["dt_rank"] = b.dt_rank;
-  j["in_proj_bias"] = b.in_proj_bias;
-  j["conv_bias"] = b.conv_bias;
-  j["out_proj_bias"] = b.out_proj_bias;
-  j["hidden_act"] = to_string(b.hidden_act);
+  layers_detail::mamba_block_to_json(j, b);
   j["n_experts"] = e.n_experts;
   j["d_ff"] = e.d_ff;
   j["top_k"] = e.top_k;
@@ -102,20 +93,14 @@ template <class T>
 MoEMambaModel<T>::MoEMambaModel(const MoEMambaModelConfig& c, MoEMambaModelParams<T> p) : cfg_(c) {
   constexpr const char* w = "MoEMambaModel";
   c.validate(w);
-  const std::size_t dm = c.layer.mixer.d_model, L = c.n_layers;
-  layers_detail::check_linear(w, "encoder", dm, c.d_input, p.encoder_weight, p.encoder_bias);
-  layers_detail::check_linear(w, "decoder", std::size_t(c.d_output), dm, p.decoder_weight, p.decoder_bias);
-  layers_detail::check_param(p.norm_f_weight, dm, w, "norm_f.weight");
-  if (p.layers.size() != L)
-    throw Error("MoEMambaModel: parameters must hold n_layers = " + std::to_string(L) + " layers, got " +
-                std::to_string(p.layers.size()));
-  for (std::size_t i = 0; i < L; ++i) {
-    try {
-      layers_.emplace_back(c.layer, std::move(p.layers[i]));
-    } catch (const Error& e) {
-      throw Error("MoEMambaModel: layers." + std::to_string(i) + ": " + e.what());
-    }
-  }
+  const std::size_t dm = c.layer.mixer.d_model;
+  layers_detail::CheckTensors<T> check(w);
+  const std::vector<MoEMambaLayerParams<T>> none;  // each layer checks its own (MoEMambaLayer)
+  layers_detail::moe_mamba_model_tensors(check, c, p, none);
+  layers_detail::check_count(w, "layers", p.layers, std::size_t(c.n_layers));
+  layers_detail::emplace_layers(w, layers_, p.layers, [&](MoEMambaLayerParams<T>&& l, int) {
+    return MoEMambaLayer<T>(c.layer, std::move(l));
+  });
   cfg_.layer = layers_[0].config();
   enc_w_ = std::move(p.encoder_weight);
   enc_b_ = std::move(p.encoder_bias);
@@ -128,16 +113,11 @@ MoEMambaModel<T>::MoEMambaModel(const MoEMambaModelConfig& c, MoEMambaModelParam
 
 template <class T>
 MoEMambaModel<T> MoEMambaModel<T>::from_file(const io::SafeTensors& f) {
-  const auto c = layers_detail::read_model_config<MoEMambaModelConfig>(f, "moe_mamba", "MoEMambaModel");
-  TensorReader r(f, "MoEMambaModel");
-  const std::int64_t dm = c.layer.mixer.d_model;
-  MoEMambaModelParams<T> p;
-  layers_detail::read_linear(r, "encoder", dm, c.d_input, p.encoder_weight, p.encoder_bias);
-  for (int i = 0; i < c.n_layers; ++i)
-    p.layers.push_back(read_moe_mamba_layer<T>(r, "layers." + std::to_string(i) + ".", c.layer));
-  p.norm_f_weight = r.read<T>("norm_f.weight", {dm});
-  layers_detail::read_linear(r, "decoder", c.d_output, dm, p.decoder_weight, p.decoder_bias);
-  r.finish();
+  auto [c, p] = layers_detail::read_model_file<T, MoEMambaModelConfig, MoEMambaModelParams<T>>(
+      f, "moe_mamba", "MoEMambaModel", [](auto& m, const auto& c, auto& p) {
+        p.layers.resize(std::size_t(c.n_layers));
+        layers_detail::moe_mamba_model_tensors(m, c, p, p.layers);
+      });
   return MoEMambaModel(c, std::move(p));
 }
 
@@ -149,28 +129,15 @@ MoEMambaModel<T> MoEMambaModel<T>::load(const std::string& path) {
 template <class T>
 void MoEMambaModel<T>::save(const std::string& path) const {
   require(!layers_.empty(), "MoEMambaModel::save", "this", "must be a constructed model");
-  layers_detail::TensorWriter<T> out;
-  const auto& e = cfg_.layer.moe;
-  const std::int64_t dm = cfg_.layer.mixer.d_model, E = e.n_experts, df = e.d_ff;
-  out.linear("encoder", dm, cfg_.d_input, enc_w_, enc_b_);
-  for (int i = 0; i < cfg_.n_layers; ++i) {
-    const std::string pre = "layers." + std::to_string(i) + ".";
-    const auto& l = layers_[std::size_t(i)];
-    out.add(pre + "norm.weight", {dm}, l.norm_weight());
-    layers_detail::write_mamba_block(out, pre + "mixer.", cfg_.layer.mixer, l.mixer().params());
-    out.add(pre + "moe_norm.weight", {dm}, l.moe_norm_weight());
-    const auto& q = l.moe().params();
-    out.linear(pre + "moe.router", E, dm, q.router_weight, q.router_bias);
-    for (std::int64_t x = 0; x < E; ++x) {
-      const std::string ep = pre + "moe.experts." + std::to_string(x) + ".";
-      const auto& ex = q.experts[std::size_t(x)];
-      out.linear(ep + "fc1", df, dm, ex.fc1_weight, ex.fc1_bias);
-      out.linear(ep + "fc2", dm, df, ex.fc2_weight, ex.fc2_bias);
-    }
-  }
-  out.add("norm_f.weight", {dm}, norm_f_);
-  out.linear("decoder", cfg_.d_output, dm, dec_w_, dec_b_);
-  out.save(path, "moe_mamba", cfg_.to_json());
+  MoEMambaModelParams<T> ends;  // the stack's own tensors as the list reads them (small: copied)
+  ends.encoder_weight = enc_w_;
+  ends.encoder_bias = enc_b_;
+  ends.norm_f_weight = norm_f_;
+  ends.decoder_weight = dec_w_;
+  ends.decoder_bias = dec_b_;
+  layers_detail::write_model_file<T>(path, "moe_mamba", cfg_.to_json(), [&](auto& m) {
+    layers_detail::moe_mamba_model_tensors(m, cfg_, std::as_const(ends), layers_);
+  });
 }
 
 // ---- compute --------------------------------------------------------------------------------
@@ -178,10 +145,7 @@ void MoEMambaModel<T>::save(const std::string& path) const {
 template <class T>
 void MoEMambaModel<T>::forward(const T* u, int batch, int length, T* y, Device device) const {
   constexpr const char* w = "MoEMambaModel::forward";
-  require(!layers_.empty(), w, "this", "must be a constructed model");
-  require(batch >= 1, w, "batch", "must be >= 1, got ", batch);
-  require(length >= 1, w, "length", "must be >= 1, got ", length);
-  require(u != nullptr && y != nullptr, w, "u/y", "must not be null");
+  layers_detail::check_sequence_call(w, constructed(), batch, length, u, y);
   const std::ptrdiff_t dm = cfg_.layer.mixer.d_model, M = std::ptrdiff_t(batch) * length;
   std::vector<T> h(static_cast<std::size_t>(M * dm)), h2(h.size());
   linear_gemm(u, M, cfg_.d_input, enc_w_.data(), enc_b_.data(), dm, h.data());
@@ -221,26 +185,12 @@ void MoEMambaModel<T>::process(const T* in, T* out, int n, MoEMambaStreamState<T
 }
 
 template <class T>
-void MoEMambaModel<T>::prepare(const StreamSpec& spec) {
-  require(!layers_.empty(), "MoEMambaModel::prepare", "this", "must be a constructed model");
-  spec.validate("MoEMambaModel::prepare");
+void MoEMambaModel<T>::prepare_stream(const StreamSpec& spec) {
   own_ = make_stream_state(spec.max_block);
-  max_block_ = spec.max_block;
-  prepared_ = true;
 }
 
 template <class T>
-void MoEMambaModel<T>::process_mono(const T* in, T* out, int n) noexcept {
-  if (!prepared_ || n < 0) {
-    if (n > 0) std::fill(out, out + std::ptrdiff_t(n) * cfg_.d_output, T(0));
-    return;
-  }
-  if (n > max_block_) {  // pieces of max_block: the state carries over, the output is that of one call
-    for (int at = 0; at < n; at += max_block_)
-      process_mono(in + std::ptrdiff_t(at) * cfg_.d_input, out + std::ptrdiff_t(at) * cfg_.d_output,
-              std::min(max_block_, n - at));
-    return;
-  }
+void MoEMambaModel<T>::process_block(const T* in, T* out, int n) noexcept {
   process(in, out, n, own_);
 }
 

@@ -10,6 +10,8 @@
 #include "core/dispatch.hpp"
 #include "layers/nn_ops.hpp"
 #include "layers/resident_weights.hpp"
+#include "layers/tensor_names.hpp"
+#include "layers/s4d_kernel.hpp"
 #include "layers/stream_kernels.hpp"
 #include "ssm/conv/diag_kernel.hpp"
 #include "ssm/conv/fftconv.hpp"
@@ -30,16 +32,16 @@ struct S4DStreamWeights {
 
 using layers_detail::linear_gemm;
 
-namespace {
-template <class T>
-void check_vec(const std::vector<T>& v, std::size_t n, const std::string& name) {
-  if (v.size() != n)
-    throw Error("S4DModel: parameter '" + name + "' must have " + std::to_string(n) + " elements, got " +
-                std::to_string(v.size()));
-  for (const T& x : v)
-    if (!std::isfinite(static_cast<double>(x))) throw Error("S4DModel: parameter '" + name + "' must be finite");
+void S4DLayerConfig::validate(const char* where) const {
+  require(d_model >= 1, where, "d_model", "must be >= 1, got ", d_model);
+  require(d_state >= 2 && d_state % 2 == 0, where, "d_state", "must be even and >= 2 (N2 = d_state/2 complex modes), got ",
+          d_state);
+  require(norm_eps > 0 && std::isfinite(norm_eps), where, "norm_eps", "must be finite and > 0, got ", norm_eps);
+  require(sample_rate > 0 && std::isfinite(sample_rate), where, "sample_rate", "must be finite and > 0 Hz, got ",
+          sample_rate);
 }
 
+namespace {
 // The recurrence of s4d_layer.hpp over z, y (n, H) time-major: the complex diagonal step of
 // DiagFilter and the CPU diag_scan (src/core/complex_diag_step.hpp) with b = 1 + 0i. The
 // offline stream mode and the double stream run it; the float stream runs rt::s4d_recurrence.
@@ -136,34 +138,10 @@ void discretize_into(const DiagonalSSM& s, double dt_scale, T* ad_re, T* ad_im, 
 template <class T>
 S4DLayer<T>::S4DLayer(const S4DLayerConfig& c, S4DLayerParams<T> p, int index)
     : cfg_(c), p_(std::move(p)), gpu_(std::make_shared<detail::ResidentWeights<T>>()) {
-  const std::size_t H = c.d_model, N2 = c.modes();
-  const std::string pre = "s4_layers." + std::to_string(index) + ".";
-  const std::string nrm = "norms." + std::to_string(index) + ".";
-  check_vec(p_.log_dt, H, pre + "kernel.log_dt");
-  check_vec(p_.log_A_real, H * N2, pre + "kernel.log_A_real");
-  check_vec(p_.A_imag, H * N2, pre + "kernel.A_imag");
-  check_vec(p_.C, H * N2 * 2, pre + "kernel.C");
-  check_vec(p_.D, H, pre + "D");
-  check_vec(p_.out_weight, 2 * H * H, pre + "output_linear.weight");
-  check_vec(p_.out_bias, 2 * H, pre + "output_linear.bias");
-  check_vec(p_.norm_weight, H, nrm + "weight");
-  check_vec(p_.norm_bias, H, nrm + "bias");
-  DiagonalSSM s(static_cast<int>(H), static_cast<int>(N2));
-  for (std::size_t k = 0; k < H * N2; ++k) {
-    s.A.re[k] = -std::exp(double(p_.log_A_real[k]));
-    s.A.im[k] = double(p_.A_imag[k]);
-    s.B.re[k] = 1.0;
-    s.B.im[k] = 0.0;
-    s.C.re[k] = double(p_.C[2 * k]);
-    s.C.im[k] = double(p_.C[2 * k + 1]);
-  }
-  for (std::size_t h = 0; h < H; ++h) {
-    s.D[h] = double(p_.D[h]);
-    s.log_dt[h] = double(p_.log_dt[h]);
-  }
-  s.reference_rate = c.sample_rate;
-  s.validate("S4DModel");
-  ssm_ = std::move(s);
+  const std::size_t H = c.d_model;
+  layers_detail::CheckTensors<T> check("S4DModel");
+  layers_detail::s4d_layer_tensors(check, c, index, p_);
+  ssm_ = layers_detail::s4d_kernel_ssm(p_, c.d_model, c.modes(), c.sample_rate, "S4DModel");
   out_wt_ = layers_detail::transpose(p_.out_weight, 2 * std::ptrdiff_t(H), std::ptrdiff_t(H));
   if constexpr (std::is_same_v<T, float>) {
     auto w = std::make_shared<detail::S4DStreamWeights>();

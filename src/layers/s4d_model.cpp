@@ -1,13 +1,15 @@
 // The S4D model (s4d_model.hpp): encoder, a stack of S4DLayer, decoder; offline forward and
-// the real-time stream. The file mapping is in s4d_file.cpp, one layer in s4d_layer.cpp.
+// the real-time stream. The file mapping is in s4d_file.cpp and tensor_names.hpp, one layer in
+// s4d_layer.cpp.
 #include "ssm/layers/s4d_model.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
-#include <random>
 
+#include "layers/model_io.hpp"
 #include "layers/nn_ops.hpp"
+#include "layers/tensor_names.hpp"
+#include "layers/s4d_kernel.hpp"
 #include "ssm/core/denormals.hpp"
 #include "ssm/core/error.hpp"
 
@@ -19,15 +21,8 @@ using layers_detail::linear_rows;
 // ---- config ---------------------------------------------------------------------------------
 
 void S4DModelConfig::validate(const char* where) const {
-  require(d_input >= 1, where, "d_input", "must be >= 1, got ", d_input);
-  require(d_output >= 1, where, "d_output", "must be >= 1, got ", d_output);
-  require(d_model >= 1, where, "d_model", "must be >= 1, got ", d_model);
-  require(n_layers >= 1, where, "n_layers", "must be >= 1, got ", n_layers);
-  require(d_state >= 2 && d_state % 2 == 0, where, "d_state", "must be even and >= 2 (N2 = d_state/2 complex modes), got ",
-          d_state);
-  require(norm_eps > 0 && std::isfinite(norm_eps), where, "norm_eps", "must be finite and > 0, got ", norm_eps);
-  require(sample_rate > 0 && std::isfinite(sample_rate), where, "sample_rate", "must be finite and > 0 Hz, got ",
-          sample_rate);
+  layers_detail::check_stack_sizes(where, d_input, d_output, n_layers);
+  layer().validate(where);
 }
 
 // ---- parameters -----------------------------------------------------------------------------
@@ -35,62 +30,30 @@ void S4DModelConfig::validate(const char* where) const {
 template <class T>
 S4DModelParams<T> random_s4d_model(const S4DModelConfig& c, std::uint64_t seed) {
   c.validate("random_s4d_model");
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](std::size_t n, double lo, double hi) {
-    std::uniform_real_distribution<double> d(lo, hi);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(d(rng));
-    return v;
-  };
-  auto normal = [&](std::size_t n, double sd) {
-    std::normal_distribution<double> d(0, sd);
-    std::vector<T> v(n);
-    for (auto& x : v) x = static_cast<T>(d(rng));
-    return v;
-  };
+  layers_detail::UniformInit<T> draw(seed);
   const std::size_t H = c.d_model, N2 = c.modes();
-  const double bi = 1 / std::sqrt(double(c.d_input)), bh = 1 / std::sqrt(double(H));
   S4DModelParams<T> p;
-  p.encoder_weight = uniform(H * c.d_input, -bi, bi);
-  p.encoder_bias = uniform(H, -bi, bi);
+  draw.linear(H, c.d_input, p.encoder_weight, p.encoder_bias);
   for (int i = 0; i < c.n_layers; ++i) {
     S4DLayerParams<T> l;
-    l.log_dt = uniform(H, std::log(1e-3), std::log(1e-1));
-    l.log_A_real.assign(H * N2, static_cast<T>(std::log(0.5)));
-    l.A_imag.resize(H * N2);
-    for (std::size_t h = 0; h < H; ++h)
-      for (std::size_t n = 0; n < N2; ++n) l.A_imag[h * N2 + n] = static_cast<T>(std::numbers::pi * double(n));
-    l.C = normal(H * N2 * 2, std::sqrt(0.5));
-    l.D = normal(H, 1.0);
-    l.out_weight = uniform(2 * H * H, -bh, bh);
-    l.out_bias = uniform(2 * H, -bh, bh);
+    layers_detail::random_s4d_kernel(l, H, N2, draw);
+    draw.linear(2 * H, H, l.out_weight, l.out_bias);  // the 1x1 conv's default init, fan-in H
     l.norm_weight.assign(H, T(1));
     l.norm_bias.assign(H, T(0));
     p.layers.push_back(std::move(l));
   }
-  p.decoder_weight = uniform(std::size_t(c.d_output) * H, -bh, bh);
-  p.decoder_bias = uniform(c.d_output, -bh, bh);
+  draw.linear(c.d_output, H, p.decoder_weight, p.decoder_bias);
   return p;
 }
 
 template <class T>
 S4DModel<T>::S4DModel(const S4DModelConfig& c, S4DModelParams<T> p) : cfg_(c), p_(std::move(p)) {
-  c.validate("S4DModel");
-  const std::size_t H = c.d_model;
-  auto check = [](const std::vector<T>& v, std::size_t n, const char* name) {
-    if (v.size() != n)
-      throw Error(std::string("S4DModel: parameter '") + name + "' must have " + std::to_string(n) +
-                  " elements, got " + std::to_string(v.size()));
-    for (const T& x : v)
-      if (!std::isfinite(static_cast<double>(x))) throw Error(std::string("S4DModel: parameter '") + name + "' must be finite");
-  };
-  check(p_.encoder_weight, H * c.d_input, "encoder.weight");
-  check(p_.encoder_bias, H, "encoder.bias");
-  check(p_.decoder_weight, H * c.d_output, "decoder.weight");
-  check(p_.decoder_bias, std::size_t(c.d_output), "decoder.bias");
-  if (p_.layers.size() != std::size_t(c.n_layers))
-    throw Error("S4DModel: parameters must hold n_layers = " + std::to_string(c.n_layers) + " layers, got " +
-                std::to_string(p_.layers.size()));
+  constexpr const char* w = "S4DModel";
+  c.validate(w);
+  layers_detail::CheckTensors<T> check(w);
+  const std::vector<S4DLayerParams<T>> none;  // each layer checks its own (S4DLayer)
+  layers_detail::s4d_model_tensors(check, c, c.d_input, c.d_output, p_, none);
+  layers_detail::check_count(w, "layers", p_.layers, std::size_t(c.n_layers));
   for (std::size_t i = 0; i < p_.layers.size(); ++i) layers_.emplace_back(c.layer(), p_.layers[i], int(i));
 }
 
@@ -100,10 +63,7 @@ template <class T>
 void S4DModel<T>::forward(const T* u, int batch, int length, T* y, Mode mode, double sample_rate,
                           Device device) const {
   constexpr const char* w = "S4DModel::forward";
-  require(!layers_.empty(), w, "this", "must be a constructed model");
-  require(batch >= 1, w, "batch", "must be >= 1, got ", batch);
-  require(length >= 1, w, "length", "must be >= 1, got ", length);
-  require(u != nullptr && y != nullptr, w, "u/y", "must not be null");
+  layers_detail::check_sequence_call(w, constructed(), batch, length, u, y);
   require(sample_rate >= 0 && std::isfinite(sample_rate), w, "sample_rate",
           "must be finite and > 0 (or 0: the model's rate), got ", sample_rate);
   require(mode != Mode::stream || device == Device::cpu, w, "device", "must be cpu for the stream mode");
@@ -117,19 +77,10 @@ void S4DModel<T>::forward(const T* u, int batch, int length, T* y, Mode mode, do
 }
 
 template <class T>
-void S4DModel<T>::prepare(const StreamSpec& spec) {
-  require(!layers_.empty(), "S4DModel::prepare", "this", "must be a constructed model");
-  require(spec.max_block >= 1, "S4DModel::prepare", "spec.max_block", "must be >= 1, got ", spec.max_block);
-  require(spec.channels == 1, "S4DModel::prepare", "spec.channels",
-          "must be 1 (one stream; make_streamer() streams any number of channels), got ", spec.channels);
-  require(spec.sample_rate > 0 && std::isfinite(spec.sample_rate), "S4DModel::prepare", "spec.sample_rate",
-          "must be finite and > 0 Hz, got ", spec.sample_rate);
-  prepared_ = false;
+void S4DModel<T>::prepare_stream(const StreamSpec& spec) {
   for (auto& l : layers_) l.prepare(cfg_.sample_rate / spec.sample_rate, spec.max_block);
   const std::size_t need = std::size_t(spec.max_block) * cfg_.d_model;
   if (x_.size() < need) x_.assign(need, T(0));
-  max_block_ = spec.max_block;
-  prepared_ = true;
 }
 
 template <class T>
@@ -138,17 +89,7 @@ void S4DModel<T>::reset() noexcept {
 }
 
 template <class T>
-void S4DModel<T>::process_mono(const T* in, T* out, int n) noexcept {
-  if (!prepared_ || n < 0) {
-    if (n > 0) std::fill(out, out + std::ptrdiff_t(n) * cfg_.d_output, T(0));
-    return;
-  }
-  if (n > max_block_) {  // pieces of max_block: the state carries over, the output is that of one call
-    for (int at = 0; at < n; at += max_block_)
-      process_mono(in + std::ptrdiff_t(at) * cfg_.d_input, out + std::ptrdiff_t(at) * cfg_.d_output,
-              std::min(max_block_, n - at));
-    return;
-  }
+void S4DModel<T>::process_block(const T* in, T* out, int n) noexcept {
   ScopedFlushDenormals ftz;
   const std::ptrdiff_t H = cfg_.d_model;
   linear_rows(in, n, cfg_.d_input, p_.encoder_weight.data(), p_.encoder_bias.data(), H, x_.data());
@@ -158,7 +99,7 @@ void S4DModel<T>::process_mono(const T* in, T* out, int n) noexcept {
 
 template <class T>
 std::size_t S4DModel<T>::state_size() const noexcept {
-  if (!prepared_) return 0;
+  if (!this->prepared()) return 0;
   std::size_t n = 0;
   for (const auto& l : layers_) n += l.state_size();
   return n;
@@ -166,13 +107,13 @@ std::size_t S4DModel<T>::state_size() const noexcept {
 
 template <class T>
 void S4DModel<T>::save_state(T* dst) const noexcept {
-  if (!prepared_) return;
+  if (!this->prepared()) return;
   for (const auto& l : layers_) dst = l.save_state(dst);
 }
 
 template <class T>
 void S4DModel<T>::load_state(const T* src) noexcept {
-  if (!prepared_) return;
+  if (!this->prepared()) return;
   for (auto& l : layers_) src = l.load_state(src);
 }
 

@@ -6,7 +6,8 @@
 
 #include "layers/nn_ops.hpp"
 #include "layers/resident_weights.hpp"
-#include "layers/sequence_stack.hpp"
+#include "layers/model_io.hpp"
+#include "layers/tensor_names.hpp"
 #include "core/dispatch.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
@@ -32,13 +33,7 @@ void SS2DBlockConfig::validate(const char* where) const {
 SS2DBlockConfig infer_ss2d_block_config(const io::SafeTensors& file, const std::string& prefix) {
   constexpr const char* w = "infer_ss2d_block_config";
   TensorReader r(file, w);
-  auto dims = [&](const std::string& n, std::size_t rank) {
-    auto s = r.shape(prefix + n);
-    if (s.size() != rank)
-      throw Error(std::string(w) + ": tensor '" + prefix + n + "' has shape " + shape_string(s) +
-                  ", expected rank " + std::to_string(rank));
-    return s;
-  };
+  auto dims = [&](const std::string& n, std::size_t rank) { return r.shape(prefix + n, rank); };
   auto expect = [&](bool ok, const std::string& n, const std::vector<std::int64_t>& s, const std::string& what) {
     if (!ok)
       throw Error(std::string(w) + ": tensor '" + prefix + n + "' has shape " + shape_string(s) + ", expected " + what);
@@ -74,22 +69,8 @@ SS2DBlockConfig infer_ss2d_block_config(const io::SafeTensors& file, const std::
 template <class T>
 SS2DBlockParams<T> read_ss2d_block(TensorReader& r, const std::string& pre, const SS2DBlockConfig& c) {
   c.validate("read_ss2d_block");
-  const std::int64_t dm = c.d_model, di = c.d_inner, N = c.d_state, K = c.d_conv, R = c.dt_rank;
-  SS2DBlockParams<T> p;
-  p.in_proj_weight = r.read<T>(pre + "in_proj.weight", {2 * di, dm});
-  if (c.in_proj_bias) p.in_proj_bias = r.read<T>(pre + "in_proj.bias", {2 * di});
-  p.conv2d_weight = r.read<T>(pre + "conv2d.weight", {di, 1, K, K});
-  if (c.conv_bias) p.conv2d_bias = r.read<T>(pre + "conv2d.bias", {di});
-  p.x_proj_weight = r.read<T>(pre + "x_proj_weight", {4, R + 2 * N, di});
-  p.dt_projs_weight = r.read<T>(pre + "dt_projs_weight", {4, di, R});
-  p.dt_projs_bias = r.read<T>(pre + "dt_projs_bias", {4, di});
-  p.A_logs = r.read<T>(pre + "A_logs", {4 * di, N});
-  p.Ds = r.read<T>(pre + "Ds", {4 * di});
-  p.out_norm_weight = r.read<T>(pre + "out_norm.weight", {di});
-  p.out_norm_bias = r.read<T>(pre + "out_norm.bias", {di});
-  p.out_proj_weight = r.read<T>(pre + "out_proj.weight", {dm, di});
-  if (c.out_proj_bias) p.out_proj_bias = r.read<T>(pre + "out_proj.bias", {dm});
-  return p;
+  return layers_detail::read_tensors<T, SS2DBlockParams<T>>(
+      r, [&](auto& m, auto& p) { layers_detail::ss2d_block_tensors(m, pre, c, p); });
 }
 
 template <class T>

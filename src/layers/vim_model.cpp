@@ -3,11 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "layers/config_json.hpp"
 #include "layers/nn_ops.hpp"
-#include "layers/sequence_stack.hpp"
+#include "layers/mamba_stack.hpp"
+#include "layers/model_io.hpp"
+#include "layers/tensor_names.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
 
@@ -48,21 +49,9 @@ VimModelConfig VimModelConfig::from_json(const std::string& text) {
   c.depth = j.integer("depth");
   c.num_classes = j.integer("num_classes");
   c.norm_eps = j.number("norm_eps", 1e-5);
-  const std::string cls = j.string("cls_token", "middle");
-  if (cls == "middle") c.cls_token = true;
-  else if (cls == "none") c.cls_token = false;
-  else j.bad("cls_token", "must be \"middle\" or \"none\", got \"" + cls + "\"");
-  auto& b = c.block;
+  c.cls_token = j.choice<bool>("cls_token", {{"middle", true}, {"none", false}}, true);
   const MambaBlockConfig m = layers_detail::mamba_block_keys(j, "embed_dim");  // hidden_act: silu
-  b.d_model = m.d_model;
-  b.d_inner = m.d_inner;
-  b.d_state = m.d_state;
-  b.d_conv = m.d_conv;
-  b.dt_rank = m.dt_rank;
-  b.in_proj_bias = m.in_proj_bias;
-  b.conv_bias = m.conv_bias;
-  b.out_proj_bias = m.out_proj_bias;
-  b.if_divide_out = j.boolean("if_divide_out", true);
+  c.block = BiMambaBlockConfig::with_forward_branch(m, j.boolean("if_divide_out", true));
   j.finish();
   c.validate("VimModelConfig");
   return c;
@@ -113,52 +102,25 @@ VimModelParams<T> random_vim_model(const VimModelConfig& c, std::uint64_t seed) 
   return p;
 }
 
-namespace {
-template <class T>
-void check(const std::vector<T>& v, std::size_t n, const std::string& name) {
-  layers_detail::check_param(v, n, "VimModel", name);
-}
-}  // namespace
-
 template <class T>
 VimModel<T>::VimModel(const VimModelConfig& c, VimModelParams<T> p) : cfg_(c), p_(std::move(p)) {
-  c.validate("VimModel");
-  const std::size_t D = c.block.d_model, C = c.in_chans, k = c.patch_size;
-  check(p_.patch_weight, D * C * k * k, "patch_embed.proj.weight");
-  check(p_.patch_bias, D, "patch_embed.proj.bias");
-  check(p_.cls_token, c.cls_token ? D : 0, "cls_token");
-  check(p_.pos_embed, std::size_t(c.tokens()) * D, "pos_embed");
-  require(p_.mixers.size() == std::size_t(c.depth), "VimModel", "layers", "must have depth = ", c.depth,
-          " mixers, got ", p_.mixers.size());
-  require(p_.norm_weight.size() == std::size_t(c.depth), "VimModel", "layers.norm", "must have depth = ", c.depth,
-          " norms, got ", p_.norm_weight.size());
-  for (int i = 0; i < c.depth; ++i) {
-    check(p_.norm_weight[std::size_t(i)], D, "layers." + std::to_string(i) + ".norm.weight");
-    blocks_.emplace_back(c.block, std::move(p_.mixers[std::size_t(i)]));
-  }
+  constexpr const char* w = "VimModel";
+  c.validate(w);
+  layers_detail::CheckTensors<T> check(w);
+  const std::vector<BiMambaBlockParams<T>> none;  // each block checks its own (BiMambaBlock)
+  layers_detail::vim_model_tensors(check, c, p_, none);
+  layers_detail::check_count(w, "layers", p_.mixers, std::size_t(c.depth), "depth");
+  for (auto& m : p_.mixers) blocks_.emplace_back(c.block, std::move(m));
   p_.mixers.clear();
-  check(p_.norm_f_weight, D, "norm_f.weight");
-  layers_detail::check_linear("VimModel", "head", std::size_t(c.num_classes), D, p_.head_weight, p_.head_bias);
 }
 
 template <class T>
 VimModel<T> VimModel<T>::from_file(const io::SafeTensors& f) {
-  const auto c = layers_detail::read_model_config<VimModelConfig>(f, "vim", "VimModel");
-  TensorReader r(f, "VimModel");
-  const std::int64_t D = c.block.d_model, C = c.in_chans, k = c.patch_size;
-  VimModelParams<T> p;
-  p.patch_weight = r.read<T>("patch_embed.proj.weight", {D, C, k, k});
-  p.patch_bias = r.read<T>("patch_embed.proj.bias", {D});
-  if (c.cls_token) p.cls_token = r.read<T>("cls_token", {1, 1, D});
-  p.pos_embed = r.read<T>("pos_embed", {1, c.tokens(), D});
-  for (int i = 0; i < c.depth; ++i) {
-    const std::string pre = "layers." + std::to_string(i) + ".";
-    p.mixers.push_back(read_bimamba_block<T>(r, pre + "mixer.", c.block));
-    p.norm_weight.push_back(r.read<T>(pre + "norm.weight", {D}));
-  }
-  p.norm_f_weight = r.read<T>("norm_f.weight", {D});
-  layers_detail::read_linear(r, "head", c.num_classes, D, p.head_weight, p.head_bias);
-  r.finish();
+  auto [c, p] = layers_detail::read_model_file<T, VimModelConfig, VimModelParams<T>>(
+      f, "vim", "VimModel", [](auto& m, const auto& c, auto& p) {
+        p.mixers.resize(std::size_t(c.depth));
+        layers_detail::vim_model_tensors(m, c, p, p.mixers);
+      });
   return VimModel(c, std::move(p));
 }
 
@@ -169,29 +131,9 @@ VimModel<T> VimModel<T>::load(const std::string& path) {
 
 template <class T>
 void VimModel<T>::save(const std::string& path) const {
-  layers_detail::TensorWriter<T> out;
-  const auto& b = cfg_.block;
-  const std::int64_t D = b.d_model, di = b.d_inner, N = b.d_state, K = b.d_conv, R = b.dt_rank;
-  const std::int64_t C = cfg_.in_chans, k = cfg_.patch_size;
-  out.add("patch_embed.proj.weight", {D, C, k, k}, p_.patch_weight);
-  out.add("patch_embed.proj.bias", {D}, p_.patch_bias);
-  out.add("cls_token", {1, 1, D}, p_.cls_token);
-  out.add("pos_embed", {1, cfg_.tokens(), D}, p_.pos_embed);
-  for (int i = 0; i < cfg_.depth; ++i) {
-    const std::string pre = "layers." + std::to_string(i) + ".";
-    const auto& m = blocks_[std::size_t(i)].params();
-    layers_detail::write_mamba_block(out, pre + "mixer.", b.forward_branch(), m.fwd);
-    out.add(pre + "mixer.conv1d_b.weight", {di, 1, K}, m.conv1d_b_weight);
-    out.add(pre + "mixer.conv1d_b.bias", {di}, m.conv1d_b_bias);
-    out.add(pre + "mixer.x_proj_b.weight", {R + 2 * N, di}, m.x_proj_b_weight);
-    out.linear(pre + "mixer.dt_proj_b", di, R, m.dt_proj_b_weight, m.dt_proj_b_bias);
-    out.add(pre + "mixer.A_b_log", {di, N}, m.A_b_log);
-    out.add(pre + "mixer.D_b", {di}, m.D_b);
-    out.add(pre + "norm.weight", {D}, p_.norm_weight[std::size_t(i)]);
-  }
-  out.add("norm_f.weight", {D}, p_.norm_f_weight);
-  out.linear("head", cfg_.num_classes, D, p_.head_weight, p_.head_bias);
-  out.save(path, "vim", cfg_.to_json());
+  layers_detail::write_model_file<T>(path, "vim", cfg_.to_json(), [&](auto& m) {
+    layers_detail::vim_model_tensors(m, cfg_, p_, layers_detail::params_of(blocks_));
+  });
 }
 
 template <class T>

@@ -3,11 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <random>
+#include <ranges>
 
 #include "layers/config_json.hpp"
 #include "layers/nn_ops.hpp"
-#include "layers/sequence_stack.hpp"
+#include "layers/model_io.hpp"
+#include "layers/tensor_names.hpp"
 #include "ssm/core/error.hpp"
 #include "ssm/layers/model_file.hpp"
 #include "ssm/layers/ss2d_block_cuda.hpp"
@@ -17,9 +18,7 @@ namespace ssm {
 using layers_detail::linear_gemm;
 
 void VMambaModelConfig::validate(const char* where) const {
-  require(d_input >= 1, where, "d_input", "must be >= 1, got ", d_input);
-  require(d_output >= 1, where, "d_output", "must be >= 1, got ", d_output);
-  require(n_layers >= 1, where, "n_layers", "must be >= 1, got ", n_layers);
+  layers_detail::check_stack_sizes(where, d_input, d_output, n_layers);
   require(d_ff >= 0, where, "d_ff", "must be >= 0 (0: no MLP), got ", d_ff);
   require(norm_eps > 0 && std::isfinite(norm_eps), where, "norm_eps", "must be finite and > 0, got ", norm_eps);
   block.validate(where);
@@ -92,34 +91,14 @@ VMambaModelParams<T> random_vmamba_model(const VMambaModelConfig& c, std::uint64
   return p;
 }
 
-namespace {
-template <class T>
-void check_vec(const std::vector<T>& v, std::size_t n, const std::string& name) {
-  layers_detail::check_param(v, n, "VMambaModel", name);
-}
-}  // namespace
-
 template <class T>
 VMambaModel<T>::VMambaModel(const VMambaModelConfig& c, VMambaModelParams<T> p) : cfg_(c), p_(std::move(p)) {
-  c.validate("VMambaModel");
-  const std::size_t dm = c.block.d_model, ff = c.d_ff, L = c.n_layers;
-  layers_detail::check_linear("VMambaModel", "encoder", dm, c.d_input, p_.encoder_weight, p_.encoder_bias);
-  check_vec(p_.norm_f_weight, dm, "norm_f.weight");
-  check_vec(p_.norm_f_bias, dm, "norm_f.bias");
-  layers_detail::check_linear("VMambaModel", "decoder", std::size_t(c.d_output), dm, p_.decoder_weight,
-                              p_.decoder_bias);
-  if (p_.layers.size() != L)
-    throw Error("VMambaModel: argument 'layers' must hold n_layers = " + std::to_string(L) + " layers, got " +
-                std::to_string(p_.layers.size()));
-  for (std::size_t i = 0; i < L; ++i) {
-    const std::string pre = "layers." + std::to_string(i) + ".";
-    auto& l = p_.layers[i];
-    check_vec(l.ln_1_weight, dm, pre + "ln_1.weight");
-    check_vec(l.ln_1_bias, dm, pre + "ln_1.bias");
-    check_vec(l.ln_2_weight, ff ? dm : 0, pre + "ln_2.weight");
-    check_vec(l.ln_2_bias, ff ? dm : 0, pre + "ln_2.bias");
-    layers_detail::check_linear("VMambaModel", pre + "mlp.fc1", ff, dm, l.fc1_weight, l.fc1_bias);
-    layers_detail::check_linear("VMambaModel", pre + "mlp.fc2", ff ? dm : 0, ff, l.fc2_weight, l.fc2_bias);
+  constexpr const char* w = "VMambaModel";
+  c.validate(w);
+  layers_detail::CheckTensors<T> check(w);
+  const std::vector<SS2DBlockParams<T>> none;  // each block checks its own (SS2DBlock)
+  layers_detail::vmamba_model_tensors(check, c, p_, none);
+  for (auto& l : p_.layers) {
     blocks_.emplace_back(c.block, std::move(l.self_attention));
     l.self_attention = {};
   }
@@ -134,29 +113,13 @@ VMambaModel<T>& VMambaModel<T>::operator=(VMambaModel&&) noexcept = default;
 
 template <class T>
 VMambaModel<T> VMambaModel<T>::from_file(const io::SafeTensors& f) {
-  const auto c = layers_detail::read_model_config<VMambaModelConfig>(f, "vmamba", "VMambaModel");
-  TensorReader r(f, "VMambaModel");
-  const std::int64_t dm = c.block.d_model, ff = c.d_ff;
-  VMambaModelParams<T> p;
-  layers_detail::read_linear(r, "encoder", dm, c.d_input, p.encoder_weight, p.encoder_bias);
-  for (int i = 0; i < c.n_layers; ++i) {
-    const std::string pre = "layers." + std::to_string(i) + ".";
-    VMambaLayerParams<T> l;
-    l.ln_1_weight = r.read<T>(pre + "ln_1.weight", {dm});
-    l.ln_1_bias = r.read<T>(pre + "ln_1.bias", {dm});
-    l.self_attention = read_ss2d_block<T>(r, pre + "self_attention.", c.block);
-    if (ff > 0) {
-      l.ln_2_weight = r.read<T>(pre + "ln_2.weight", {dm});
-      l.ln_2_bias = r.read<T>(pre + "ln_2.bias", {dm});
-      layers_detail::read_linear(r, pre + "mlp.fc1", ff, dm, l.fc1_weight, l.fc1_bias);
-      layers_detail::read_linear(r, pre + "mlp.fc2", dm, ff, l.fc2_weight, l.fc2_bias);
-    }
-    p.layers.push_back(std::move(l));
-  }
-  p.norm_f_weight = r.read<T>("norm_f.weight", {dm});
-  p.norm_f_bias = r.read<T>("norm_f.bias", {dm});
-  layers_detail::read_linear(r, "decoder", c.d_output, dm, p.decoder_weight, p.decoder_bias);
-  r.finish();
+  auto [c, p] = layers_detail::read_model_file<T, VMambaModelConfig, VMambaModelParams<T>>(
+      f, "vmamba", "VMambaModel", [](auto& m, const auto& c, auto& p) {
+        p.layers.resize(std::size_t(c.n_layers));
+        auto attention = std::views::transform(
+            p.layers, [](auto& l) -> auto& { return l.self_attention; });
+        layers_detail::vmamba_model_tensors(m, c, p, attention);
+      });
   return VMambaModel(c, std::move(p));
 }
 
@@ -167,37 +130,9 @@ VMambaModel<T> VMambaModel<T>::load(const std::string& path) {
 
 template <class T>
 void VMambaModel<T>::save(const std::string& path) const {
-  layers_detail::TensorWriter<T> out;
-  const std::int64_t dm = cfg_.block.d_model, di = cfg_.block.d_inner, N = cfg_.block.d_state,
-                     K = cfg_.block.d_conv, R = cfg_.block.dt_rank, ff = cfg_.d_ff;
-  out.linear("encoder", dm, cfg_.d_input, p_.encoder_weight, p_.encoder_bias);
-  for (int i = 0; i < cfg_.n_layers; ++i) {
-    const std::string pre = "layers." + std::to_string(i) + ".";
-    const auto& l = p_.layers[std::size_t(i)];
-    const auto& s = blocks_[std::size_t(i)].params();
-    const std::string sa = pre + "self_attention.";
-    out.add(pre + "ln_1.weight", {dm}, l.ln_1_weight);
-    out.add(pre + "ln_1.bias", {dm}, l.ln_1_bias);
-    out.linear(sa + "in_proj", 2 * di, dm, s.in_proj_weight, s.in_proj_bias);
-    out.add(sa + "conv2d.weight", {di, 1, K, K}, s.conv2d_weight);
-    out.add(sa + "conv2d.bias", {di}, s.conv2d_bias);
-    out.add(sa + "x_proj_weight", {4, R + 2 * N, di}, s.x_proj_weight);
-    out.add(sa + "dt_projs_weight", {4, di, R}, s.dt_projs_weight);
-    out.add(sa + "dt_projs_bias", {4, di}, s.dt_projs_bias);
-    out.add(sa + "A_logs", {4 * di, N}, s.A_logs);
-    out.add(sa + "Ds", {4 * di}, s.Ds);
-    out.add(sa + "out_norm.weight", {di}, s.out_norm_weight);
-    out.add(sa + "out_norm.bias", {di}, s.out_norm_bias);
-    out.linear(sa + "out_proj", dm, di, s.out_proj_weight, s.out_proj_bias);
-    out.add(pre + "ln_2.weight", {dm}, l.ln_2_weight);
-    out.add(pre + "ln_2.bias", {dm}, l.ln_2_bias);
-    out.linear(pre + "mlp.fc1", ff, dm, l.fc1_weight, l.fc1_bias);
-    out.linear(pre + "mlp.fc2", dm, ff, l.fc2_weight, l.fc2_bias);
-  }
-  out.add("norm_f.weight", {dm}, p_.norm_f_weight);
-  out.add("norm_f.bias", {dm}, p_.norm_f_bias);
-  out.linear("decoder", cfg_.d_output, dm, p_.decoder_weight, p_.decoder_bias);
-  out.save(path, "vmamba", cfg_.to_json());
+  layers_detail::write_model_file<T>(path, "vmamba", cfg_.to_json(), [&](auto& m) {
+    layers_detail::vmamba_model_tensors(m, cfg_, p_, layers_detail::params_of(blocks_));
+  });
 }
 
 template <class T>

@@ -5,7 +5,6 @@
 #define BOOST_TEST_MODULE cli
 #include <boost/test/unit_test.hpp>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +28,7 @@
 #include "ssm/layers/vmamba_model.hpp"
 #include "ssm/layers/s4d_model.hpp"
 #include "ssm/stream/dense_filter.hpp"
+#include "support/models.hpp"
 #include "support/testing.hpp"
 #if SSM_WITH_AUDIO
 #include "ssm/io/audio/audio_file.hpp"
@@ -38,50 +38,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The program: <build>/src/cli/ssmkit, this test being <build>/tests/test_cli_cli.
-std::string program() {
-  static const std::string p = [] {
-    const fs::path self = fs::read_symlink("/proc/self/exe");
-    return (self.parent_path().parent_path() / "src" / "cli" / "ssmkit").string();
-  }();
-  return p;
-}
-
-std::string dir() {
-  static const std::string d = [] {
-    const fs::path p = fs::path(ssm::test::temp_dir()) / "cli";
-    fs::create_directories(p);
-    return p.string();
-  }();
-  return d;
-}
-std::string path(const std::string& name) { return (fs::path(dir()) / name).string(); }
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
-
-// Runs `ssmkit <args>` (with `env`, VAR=value words, in its environment); stdout and stderr
-// are captured in files.
-Result ssmkit_env(const std::string& env, const std::string& args) {
-  const std::string o = path("stdout.txt"), e = path("stderr.txt");
-  const std::string cmd = env + " '" + program() + "' " + args + " >'" + o + "' 2>'" + e + "'";
-  const int rc = std::system(cmd.c_str());
-  Result r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = slurp(o);
-  r.err = slurp(e);
-  return r;
-}
-Result ssmkit(const std::string& args) { return ssmkit_env("", args); }
+const ssm::test::Ssmkit cli("cli");
+std::string program() { return cli.exe; }
+std::string dir() { return cli.dir; }
+std::string path(const std::string& name) { return cli.path(name); }
+using ssm::test::slurp;
+using Result = ssm::test::ProgramResult;
+// `ssmkit <args>`, with `env` (VAR=value words) in its environment for ssmkit_env.
+Result ssmkit_env(const std::string& env, const std::string& args) { return cli(args, env); }
+Result ssmkit(const std::string& args) { return cli(args); }
 
 std::vector<float> test_signal(int channels, std::int64_t frames, double rate) {
   std::vector<float> x(static_cast<std::size_t>(channels * frames));
@@ -249,13 +214,8 @@ BOOST_AUTO_TEST_CASE(batch_to_directory_and_rate_mismatch) {
 // A model file (include/ssm/layers): `info` reports it; `run --model` in stream and scan mode
 // equals the library's own offline forward().
 BOOST_AUTO_TEST_CASE(model_file_info_and_run) {
-  ssm::S4DModelConfig cfg;
-  cfg.d_input = cfg.d_output = 1;
-  cfg.d_model = 4;
-  cfg.n_layers = 2;
-  cfg.d_state = 8;
-  cfg.sample_rate = 16000;
-  const ssm::S4DModel<float> model(cfg, ssm::random_s4d_model<float>(cfg, 5));
+  const ssm::S4DModelConfig cfg = ssm::test::tiny_s4d();
+  const auto model = ssm::test::random_model<float>(cfg, 5);
   const std::string mf = path("model.safetensors");
   model.save(mf);
   Result r = ssmkit("info '" + mf + "'");
@@ -284,55 +244,13 @@ BOOST_AUTO_TEST_CASE(model_file_info_and_run) {
 // the library's Model<T>::forward of the same file (channels = batch for d_input 1; one stream
 // of 2-wide frames for d_input 2). `info` prints the family's ModelInfo.
 BOOST_AUTO_TEST_CASE(run_model_works_for_every_registered_arch) {
-  std::vector<std::string> files;
-  {
-    ssm::S4DModelConfig c;
-    c.d_model = 4;
-    c.n_layers = 1;
-    c.d_state = 8;
-    c.sample_rate = 16000;
-    files.push_back(path("arch_s4d.safetensors"));
-    ssm::S4DModel<float>(c, ssm::random_s4d_model<float>(c, 7)).save(files.back());
-  }
-  for (int width : {1, 2}) {
-    ssm::MambaModelConfig c;
-    c.d_input = c.d_output = width;
-    c.n_layers = 2;
-    c.block.d_model = 8;
-    c.block.d_inner = 16;
-    c.block.d_state = 4;
-    c.block.d_conv = 4;
-    c.block.dt_rank = 1;
-    files.push_back(path("arch_mamba" + std::to_string(width) + ".safetensors"));
-    ssm::MambaModel<float>(c, ssm::random_mamba_model<float>(c, 8)).save(files.back());
-  }
-  {
-    ssm::BSTModelConfig c;
-    c.n_layers = 1;
-    c.layer.d_model = 8;
-    c.layer.modes = 4;
-    c.layer.d_ff = 16;
-    c.layer.block_size = 16;
-    c.layer.context = 4;
-    c.layer.n_heads = 2;
-    files.push_back(path("arch_bst.safetensors"));
-    ssm::BSTModel<float>(c, ssm::random_bst_model<float>(c, 9)).save(files.back());
-  }
-  {
-    ssm::MoEMambaModelConfig c;
-    c.n_layers = 1;
-    c.layer.mixer.d_model = 8;
-    c.layer.mixer.d_inner = 16;
-    c.layer.mixer.d_state = 4;
-    c.layer.mixer.d_conv = 4;
-    c.layer.mixer.dt_rank = 1;
-    c.layer.moe.d_model = 8;
-    c.layer.moe.d_ff = 16;
-    c.layer.moe.n_experts = 4;
-    c.layer.moe.top_k = 1;
-    files.push_back(path("arch_moe_mamba.safetensors"));
-    ssm::MoEMambaModel<float>(c, ssm::random_moe_mamba_model<float>(c, 13)).save(files.back());
-  }
+  using ssm::test::save_random_model;
+  std::vector<std::string> files = {
+      save_random_model<float>(ssm::test::tiny_s4d(1, 1, 1), 7, path("arch_s4d.safetensors")),
+      save_random_model<float>(ssm::test::tiny_mamba(1, 1), 8, path("arch_mamba1.safetensors")),
+      save_random_model<float>(ssm::test::tiny_mamba(2, 2), 8, path("arch_mamba2.safetensors")),
+      save_random_model<float>(ssm::test::tiny_bst(), 9, path("arch_bst.safetensors")),
+      save_random_model<float>(ssm::test::tiny_moe_mamba(), 13, path("arch_moe_mamba.safetensors"))};
   std::vector<std::string> covered;
   const std::int64_t L = 700;
   const auto x = test_signal(2, L, 16000);
@@ -367,36 +285,12 @@ BOOST_AUTO_TEST_CASE(run_model_works_for_every_registered_arch) {
   }
   // Offline-only (non-causal) families take arrays of their input shape and give theirs.
   std::vector<std::pair<std::string, std::vector<std::int64_t>>> offline;  // file, input shape
-  {
-    ssm::VimModelConfig c;
-    c.img_h = 8;
-    c.img_w = 12;
-    c.patch_size = c.stride = 4;
-    c.in_chans = 2;
-    c.depth = 2;
-    c.num_classes = 5;
-    c.block.d_model = 8;
-    c.block.d_inner = 16;
-    c.block.d_state = 4;
-    c.block.d_conv = 3;
-    c.block.dt_rank = 1;
-    offline.push_back({path("arch_vim.safetensors"), {2, 8, 12, 2}});
-    ssm::VimModel<float>(c, ssm::random_vim_model<float>(c, 10)).save(offline.back().first);
-  }
-  {
-    ssm::VMambaModelConfig c;
-    c.d_input = 3;
-    c.d_output = 2;
-    c.n_layers = 1;
-    c.block.d_model = 8;
-    c.block.d_inner = 16;
-    c.block.d_state = 4;
-    c.block.d_conv = 3;
-    c.block.dt_rank = 1;
-    c.d_ff = 16;
-    offline.push_back({path("arch_vmamba.safetensors"), {1, 5, 7, 3}});
-    ssm::VMambaModel<float>(c, ssm::random_vmamba_model<float>(c, 11)).save(offline.back().first);
-  }
+  offline.push_back({ssm::test::save_random_model<float>(ssm::test::tiny_vim(8, 12, 2, 2, 5), 10,
+                                                        path("arch_vim.safetensors")),
+                     {2, 8, 12, 2}});
+  offline.push_back({ssm::test::save_random_model<float>(ssm::test::tiny_vmamba(3, 2, 1, 16), 11,
+                                                        path("arch_vmamba.safetensors")),
+                     {1, 5, 7, 3}});
   for (const auto& [mf, shape] : offline) {
     const auto model = ssm::load_model<float>(mf);
     BOOST_TEST(!model->info().causal);

@@ -7,7 +7,6 @@
 #define BOOST_TEST_MODULE cli_first_use
 #include <boost/test/unit_test.hpp>
 
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
@@ -21,6 +20,7 @@
 #include "ssm/io/npy.hpp"
 #include "ssm/layers/s4d_model.hpp"
 #include "ssm/layers/vim_model.hpp"
+#include "support/models.hpp"
 #include "support/testing.hpp"
 #if SSM_WITH_AUDIO
 #include "ssm/io/audio_file.hpp"
@@ -30,43 +30,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path build_dir() { return fs::read_symlink("/proc/self/exe").parent_path().parent_path(); }
-std::string program() { return (build_dir() / "src" / "cli" / "ssmkit").string(); }
-
-std::string dir() {
-  static const std::string d = [] {
-    const fs::path p = fs::path(ssm::test::temp_dir()) / "cli_first_use";
-    fs::create_directories(p);
-    return p.string();
-  }();
-  return d;
-}
-std::string path(const std::string& name) { return (fs::path(dir()) / name).string(); }
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
-
-// Runs `<prefix> <exe> <args>` with stdout and stderr captured in files.
+const ssm::test::Ssmkit cli("cli_first_use");
+fs::path build_dir() { return ssm::test::build_dir(); }
+std::string path(const std::string& name) { return cli.path(name); }
+using ssm::test::slurp;
+using Result = ssm::test::ProgramResult;
+Result ssmkit(const std::string& args) { return cli(args); }
+// Any program of the build tree, `<prefix> <exe> <args>`, its output captured like ssmkit's.
 Result run_program(const std::string& exe, const std::string& args, const std::string& prefix = "") {
-  const std::string o = path("stdout.txt"), e = path("stderr.txt");
-  const std::string cmd = prefix + " '" + exe + "' " + args + " >'" + o + "' 2>'" + e + "'";
-  const int rc = std::system(cmd.c_str());
-  Result r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = slurp(o);
-  r.err = slurp(e);
-  return r;
+  return ssm::test::run_program(exe, args, cli.dir, prefix);
 }
-Result ssmkit(const std::string& args) { return run_program(program(), args); }
 
 std::string q(const std::string& s) { return "'" + s + "'"; }
 int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
@@ -230,14 +203,8 @@ BOOST_AUTO_TEST_CASE(layouts_time_first_and_the_warning) {
 // Models in the CLI: d_input != d_output, batches of multi-channel signals, and the model file's
 // own sample rate as the default --rate (a different one is said on stderr).
 BOOST_AUTO_TEST_CASE(model_files_of_other_widths_and_their_rate) {
-  ssm::S4DModelConfig cfg;
-  cfg.d_input = 2;
-  cfg.d_output = 3;
-  cfg.d_model = 4;
-  cfg.n_layers = 1;
-  cfg.d_state = 8;
-  cfg.sample_rate = 16000;
-  const ssm::S4DModel<float> model(cfg, ssm::random_s4d_model<float>(cfg, 9));
+  const ssm::S4DModelConfig cfg = ssm::test::tiny_s4d(2, 3, 1);
+  const auto model = ssm::test::random_model<float>(cfg, 9);
   const std::string mf = path("w23.safetensors");
   model.save(mf);
   const std::int64_t B = 2, L = 800;
@@ -285,20 +252,8 @@ BOOST_AUTO_TEST_CASE(model_files_of_other_widths_and_their_rate) {
 
 // An offline-only model maps arrays of its own shape: the signal options are refused, not ignored.
 BOOST_AUTO_TEST_CASE(signal_options_are_refused_for_offline_models) {
-  ssm::VimModelConfig c;
-  c.img_h = 8;
-  c.img_w = 8;
-  c.patch_size = c.stride = 4;
-  c.in_chans = 1;
-  c.depth = 1;
-  c.num_classes = 3;
-  c.block.d_model = 8;
-  c.block.d_inner = 16;
-  c.block.d_state = 4;
-  c.block.d_conv = 3;
-  c.block.dt_rank = 1;
-  const std::string mf = path("vim.safetensors");
-  ssm::VimModel<float>(c, ssm::random_vim_model<float>(c, 2)).save(mf);
+  const std::string mf =
+      ssm::test::save_random_model<float>(ssm::test::tiny_vim(8, 8, 1, 1, 3), 2, path("vim.safetensors"));
   ssm::io::save_npy<float>(path("img.npy"), {1, 8, 8, 1}, std::vector<float>(64, 0.5f));
   const Result ok = ssmkit("run --model " + q(mf) + " " + q(path("img.npy")) + " -o " + q(path("img_out.npy")));
   BOOST_TEST_REQUIRE(ok.status == 0, ok.err);
@@ -378,7 +333,7 @@ BOOST_AUTO_TEST_CASE(help_modes_and_info) {
   ssm::io::save_npy<float>(path("m.npy"), {480}, tone(1, 480, 48000));
   expect_error(ssmkit("run --filter hippo:legt --mode scan " + q(path("m.npy")) + " -o " + q(path("m_out.npy"))),
                "available: stream, conv", "hippo scan");
-  expect_error(ssmkit("info " + q(dir())), "is a directory", "info DIR");
+  expect_error(ssmkit("info " + q(cli.dir)), "is a directory", "info DIR");
   { std::ofstream(path("text.safetensors")) << "this is a text file, not tensors\n"; }
   expect_error(ssmkit("info " + q(path("text.safetensors"))), "not a safetensors file", "info text");
   // a tensor file holding a signal: values, not parameters

@@ -5,13 +5,10 @@
 #define BOOST_TEST_MODULE cli_spectrogram
 #include <boost/test/unit_test.hpp>
 
-#include <sys/wait.h>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,6 +17,7 @@
 #include "ssm/io/npy.hpp"
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/vmamba_model.hpp"
+#include "support/models.hpp"
 #include "support/testing.hpp"
 
 namespace fs = std::filesystem;
@@ -27,29 +25,10 @@ using namespace ssm;
 
 namespace {
 
-std::string program() {  // <build>/src/cli/ssmkit, this test being <build>/tests/test_cli_spectrogram_audio
-  return (fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "src" / "cli" / "ssmkit").string();
-}
-std::string path(const std::string& name) {
-  static const std::string d = [] {
-    const fs::path p = fs::path(test::temp_dir()) / "cli_spectrogram";
-    fs::create_directories(p);
-    return p.string();
-  }();
-  return (fs::path(d) / name).string();
-}
-struct Result {
-  int status = -1;
-  std::string err;
-};
-Result ssmkit(const std::string& args) {
-  const std::string e = path("stderr.txt");
-  const int rc = std::system(("'" + program() + "' " + args + " >/dev/null 2>'" + e + "'").c_str());
-  std::ifstream f(e);
-  std::stringstream s;
-  s << f.rdbuf();
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, s.str()};
-}
+const test::Ssmkit cli("cli_spectrogram");
+std::string path(const std::string& name) { return cli.path(name); }
+using Result = test::ProgramResult;
+Result ssmkit(const std::string& args) { return cli(args); }
 
 io::AudioBuffer stereo_chirp(double rate, std::int64_t frames) {
   io::AudioBuffer a(2, frames, rate);
@@ -67,17 +46,8 @@ BOOST_AUTO_TEST_CASE(model_file_output_equals_library_computation) {
   const auto audio = stereo_chirp(8000, 4000);
   const std::string wav = path("in.wav");
   io::write_audio(wav, audio, {io::AudioEncoding::float32});
-  VMambaModelConfig c;
-  c.d_input = 1;
-  c.d_output = 2;
-  c.n_layers = 1;
-  c.d_ff = 8;
-  c.block.d_model = 8;
-  c.block.d_inner = 16;
-  c.block.d_state = 4;
-  c.block.d_conv = 3;
-  c.block.dt_rank = 1;
-  const VMambaModel<float> model(c, random_vmamba_model<float>(c, 3));
+  const VMambaModelConfig c = test::tiny_vmamba(1, 2, 1, 8);
+  const auto model = test::random_model<float>(c, 3);
   model.save(path("vm.safetensors"));
 
   const Result r = ssmkit("spectrogram '" + wav + "' -o '" + path("out.npy") + "' --model '" + path("vm.safetensors") +
@@ -118,12 +88,7 @@ BOOST_AUTO_TEST_CASE(random_default_model_runs) {
 BOOST_AUTO_TEST_CASE(bad_options_and_models_fail_by_name) {
   const std::string wav = path("bad.wav");
   io::write_audio(wav, stereo_chirp(8000, 1000));
-  MambaModelConfig mc;
-  mc.block.d_model = 8;
-  mc.block.d_inner = 16;
-  mc.block.d_state = 4;
-  mc.block.dt_rank = 1;
-  MambaModel<float>(mc, random_mamba_model<float>(mc, 1)).save(path("seq.safetensors"));
+  test::save_random_model<float>(test::tiny_mamba(1, 1, 1), 1, path("seq.safetensors"));
   const std::string out = path("never.npy");
   for (auto [args, expect] : std::vector<std::pair<std::string, std::string>>{
            {"--size 1", "'--size'"},

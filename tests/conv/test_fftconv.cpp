@@ -24,16 +24,11 @@ using ssm::View3;
 
 namespace {
 
-template <class T>
-std::vector<T> rnd(std::size_t n, std::uint64_t seed) {
-  const auto d = ssm::test::randn(n, seed);
-  return std::vector<T>(d.begin(), d.end());
-}
 
 // Decaying random kernel (like an SSM kernel): k[h,j] ~ N(0,1) * exp(-j / tau).
 template <class T>
 std::vector<T> kernel(std::ptrdiff_t H, std::ptrdiff_t Lk, std::uint64_t seed, double tau = 300.0) {
-  auto k = rnd<T>(static_cast<std::size_t>(H * Lk), seed);
+  auto k = ssm::test::randn_as<T>(static_cast<std::size_t>(H * Lk), seed);
   for (std::ptrdiff_t h = 0; h < H; ++h)
     for (std::ptrdiff_t j = 0; j < Lk; ++j) k[h * Lk + j] *= static_cast<T>(std::exp(-j / tau));
   return k;
@@ -78,9 +73,9 @@ void check_against_direct(double tol) {
   std::uint64_t seed = 11;
   for (const Shape& s : kShapes) {
     for (bool with_d : {false, true}) {
-      const auto u = rnd<T>(static_cast<std::size_t>(s.B * s.H * s.L), ++seed);
+      const auto u = ssm::test::randn_as<T>(static_cast<std::size_t>(s.B * s.H * s.L), ++seed);
       const auto k = kernel<T>(s.H, s.Lk, ++seed);
-      const auto D = rnd<T>(static_cast<std::size_t>(s.H), ++seed);
+      const auto D = ssm::test::randn_as<T>(static_cast<std::size_t>(s.H), ++seed);
       std::vector<T> y(u.size()), ref(u.size());
       View3<const T> uv(u.data(), s.B, s.H, s.L);
       ssm::fftconv<T>(uv, k.data(), s.Lk, with_d ? D.data() : nullptr, View3<T>(y.data(), s.B, s.H, s.L));
@@ -99,7 +94,7 @@ BOOST_AUTO_TEST_CASE(fftconv_equals_direct_f32) { check_against_direct<float>(2e
 
 BOOST_AUTO_TEST_CASE(f32_tracks_f64_on_long_rows) {
   const std::ptrdiff_t B = 1, H = 2, L = 1 << 16, Lk = 1 << 16;
-  const auto ud = rnd<double>(static_cast<std::size_t>(B * H * L), 3);
+  const auto ud = ssm::test::randn_as<double>(static_cast<std::size_t>(B * H * L), 3);
   const auto kd = kernel<double>(H, Lk, 4, 5000.0);
   const std::vector<float> uf(ud.begin(), ud.end()), kf(kd.begin(), kd.end());
   // Reference from the float-rounded inputs, in double.
@@ -122,9 +117,9 @@ BOOST_AUTO_TEST_CASE(f32_tracks_f64_on_long_rows) {
 
 BOOST_AUTO_TEST_CASE(strided_views_and_in_place) {
   const std::ptrdiff_t B = 2, H = 3, L = 150, Lk = 40;
-  const auto u = rnd<double>(static_cast<std::size_t>(B * H * L), 21);
+  const auto u = ssm::test::randn_as<double>(static_cast<std::size_t>(B * H * L), 21);
   const auto k = kernel<double>(H, Lk, 22);
-  const auto D = rnd<double>(static_cast<std::size_t>(H), 23);
+  const auto D = ssm::test::randn_as<double>(static_cast<std::size_t>(H), 23);
   std::vector<double> ref(u.size());
   ssm::direct_conv<double>(View3<const double>(u.data(), B, H, L), k.data(), Lk, D.data(),
                            View3<double>(ref.data(), B, H, L));
@@ -151,12 +146,12 @@ BOOST_AUTO_TEST_CASE(strided_views_and_in_place) {
 BOOST_AUTO_TEST_CASE(object_matches_function_and_shorter_inputs) {
   const std::ptrdiff_t B = 2, H = 4, Lmax = 500, Lk = 333;
   const auto k = kernel<float>(H, Lk, 31);
-  const auto D = rnd<float>(static_cast<std::size_t>(H), 32);
+  const auto D = ssm::test::randn_as<float>(static_cast<std::size_t>(H), 32);
   ssm::FFTConv<float> conv(H, Lmax, k.data(), Lk, D.data());
   BOOST_TEST(conv.fft_size() >= Lmax + Lk - 1);
   BOOST_TEST(conv.channels() == H);
   for (std::ptrdiff_t L : {Lmax, std::ptrdiff_t{123}, std::ptrdiff_t{1}}) {
-    const auto u = rnd<float>(static_cast<std::size_t>(B * H * L), 33 + L);
+    const auto u = ssm::test::randn_as<float>(static_cast<std::size_t>(B * H * L), 33 + L);
     std::vector<float> y1(u.size()), y2(u.size()), ref(u.size());
     conv.apply(View3<const float>(u.data(), B, H, L), View3<float>(y1.data(), B, H, L));
     ssm::fftconv<float>(View3<const float>(u.data(), B, H, L), k.data(), Lk, D.data(),
@@ -173,7 +168,7 @@ BOOST_AUTO_TEST_CASE(object_matches_function_and_shorter_inputs) {
   // set_kernel replaces the spectra.
   const auto k2 = kernel<float>(H, 10, 34);
   conv.set_kernel(k2.data(), 10, nullptr);
-  const auto u2 = rnd<float>(static_cast<std::size_t>(H * 50), 35);
+  const auto u2 = ssm::test::randn_as<float>(static_cast<std::size_t>(H * 50), 35);
   std::vector<float> a(u2.size()), r(u2.size());
   conv.apply(View3<const float>(u2.data(), 1, H, 50), View3<float>(a.data(), 1, H, 50));
   ssm::direct_conv<float>(View3<const float>(u2.data(), 1, H, 50), k2.data(), 10, nullptr,
@@ -185,7 +180,7 @@ BOOST_AUTO_TEST_CASE(spectrum_cache_is_keyed_by_contents) {
   // Same buffer, contents changed in place between calls: the cache must not return the old
   // spectra; same contents in a different buffer must give bit-identical results.
   const std::ptrdiff_t B = 1, H = 2, L = 256, Lk = 64;
-  const auto u = rnd<double>(static_cast<std::size_t>(B * H * L), 41);
+  const auto u = ssm::test::randn_as<double>(static_cast<std::size_t>(B * H * L), 41);
   auto k = kernel<double>(H, Lk, 42);
   std::vector<double> y1(u.size()), y2(u.size()), y3(u.size()), ref(u.size());
   View3<const double> uv(u.data(), B, H, L);
@@ -248,9 +243,9 @@ BOOST_AUTO_TEST_CASE(concurrent_calls_give_identical_results) {
   std::uint64_t seed = 100;
   for (std::ptrdiff_t L : {333, 1000, 1024, 2500, 4097, 6000}) {
     Problem p{2, 3, L, L / 2 + 1, {}, {}, {}, {}};
-    p.u = rnd<float>(static_cast<std::size_t>(p.B * p.H * p.L), ++seed);
+    p.u = ssm::test::randn_as<float>(static_cast<std::size_t>(p.B * p.H * p.L), ++seed);
     p.k = kernel<float>(p.H, p.Lk, ++seed);
-    p.D = rnd<float>(static_cast<std::size_t>(p.H), ++seed);
+    p.D = ssm::test::randn_as<float>(static_cast<std::size_t>(p.H), ++seed);
     probs.push_back(std::move(p));
   }
   std::vector<std::vector<std::vector<float>>> results(probs.size());
@@ -281,7 +276,7 @@ BOOST_AUTO_TEST_CASE(concurrent_calls_give_identical_results) {
 
 BOOST_AUTO_TEST_CASE(measured_plans_give_the_same_convolution) {
   const std::ptrdiff_t B = 1, H = 3, L = 500, Lk = 120;
-  const auto u = rnd<double>(static_cast<std::size_t>(B * H * L), 51);
+  const auto u = ssm::test::randn_as<double>(static_cast<std::size_t>(B * H * L), 51);
   const auto k = kernel<double>(H, Lk, 52);
   std::vector<double> y(u.size()), ref(u.size());
   BOOST_CHECK_THROW(ssm::set_fft_planning(ssm::FftPlanning::measure, 0.0), ssm::Error);

@@ -34,21 +34,7 @@ BiMambaBlockConfig small_config(bool biases, bool divide) {
   return c;
 }
 
-template <class T>
-std::vector<T> input(std::size_t n, std::uint64_t seed) {
-  const auto v = test::randn(n, seed);
-  return std::vector<T>(v.begin(), v.end());
-}
 
-template <class T>
-double rel_diff(const std::vector<T>& a, const std::vector<T>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::fmax(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::fmax(den, std::fabs(double(b[i])));
-  }
-  return num / den;
-}
 
 template <class T>
 void fused_vs_unfused() {
@@ -59,12 +45,12 @@ void fused_vs_unfused() {
       BiMambaBlock<T> block(cfg, random_bimamba_block<T>(cfg, 7 + biases + 2 * divide));
       for (int L : {1, 2, 17, 70}) {
         const int batch = 2;
-        const auto x = input<T>(std::size_t(batch) * L * cfg.d_model, 100 + L);
+        const auto x = test::randn_as<T>(std::size_t(batch) * L * cfg.d_model, 100 + L);
         std::vector<T> yf(x.size()), yu(x.size());
         block.forward(x.data(), batch, L, yf.data(), Device::cpu, BiMambaPath::fused);
         block.forward(x.data(), batch, L, yu.data(), Device::cpu, BiMambaPath::unfused);
         BOOST_TEST_CONTEXT("biases " << biases << " divide " << divide << " L " << L) {
-          BOOST_TEST(rel_diff(yf, yu) <= tol);
+          BOOST_TEST(test::max_rel_diff(yf, yu) <= tol);
           BOOST_TEST(std::all_of(yf.begin(), yf.end(), [](T v) { return std::isfinite(double(v)); }));
         }
       }
@@ -140,19 +126,19 @@ BOOST_AUTO_TEST_CASE(identical_branches_commute_with_time_reversal) {
   p.D_b = p.fwd.D;
   BiMambaBlock<double> block(cfg, p);
   const int batch = 1, L = 23, dm = cfg.d_model;
-  const auto x = input<double>(std::size_t(L) * dm, 5);
+  const auto x = test::randn_as<double>(std::size_t(L) * dm, 5);
   std::vector<double> xr(x.size()), y(x.size()), yr(x.size()), yrr(x.size());
   for (int t = 0; t < L; ++t) std::copy_n(x.data() + t * dm, dm, xr.data() + (L - 1 - t) * dm);
   block.forward(x.data(), batch, L, y.data());
   block.forward(xr.data(), batch, L, yr.data());
   for (int t = 0; t < L; ++t) std::copy_n(yr.data() + t * dm, dm, yrr.data() + (L - 1 - t) * dm);
-  BOOST_TEST(rel_diff(yrr, y) <= 1e-12);
+  BOOST_TEST(test::max_rel_diff(yrr, y) <= 1e-12);
   // and with different branches it is not (the test can tell the branches apart)
   BiMambaBlock<double> other(cfg, random_bimamba_block<double>(cfg, 3));
   other.forward(x.data(), batch, L, y.data());
   other.forward(xr.data(), batch, L, yr.data());
   for (int t = 0; t < L; ++t) std::copy_n(yr.data() + t * dm, dm, yrr.data() + (L - 1 - t) * dm);
-  BOOST_TEST(rel_diff(yrr, y) > 1e-3);
+  BOOST_TEST(test::max_rel_diff(yrr, y) > 1e-3);
 }
 
 BOOST_AUTO_TEST_CASE(file_round_trip_and_named_errors) {

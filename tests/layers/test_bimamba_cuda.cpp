@@ -21,16 +21,6 @@ BOOST_TEST_GLOBAL_FIXTURE(RequireGpu);
 
 namespace {
 
-template <class T>
-double rel_diff(const std::vector<T>& a, const std::vector<T>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const double d = std::fabs(double(a[i]) - double(b[i]));
-    num = std::isnan(d) ? INFINITY : std::fmax(num, d);
-    den = std::fmax(den, std::fabs(double(b[i])));
-  }
-  return num / den;
-}
 
 template <class T>
 void gpu_vs_cpu() {
@@ -60,9 +50,9 @@ void gpu_vs_cpu() {
         dy.download(yd.data(), yd.size());
         block.forward(x.data(), batch, L, yu.data(), Device::cuda, BiMambaPath::unfused);
         BOOST_TEST_CONTEXT("biases " << biases << " divide " << divide << " L " << L) {
-          BOOST_TEST(rel_diff(yg, yc) <= tol);
+          BOOST_TEST(test::max_rel_diff(yg, yc) <= tol);
           BOOST_TEST(yd == yg);
-          BOOST_TEST(rel_diff(yu, yc) <= tol);
+          BOOST_TEST(test::max_rel_diff(yu, yc) <= tol);
         }
       }
     }

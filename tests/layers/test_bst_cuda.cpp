@@ -19,15 +19,6 @@
 using namespace ssm;
 
 namespace {
-template <class A, class B>
-double rel(const A& a, const B& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / den;
-}
 template <class T>
 std::vector<T> conv(const std::vector<double>& v) { return std::vector<T>(v.begin(), v.end()); }
 
@@ -76,18 +67,18 @@ BOOST_AUTO_TEST_CASE(cuda_equals_cpu_over_edge_shapes) {
       CudaBSTLayer g(lf);
       std::vector<float> yg(xd.size()), cg(xd.size());
       g.forward_host(xf.data(), B, s.L, yg.data(), cg.data());
-      BOOST_TEST(rel(yg, y) < 2e-5);
-      BOOST_TEST(rel(cg, ctx) < 2e-5);
+      BOOST_TEST(test::max_rel_diff(yg, y) < 2e-5);
+      BOOST_TEST(test::max_rel_diff(cg, ctx) < 2e-5);
       // device pointers, no context requested
       DeviceBuffer<float> dx(xf), dy(xf.size());
       g.forward(dx.data(), B, s.L, dy.data());
       std::vector<float> yd(xf.size());
       dy.download(yd.data(), yd.size());
-      BOOST_TEST(rel(yd, y) < 2e-5);
+      BOOST_TEST(test::max_rel_diff(yd, y) < 2e-5);
       // through BSTLayer::forward(Device::cuda)
       std::vector<float> yl(xf.size());
       lf.forward(xf.data(), B, s.L, yl.data(), nullptr, Device::cuda);
-      BOOST_TEST(rel(yl, y) < 2e-5);
+      BOOST_TEST(test::max_rel_diff(yl, y) < 2e-5);
     }
   }
 }
@@ -116,13 +107,13 @@ BOOST_AUTO_TEST_CASE(model_cuda_equals_cpu) {
   std::vector<float> ycpu(std::size_t(B) * L * c.d_output), ygpu(ycpu.size()), y2(ycpu.size());
   m.forward(u.data(), B, L, ycpu.data());
   m.forward(u.data(), B, L, ygpu.data(), Device::cuda);
-  BOOST_TEST(rel(ygpu, ycpu) < 5e-5);
+  BOOST_TEST(test::max_rel_diff(ygpu, ycpu) < 5e-5);
   m.forward(u.data(), B, L, y2.data(), Device::cuda);  // the kept GPU layers again
-  BOOST_TEST(rel(y2, ygpu) < 1e-6);
+  BOOST_TEST(test::max_rel_diff(y2, ygpu) < 1e-6);
   const std::string path = test::temp_dir() + "/bst_cuda_model.safetensors";
   m.save(path);
   auto lm = load_model<float>(path);
   std::vector<float> y3(ycpu.size());
   lm->forward(u.data(), {B, L, c.d_input}, y3.data(), Mode::conv, Device::cuda);
-  BOOST_TEST(rel(y3, ycpu) < 5e-5);
+  BOOST_TEST(test::max_rel_diff(y3, ycpu) < 5e-5);
 }

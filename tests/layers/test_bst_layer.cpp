@@ -10,6 +10,7 @@
 #include "ssm/core/error.hpp"
 #include "ssm/layers/bst_layer.hpp"
 #include "support/rt_guard.hpp"
+#include "support/checks.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
@@ -27,11 +28,6 @@ BSTLayerConfig config(int W, int S, int heads, int d = 12, int N2 = 3, int dff =
   return c;
 }
 
-template <class T>
-std::vector<T> input(std::size_t n, std::uint64_t seed) {
-  const auto v = test::randn(n, seed);
-  return std::vector<T>(v.begin(), v.end());
-}
 
 // Direct float64 reference of FORMAT.md bst_layer, written independently of the library:
 // the S4D context by the complex recurrence, attention by explicit loops over the mask.
@@ -126,15 +122,6 @@ Ref reference(const BSTLayerConfig& cfg, const BSTLayerParams<double>& p, const 
   return r;
 }
 
-template <class A, class B>
-double rel_err(const A& a, const B& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / std::max(den, 1e-30);
-}
 
 // Streams each sequence through step() in calls whose sizes are drawn from [1, max_call].
 template <class T>
@@ -173,16 +160,16 @@ BOOST_AUTO_TEST_CASE(offline_and_stream_match_direct_reference_f64) {
       const auto p = random_bst_layer<double>(cfg, 3 + sh.W);
       BSTLayer<double> layer(cfg, p);
       const int B = 2;
-      const auto x = input<double>(std::size_t(B) * sh.L * cfg.d_model, 17 + sh.L);
+      const auto x = test::randn_as<double>(std::size_t(B) * sh.L * cfg.d_model, 17 + sh.L);
       const Ref ref = reference(cfg, p, x, B, sh.L);
       std::vector<double> y(x.size()), c(x.size());
       layer.forward(x.data(), B, sh.L, y.data(), c.data());
-      BOOST_TEST(rel_err(y, ref.y) < 1e-11);
-      BOOST_TEST(rel_err(c, ref.c) < 1e-11);
+      BOOST_TEST(test::max_rel_diff(y, ref.y) < 1e-11);
+      BOOST_TEST(test::max_rel_diff(c, ref.c) < 1e-11);
       std::vector<double> ys, cs;
       stream(layer, x, B, sh.L, ys, cs, 3, 2 * sh.W + 1, 5);
-      BOOST_TEST(rel_err(ys, ref.y) < 1e-11);
-      BOOST_TEST(rel_err(cs, ref.c) < 1e-11);
+      BOOST_TEST(test::max_rel_diff(ys, ref.y) < 1e-11);
+      BOOST_TEST(test::max_rel_diff(cs, ref.c) < 1e-11);
       // a real function of its input
       BOOST_TEST(*std::max_element(ref.y.begin(), ref.y.end()) > 0.1);
     }
@@ -204,18 +191,18 @@ BOOST_AUTO_TEST_CASE(float32_tracks_float64) {
   BSTLayer<double> ld(cfg, pd);
   BSTLayer<float> lf(cfg, pf);
   const int B = 2, L = 300;
-  const auto xd = input<double>(std::size_t(B) * L * cfg.d_model, 4);
+  const auto xd = test::randn_as<double>(std::size_t(B) * L * cfg.d_model, 4);
   const std::vector<float> xf(xd.begin(), xd.end());
   std::vector<double> yd(xd.size()), cd(xd.size());
   std::vector<float> yf(xd.size()), cf(xd.size());
   ld.forward(xd.data(), B, L, yd.data(), cd.data());
   lf.forward(xf.data(), B, L, yf.data(), cf.data());
-  BOOST_TEST(rel_err(yf, yd) < 2e-5);
-  BOOST_TEST(rel_err(cf, cd) < 2e-5);
+  BOOST_TEST(test::max_rel_diff(yf, yd) < 2e-5);
+  BOOST_TEST(test::max_rel_diff(cf, cd) < 2e-5);
   std::vector<float> ys, cs;
   stream(lf, xf, B, L, ys, cs, 16, 40, 8);
-  BOOST_TEST(rel_err(ys, yd) < 2e-5);
-  BOOST_TEST(rel_err(cs, cd) < 2e-5);
+  BOOST_TEST(test::max_rel_diff(ys, yd) < 2e-5);
+  BOOST_TEST(test::max_rel_diff(cs, cd) < 2e-5);
 }
 
 BOOST_AUTO_TEST_CASE(no_biases) {
@@ -224,13 +211,13 @@ BOOST_AUTO_TEST_CASE(no_biases) {
   p.q_bias.clear(), p.k_bias.clear(), p.v_bias.clear(), p.out_bias.clear(), p.fc1_bias.clear(), p.fc2_bias.clear();
   BSTLayer<double> layer(cfg, p);
   const int B = 1, L = 19;
-  const auto x = input<double>(std::size_t(L) * cfg.d_model, 2);
+  const auto x = test::randn_as<double>(std::size_t(L) * cfg.d_model, 2);
   const Ref ref = reference(cfg, p, x, B, L);
   std::vector<double> y(x.size()), ys, cs;
   layer.forward(x.data(), B, L, y.data());
-  BOOST_TEST(rel_err(y, ref.y) < 1e-11);
+  BOOST_TEST(test::max_rel_diff(y, ref.y) < 1e-11);
   stream(layer, x, B, L, ys, cs, 4, 6, 1);
-  BOOST_TEST(rel_err(ys, ref.y) < 1e-11);
+  BOOST_TEST(test::max_rel_diff(ys, ref.y) < 1e-11);
 }
 
 BOOST_AUTO_TEST_CASE(causal_offline) {
@@ -238,7 +225,7 @@ BOOST_AUTO_TEST_CASE(causal_offline) {
   const auto cfg = config(8, 4, 2);
   BSTLayer<double> layer(cfg, random_bst_layer<double>(cfg, 1));
   const int L = 40, d = cfg.d_model;
-  auto x = input<double>(std::size_t(L) * d, 6);
+  auto x = test::randn_as<double>(std::size_t(L) * d, 6);
   std::vector<double> y1(x.size()), y2(x.size());
   layer.forward(x.data(), 1, L, y1.data());
   for (int t0 : {3, 8, 21}) {
@@ -248,7 +235,7 @@ BOOST_AUTO_TEST_CASE(causal_offline) {
     layer.forward(x2.data(), 1, L, y2.data());
     // offline: the FFT convolution mixes rounding across positions, so equal up to round-off
     const std::size_t n0 = std::size_t(t0) * d;
-    BOOST_TEST(rel_err(std::vector<double>(y2.begin(), y2.begin() + n0),
+    BOOST_TEST(test::max_rel_diff(std::vector<double>(y2.begin(), y2.begin() + n0),
                        std::vector<double>(y1.begin(), y1.begin() + n0)) < 1e-13);
     BOOST_TEST(std::fabs(y1[n0] - y2[n0]) > 1e-3);
     // stream: exactly equal
@@ -265,7 +252,7 @@ BOOST_AUTO_TEST_CASE(stream_split_invariant_bit_exact) {
   for (const Shape& sh : {Shape{8, 4, 2, 70}, Shape{3, 7, 3, 50}, Shape{5, 0, 1, 33}}) {
     const auto cfg = config(sh.W, sh.S, sh.heads);
     BSTLayer<float> layer(cfg, random_bst_layer<float>(cfg, 13));
-    const auto x = input<float>(std::size_t(sh.L) * cfg.d_model, 12);
+    const auto x = test::randn_as<float>(std::size_t(sh.L) * cfg.d_model, 12);
     std::vector<float> y1, c1, y2, c2, y3, c3;
     stream(layer, x, 1, sh.L, y1, c1, 1, 1, 0);            // one row a call
     stream(layer, x, 1, sh.L, y2, c2, 64, 3 * sh.W, 77);   // random calls, whole blocks a piece
@@ -280,7 +267,7 @@ BOOST_AUTO_TEST_CASE(save_load_resumes_bit_exact) {
   const auto cfg = config(6, 9, 3);
   BSTLayer<float> layer(cfg, random_bst_layer<float>(cfg, 5));
   const int L = 61, d = cfg.d_model;
-  const auto x = input<float>(std::size_t(L) * d, 31);
+  const auto x = test::randn_as<float>(std::size_t(L) * d, 31);
   std::vector<float> yref, cref;
   stream(layer, x, 1, L, yref, cref, 4, 1, 0);
   for (int cut : {1, 6, 13, 30, 60}) {  // inside a block, at block ends, after the ring filled
@@ -313,7 +300,7 @@ BOOST_AUTO_TEST_CASE(step_is_real_time_safe) {
   const auto cfg = config(8, 4, 2, 32, 8, 64);
   BSTLayer<float> layer(cfg, random_bst_layer<float>(cfg, 2));
   auto s = layer.make_state(8);
-  const auto x = input<float>(std::size_t(100) * cfg.d_model, 3);
+  const auto x = test::randn_as<float>(std::size_t(100) * cfg.d_model, 3);
   std::vector<float> y(x.size()), c(x.size()), saved(s.state_size());
   layer.step(x.data(), 3, y.data(), s);  // warm-up (lazy statics of the math library)
   test::RtGuard g;
@@ -337,24 +324,17 @@ BOOST_AUTO_TEST_CASE(in_place_step) {
   const auto cfg = config(4, 2, 2);
   BSTLayer<double> layer(cfg, random_bst_layer<double>(cfg, 8));
   const int L = 15;
-  const auto x = input<double>(std::size_t(L) * cfg.d_model, 1);
+  const auto x = test::randn_as<double>(std::size_t(L) * cfg.d_model, 1);
   std::vector<double> y(x.size()), ys, cs;
   layer.forward(x.data(), 1, L, y.data());
   auto s = layer.make_state(3);
   auto buf = x;
   layer.step(buf.data(), L, buf.data(), s);
-  BOOST_TEST(rel_err(buf, y) < 1e-12);
+  BOOST_TEST(test::max_rel_diff(buf, y) < 1e-12);
 }
 
 BOOST_AUTO_TEST_CASE(errors_name_the_argument) {
-  auto expect = [](auto&& f, const std::string& needle) {
-    try {
-      f();
-      BOOST_ERROR("no error; expected one naming " << needle);
-    } catch (const Error& e) {
-      BOOST_TEST(std::string(e.what()).find(needle) != std::string::npos, e.what());
-    }
-  };
+  const auto expect = [](auto&& f, const char* needle) { test::expect_error(f, needle); };
   const auto good = config(4, 2, 2);
   const auto p = random_bst_layer<double>(good, 1);
   expect([&] { BSTLayer<double>(config(0, 2, 2), p); }, "'block_size'");
@@ -389,7 +369,7 @@ BOOST_AUTO_TEST_CASE(streamer_matches_offline_channels_and_layouts) {
   const auto cfg = config(8, 5, 2, 16, 4, 24);
   BSTLayer<double> layer(cfg, random_bst_layer<double>(cfg, 44));
   const int B = 2, L = 90, d = cfg.d_model;
-  const auto x = input<double>(std::size_t(B) * L * d, 45);
+  const auto x = test::randn_as<double>(std::size_t(B) * L * d, 45);
   std::vector<double> y(x.size());
   layer.forward(x.data(), B, L, y.data());
 
@@ -411,7 +391,7 @@ BOOST_AUTO_TEST_CASE(streamer_matches_offline_channels_and_layouts) {
     st.process(in, out, n);
     t += n;
   }
-  BOOST_TEST(rel_err(yp, y) < 1e-11);
+  BOOST_TEST(test::max_rel_diff(yp, y) < 1e-11);
 
   // interleaved (n, channels, d) gives the same bits as planar
   st.reset();
@@ -446,7 +426,7 @@ BOOST_AUTO_TEST_CASE(streamer_state_round_trip_and_real_time) {
   spec.channels = 2;
   st.prepare(spec);
   const int d = cfg.d_model, n = 11;
-  const auto x = input<float>(std::size_t(4 * n) * 2 * d, 47);
+  const auto x = test::randn_as<float>(std::size_t(4 * n) * 2 * d, 47);
   std::vector<float> y1(std::size_t(n) * 2 * d), y2(y1.size()), saved(st.state_size());
   BOOST_TEST(st.state_size() == 2 * layer.make_state(1).state_size());
   st.process_interleaved(x.data(), y1.data(), n);  // warm-up

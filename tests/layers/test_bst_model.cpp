@@ -15,9 +15,12 @@
 #include "ssm/layers/bst_model.hpp"
 #include "ssm/layers/registry.hpp"
 #include "support/rt_guard.hpp"
+#include "support/checks.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
+
+using test::expect_error;
 
 namespace {
 
@@ -33,26 +36,6 @@ BSTModelConfig config() {
   c.layer.context = 5;
   c.layer.n_heads = 4;
   return c;
-}
-
-template <class A, class B>
-double rel(const A& a, const B& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / std::max(den, 1e-30);
-}
-
-template <class F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    BOOST_ERROR("no error; expected one naming " << needle);
-  } catch (const Error& e) {
-    BOOST_TEST(std::string(e.what()).find(needle) != std::string::npos, e.what());
-  }
 }
 
 }  // namespace
@@ -92,7 +75,7 @@ BOOST_AUTO_TEST_CASE(save_load_round_trip_and_registry) {
         a += m.params().decoder_weight[o * c.layer.d_model + i] * h[std::size_t(r) * c.layer.d_model + i];
       y3[std::size_t(r) * c.d_output + o] = a;
     }
-  BOOST_TEST(rel(y3, y1) < 1e-12);
+  BOOST_TEST(test::max_rel_diff(y3, y1) < 1e-12);
 
   // through the registry: both modes agree, both precisions load
   const auto archs = model_archs();
@@ -106,7 +89,7 @@ BOOST_AUTO_TEST_CASE(save_load_round_trip_and_registry) {
     std::vector<double> y(y1.size());
     lm->forward(u.data(), shape, y.data(), mode);
     BOOST_TEST_INFO("mode " << to_string(mode));
-    BOOST_TEST(rel(y, y1) < 1e-11);
+    BOOST_TEST(test::max_rel_diff(y, y1) < 1e-11);
   }
   std::vector<double> y(y1.size());
   BOOST_CHECK_THROW(lm->forward(u.data(), shape, y.data(), Mode::scan), Error);
@@ -114,7 +97,7 @@ BOOST_AUTO_TEST_CASE(save_load_round_trip_and_registry) {
   auto lf = load_model<float>(path);
   std::vector<float> uf(u.begin(), u.end());
   const auto yf = lf->run(uf, shape);
-  BOOST_TEST(rel(yf, y1) < 1e-4);
+  BOOST_TEST(test::max_rel_diff(yf, y1) < 1e-4);
 }
 
 BOOST_AUTO_TEST_CASE(streamer_matches_offline_and_is_real_time_safe) {
@@ -156,7 +139,7 @@ BOOST_AUTO_TEST_CASE(streamer_matches_offline_and_is_real_time_safe) {
   for (int b = 0; b < B; ++b)
     for (int tt = 0; tt < L; ++tt)
       for (int k = 0; k < dout; ++k) got[(std::size_t(b) * L + tt) * dout + k] = out[(std::size_t(tt) * B + b) * dout + k];
-  BOOST_TEST(rel(got, ref) < 1e-4);
+  BOOST_TEST(test::max_rel_diff(got, ref) < 1e-4);
   // restore the state saved at t_saved and replay that call: the same bits
   st.set_state(saved);
   st.process_interleaved(in.data() + std::size_t(t_saved) * B * di, replay.data(), n_saved);
@@ -203,15 +186,13 @@ BOOST_AUTO_TEST_CASE(config_and_file_errors_are_named) {
 // tools/export_bst.py --check DIR writes NAME.safetensors (a BST model exported from the PyTorch
 // reference module) and NAME.bst-check.safetensors (input u and PyTorch's float64 output y).
 BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
-  const char* dir = std::getenv("SSM_TORCH_CHECK_DIR");
-  if (!dir || !*dir) {
+  const std::string dir = test::torch_check_dir();
+  if (dir.empty()) {
     BOOST_TEST_MESSAGE("SSM_TORCH_CHECK_DIR not set: no PyTorch export checked");
     return;
   }
   int checked = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string p = e.path().string(), suffix = ".bst-check.safetensors";
-    if (p.size() < suffix.size() || p.compare(p.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+  for (const std::string& p : test::files_ending_in(dir, ".bst-check.safetensors")) {
     const auto chk = io::SafeTensors::load(p);
     const auto m = BSTModel<double>::load(std::string(dir) + "/" + chk.meta("model"));
     const auto us = chk.info("u").shape;
@@ -219,7 +200,7 @@ BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
     const auto u = chk.to_double("u"), y = chk.to_double("y");
     std::vector<double> got(y.size());
     m.forward(u.data(), batch, L, got.data());
-    BOOST_TEST(rel(got, y) < 1e-9, p << " offline: rel err " << rel(got, y));
+    BOOST_TEST(test::max_rel_diff(got, y) < 1e-9, p << " offline: rel err " << test::max_rel_diff(got, y));
     BSTModelStreamer<double> st(m);
     StreamSpec spec;
     spec.max_block = 7;
@@ -231,7 +212,7 @@ BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
         st.process_mono(u.data() + (std::size_t(b) * L + t) * di, got.data() + (std::size_t(b) * L + t) * dout,
                         std::min(7, L - t));
     }
-    BOOST_TEST(rel(got, y) < 1e-9, p << " stream: rel err " << rel(got, y));
+    BOOST_TEST(test::max_rel_diff(got, y) < 1e-9, p << " stream: rel err " << test::max_rel_diff(got, y));
     ++checked;
   }
   BOOST_TEST(checked > 0, "no .bst-check.safetensors files in " << dir);

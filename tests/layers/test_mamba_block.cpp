@@ -26,11 +26,6 @@ MambaBlockConfig config(bool biases) {
   return c;
 }
 
-template <class T>
-std::vector<T> input(std::size_t n, std::uint64_t seed) {
-  const auto d = test::randn(n, seed);
-  return std::vector<T>(d.begin(), d.end());
-}
 
 // Runs x (batch, L, d_model) token by token through step() from `state`.
 template <class T>
@@ -46,14 +41,6 @@ std::vector<T> run_steps(const MambaBlock<T>& blk, const std::vector<T>& x, int 
   return y;
 }
 
-double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(a[i] - b[i]));
-    den = std::max(den, std::fabs(b[i]));
-  }
-  return num / std::max(den, 1e-30);
-}
 template <class T>
 std::vector<double> dbl(const std::vector<T>& v) { return {v.begin(), v.end()}; }
 
@@ -65,15 +52,15 @@ BOOST_AUTO_TEST_CASE(step_equals_scan_f64_and_f32) {
     const int batch = 3, L = 41;
     const auto pd = random_mamba_block<double>(cfg, 7);
     MambaBlock<double> bd(cfg, pd);
-    const auto x = input<double>(std::size_t(batch) * L * cfg.d_model, 11);
+    const auto x = test::randn_as<double>(std::size_t(batch) * L * cfg.d_model, 11);
     std::vector<double> y_scan(x.size());
     auto s_scan = bd.make_state(batch);
     bd.forward(x.data(), batch, L, y_scan.data(), &s_scan);
     auto s_step = bd.make_state(batch);
     const auto y_step = run_steps(bd, x, batch, L, s_step);
-    BOOST_TEST(rel_err(y_step, y_scan) < 1e-12);
-    BOOST_TEST(rel_err(s_step.conv(), s_scan.conv()) < 1e-13);
-    BOOST_TEST(rel_err(s_step.ssm(), s_scan.ssm()) < 1e-12);
+    BOOST_TEST(test::max_rel_diff(y_step, y_scan) < 1e-12);
+    BOOST_TEST(test::max_rel_diff(s_step.conv(), s_scan.conv()) < 1e-13);
+    BOOST_TEST(test::max_rel_diff(s_step.ssm(), s_scan.ssm()) < 1e-12);
     // the output is not trivially zero and depends on the input
     BOOST_TEST(*std::max_element(y_scan.begin(), y_scan.end()) > 1e-3);
 
@@ -90,11 +77,11 @@ BOOST_AUTO_TEST_CASE(step_equals_scan_f64_and_f32) {
     std::vector<float> yf(xf.size());
     auto sf = bf.make_state(batch);
     bf.forward(xf.data(), batch, L, yf.data(), &sf);
-    BOOST_TEST(rel_err(dbl(yf), y_scan) < 1e-4);
+    BOOST_TEST(test::max_rel_diff(dbl(yf), y_scan) < 1e-4);
     auto sf2 = bf.make_state(batch);
     const auto yf_step = run_steps(bf, xf, batch, L, sf2);
-    BOOST_TEST(rel_err(dbl(yf_step), y_scan) < 1e-4);
-    BOOST_TEST(rel_err(dbl(sf2.ssm()), s_scan.ssm()) < 1e-4);
+    BOOST_TEST(test::max_rel_diff(dbl(yf_step), y_scan) < 1e-4);
+    BOOST_TEST(test::max_rel_diff(dbl(sf2.ssm()), s_scan.ssm()) < 1e-4);
   }
 }
 
@@ -103,7 +90,7 @@ BOOST_AUTO_TEST_CASE(prefill_then_steps_and_chunked_scans_equal_one_scan) {
   const int batch = 2, L = 37;
   MambaBlock<double> blk(cfg, random_mamba_block<double>(cfg, 3));
   const std::size_t dm = cfg.d_model;
-  const auto x = input<double>(std::size_t(batch) * L * dm, 5);
+  const auto x = test::randn_as<double>(std::size_t(batch) * L * dm, 5);
   std::vector<double> y_ref(x.size());
   auto s_ref = blk.make_state(batch);
   blk.forward(x.data(), batch, L, y_ref.data(), &s_ref);
@@ -130,12 +117,12 @@ BOOST_AUTO_TEST_CASE(prefill_then_steps_and_chunked_scans_equal_one_scan) {
       std::copy_n(&y1[b * split * dm], split * dm, &yc[b * L * dm]);
       std::copy_n(&y2c[b * (L - split) * dm], (L - split) * dm, &yc[(b * L + split) * dm]);
     }
-    BOOST_TEST(rel_err(y, y_ref) < 1e-12, "split " << split);
-    BOOST_TEST(rel_err(yc, y_ref) < 1e-12, "split " << split);
-    BOOST_TEST(rel_err(s.ssm(), s_ref.ssm()) < 1e-12);
-    BOOST_TEST(rel_err(s.conv(), s_ref.conv()) < 1e-14);
-    BOOST_TEST(rel_err(s_chunks.ssm(), s_ref.ssm()) < 1e-12);
-    BOOST_TEST(rel_err(s_chunks.conv(), s_ref.conv()) < 1e-14);
+    BOOST_TEST(test::max_rel_diff(y, y_ref) < 1e-12, "split " << split);
+    BOOST_TEST(test::max_rel_diff(yc, y_ref) < 1e-12, "split " << split);
+    BOOST_TEST(test::max_rel_diff(s.ssm(), s_ref.ssm()) < 1e-12);
+    BOOST_TEST(test::max_rel_diff(s.conv(), s_ref.conv()) < 1e-14);
+    BOOST_TEST(test::max_rel_diff(s_chunks.ssm(), s_ref.ssm()) < 1e-12);
+    BOOST_TEST(test::max_rel_diff(s_chunks.conv(), s_ref.conv()) < 1e-14);
   }
 }
 
@@ -143,7 +130,7 @@ BOOST_AUTO_TEST_CASE(step_is_real_time_safe_and_reset_restarts) {
   const auto cfg = config(true);
   MambaBlock<float> blk(cfg, random_mamba_block<float>(cfg, 9));
   auto s = blk.make_state(2);
-  const auto x = input<float>(2 * cfg.d_model, 1);
+  const auto x = test::randn_as<float>(2 * cfg.d_model, 1);
   std::vector<float> y1(x.size()), y2(x.size());
   blk.step(x.data(), y1.data(), s);  // warm
   s.reset();
@@ -171,7 +158,7 @@ BOOST_AUTO_TEST_CASE(step_tokens_equals_steps_in_blocks_and_is_real_time_safe) {
   auto check = [&](auto tag) {
     using T = decltype(tag);
     MambaBlock<T> blk(cfg, random_mamba_block<T>(cfg, 21));
-    const auto x = input<T>(std::size_t(L) * dm, 4);
+    const auto x = test::randn_as<T>(std::size_t(L) * dm, 4);
     auto s_ref = blk.make_state(1);
     const auto y_ref = run_steps(blk, x, 1, L, s_ref);
     auto s = blk.make_state(1, 16);

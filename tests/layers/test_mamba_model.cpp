@@ -30,21 +30,6 @@ MambaModelConfig config(NormKind norm) {
   return c;
 }
 
-template <class A, class B>
-double rel(const A& a, const B& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / den;
-}
-
-template <class T>
-std::vector<T> vec(std::size_t n, std::uint64_t seed) {
-  const auto r = test::randn(n, seed);
-  return {r.begin(), r.end()};
-}
 
 }  // namespace
 
@@ -53,7 +38,7 @@ BOOST_AUTO_TEST_CASE(streaming_equals_offline_scan) {
     const auto cfg = config(norm);
     MambaModel<double> m(cfg, random_mamba_model<double>(cfg, 3));
     const int batch = 2, L = 90;
-    const auto u = vec<double>(std::size_t(batch) * L * 2, 4);
+    const auto u = test::randn_as<double>(std::size_t(batch) * L * 2, 4);
     std::vector<double> y(std::size_t(batch) * L * 3);
     m.forward(u.data(), batch, L, y.data());
     BOOST_TEST(*std::max_element(y.begin(), y.end()) > 1e-3);
@@ -67,12 +52,12 @@ BOOST_AUTO_TEST_CASE(streaming_equals_offline_scan) {
         t += n;
       }
       const std::vector<double> yb(y.begin() + std::ptrdiff_t(b) * L * 3, y.begin() + std::ptrdiff_t(b + 1) * L * 3);
-      BOOST_TEST(rel(ys, yb) < 1e-12);
+      BOOST_TEST(test::max_rel_diff(ys, yb) < 1e-12);
       // One call of L > max_block frames: processed in pieces, the same output (never zeros).
       m.reset();
       std::vector<double> yl(ys.size());
       m.process(u.data() + std::size_t(b) * L * 2, yl.data(), L);
-      BOOST_TEST(rel(yl, yb) < 1e-12);
+      BOOST_TEST(test::max_rel_diff(yl, yb) < 1e-12);
     }
   }
 }
@@ -90,7 +75,7 @@ BOOST_AUTO_TEST_CASE(one_layer_matches_hand_composition) {
   MambaModel<double> m(cfg, p);
   MambaBlock<double> blk(cfg.block, mixer);
   const int L = 20, dm = cfg.block.d_model;
-  const auto u = vec<double>(std::size_t(L) * 2, 5);
+  const auto u = test::randn_as<double>(std::size_t(L) * 2, 5);
   std::vector<double> y(std::size_t(L) * 3), h(std::size_t(L) * dm), hn(h.size()), mo(h.size()), ref(y.size());
   m.forward(u.data(), 1, L, y.data());
   auto rms = [&](const std::vector<double>& x, const std::vector<double>& w, std::vector<double>& out) {
@@ -117,7 +102,7 @@ BOOST_AUTO_TEST_CASE(one_layer_matches_hand_composition) {
       for (int i = 0; i < dm; ++i) acc += pc.decoder_weight[o * dm + i] * hn[t * dm + i];
       ref[t * 3 + o] = acc;
     }
-  BOOST_TEST(rel(y, ref) < 1e-12);
+  BOOST_TEST(test::max_rel_diff(y, ref) < 1e-12);
 }
 
 BOOST_AUTO_TEST_CASE(float_matches_double_and_file_roundtrip) {
@@ -128,7 +113,7 @@ BOOST_AUTO_TEST_CASE(float_matches_double_and_file_roundtrip) {
   const auto md = MambaModel<double>::load(path);  // F32 file read as double
   const auto mf2 = MambaModel<float>::load(path);
   const int L = 64;
-  const auto u = vec<float>(std::size_t(L) * 2, 6);
+  const auto u = test::randn_as<float>(std::size_t(L) * 2, 6);
   std::vector<float> yf(std::size_t(L) * 3), yf2(yf.size());
   mf.forward(u.data(), 1, L, yf.data());
   mf2.forward(u.data(), 1, L, yf2.data());
@@ -136,7 +121,7 @@ BOOST_AUTO_TEST_CASE(float_matches_double_and_file_roundtrip) {
   const std::vector<double> ud(u.begin(), u.end());
   std::vector<double> yd(yf.size());
   md.forward(ud.data(), 1, L, yd.data());
-  BOOST_TEST(rel(yf, yd) < 1e-4);
+  BOOST_TEST(test::max_rel_diff(yf, yd) < 1e-4);
 }
 
 BOOST_AUTO_TEST_CASE(process_is_real_time_safe) {
@@ -144,7 +129,7 @@ BOOST_AUTO_TEST_CASE(process_is_real_time_safe) {
   cfg.d_input = cfg.d_output = 1;
   MambaModel<float> m(cfg, random_mamba_model<float>(cfg, 2));
   m.prepare({48000.0, 32});
-  const auto u = vec<float>(96, 1);
+  const auto u = test::randn_as<float>(96, 1);
   std::vector<float> y(96), y2(96);
   std::vector<float> inplace(u.begin(), u.begin() + 32);
   test::RtGuard g;
@@ -169,7 +154,7 @@ BOOST_AUTO_TEST_CASE(streaming_is_the_models_streamer_of_any_channel_count) {
   const auto cfg = config(NormKind::rmsnorm);
   MambaModel<float> m(cfg, random_mamba_model<float>(cfg, 3));
   const int L = 40, di = cfg.d_input, dout = cfg.d_output;
-  const auto u0 = vec<float>(std::size_t(L * di), 4), u1 = vec<float>(std::size_t(L * di), 5);
+  const auto u0 = test::randn_as<float>(std::size_t(L * di), 4), u1 = test::randn_as<float>(std::size_t(L * di), 5);
   std::vector<float> r0(std::size_t(L * dout)), r1(r0.size()), y0(r0.size()), y1(r0.size());
   m.prepare({48000.0, L});
   m.process_mono(u0.data(), r0.data(), L);

@@ -18,79 +18,27 @@
 #include "ssm/layers/s4d_model.hpp"
 #include "ssm/layers/vim_model.hpp"
 #include "ssm/layers/vmamba_model.hpp"
+#include "support/checks.hpp"
+#include "support/models.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
 namespace fs = std::filesystem;
 
+using test::expect_error;
+
 namespace {
-
-template <class F>
-void expect_error(F f, std::vector<std::string> parts) {
-  try {
-    f();
-    BOOST_ERROR("no ssm::Error");
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) BOOST_TEST(msg.find(p) != std::string::npos, "'" << p << "' not in: " << msg);
-  }
-}
-
-MambaBlockConfig small_block() {
-  MambaBlockConfig b;
-  b.d_model = 8;
-  b.d_inner = 16;
-  b.d_state = 4;
-  b.d_conv = 4;
-  b.dt_rank = 1;
-  return b;
-}
 
 // One small model file per family, written by the family's own save().
 std::map<std::string, std::string> family_files() {
+  using test::save_random_model;
   const std::string dir = test::temp_dir();
-  std::map<std::string, std::string> f;
-  {
-    S4DModelConfig c;
-    c.n_layers = 1, c.d_model = 4, c.d_state = 8;
-    f["s4d"] = dir + "/cfg_s4d.safetensors";
-    S4DModel<float>(c, random_s4d_model<float>(c, 1)).save(f["s4d"]);
-  }
-  {
-    MambaModelConfig c;
-    c.n_layers = 1, c.block = small_block();
-    f["mamba"] = dir + "/cfg_mamba.safetensors";
-    MambaModel<float>(c, random_mamba_model<float>(c, 2)).save(f["mamba"]);
-  }
-  {
-    MoEMambaModelConfig c;
-    c.n_layers = 1, c.layer.mixer = small_block();
-    c.layer.moe.d_model = 8, c.layer.moe.d_ff = 8, c.layer.moe.n_experts = 2;
-    f["moe_mamba"] = dir + "/cfg_moe.safetensors";
-    MoEMambaModel<float>(c, random_moe_mamba_model<float>(c, 3)).save(f["moe_mamba"]);
-  }
-  {
-    BSTModelConfig c;
-    c.n_layers = 1, c.layer.d_model = 8, c.layer.modes = 2, c.layer.d_ff = 8, c.layer.block_size = 4;
-    c.layer.context = 2, c.layer.n_heads = 2;
-    f["bst"] = dir + "/cfg_bst.safetensors";
-    BSTModel<float>(c, random_bst_model<float>(c, 4)).save(f["bst"]);
-  }
-  {
-    VMambaModelConfig c;
-    c.n_layers = 1, c.block.d_model = 8, c.block.d_inner = 16, c.block.d_state = 4, c.block.d_conv = 3;
-    c.block.dt_rank = 1;
-    f["vmamba"] = dir + "/cfg_vmamba.safetensors";
-    VMambaModel<float>(c, random_vmamba_model<float>(c, 5)).save(f["vmamba"]);
-  }
-  {
-    VimModelConfig c;
-    c.img_h = c.img_w = 8, c.patch_size = 4, c.stride = 4, c.in_chans = 1, c.depth = 1, c.num_classes = 2;
-    c.block.d_model = 8, c.block.d_inner = 16, c.block.d_state = 4, c.block.d_conv = 4, c.block.dt_rank = 1;
-    f["vim"] = dir + "/cfg_vim.safetensors";
-    VimModel<float>(c, random_vim_model<float>(c, 6)).save(f["vim"]);
-  }
-  return f;
+  return {{"s4d", save_random_model<float>(test::tiny_s4d(1, 1, 1), 1, dir + "/cfg_s4d.safetensors")},
+          {"mamba", save_random_model<float>(test::tiny_mamba(1, 1, 1), 2, dir + "/cfg_mamba.safetensors")},
+          {"moe_mamba", save_random_model<float>(test::tiny_moe_mamba(), 3, dir + "/cfg_moe.safetensors")},
+          {"bst", save_random_model<float>(test::tiny_bst(1, 1, 1, 4, 2), 4, dir + "/cfg_bst.safetensors")},
+          {"vmamba", save_random_model<float>(test::tiny_vmamba(), 5, dir + "/cfg_vmamba.safetensors")},
+          {"vim", save_random_model<float>(test::tiny_vim(8, 8, 1, 1, 2), 6, dir + "/cfg_vim.safetensors")}};
 }
 
 // The file at `path` with its ssmkit.config edited by `edit`, written under `tag`.
@@ -134,7 +82,7 @@ BOOST_AUTO_TEST_CASE(hidden_act_is_carried_and_only_silu_is_taken) {
       }, {"hidden_act", "gelu", "silu"});
     }
   }
-  MambaBlockConfig b = small_block();
+  MambaBlockConfig b = test::tiny_mamba_block();
   b.hidden_act = Activation::gelu;
   expect_error([&] { b.validate("test"); }, {"hidden_act", "gelu"});
 }
@@ -167,7 +115,7 @@ namespace {
 MambaModelConfig token_config(MambaOutput out, bool tied) {
   MambaModelConfig c;
   c.n_layers = 2;
-  c.block = small_block();
+  c.block = test::tiny_mamba_block();
   c.vocab_size = 11;
   c.output = out;
   c.tie_embeddings = tied;

@@ -14,6 +14,7 @@
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/model_file.hpp"
 #include "ssm/layers/s4d_model.hpp"
+#include "support/checks.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
@@ -50,14 +51,8 @@ struct FileImage {
 
 // Loading `path` as model M must throw ssm::Error whose message contains every `parts`.
 template <class Load>
-void expect_error(Load load, const std::string& path, std::vector<std::string> parts) {
-  try {
-    load(path);
-    BOOST_ERROR("no error for " << path);
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) BOOST_TEST(msg.find(p) != std::string::npos, "'" << p << "' not in: " << msg);
-  }
+void expect_error(Load load, const std::string& path, const std::vector<std::string>& parts) {
+  BOOST_TEST_CONTEXT(path) { test::expect_error([&] { load(path); }, parts); }
 }
 
 std::string s4d_file() {
@@ -200,16 +195,13 @@ BOOST_AUTO_TEST_CASE(alternative_output_linear_layout) {
 // the model exported to NAME.safetensors. Run with SSM_TORCH_CHECK_DIR=DIR; without it this
 // case only reports that it had nothing to check.
 BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
-  const char* dir = std::getenv("SSM_TORCH_CHECK_DIR");
-  if (!dir || !*dir) {
+  const std::string dir = test::torch_check_dir();
+  if (dir.empty()) {
     BOOST_TEST_MESSAGE("SSM_TORCH_CHECK_DIR not set: no PyTorch export checked");
     return;
   }
   int checked = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string p = e.path().string();
-    const std::string suffix = ".check.safetensors";
-    if (p.size() < suffix.size() || p.compare(p.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+  for (const std::string& p : test::files_ending_in(dir, ".check.safetensors")) {
     const auto chk = io::SafeTensors::load(p);
     const std::string model_path = std::string(dir) + "/" + chk.meta("model");
     const auto us = chk.info("u").shape, ys = chk.info("y").shape;

@@ -18,15 +18,6 @@
 using namespace ssm;
 
 namespace {
-template <class A, class B>
-double rel(const A& a, const B& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / den;
-}
 }  // namespace
 
 using ssm::test::RequireGpu;
@@ -46,7 +37,7 @@ BOOST_AUTO_TEST_CASE(mamba_cuda_equals_cpu) {
   std::vector<float> yc(u.size()), yg(u.size());
   m.forward(u.data(), batch, L, yc.data(), Device::cpu);
   m.forward(u.data(), batch, L, yg.data(), Device::cuda);
-  BOOST_TEST(rel(yg, yc) < 1e-4);
+  BOOST_TEST(test::max_rel_diff(yg, yc) < 1e-4);
 
   const auto& blk = m.block(0);
   std::vector<float> x(std::size_t(batch) * 64), y1(x.size()), y2(x.size());
@@ -56,8 +47,8 @@ BOOST_AUTO_TEST_CASE(mamba_cuda_equals_cpu) {
     blk.step(x.data(), y1.data(), s1, Device::cpu);
     blk.step(x.data(), y2.data(), s2, Device::cuda);
   }
-  BOOST_TEST(rel(y2, y1) < 1e-4);
-  BOOST_TEST(rel(s2.ssm(), s1.ssm()) < 1e-4);
+  BOOST_TEST(test::max_rel_diff(y2, y1) < 1e-4);
+  BOOST_TEST(test::max_rel_diff(s2.ssm(), s1.ssm()) < 1e-4);
 }
 
 BOOST_AUTO_TEST_CASE(s4d_cuda_equals_cpu) {
@@ -73,8 +64,8 @@ BOOST_AUTO_TEST_CASE(s4d_cuda_equals_cpu) {
   m.forward(u.data(), batch, L, ys.data(), Mode::stream);
   m.forward(u.data(), batch, L, yn.data(), Mode::scan, 0, Device::cuda);
   m.forward(u.data(), batch, L, yc.data(), Mode::conv, 0, Device::cuda);
-  BOOST_TEST(rel(yn, ys) < 1e-3);
-  BOOST_TEST(rel(yc, ys) < 1e-3);
+  BOOST_TEST(test::max_rel_diff(yn, ys) < 1e-3);
+  BOOST_TEST(test::max_rel_diff(yc, ys) < 1e-3);
 }
 
 BOOST_AUTO_TEST_CASE(mamba_block_weights_stay_resident) {
@@ -100,7 +91,7 @@ BOOST_AUTO_TEST_CASE(mamba_block_weights_stay_resident) {
   for (auto& t : th) t.join();
   BOOST_TEST(blk.resident_devices() == 1);
   for (int t = 1; t < 4; ++t) BOOST_TEST((ys[std::size_t(t)] == ys[0]));
-  BOOST_TEST(rel(ys[0], yc) < 1e-4);
+  BOOST_TEST(test::max_rel_diff(ys[0], yc) < 1e-4);
   // More calls (forward, step, to_device) on the same GPU upload nothing more.
   blk.forward(x.data(), batch, L, y0.data(), nullptr, Device::cuda);
   BOOST_TEST((y0 == ys[0]));

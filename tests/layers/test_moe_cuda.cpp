@@ -12,30 +12,15 @@
 #include "ssm/layers/moe_ffn.hpp"
 #include "ssm/layers/moe_mamba.hpp"
 #include "ssm/layers/moe_mamba_model.hpp"
+#include "support/models.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
 
 namespace {
-template <class A, class B>
-double rel(const A& a, const B& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / std::max(den, 1e-300);
-}
-
 template <class T>
 void check_moe(int dm, int df, int E, int k, Activation a, bool bias, double tol) {
-  MoEFFNConfig c;
-  c.d_model = dm;
-  c.d_ff = df;
-  c.n_experts = E;
-  c.top_k = k;
-  c.activation = a;
-  c.router_bias = c.fc1_bias = c.fc2_bias = bias;
+  const MoEFFNConfig c = test::moe_ffn_config(dm, df, E, k, a, bias);
   MoEFFN<T> m(c, random_moe_ffn<T>(c, std::uint64_t(E * 10 + k)));
   for (std::ptrdiff_t rows : {std::ptrdiff_t(3), std::ptrdiff_t(1000), std::ptrdiff_t(1), std::ptrdiff_t(4096)}) {
     const auto r = test::randn(std::size_t(rows) * dm, std::uint64_t(rows));
@@ -45,7 +30,7 @@ void check_moe(int dm, int df, int E, int k, Activation a, bool bias, double tol
     m.forward(x.data(), rows, yc.data(), ic.data(), Device::cpu);
     m.forward(x.data(), rows, yg.data(), ig.data(), Device::cuda);
     BOOST_TEST_INFO("E " << E << " k " << k << " rows " << rows << " bias " << bias);
-    BOOST_TEST(rel(yg, yc) < tol);
+    BOOST_TEST(test::max_rel_diff(yg, yc) < tol);
     BOOST_TEST_INFO("E " << E << " k " << k << " rows " << rows);
     BOOST_TEST((ig == ic));
   }
@@ -84,7 +69,7 @@ BOOST_AUTO_TEST_CASE(moe_ffn_cuda_routes_ties_like_the_cpu) {
     BOOST_TEST(ig[std::size_t(r) * 2] == 0);
     BOOST_TEST(ig[std::size_t(r) * 2 + 1] == 1);
   }
-  BOOST_TEST(rel(yg, yc) < 1e-12);
+  BOOST_TEST(test::max_rel_diff(yg, yc) < 1e-12);
 }
 
 BOOST_AUTO_TEST_CASE(moe_mamba_layer_and_model_cuda_equal_cpu) {
@@ -108,7 +93,7 @@ BOOST_AUTO_TEST_CASE(moe_mamba_layer_and_model_cuda_equal_cpu) {
   std::vector<float> yc(u.size()), yg(u.size());
   m.forward(u.data(), batch, L, yc.data(), Device::cpu);
   m.forward(u.data(), batch, L, yg.data(), Device::cuda);
-  BOOST_TEST(rel(yg, yc) < 1e-3);
+  BOOST_TEST(test::max_rel_diff(yg, yc) < 1e-3);
 
   const auto& layer = m.layer(0);
   const auto x = test::randn(std::size_t(batch) * L * 64, 3);
@@ -120,9 +105,9 @@ BOOST_AUTO_TEST_CASE(moe_mamba_layer_and_model_cuda_equal_cpu) {
   auto sc = ld.make_state(batch), sg = ld.make_state(batch);
   ld.forward(xd.data(), batch, L, lc.data(), &sc, Device::cpu, ic.data());
   ld.forward(xd.data(), batch, L, lg.data(), &sg, Device::cuda, ig.data());
-  BOOST_TEST(rel(lg, lc) < 1e-10);
+  BOOST_TEST(test::max_rel_diff(lg, lc) < 1e-10);
   BOOST_TEST((ig == ic));
-  BOOST_TEST(rel(sg.ssm(), sc.ssm()) < 1e-10);
-  BOOST_TEST(rel(sg.conv(), sc.conv()) == 0.0);
+  BOOST_TEST(test::max_rel_diff(sg.ssm(), sc.ssm()) < 1e-10);
+  BOOST_TEST(test::max_rel_diff(sg.conv(), sc.conv()) == 0.0);
   (void)layer;
 }

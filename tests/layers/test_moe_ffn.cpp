@@ -12,6 +12,7 @@
 #include "ssm/core/error.hpp"
 #include "ssm/layers/moe_ffn.hpp"
 #include "support/rt_guard.hpp"
+#include "support/models.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
@@ -20,14 +21,7 @@ namespace tt = boost::test_tools;
 namespace {
 
 MoEFFNConfig config(int dm, int df, int E, int k, Activation a, bool biases) {
-  MoEFFNConfig c;
-  c.d_model = dm;
-  c.d_ff = df;
-  c.n_experts = E;
-  c.top_k = k;
-  c.activation = a;
-  c.router_bias = c.fc1_bias = c.fc2_bias = biases;
-  return c;
+  return test::moe_ffn_config(dm, df, E, k, a, biases);
 }
 
 double act(double v, Activation a) {
@@ -90,14 +84,6 @@ MoEFFNParams<float> to_float(const MoEFFNParams<double>& p) {
   return q;
 }
 
-double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(a[i] - b[i]));
-    den = std::max(den, std::fabs(b[i]));
-  }
-  return num / std::max(den, 1e-30);
-}
 template <class T>
 std::vector<double> dbl(const std::vector<T>& v) { return {v.begin(), v.end()}; }
 
@@ -128,8 +114,8 @@ BOOST_AUTO_TEST_CASE(grouped_token_and_dense_reference_agree) {
     md.forward_token(x.data(), yt.data(), it.data(), s, std::ptrdiff_t(cs.rows));
     BOOST_TEST(ig == i_ref, "E " << cs.E << " k " << cs.k);
     BOOST_TEST(it == i_ref);
-    BOOST_TEST(rel_err(yg, y_ref) < 1e-12, "E " << cs.E << " k " << cs.k);
-    BOOST_TEST(rel_err(yt, y_ref) < 1e-12);
+    BOOST_TEST(test::max_rel_diff(yg, y_ref) < 1e-12, "E " << cs.E << " k " << cs.k);
+    BOOST_TEST(test::max_rel_diff(yt, y_ref) < 1e-12);
     BOOST_TEST(*std::max_element(y_ref.begin(), y_ref.end()) > 1e-3);  // not trivially zero
     if (cs.E > 1) {  // several experts are really used
       std::vector<int> used(cs.E, 0);
@@ -145,8 +131,8 @@ BOOST_AUTO_TEST_CASE(grouped_token_and_dense_reference_agree) {
     mf.forward(xf.data(), std::ptrdiff_t(cs.rows), yf.data(), igf.data());
     auto sf = mf.make_scratch();
     mf.forward_token(xf.data(), ytf.data(), itf.data(), sf, std::ptrdiff_t(cs.rows));
-    BOOST_TEST(rel_err(dbl(yf), y_ref) < 1e-4);
-    BOOST_TEST(rel_err(dbl(ytf), y_ref) < 1e-4);
+    BOOST_TEST(test::max_rel_diff(dbl(yf), y_ref) < 1e-4);
+    BOOST_TEST(test::max_rel_diff(dbl(ytf), y_ref) < 1e-4);
     BOOST_TEST(igf == itf);  // both float paths route with the same code
   }
 }
@@ -165,7 +151,7 @@ BOOST_AUTO_TEST_CASE(ties_go_to_the_lowest_index) {
     reference(cfg, p, x, y_ref, i_ref);
     for (int r = 0; r < 4; ++r)
       for (int j = 0; j < k; ++j) BOOST_TEST(idx[r * k + j] == j);
-    BOOST_TEST(rel_err(y, y_ref) < 1e-12);
+    BOOST_TEST(test::max_rel_diff(y, y_ref) < 1e-12);
     int chosen[3];
     double gates[3];
     double lg[5] = {0, 0, 0, 0, 0};

@@ -46,14 +46,6 @@ std::vector<T> run_steps(const MoEMambaLayer<T>& l, const std::vector<T>& x, int
   return y;
 }
 
-double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(a[i] - b[i]));
-    den = std::max(den, std::fabs(b[i]));
-  }
-  return num / std::max(den, 1e-30);
-}
 
 void rms(const double* x, std::size_t rows, std::size_t n, const std::vector<double>& w, double eps, double* y) {
   for (std::size_t r = 0; r < rows; ++r) {
@@ -84,9 +76,9 @@ BOOST_AUTO_TEST_CASE(scan_step_and_recipe_agree) {
     layer.forward(x.data(), batch, L, y_scan.data(), &s_scan, Device::cpu, idx.data());
     auto s_step = layer.make_state(batch);
     const auto y_step = run_steps(layer, x, batch, L, s_step);
-    BOOST_TEST(rel_err(y_step, y_scan) < 1e-12);
-    BOOST_TEST(rel_err(s_step.conv(), s_scan.conv()) < 1e-13);
-    BOOST_TEST(rel_err(s_step.ssm(), s_scan.ssm()) < 1e-12);
+    BOOST_TEST(test::max_rel_diff(y_step, y_scan) < 1e-12);
+    BOOST_TEST(test::max_rel_diff(s_step.conv(), s_scan.conv()) < 1e-13);
+    BOOST_TEST(test::max_rel_diff(s_step.ssm(), s_scan.ssm()) < 1e-12);
 
     // the recipe written out from the parts
     std::vector<double> xn(x.size()), m(x.size()), h(x.size()), y(x.size());
@@ -97,10 +89,10 @@ BOOST_AUTO_TEST_CASE(scan_step_and_recipe_agree) {
     std::vector<std::int64_t> idx2(idx.size());
     layer.moe().forward(xn.data(), std::ptrdiff_t(M), m.data(), idx2.data());
     for (std::size_t i = 0; i < x.size(); ++i) y[i] = h[i] + m[i];
-    BOOST_TEST(rel_err(y_scan, y) < 1e-13);
+    BOOST_TEST(test::max_rel_diff(y_scan, y) < 1e-13);
     BOOST_TEST(idx == idx2);
     // the MoE matters: y differs from h by more than rounding
-    BOOST_TEST(rel_err(h, y) > 1e-3);
+    BOOST_TEST(test::max_rel_diff(h, y) > 1e-3);
 
     // float32 of the same layer against the float64 result
     MoEMambaLayerParams<float> pf;
@@ -122,8 +114,8 @@ BOOST_AUTO_TEST_CASE(scan_step_and_recipe_agree) {
     lf.forward(xf.data(), batch, L, yf.data(), &sf);
     auto sf2 = lf.make_state(batch);
     const auto yf2 = run_steps(lf, xf, batch, L, sf2);
-    BOOST_TEST(rel_err(std::vector<double>(yf.begin(), yf.end()), y_scan) < 1e-4);
-    BOOST_TEST(rel_err(std::vector<double>(yf2.begin(), yf2.end()), y_scan) < 1e-4);
+    BOOST_TEST(test::max_rel_diff(std::vector<double>(yf.begin(), yf.end()), y_scan) < 1e-4);
+    BOOST_TEST(test::max_rel_diff(std::vector<double>(yf2.begin(), yf2.end()), y_scan) < 1e-4);
   }
 }
 
@@ -149,8 +141,8 @@ BOOST_AUTO_TEST_CASE(prefill_then_steps_equals_one_scan) {
     for (std::size_t i = 0; i < (L - split) * dm; ++i)
       err = std::max(err, std::fabs(y2[b * (L - split) * dm + i] - y_ref[(b * L + split) * dm + i]));
   BOOST_TEST(err < 1e-12);
-  BOOST_TEST(rel_err(s.ssm(), s_ref.ssm()) < 1e-12);
-  BOOST_TEST(rel_err(s.conv(), s_ref.conv()) < 1e-14);
+  BOOST_TEST(test::max_rel_diff(s.ssm(), s_ref.ssm()) < 1e-12);
+  BOOST_TEST(test::max_rel_diff(s.conv(), s_ref.conv()) < 1e-14);
 }
 
 BOOST_AUTO_TEST_CASE(step_is_real_time_safe_and_reset_restarts) {

@@ -15,6 +15,7 @@
 #include "ssm/layers/moe_mamba_model.hpp"
 #include "ssm/layers/registry.hpp"
 #include "support/rt_guard.hpp"
+#include "support/checks.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
@@ -40,16 +41,6 @@ MoEMambaModelConfig config() {
   e.activation = Activation::gelu;
   e.fc1_bias = e.fc2_bias = true;
   return c;
-}
-
-template <class A, class B>
-double rel(const A& a, const B& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / std::max(den, 1e-300);
 }
 
 std::string model_file(const std::string& name = "moe_mamba") {
@@ -80,13 +71,13 @@ BOOST_AUTO_TEST_CASE(scan_and_stream_agree_over_any_split) {
       t += n;
     }
   }
-  BOOST_TEST(rel(ys, y) < 1e-12);
+  BOOST_TEST(test::max_rel_diff(ys, y) < 1e-12);
   // more than max_block frames in one call: pieces of max_block, the same output
   for (int b = 0; b < B; ++b) {
     m.reset();
     m.process_mono(u.data() + std::size_t(b) * L * c.d_input, ys.data() + std::size_t(b) * L * c.d_output, L);
   }
-  BOOST_TEST(rel(ys, y) < 1e-12);
+  BOOST_TEST(test::max_rel_diff(ys, y) < 1e-12);
 }
 
 BOOST_AUTO_TEST_CASE(files_round_trip) {
@@ -122,7 +113,7 @@ BOOST_AUTO_TEST_CASE(registry_model_and_streamer_contract) {
   const auto ref = m->run(x, shape);
   std::vector<float> ys(ref.size());
   m->forward(x.data(), shape, ys.data(), Mode::stream);
-  BOOST_TEST(rel(ys, ref) < 1e-4);
+  BOOST_TEST(test::max_rel_diff(ys, ref) < 1e-4);
   BOOST_CHECK_THROW(m->forward(x.data(), shape, ys.data(), Mode::conv), Error);
 
   auto st = m->make_streamer();
@@ -176,14 +167,7 @@ BOOST_AUTO_TEST_CASE(registry_model_and_streamer_contract) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_files_and_configs_are_named) {
-  auto what = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no throw");
-  };
+  const auto what = [](auto&& f) { return test::error_of(f); };
   auto c = config();
   BOOST_TEST(what([&] { MoEMambaModelConfig::from_json(R"({"d_model": 8, "n_layers": 1})"); }).find("n_experts") !=
              std::string::npos);
@@ -228,16 +212,13 @@ BOOST_AUTO_TEST_CASE(bad_files_and_configs_are_named) {
 // NAME.check.safetensors with metadata arch = moe_mamba holds an input `u` and PyTorch's float64
 // output `y` of the model NAME.safetensors. Without SSM_TORCH_CHECK_DIR nothing is checked.
 BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
-  const char* dir = std::getenv("SSM_TORCH_CHECK_DIR");
-  if (!dir || !*dir) {
+  const std::string dir = test::torch_check_dir();
+  if (dir.empty()) {
     BOOST_TEST_MESSAGE("SSM_TORCH_CHECK_DIR not set: no PyTorch export checked");
     return;
   }
   int checked = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string p = e.path().string();
-    const std::string suffix = ".check.safetensors";
-    if (p.size() < suffix.size() || p.compare(p.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+  for (const std::string& p : test::files_ending_in(dir, ".check.safetensors")) {
     const auto chk = io::SafeTensors::load(p);
     if (chk.meta("arch", "") != "moe_mamba") continue;
     auto m = MoEMambaModel<double>::load(std::string(dir) + "/" + chk.meta("model"));
@@ -246,7 +227,7 @@ BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
     const auto u = chk.to_double("u"), y = chk.to_double("y");
     std::vector<double> got(y.size());
     m.forward(u.data(), batch, L, got.data());
-    BOOST_TEST(rel(got, y) < 1e-9, p << " scan: rel err " << rel(got, y));
+    BOOST_TEST(test::max_rel_diff(got, y) < 1e-9, p << " scan: rel err " << test::max_rel_diff(got, y));
     m.prepare({48000.0, 5});
     const std::size_t di = us[2], dout = ys[2];
     for (int b = 0; b < batch; ++b) {
@@ -255,7 +236,7 @@ BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
         m.process_mono(u.data() + (std::size_t(b) * L + t) * di, got.data() + (std::size_t(b) * L + t) * dout,
                   std::min(5, L - t));
     }
-    BOOST_TEST(rel(got, y) < 1e-9, p << " stream: rel err " << rel(got, y));
+    BOOST_TEST(test::max_rel_diff(got, y) < 1e-9, p << " stream: rel err " << test::max_rel_diff(got, y));
     BOOST_TEST_MESSAGE(p << ": matches PyTorch");
     ++checked;
   }

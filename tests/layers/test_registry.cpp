@@ -9,6 +9,7 @@
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/registry.hpp"
 #include "ssm/layers/s4d_model.hpp"
+#include "support/models.hpp"
 #include "support/rt_guard.hpp"
 #include "support/testing.hpp"
 
@@ -17,40 +18,11 @@ using namespace ssm;
 namespace {
 
 std::string mamba_file() {
-  MambaModelConfig c;
-  c.d_input = 2;
-  c.d_output = 3;
-  c.n_layers = 2;
-  c.block.d_model = 16;
-  c.block.d_inner = 32;
-  c.block.d_state = 4;
-  c.block.d_conv = 4;
-  c.block.dt_rank = 1;
-  const std::string path = test::temp_dir() + "/registry_mamba.safetensors";
-  MambaModel<float>(c, random_mamba_model<float>(c, 5)).save(path);
-  return path;
+  return test::save_random_model<float>(test::tiny_mamba(2, 3), 5, test::temp_dir() + "/registry_mamba.safetensors");
 }
 
 std::string s4d_file() {
-  S4DModelConfig c;
-  c.d_input = 1;
-  c.d_output = 2;
-  c.n_layers = 2;
-  c.d_model = 8;
-  c.d_state = 8;
-  c.sample_rate = 16000;
-  const std::string path = test::temp_dir() + "/registry_s4d.safetensors";
-  S4DModel<float>(c, random_s4d_model<float>(c, 6)).save(path);
-  return path;
-}
-
-double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / den;
+  return test::save_random_model<float>(test::tiny_s4d(1, 2), 6, test::temp_dir() + "/registry_s4d.safetensors");
 }
 
 // Every mode a loaded model offers agrees with its first one; its streamer reproduces the
@@ -65,7 +37,7 @@ void check_model(Model<float>& m) {
     std::vector<float> y(ref.size());
     m.forward(x.data(), shape, y.data(), mode);
     BOOST_TEST_INFO("mode " << to_string(mode));
-    BOOST_TEST(max_rel(y, ref) < 2e-4);
+    BOOST_TEST(test::max_rel_diff(y, ref) < 2e-4);
   }
   // Streaming: channel c of the streamer = batch row c.
   auto st = m.make_streamer();

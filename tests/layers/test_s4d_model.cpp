@@ -26,17 +26,6 @@ S4DModelConfig config(int layers, int H, int N2, bool prenorm) {
   return c;
 }
 
-// max |a - b| / max |b|
-template <class A, class B>
-double rel(const A& a, const B& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / den;
-}
-
 // A test signal: noise bursts + a chirp, so that every time scale of the model is excited.
 template <class T>
 std::vector<T> signal(std::size_t n, int channels, std::uint64_t seed) {
@@ -79,13 +68,13 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_double) {
     m.forward(u.data(), batch, L, ys.data(), Mode::stream);
     m.forward(u.data(), batch, L, yc.data(), Mode::conv);
     m.forward(u.data(), batch, L, yn.data(), Mode::scan);
-    BOOST_TEST(rel(yc, ys) < 1e-9);
-    BOOST_TEST(rel(yn, ys) < 1e-9);
+    BOOST_TEST(test::max_rel_diff(yc, ys) < 1e-9);
+    BOOST_TEST(test::max_rel_diff(yn, ys) < 1e-9);
     // the streaming object over random block sizes equals the offline stream, batch item 1
     const std::vector<double> u1(u.begin() + L * 2, u.end());
     const auto yp = stream(m, u1, L, 48000, 100, 7);
     const std::vector<double> ys1(ys.begin() + L * 3, ys.end());
-    BOOST_TEST(rel(yp, ys1) < 1e-12);
+    BOOST_TEST(test::max_rel_diff(yp, ys1) < 1e-12);
   }
 }
 
@@ -100,8 +89,8 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_float_4x64x32) {
   mf.forward(u.data(), 1, L, ys.data(), Mode::stream);
   mf.forward(u.data(), 1, L, yc.data(), Mode::conv);
   mf.forward(u.data(), 1, L, yn.data(), Mode::scan);
-  BOOST_TEST(rel(yc, ys) < 2e-4);
-  BOOST_TEST(rel(yn, ys) < 2e-4);
+  BOOST_TEST(test::max_rel_diff(yc, ys) < 2e-4);
+  BOOST_TEST(test::max_rel_diff(yn, ys) < 2e-4);
   const auto y64 = stream(mf, u, L, 48000, 64, 0);
   const auto y1 = stream(mf, u, L, 48000, 1, 0);
   {
@@ -111,8 +100,8 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_float_4x64x32) {
     mf.process(u.data(), yl.data(), int(L));
     BOOST_TEST(yl == y64);
   }
-  BOOST_TEST(rel(y64, ys) < 1e-5);
-  BOOST_TEST(rel(y1, y64) < 1e-5);
+  BOOST_TEST(test::max_rel_diff(y64, ys) < 1e-5);
+  BOOST_TEST(test::max_rel_diff(y1, y64) < 1e-5);
 
   // float32 vs a float64 model with the same (rounded) parameters
   S4DModelParams<double> pd;
@@ -127,8 +116,8 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_float_4x64x32) {
   const std::vector<double> ud(u.begin(), u.end());
   std::vector<double> yd(L);
   md.forward(ud.data(), 1, L, yd.data(), Mode::conv);
-  BOOST_TEST(rel(ys, yd) < 2e-4);
-  BOOST_TEST(rel(yc, yd) < 2e-4);
+  BOOST_TEST(test::max_rel_diff(ys, yd) < 2e-4);
+  BOOST_TEST(test::max_rel_diff(yc, yd) < 2e-4);
 }
 
 BOOST_AUTO_TEST_CASE(sample_rate_change_rediscretizes_with_scaled_dt) {
@@ -146,12 +135,12 @@ BOOST_AUTO_TEST_CASE(sample_rate_change_rediscretizes_with_scaled_dt) {
   half.forward(u.data(), 1, L, ref.data(), Mode::conv);
   for (Mode mode : {Mode::conv, Mode::scan, Mode::stream}) {
     m.forward(u.data(), 1, L, y.data(), mode, 96000.0);
-    BOOST_TEST(rel(y, ref) < 1e-9, to_string(mode));
+    BOOST_TEST(test::max_rel_diff(y, ref) < 1e-9, to_string(mode));
   }
-  BOOST_TEST(rel(stream(m, u, L, 96000, 32, 3), ref) < 1e-9);
+  BOOST_TEST(test::max_rel_diff(stream(m, u, L, 96000, 32, 3), ref) < 1e-9);
   std::vector<double> y48(L);
   m.forward(u.data(), 1, L, y48.data(), Mode::conv);
-  BOOST_TEST(rel(y48, ref) > 1e-3);  // and the rate matters
+  BOOST_TEST(test::max_rel_diff(y48, ref) > 1e-3);  // and the rate matters
 }
 
 BOOST_AUTO_TEST_CASE(process_is_real_time_safe) {
@@ -215,7 +204,7 @@ BOOST_AUTO_TEST_CASE(reprepare_at_another_rate_rediscretizes_without_allocation)
   // and at 96 kHz the stream matches the offline model at 96 kHz
   std::vector<float> off(256);
   m.forward(u.data(), 1, 256, off.data(), Mode::stream, 96000.0);
-  BOOST_TEST(rel(ref, off) < 1e-5);
+  BOOST_TEST(test::max_rel_diff(ref, off) < 1e-5);
 }
 
 BOOST_AUTO_TEST_CASE(streaming_is_the_models_streamer_of_any_channel_count) {

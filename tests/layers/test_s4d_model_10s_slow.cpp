@@ -12,14 +12,6 @@
 using namespace ssm;
 
 namespace {
-double rel(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / den;
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_on_10s_at_48k) {
@@ -42,10 +34,10 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_on_10s_at_48k) {
     m.forward(u.data(), 1, L, yn.data(), Mode::scan);
     m.prepare({48000.0, 64});
     for (int t = 0; t < L; t += 64) m.process_mono(u.data() + t, yp.data() + t, std::min(64, L - t));
-    BOOST_TEST_MESSAGE("prenorm " << prenorm << ": conv/stream " << rel(yc, ys) << ", scan/stream " << rel(yn, ys)
-                                  << ", process/stream " << rel(yp, ys));
-    BOOST_TEST(rel(yc, ys) < 1e-3);
-    BOOST_TEST(rel(yn, ys) < 1e-3);
-    BOOST_TEST(rel(yp, ys) < 1e-4);
+    BOOST_TEST_MESSAGE("prenorm " << prenorm << ": conv/stream " << test::max_rel_diff(yc, ys) << ", scan/stream " << test::max_rel_diff(yn, ys)
+                                  << ", process/stream " << test::max_rel_diff(yp, ys));
+    BOOST_TEST(test::max_rel_diff(yc, ys) < 1e-3);
+    BOOST_TEST(test::max_rel_diff(yn, ys) < 1e-3);
+    BOOST_TEST(test::max_rel_diff(yp, ys) < 1e-4);
   }
 }

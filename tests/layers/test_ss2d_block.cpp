@@ -12,9 +12,12 @@
 #include "ssm/io/safetensors.hpp"
 #include "ssm/layers/model_file.hpp"
 #include "ssm/layers/ss2d_block.hpp"
+#include "support/checks.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
+
+using test::expect_error;
 
 namespace {
 
@@ -30,21 +33,7 @@ SS2DBlockConfig small_config(bool biases) {
   return c;
 }
 
-template <class T>
-std::vector<T> input(std::size_t n, std::uint64_t seed) {
-  const auto v = test::randn(n, seed);
-  return std::vector<T>(v.begin(), v.end());
-}
 
-template <class T>
-double rel_diff(const std::vector<T>& a, const std::vector<T>& b) {
-  double m = 0, s = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    m = std::fmax(m, std::fabs(double(a[i]) - double(b[i])));
-    s = std::fmax(s, std::fabs(double(b[i])));
-  }
-  return m / s;
-}
 
 template <class T>
 void fused_vs_unfused(double tol) {
@@ -52,11 +41,11 @@ void fused_vs_unfused(double tol) {
   const SS2DBlock<T> blk(cfg, random_ss2d_block<T>(cfg, 11));
   for (auto [B, H, W] : {std::tuple{2, 5, 7}, {1, 1, 9}, {1, 8, 1}, {3, 4, 4}}) {
     BOOST_TEST_CONTEXT("B=" << B << " H=" << H << " W=" << W) {
-      const auto x = input<T>(std::size_t(B * H * W * cfg.d_model), 5 + H);
+      const auto x = test::randn_as<T>(std::size_t(B * H * W * cfg.d_model), 5 + H);
       std::vector<T> yf(x.size()), yu(x.size());
       blk.forward(x.data(), B, H, W, yf.data(), Device::cpu, SS2DPath::fused);
       blk.forward(x.data(), B, H, W, yu.data(), Device::cpu, SS2DPath::unfused);
-      BOOST_TEST(rel_diff(yf, yu) <= tol);
+      BOOST_TEST(test::max_rel_diff(yf, yu) <= tol);
       BOOST_TEST(test::max_abs_diff(yf, std::vector<T>(yf.size(), T(0))) > 1e-3);
     }
   }
@@ -84,17 +73,6 @@ io::SafeTensors image(const std::vector<io::TensorOut>& t) {
   return io::SafeTensors::parse(io::serialize_safetensors(t, {}));
 }
 
-template <class F>
-void expect_error(F f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    BOOST_ERROR("no error");
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) BOOST_TEST(msg.find(p) != std::string::npos, "'" << p << "' not in: " << msg);
-  }
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(fused_equals_unfused_f32) { fused_vs_unfused<float>(1e-4); }
@@ -107,7 +85,7 @@ BOOST_AUTO_TEST_CASE(matches_direct_transcription) {
   const auto p = random_ss2d_block<double>(c, 3);
   const SS2DBlock<double> blk(c, p);
   const int H = 3, W = 4, L = H * W, dm = c.d_model, di = c.d_inner, N = c.d_state, R = c.dt_rank, K = 3;
-  const auto x = input<double>(std::size_t(L * dm), 9);
+  const auto x = test::randn_as<double>(std::size_t(L * dm), 9);
   std::vector<double> y(x.size());
   blk.forward(x.data(), 1, H, W, y.data());
 
@@ -176,7 +154,7 @@ BOOST_AUTO_TEST_CASE(matches_direct_transcription) {
       ref[q * dm + o] = s;
     }
   }
-  BOOST_TEST(rel_diff(y, ref) <= 1e-11);
+  BOOST_TEST(test::max_rel_diff(y, ref) <= 1e-11);
 }
 
 BOOST_AUTO_TEST_CASE(reads_original_names_and_infers_config) {

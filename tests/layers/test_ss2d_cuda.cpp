@@ -25,14 +25,6 @@ BOOST_TEST_GLOBAL_FIXTURE(RequireGpu);
 
 namespace {
 
-double rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0, s = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    m = std::fmax(m, std::fabs(double(a[i]) - double(b[i])));
-    s = std::fmax(s, std::fabs(double(b[i])));
-  }
-  return a.size() == b.size() ? m / s : INFINITY;
-}
 
 SS2DBlockConfig config(int dm, int di, int N, int K, int R, bool biases) {
   SS2DBlockConfig c;
@@ -58,9 +50,9 @@ BOOST_AUTO_TEST_CASE(cuda_block_matches_cpu) {
         std::vector<float> yc(x.size()), yg(x.size()), ys(x.size());
         cpu.forward(x.data(), B, H, W, yc.data());
         gpu.forward(x.data(), B, H, W, yg.data());
-        BOOST_TEST(rel_diff(yg, yc) <= 2e-4);
+        BOOST_TEST(test::max_rel_diff(yg, yc) <= 2e-4);
         cpu.forward(x.data(), B, H, W, ys.data(), Device::cuda);  // scan-only GPU path
-        BOOST_TEST(rel_diff(ys, yc) <= 2e-4);
+        BOOST_TEST(test::max_rel_diff(ys, yc) <= 2e-4);
         // device-pointer entry, same bits as the host entry
         DeviceBuffer<float> dx(x), dy(x.size());
         gpu.forward_device(dx.data(), B, H, W, dy.data());
@@ -89,12 +81,12 @@ BOOST_AUTO_TEST_CASE(plain_cuda_forward_keeps_scan_weights_resident) {
   for (auto& t : th) t.join();
   BOOST_TEST(blk.resident_devices() == 1);
   for (int t = 1; t < 3; ++t) BOOST_TEST((ys[std::size_t(t)] == ys[0]));
-  BOOST_TEST(rel_diff(ys[0], yc) <= 2e-4);
+  BOOST_TEST(test::max_rel_diff(ys[0], yc) <= 2e-4);
   std::vector<float> y1(x.size());
   copy.forward(x.data(), B, H, W, y1.data(), Device::cuda, SS2DPath::unfused);
   copy.to_device();
   BOOST_TEST(blk.resident_devices() == 1);  // the copy shares the uploaded weights
-  BOOST_TEST(rel_diff(y1, yc) <= 2e-4);
+  BOOST_TEST(test::max_rel_diff(y1, yc) <= 2e-4);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_is_named) {
@@ -125,6 +117,6 @@ BOOST_AUTO_TEST_CASE(vmamba_model_on_cuda_matches_cpu) {
   m.forward(u.data(), 2, 9, 6, yc.data());
   m.forward(u.data(), 2, 9, 6, yg.data(), Device::cuda);   // uploads the blocks once
   m.forward(u.data(), 2, 9, 6, yg2.data(), Device::cuda);  // reuses them
-  BOOST_TEST(rel_diff(yg, yc) <= 2e-4);
+  BOOST_TEST(test::max_rel_diff(yg, yc) <= 2e-4);
   BOOST_TEST(yg2 == yg);
 }

@@ -107,15 +107,6 @@ std::vector<double> reference(const VimModelConfig& c, const VimModelParams<doub
   return logits;
 }
 
-double rel(const std::vector<double>& a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::fmax(num, std::fabs(a[i] - b[i]));
-    den = std::fmax(den, std::fabs(b[i]));
-  }
-  return num / den;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(matches_direct_transcription) {
@@ -129,13 +120,13 @@ BOOST_AUTO_TEST_CASE(matches_direct_transcription) {
       std::vector<double> got(std::size_t(batch) * c.num_classes);
       m.forward(x.data(), batch, got.data());
       BOOST_TEST_CONTEXT("cls " << cls << " stride " << stride << " tokens " << c.tokens()) {
-        BOOST_TEST(rel(got, reference(c, p, m, x, batch)) < 1e-10);
+        BOOST_TEST(test::max_rel_diff(got, reference(c, p, m, x, batch)) < 1e-10);
       }
       // float model of the same parameters agrees to float precision
       VimModel<float> mf(c, random_vim_model<float>(c, 9 + stride + cls));
       std::vector<float> xf(x.begin(), x.end()), gf(got.size());
       mf.forward(xf.data(), batch, gf.data());
-      BOOST_TEST(rel(std::vector<double>(gf.begin(), gf.end()), got) < 1e-4);
+      BOOST_TEST(test::max_rel_diff(std::vector<double>(gf.begin(), gf.end()), got) < 1e-4);
     }
 }
 
@@ -200,16 +191,13 @@ BOOST_AUTO_TEST_CASE(missing_and_leftover_tensors_are_named) {
 }
 
 BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
-  const char* dir = std::getenv("SSM_TORCH_CHECK_DIR");
-  if (!dir || !*dir) {
+  const std::string dir = test::torch_check_dir();
+  if (dir.empty()) {
     BOOST_TEST_MESSAGE("SSM_TORCH_CHECK_DIR not set: no PyTorch Vim export checked");
     return;
   }
   int checked = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string p = e.path().string();
-    const std::string suffix = ".vimcheck.safetensors";
-    if (p.size() < suffix.size() || p.compare(p.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+  for (const std::string& p : test::files_ending_in(dir, ".vimcheck.safetensors")) {
     const auto chk = io::SafeTensors::load(p);
     const auto m = VimModel<double>::load(std::string(dir) + "/" + chk.meta("model"));
     const auto xs = chk.info("x").shape;  // (B, C, H, W) as PyTorch takes it
@@ -222,7 +210,7 @@ BOOST_AUTO_TEST_CASE(pytorch_exports_match_pytorch_outputs) {
           for (int j = 0; j < W; ++j)
             x[((std::size_t(b) * H + i) * W + j) * C + ch] = xc[((std::size_t(b) * C + ch) * H + i) * W + j];
     m.forward(x.data(), batch, got.data());
-    BOOST_TEST(rel(got, want) < 1e-9, p << ": rel err " << rel(got, want));
+    BOOST_TEST(test::max_rel_diff(got, want) < 1e-9, p << ": rel err " << test::max_rel_diff(got, want));
     ++checked;
   }
   BOOST_TEST(checked > 0, "no .vimcheck.safetensors files in " << dir);

@@ -16,40 +16,17 @@
 #include "ssm/io/safetensors.hpp"
 #include "ssm/layers/registry.hpp"
 #include "ssm/layers/vmamba_model.hpp"
+#include "support/checks.hpp"
+#include "support/models.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
 
 namespace {
 
-VMambaModelConfig small(int d_ff) {
-  VMambaModelConfig c;
-  c.d_input = 3;
-  c.d_output = 2;
-  c.n_layers = 2;
-  c.d_ff = d_ff;
-  c.block.d_model = 8;
-  c.block.d_inner = 16;
-  c.block.d_state = 4;
-  c.block.d_conv = 3;
-  c.block.dt_rank = 1;
-  return c;
-}
+VMambaModelConfig small(int d_ff) { return test::tiny_vmamba(3, 2, 2, d_ff); }
 
-template <class T>
-std::vector<T> input(std::size_t n, std::uint64_t seed) {
-  const auto v = test::randn(n, seed);
-  return std::vector<T>(v.begin(), v.end());
-}
 
-double rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
-  double m = 0, s = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    m = std::fmax(m, std::fabs(a[i] - b[i]));
-    s = std::fmax(s, std::fabs(b[i]));
-  }
-  return a.size() == b.size() ? m / s : INFINITY;
-}
 
 void ln(const std::vector<double>& x, std::size_t rows, std::size_t n, const std::vector<double>& w,
         const std::vector<double>& b, double eps, std::vector<double>& y) {
@@ -82,7 +59,7 @@ BOOST_AUTO_TEST_CASE(stack_matches_direct_composition) {
     const VMambaModel<double> m(c, p);
     const int B = 2, H = 3, W = 5;
     const std::size_t M = std::size_t(B * H * W), dm = c.block.d_model;
-    const auto u = input<double>(M * c.d_input, 1);
+    const auto u = test::randn_as<double>(M * c.d_input, 1);
     std::vector<double> y(M * c.d_output);
     m.forward(u.data(), B, H, W, y.data());
 
@@ -104,7 +81,7 @@ BOOST_AUTO_TEST_CASE(stack_matches_direct_composition) {
     }
     ln(x, M, dm, p.norm_f_weight, p.norm_f_bias, c.norm_eps, xn);
     const auto ref = lin(xn, M, dm, p.decoder_weight, p.decoder_bias, std::size_t(c.d_output));
-    BOOST_TEST(rel_diff(y, ref) <= 1e-12);
+    BOOST_TEST(test::max_rel_diff(y, ref) <= 1e-12);
   }
 }
 
@@ -120,7 +97,7 @@ BOOST_AUTO_TEST_CASE(save_and_load_model_by_arch) {
     BOOST_TEST(st.has(name), name);
   BOOST_TEST(st.meta("ssmkit.arch") == "vmamba");
   const int B = 1, H = 4, W = 6;
-  const auto u = input<double>(std::size_t(B * H * W * c.d_input), 2);
+  const auto u = test::randn_as<double>(std::size_t(B * H * W * c.d_input), 2);
   std::vector<double> y(std::size_t(B * H * W * c.d_output));
   m.forward(u.data(), B, H, W, y.data());
 
@@ -135,7 +112,7 @@ BOOST_AUTO_TEST_CASE(save_and_load_model_by_arch) {
   const auto m32 = load_model<float>(path);
   const std::vector<float> uf(u.begin(), u.end());
   const auto yf = m32->run(uf, shape);
-  BOOST_TEST(rel_diff(std::vector<double>(yf.begin(), yf.end()), y) <= 1e-4);
+  BOOST_TEST(test::max_rel_diff(std::vector<double>(yf.begin(), yf.end()), y) <= 1e-4);
 }
 
 BOOST_AUTO_TEST_CASE(contract_and_bad_input_are_named) {
@@ -144,15 +121,7 @@ BOOST_AUTO_TEST_CASE(contract_and_bad_input_are_named) {
   const std::string path = test::temp_dir() + "/vmamba0.safetensors";
   m.save(path);
   const auto model = load_model<float>(path);
-  auto expect = [](auto f, const std::vector<std::string>& parts) {
-    try {
-      f();
-      BOOST_ERROR("no error");
-    } catch (const Error& e) {
-      const std::string msg = e.what();
-      for (const auto& p : parts) BOOST_TEST(msg.find(p) != std::string::npos, "'" << p << "' not in: " << msg);
-    }
-  };
+  const auto expect = [](auto f, const std::vector<std::string>& parts) { test::expect_error(f, parts); };
   expect([&] { model->make_streamer(); }, {"not causal"});
   expect([&] { model->output_shape({1, 4, 3}); }, {"'input'", "rank"});
   expect([&] { model->output_shape({1, 4, 4, 2}); }, {"'input'", "d_input = 3"});
@@ -192,8 +161,8 @@ BOOST_AUTO_TEST_CASE(contract_and_bad_input_are_named) {
 // A stage exported by tools/export_vmamba.py --check DIR (PyTorch reference output, float64):
 // runs when SSM_TORCH_CHECK_DIR names that folder (else there is nothing to compare with).
 BOOST_AUTO_TEST_CASE(pytorch_export_matches_pytorch_output) {
-  const char* dir = std::getenv("SSM_TORCH_CHECK_DIR");
-  if (!dir || !*dir) {
+  const std::string dir = test::torch_check_dir();
+  if (dir.empty()) {
     BOOST_TEST_MESSAGE("SSM_TORCH_CHECK_DIR not set: run tools/export_vmamba.py --check DIR first");
     return;
   }
@@ -201,9 +170,9 @@ BOOST_AUTO_TEST_CASE(pytorch_export_matches_pytorch_output) {
   const auto model = load_model<double>(std::string(dir) + "/" + chk.meta("model"));
   const auto s = chk.info("u").shape;
   const auto y = model->run(chk.to_double("u"), s);
-  BOOST_TEST(rel_diff(y, chk.to_double("y")) <= chk.meta_double("rtol"));
+  BOOST_TEST(test::max_rel_diff(y, chk.to_double("y")) <= chk.meta_double("rtol"));
   const auto m32 = load_model<float>(std::string(dir) + "/" + chk.meta("model"));
   const auto u64 = chk.to_double("u");
   const auto yf = m32->run(std::vector<float>(u64.begin(), u64.end()), s);
-  BOOST_TEST(rel_diff(std::vector<double>(yf.begin(), yf.end()), chk.to_double("y")) <= 1e-4);
+  BOOST_TEST(test::max_rel_diff(std::vector<double>(yf.begin(), yf.end()), chk.to_double("y")) <= 1e-4);
 }

@@ -45,11 +45,6 @@ void run_threads(int n, F&& body) {
   for (auto& th : ts) th.join();
 }
 
-template <class T>
-std::vector<T> random_vec(std::size_t n, std::uint64_t seed) {
-  const auto d = ssm::test::randn(n, seed);
-  return std::vector<T>(d.begin(), d.end());
-}
 
 template <class T>
 double rel_err(const std::vector<T>& a, const std::vector<T>& ref) {
@@ -72,14 +67,14 @@ void concurrent_fftconv(double tol) {
     std::vector<T> u, k, D, ref;
   };
   std::vector<Problem> ps;
-  const auto shared_k = random_vec<T>(static_cast<std::size_t>(H * 300), 99);
+  const auto shared_k = test::randn_as<T>(static_cast<std::size_t>(H * 300), 99);
   for (int t = 0; t < 2 * kThreads; ++t) {
     Problem p;
     p.L = 500 + 97 * t;  // distinct FFT sizes
     p.Lk = t % 2 ? 300 : 50 + 31 * t;
-    p.u = random_vec<T>(static_cast<std::size_t>(B * H * p.L), 10 + t);
-    p.k = t % 2 ? shared_k : random_vec<T>(static_cast<std::size_t>(H * p.Lk), 200 + t);
-    p.D = random_vec<T>(H, 300 + t);
+    p.u = test::randn_as<T>(static_cast<std::size_t>(B * H * p.L), 10 + t);
+    p.k = t % 2 ? shared_k : test::randn_as<T>(static_cast<std::size_t>(H * p.Lk), 200 + t);
+    p.D = test::randn_as<T>(H, 300 + t);
     p.ref.resize(p.u.size());
     direct_conv<T>(View3<const T>(p.u.data(), B, H, p.L), p.k.data(), p.Lk, p.D.data(),
                    View3<T>(p.ref.data(), B, H, p.L));
@@ -106,11 +101,11 @@ BOOST_AUTO_TEST_CASE(fftconv_concurrent_calls_double) { concurrent_fftconv<doubl
 
 BOOST_AUTO_TEST_CASE(fftconv_object_apply_is_const_thread_safe) {
   const std::ptrdiff_t B = 1, H = 2, L = 1000, Lk = 400;
-  const auto k = random_vec<float>(H * Lk, 1), D = random_vec<float>(H, 2);
+  const auto k = test::randn_as<float>(H * Lk, 1), D = test::randn_as<float>(H, 2);
   const FFTConv<float> conv(H, L, k.data(), Lk, D.data());
   std::vector<std::vector<float>> u(kThreads), ref(kThreads), y(kThreads);
   for (int t = 0; t < kThreads; ++t) {
-    u[t] = random_vec<float>(B * H * L, 50 + t);
+    u[t] = test::randn_as<float>(B * H * L, 50 + t);
     ref[t].resize(u[t].size());
     y[t].resize(u[t].size());
     direct_conv<float>(View3<const float>(u[t].data(), B, H, L), k.data(), Lk, D.data(),
@@ -170,8 +165,8 @@ BOOST_AUTO_TEST_CASE(independent_stream_instances_on_separate_threads) {
   // Each thread prepares its own PartitionedConvolver (FFTW planning inside prepare) and
   // DenseFilter and streams a signal; results must equal the single-threaded run bit for bit.
   const std::ptrdiff_t Lk = 2048;
-  const auto k = random_vec<float>(Lk, 7);
-  const auto x = random_vec<float>(1 << 14, 8);
+  const auto k = test::randn_as<float>(Lk, 7);
+  const auto x = test::randn_as<float>(1 << 14, 8);
   const auto sys = hippo::system(hippo::Measure::legt, 8, Eigen::RowVectorXd::Ones(8), 0.1, 0.01);
   auto run_one = [&](int head) {
     PartitionedConvolver<float> pc;

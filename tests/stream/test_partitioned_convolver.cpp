@@ -20,15 +20,10 @@ using ssm::View3;
 
 namespace {
 
-template <class T>
-std::vector<T> rnd(std::size_t n, std::uint64_t seed) {
-  const auto d = ssm::test::randn(n, seed);
-  return std::vector<T>(d.begin(), d.end());
-}
 
 template <class T>
 std::vector<T> kernel(std::ptrdiff_t H, std::ptrdiff_t Lk, std::uint64_t seed) {
-  auto k = rnd<T>(static_cast<std::size_t>(H * Lk), seed);
+  auto k = ssm::test::randn_as<T>(static_cast<std::size_t>(H * Lk), seed);
   const double tau = std::max<double>(Lk / 3.0, 1.0);
   for (std::ptrdiff_t h = 0; h < H; ++h)
     for (std::ptrdiff_t j = 0; j < Lk; ++j) k[h * Lk + j] *= static_cast<T>(std::exp(-j / tau));
@@ -82,8 +77,8 @@ void check_stream_equals_offline(double tol) {
   std::uint64_t seed = 7;
   for (std::ptrdiff_t Lk : {1, 50, 1000, 5000}) {
     const auto k = kernel<T>(H, Lk, ++seed);
-    const auto D = rnd<T>(static_cast<std::size_t>(H), ++seed);
-    const auto u = rnd<T>(static_cast<std::size_t>(H * L), ++seed);
+    const auto D = ssm::test::randn_as<T>(static_cast<std::size_t>(H), ++seed);
+    const auto u = ssm::test::randn_as<T>(static_cast<std::size_t>(H * L), ++seed);
     std::vector<T> offline(u.size()), direct(u.size());
     ssm::fftconv<T>(View3<const T>(u.data(), 1, H, L), k.data(), Lk, D.data(), View3<T>(offline.data(), 1, H, L));
     ssm::direct_conv<T>(View3<const T>(u.data(), 1, H, L), k.data(), Lk, D.data(), View3<T>(direct.data(), 1, H, L));
@@ -117,7 +112,7 @@ BOOST_AUTO_TEST_CASE(stream_equals_offline_f32) { check_stream_equals_offline<fl
 BOOST_AUTO_TEST_CASE(f32_stream_tracks_f64_stream) {
   const std::ptrdiff_t H = 2, L = 20000, Lk = 12000;
   const auto kd = kernel<double>(H, Lk, 70);
-  const auto ud = rnd<double>(static_cast<std::size_t>(H * L), 71);
+  const auto ud = ssm::test::randn_as<double>(static_cast<std::size_t>(H * L), 71);
   const std::vector<float> kf(kd.begin(), kd.end()), uf(ud.begin(), ud.end());
   const std::vector<double> kr(kf.begin(), kf.end()), ur(uf.begin(), uf.end());
   PartitionSpec spec;
@@ -138,7 +133,7 @@ BOOST_AUTO_TEST_CASE(interleaved_single_channel_and_in_place_agree) {
   const std::ptrdiff_t H = 2, L = 3000, Lk = 700;
   const auto k = kernel<float>(H, Lk, 80);
   const float D[2] = {0.5f, -1.f};
-  const auto u = rnd<float>(static_cast<std::size_t>(H * L), 81);
+  const auto u = ssm::test::randn_as<float>(static_cast<std::size_t>(H * L), 81);
   PartitionSpec spec;
   spec.head_partition = 64;
   PartitionedConvolver<float> c;
@@ -189,7 +184,7 @@ BOOST_AUTO_TEST_CASE(impulse_response_and_latency) {
 BOOST_AUTO_TEST_CASE(process_and_reset_are_real_time_safe) {
   const std::ptrdiff_t H = 4, Lk = 20000;
   const auto k = kernel<float>(H, Lk, 100);
-  const auto D = rnd<float>(static_cast<std::size_t>(H), 101);
+  const auto D = ssm::test::randn_as<float>(static_cast<std::size_t>(H), 101);
   for (const Layout lay : {Layout{64, 0, true}, Layout{32, 1024, true}, Layout{128, 2048, false}, Layout{5, 0, true}}) {
     PartitionSpec spec;
     spec.head_partition = lay.head;
@@ -199,7 +194,7 @@ BOOST_AUTO_TEST_CASE(process_and_reset_are_real_time_safe) {
     PartitionedConvolver<float> c;
     c.prepare(H, k.data(), Lk, D.data(), spec);
     const std::ptrdiff_t L = 8192;
-    const auto u = rnd<float>(static_cast<std::size_t>(H * L), 102);
+    const auto u = ssm::test::randn_as<float>(static_cast<std::size_t>(H * L), 102);
     std::vector<float> y(u.size()), il(u.size());
     std::vector<const float*> in(H);
     std::vector<float*> out(H);

@@ -42,6 +42,7 @@
 #include "ssm/stream/partitioned_convolver.hpp"
 #include "ssm/stream/streamer.hpp"
 #include "support/rt_guard.hpp"
+#include "support/models.hpp"
 #include "support/testing.hpp"
 
 using namespace ssm;
@@ -58,79 +59,23 @@ struct Subject {
 };
 
 // ---- model files, written once per run ------------------------------------------------------
+std::string contract_file(const std::string& name) { return test::temp_dir() + "/contract_" + name + ".safetensors"; }
 std::string mamba_file() {
-  static const std::string path = [] {
-    MambaModelConfig c;
-    c.d_input = 2;
-    c.d_output = 3;
-    c.n_layers = 2;
-    c.block.d_model = 8;
-    c.block.d_inner = 16;
-    c.block.d_state = 4;
-    c.block.d_conv = 4;
-    c.block.dt_rank = 1;
-    const std::string p = test::temp_dir() + "/contract_mamba.safetensors";
-    MambaModel<double>(c, random_mamba_model<double>(c, 3)).save(p);
-    return p;
-  }();
-  return path;
+  static const std::string p = test::save_random_model<double>(test::tiny_mamba(2, 3), 3, contract_file("mamba"));
+  return p;
 }
-
 std::string s4d_file() {
-  static const std::string path = [] {
-    S4DModelConfig c;
-    c.d_input = 1;
-    c.d_output = 2;
-    c.n_layers = 2;
-    c.d_model = 4;
-    c.d_state = 8;
-    c.sample_rate = 16000;
-    const std::string p = test::temp_dir() + "/contract_s4d.safetensors";
-    S4DModel<double>(c, random_s4d_model<double>(c, 4)).save(p);
-    return p;
-  }();
-  return path;
+  static const std::string p = test::save_random_model<double>(test::tiny_s4d(1, 2), 4, contract_file("s4d"));
+  return p;
 }
-
 std::string moe_mamba_file() {
-  static const std::string path = [] {
-    MoEMambaModelConfig c;
-    c.d_input = 1;
-    c.d_output = 2;
-    c.n_layers = 2;
-    c.layer.mixer.d_model = 8;
-    c.layer.mixer.d_inner = 16;
-    c.layer.mixer.d_state = 4;
-    c.layer.mixer.d_conv = 4;
-    c.layer.mixer.dt_rank = 1;
-    c.layer.moe.d_model = 8;
-    c.layer.moe.d_ff = 16;
-    c.layer.moe.n_experts = 4;
-    c.layer.moe.top_k = 2;
-    const std::string p = test::temp_dir() + "/contract_moe_mamba.safetensors";
-    MoEMambaModel<double>(c, random_moe_mamba_model<double>(c, 7)).save(p);
-    return p;
-  }();
-  return path;
+  static const std::string p =
+      test::save_random_model<double>(test::tiny_moe_mamba(1, 2, 2, 2), 7, contract_file("moe_mamba"));
+  return p;
 }
-
-std::string bst_file() {
-  static const std::string path = [] {
-    BSTModelConfig c;
-    c.d_input = 2;
-    c.d_output = 1;
-    c.n_layers = 2;
-    c.layer.d_model = 8;
-    c.layer.modes = 4;
-    c.layer.d_ff = 16;
-    c.layer.block_size = 8;  // blocks of 8 samples: the splits cross block edges anywhere
-    c.layer.context = 3;
-    c.layer.n_heads = 2;
-    const std::string p = test::temp_dir() + "/contract_bst.safetensors";
-    BSTModel<double>(c, random_bst_model<double>(c, 6)).save(p);
-    return p;
-  }();
-  return path;
+std::string bst_file() {  // blocks of 8 samples, 3 context rows: the splits cross block edges anywhere
+  static const std::string p = test::save_random_model<double>(test::tiny_bst(2, 1, 2, 8, 3), 6, contract_file("bst"));
+  return p;
 }
 
 template <class T>

@@ -62,6 +62,8 @@ struct BiMambaBlockConfig {
   void validate(const char* where) const;
   /// The MambaBlockConfig of the forward branch with the shared projections.
   MambaBlockConfig forward_branch() const;
+  /// The block whose forward branch is `m` (its sizes and bias flags).
+  static BiMambaBlockConfig with_forward_branch(const MambaBlockConfig& m, bool if_divide_out = false);
 };
 
 /// Parameters in PyTorch's layouts. `fwd` holds the shared in_proj / out_proj and the forward

@@ -49,6 +49,7 @@
 #include "ssm/continuous/diagonal.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/io/safetensors.hpp"
+#include "ssm/stream/channel_streamer.hpp"
 #include "ssm/stream/streamer.hpp"
 
 namespace ssm {
@@ -188,12 +189,12 @@ private:
 };
 
 /// The layer as a Streamer<T> (stream/streamer.hpp): every channel of spec.channels is one
-/// sequence with its own BSTLayerState; frames are d_model values in and out. latency() = 0
+/// sequence with its own BSTLayerState (stream/channel_streamer.hpp); frames are d_model values in and out. latency() = 0
 /// (see "Causality" above: the output of frame t is ready in the call that takes frame t).
 /// The context SSM runs at its trained step whatever spec.sample_rate says: block_size and
 /// context count samples, so the layer is a discrete-time model. Holds a copy of the layer.
 template <class T>
-class BSTStreamer final : public Streamer<T> {
+class BSTStreamer final : public ChannelStreamer<T, BSTLayerState<T>> {
 public:
   explicit BSTStreamer(BSTLayer<T> layer);
   int input_width() const noexcept override { return layer_.config().d_model; }
@@ -202,16 +203,11 @@ public:
   const BSTLayer<T>& layer() const noexcept { return layer_; }
 
 protected:
-  void do_prepare(const StreamSpec& spec) override;
+  BSTLayerState<T> make_channel(const StreamSpec& spec) const override;
   void do_process(const T* const* in, T* const* out, int n) noexcept override;
-  void do_reset() noexcept override;
-  std::size_t do_state_size() const noexcept override;
-  void do_save_state(T* dst) const noexcept override;
-  void do_load_state(const T* src) noexcept override;
 
 private:
   BSTLayer<T> layer_;
-  std::vector<BSTLayerState<T>> ch_;
 };
 
 extern template class BSTLayer<float>;

@@ -33,6 +33,7 @@
 #include "ssm/core/device.hpp"
 #include "ssm/io/safetensors.hpp"
 #include "ssm/layers/bst_layer.hpp"
+#include "ssm/stream/channel_streamer.hpp"
 #include "ssm/stream/streamer.hpp"
 
 namespace ssm {
@@ -102,7 +103,7 @@ private:
 /// spec.channels its own states. latency() = 0. process(), reset(), save/load_state are
 /// real-time safe. Holds a copy of the model.
 template <class T>
-class BSTModelStreamer final : public Streamer<T> {
+class BSTModelStreamer final : public ChannelStreamer<T, std::vector<BSTLayerState<T>>> {
 public:
   explicit BSTModelStreamer(const BSTModel<T>& model);
   int input_width() const noexcept override { return model_.config().d_input; }
@@ -111,17 +112,13 @@ public:
 
 protected:
   void do_prepare(const StreamSpec& spec) override;
+  std::vector<BSTLayerState<T>> make_channel(const StreamSpec& spec) const override;  // a state a layer
   void do_process(const T* const* in, T* const* out, int n) noexcept override;
-  void do_reset() noexcept override;
-  std::size_t do_state_size() const noexcept override;
-  void do_save_state(T* dst) const noexcept override;
-  void do_load_state(const T* src) noexcept override;
 
 private:
   BSTModel<T> model_;
-  std::vector<T> enc_t_, dec_t_;                    // encoder / decoder weights transposed (in, out)
-  std::vector<std::vector<BSTLayerState<T>>> st_;  // [channel][layer]
-  std::vector<T> h_;                                // (max_block, d_model)
+  std::vector<T> enc_t_, dec_t_;  // encoder / decoder weights transposed (in, out)
+  std::vector<T> h_;              // (max_block, d_model)
 };
 
 extern template class BSTModel<float>;

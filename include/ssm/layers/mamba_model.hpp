@@ -42,8 +42,7 @@
 //                               mamba_ssm step() per frame; real-time safe process/reset/state,
 //                               any block size n (including 1; longer than max_block in pieces).
 //                               Hosts use this.
-//   prepare/process_mono/...    the one-stream primitive behind it (spec.channels must be 1;
-//                               process_mono is Streamer::process_mono's layout).
+//   prepare/process_mono/...    the one-stream primitive behind it (mono_stream.hpp).
 // Invariant: streaming over any split of a signal equals forward() over the whole signal.
 #include <cstdint>
 #include <memory>
@@ -53,6 +52,7 @@
 #include "ssm/core/device.hpp"
 #include "ssm/io/safetensors.hpp"
 #include "ssm/layers/mamba_block.hpp"
+#include "ssm/layers/mono_stream.hpp"
 #include "ssm/stream/dense_filter.hpp"  // StreamSpec
 
 namespace ssm {
@@ -105,7 +105,7 @@ template <class T>
 MambaModelParams<T> random_mamba_model(const MambaModelConfig& cfg, std::uint64_t seed);
 
 template <class T>
-class MambaModel {
+class MambaModel : public MonoStream<MambaModel<T>, T> {
 public:
   MambaModel() = default;
   /// Validates every size against cfg (throws ssm::Error naming the parameter).
@@ -134,27 +134,19 @@ public:
   /// sharing one copy of the weights (the streamer holds a copy of this model), latency 0.
   std::unique_ptr<Streamer<T>> make_streamer() const;
 
-  /// The one-stream primitive behind make_streamer(): allocates the step states and scratch for
-  /// one stream (spec.max_block >= 1, spec.channels == 1: several streams are make_streamer()'s
-  /// job; throws ssm::Error naming 'spec.channels'). Resets.
-  void prepare(const StreamSpec& spec);
-  /// n frames of the one stream: in (n, d_input) -> out (n, d_output); any n (more than
-  /// max_block in pieces of max_block, the same output). Before prepare() it writes zeros.
-  /// Real-time safe. in and out may alias when d_input == d_output.
-  void process_mono(const T* in, T* out, int n) noexcept;
-  /// The former name of process_mono.
-  [[deprecated("process() means planar multi-channel in Streamer<T>: use make_streamer() or process_mono()")]]
-  void process(const T* in, T* out, int n) noexcept { process_mono(in, out, n); }
+  // The one-stream primitive behind make_streamer() (mono_stream.hpp: prepare, process_mono,
+  // prepared, and these): prepare() allocates the step states and scratch of one stream.
   void reset() noexcept;
-  bool prepared() const noexcept { return prepared_; }
-  /// The streaming state (every layer's recurrent state) as a flat array: state_size() values
-  /// (0 before prepare()); save -> process -> load -> process reproduces the outputs bit for bit.
-  /// Real-time safe.
   std::size_t state_size() const noexcept;
   void save_state(T* dst) const noexcept;
   void load_state(const T* src) noexcept;
 
 private:
+  friend class MonoStream<MambaModel<T>, T>;
+  static constexpr const char* kPrepare = "MambaModel::prepare";
+  bool constructed() const noexcept { return !blocks_.empty(); }
+  void prepare_stream(const StreamSpec& spec);
+  void process_block(const T* in, T* out, int n) noexcept;
   void norm(const T* x, std::ptrdiff_t rows, const std::vector<T>& w, const std::vector<T>& b, T* y) const noexcept;
   static MambaModel read(TensorReader& r, const MambaModelConfig& c, const std::string& stack_prefix,
                          const std::string& head_prefix);
@@ -168,8 +160,6 @@ private:
   MambaModelParams<T> p_{};
   std::vector<MambaBlock<T>> blocks_;
   // streaming
-  bool prepared_ = false;
-  int max_block_ = 0;
   std::vector<MambaBlockState<T>> states_;
   std::vector<T> h_, res_, hn_;
 };

@@ -46,6 +46,8 @@ public:
   bool has(const std::string& name) const noexcept { return file_.has(name); }
   /// Shape of a present tensor (throws naming it when absent).
   std::vector<std::int64_t> shape(const std::string& name) const;
+  /// Shape of a present tensor of rank `rank` (throws naming it when absent or of another rank).
+  std::vector<std::int64_t> shape(const std::string& name, std::size_t rank) const;
   /// Throws ssm::Error listing the tensors of the file that were never read.
   void finish() const;
 

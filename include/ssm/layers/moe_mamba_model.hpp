@@ -31,6 +31,7 @@
 #include "ssm/core/device.hpp"
 #include "ssm/io/safetensors.hpp"
 #include "ssm/layers/moe_mamba.hpp"
+#include "ssm/layers/mono_stream.hpp"
 #include "ssm/stream/streamer.hpp"  // StreamSpec
 
 namespace ssm {
@@ -78,7 +79,7 @@ private:
 };
 
 template <class T>
-class MoEMambaModel {
+class MoEMambaModel : public MonoStream<MoEMambaModel<T>, T> {
 public:
   MoEMambaModel() = default;
   /// Validates every size against cfg (throws ssm::Error naming the parameter).
@@ -103,29 +104,26 @@ public:
   /// MoEMambaLayer::step_tokens). Real-time safe. in and out may alias when d_input == d_output.
   void process(const T* in, T* out, int n, MoEMambaStreamState<T>& s) const noexcept;
 
-  /// One internal stream: prepare allocates it (spec.max_block >= 1) and resets.
-  void prepare(const StreamSpec& spec);
-  /// n frames through the internal stream (more than max_block in pieces of max_block, the
-  /// same output); zeros before prepare(). Real-time safe. (Streamer<T>'s process_mono layout;
-  /// hosts use the model's streamer of any channel count, MoEMambaStreamer, or
-  /// process(in, out, n, state).)
-  void process_mono(const T* in, T* out, int n) noexcept;
-  /// The former name of process_mono.
-  [[deprecated("process() means planar multi-channel in Streamer<T>: use process_mono() or a stream state")]]
-  void process(const T* in, T* out, int n) noexcept { process_mono(in, out, n); }
+  // One internal stream (mono_stream.hpp: prepare, process_mono, prepared, and these); hosts
+  // use the model's streamer of any channel count (MoEMambaStreamer) or process(in, out, n,
+  // state).
+  using MonoStream<MoEMambaModel<T>, T>::process;
   void reset() noexcept { own_.reset(); }
-  bool prepared() const noexcept { return prepared_; }
-  std::size_t state_size() const noexcept { return prepared_ ? own_.size() : 0; }
+  std::size_t state_size() const noexcept { return this->prepared() ? own_.size() : 0; }
   void save_state(T* dst) const noexcept { own_.save(dst); }
   void load_state(const T* src) noexcept { own_.load(src); }
 
 private:
+  friend class MonoStream<MoEMambaModel<T>, T>;
+  static constexpr const char* kPrepare = "MoEMambaModel::prepare";
+  bool constructed() const noexcept { return !layers_.empty(); }
+  void prepare_stream(const StreamSpec& spec);
+  void process_block(const T* in, T* out, int n) noexcept;
+
   MoEMambaModelConfig cfg_{};
   std::vector<T> enc_w_, enc_b_, norm_f_, dec_w_, dec_b_;
   std::vector<T> enc_t_, dec_t_;  // (in, out) copies for the real-time linear maps
   std::vector<MoEMambaLayer<T>> layers_;
-  bool prepared_ = false;
-  int max_block_ = 0;
   MoEMambaStreamState<T> own_;
 };
 

@@ -52,6 +52,9 @@ struct S4DLayerConfig {
   double sample_rate = 48000.0;  // Hz at which dt = exp(log_dt) is the step of one sample
 
   int modes() const noexcept { return d_state / 2; }
+  /// Throws ssm::Error(where: argument '<field>' ...) unless d_model >= 1, d_state even and
+  /// >= 2, norm_eps and sample_rate finite and > 0.
+  void validate(const char* where) const;
 };
 
 /// One S4D layer's parameters, PyTorch layouts, row-major.

@@ -32,8 +32,9 @@
 // Model file (model_file.hpp): ssmkit.arch = "s4d", ssmkit.config = JSON with d_model,
 // n_layers, d_state (N; N2 = N/2 complex modes), d_input, d_output, prenorm, activation
 // ("gelu" | "silu" | "relu" | "identity"), norm_eps (1e-5), sample_rate (Hz, default 48000).
-// The mapping between the file (config keys, PyTorch tensor names) and these structures lives
-// in one place: src/layers/s4d_file.cpp.
+// The mapping between the file and these structures lives in one place: the PyTorch tensor
+// names in src/layers/tensor_names.hpp (one list, read, written and checked), the config keys in
+// src/layers/s4d_file.cpp.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -44,25 +45,21 @@
 #include "ssm/core/mode.hpp"
 #include "ssm/io/safetensors.hpp"
 #include "ssm/layers/activation.hpp"
+#include "ssm/layers/mono_stream.hpp"
 #include "ssm/layers/s4d_layer.hpp"
 #include "ssm/stream/dense_filter.hpp"  // StreamSpec
 
 namespace ssm {
 // Activation: ssm/layers/activation.hpp.
 
-struct S4DModelConfig {
+/// The layers' options (S4DLayerConfig: d_model = H, d_state = N, prenorm, activation,
+/// norm_eps, sample_rate), which every layer shares, and the stack's sizes.
+struct S4DModelConfig : S4DLayerConfig {
   int d_input = 1, d_output = 1;
-  int d_model = 64;   // H
   int n_layers = 4;
-  int d_state = 64;   // N real states = 2 N2 complex modes; even
-  bool prenorm = false;
-  Activation activation = Activation::gelu;
-  double norm_eps = 1e-5;
-  double sample_rate = 48000.0;  // Hz at which dt = exp(log_dt) is the step of one sample
 
-  int modes() const noexcept { return d_state / 2; }
   /// The options every layer shares.
-  S4DLayerConfig layer() const noexcept { return {d_model, d_state, prenorm, activation, norm_eps, sample_rate}; }
+  const S4DLayerConfig& layer() const noexcept { return *this; }
   void validate(const char* where) const;
   static S4DModelConfig from_json(const std::string& json);
   std::string to_json() const;
@@ -84,7 +81,7 @@ template <class T>
 S4DModelParams<T> random_s4d_model(const S4DModelConfig& cfg, std::uint64_t seed);
 
 template <class T>
-class S4DModel {
+class S4DModel : public MonoStream<S4DModel<T>, T> {
 public:
   S4DModel() = default;
   /// Validates every size against cfg and finiteness (throws ssm::Error naming the parameter).
@@ -113,36 +110,27 @@ public:
   /// prepare() discretizes at the spec's sample rate.
   std::unique_ptr<Streamer<T>> make_streamer() const;
 
-  /// The one-stream primitive behind make_streamer(): discretizes every layer at
-  /// spec.sample_rate and allocates for blocks up to spec.max_block (spec.channels == 1:
-  /// several streams are make_streamer()'s job; throws ssm::Error naming 'spec.channels').
-  /// Resets. Once prepared for a max_block, preparing again with any rate and a max_block no
-  /// larger allocates nothing (the layers re-discretize in place).
-  void prepare(const StreamSpec& spec);
-  /// n frames of the one stream: in (n, d_input) -> out (n, d_output). Real-time safe; any n
-  /// (more than max_block frames go through in pieces of max_block: the same output; before
-  /// prepare() it writes zeros). in and out may alias when d_input == d_output.
-  void process_mono(const T* in, T* out, int n) noexcept;
-  /// The former name of process_mono.
-  [[deprecated("process() means planar multi-channel in Streamer<T>: use make_streamer() or process_mono()")]]
-  void process(const T* in, T* out, int n) noexcept { process_mono(in, out, n); }
+  // The one-stream primitive behind make_streamer() (mono_stream.hpp: prepare, process_mono,
+  // prepared, and these): prepare() discretizes every layer at spec.sample_rate; once prepared
+  // for a max_block, preparing again with any rate and a max_block no larger allocates nothing
+  // (the layers re-discretize in place). process_mono() runs the block layer after layer (each
+  // layer sees the block's frames at once).
   void reset() noexcept;
-  bool prepared() const noexcept { return prepared_; }
-  /// The streaming state (every layer's recurrent state) as a flat array: state_size() values
-  /// (0 before prepare()); save -> process -> load -> process reproduces the outputs bit for bit.
-  /// Real-time safe.
   std::size_t state_size() const noexcept;
   void save_state(T* dst) const noexcept;
   void load_state(const T* src) noexcept;
 
 private:
+  friend class MonoStream<S4DModel<T>, T>;
+  static constexpr const char* kPrepare = "S4DModel::prepare";
+  bool constructed() const noexcept { return !layers_.empty(); }
+  void prepare_stream(const StreamSpec& spec);
+  void process_block(const T* in, T* out, int n) noexcept;
+
   S4DModelConfig cfg_{};
   S4DModelParams<T> p_{};
   std::vector<S4DLayer<T>> layers_;
-  // streaming
-  bool prepared_ = false;
-  int max_block_ = 0;
-  std::vector<T> x_;  // (max_block, H)
+  std::vector<T> x_;  // streaming scratch (max_block, H)
 };
 
 extern template class S4DModel<float>;

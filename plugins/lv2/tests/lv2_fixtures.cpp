@@ -14,9 +14,7 @@
 
 #include "ssm/core/error.hpp"
 #include "ssm/io/audio/audio_file.hpp"
-#include "ssm/layers/bst_model.hpp"
-#include "ssm/layers/mamba_model.hpp"
-#include "ssm/layers/s4d_model.hpp"
+#include "support/models.hpp"  // header-only: this program links no test support
 
 namespace fs = std::filesystem;
 using namespace ssm;
@@ -60,49 +58,15 @@ void write_input(const std::string& path, int channels) {
   io::write_audio(path, a);
 }
 
-MambaModelConfig mamba_config(int width) {
-  MambaModelConfig c;
-  c.d_input = width;
-  c.d_output = width;
-  c.n_layers = 2;
-  c.block.d_model = 8;
-  c.block.d_inner = 16;
-  c.block.d_state = 4;
-  c.block.d_conv = 4;
-  c.block.dt_rank = 1;
-  return c;
-}
-
 int write_all(const fs::path& dir) {
   fs::create_directories(dir / "lv2" / "presets.lv2");
   const std::string d = fs::absolute(dir).lexically_normal().string();
   write_input(d + "/mono.wav", 1);
   write_input(d + "/stereo.wav", 2);
-  MambaModel<double>(mamba_config(1), random_mamba_model<double>(mamba_config(1), 3)).save(d + "/mamba_mono.safetensors");
-  MambaModel<double>(mamba_config(2), random_mamba_model<double>(mamba_config(2), 4)).save(d + "/mamba_stereo.safetensors");
-  {
-    S4DModelConfig c;
-    c.d_input = 1;
-    c.d_output = 1;
-    c.n_layers = 2;
-    c.d_model = 4;
-    c.d_state = 8;
-    c.sample_rate = 48000;
-    S4DModel<double>(c, random_s4d_model<double>(c, 5)).save(d + "/s4d_mono.safetensors");
-  }
-  {
-    BSTModelConfig c;
-    c.d_input = 2;
-    c.d_output = 2;
-    c.n_layers = 2;
-    c.layer.d_model = 8;
-    c.layer.modes = 4;
-    c.layer.d_ff = 16;
-    c.layer.block_size = 8;
-    c.layer.context = 3;
-    c.layer.n_heads = 2;
-    BSTModel<double>(c, random_bst_model<double>(c, 6)).save(d + "/bst_stereo.safetensors");
-  }
+  test::save_random_model<double>(test::tiny_mamba(1, 1), 3, d + "/mamba_mono.safetensors");
+  test::save_random_model<double>(test::tiny_mamba(2, 2), 4, d + "/mamba_stereo.safetensors");
+  test::save_random_model<double>(test::tiny_s4d(1, 1, 2, 48000), 5, d + "/s4d_mono.safetensors");
+  test::save_random_model<double>(test::tiny_bst(2, 2, 2, 8, 3), 6, d + "/bst_stereo.safetensors");
   const std::string mono = "urn:ssmkit:lv2:mono", stereo = "urn:ssmkit:lv2:stereo";
   const std::vector<Preset> presets = {
       {"mamba_mono", mono, d + "/mono.wav", "model", d + "/mamba_mono.safetensors"},

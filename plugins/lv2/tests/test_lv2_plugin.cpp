@@ -32,6 +32,7 @@
 #include "ssm/layers/mamba_model.hpp"
 #include "ssm/layers/registry.hpp"
 #include "ssm/stream/partitioned_convolver.hpp"
+#include "support/models.hpp"
 #include "support/rt_guard.hpp"
 #include "support/testing.hpp"
 
@@ -237,23 +238,9 @@ std::vector<float> signal(std::size_t n, std::uint64_t seed) {
   return x;
 }
 
-MambaModelConfig mamba_config(int width) {
-  MambaModelConfig c;
-  c.d_input = width;
-  c.d_output = width;
-  c.n_layers = 2;
-  c.block.d_model = 8;
-  c.block.d_inner = 16;
-  c.block.d_state = 4;
-  c.block.d_conv = 4;
-  c.block.dt_rank = 1;
-  return c;
-}
-
 std::string mamba_file(int width) {
-  const std::string p = test::temp_dir() + "/lv2_mamba_" + std::to_string(width) + ".safetensors";
-  MambaModel<double>(mamba_config(width), random_mamba_model<double>(mamba_config(width), 10 + width)).save(p);
-  return p;
+  return test::save_random_model<double>(test::tiny_mamba(width, width), 10 + width,
+                                         test::temp_dir() + "/lv2_mamba_" + std::to_string(width) + ".safetensors");
 }
 
 // The model's own streamer over planar channels from a fresh state (the reference).

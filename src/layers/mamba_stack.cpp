@@ -1,4 +1,4 @@
-#include "layers/sequence_stack.hpp"
+#include "layers/mamba_stack.hpp"
 
 namespace ssm::layers_detail {
 
@@ -21,6 +21,22 @@ MambaBlockConfig mamba_block_keys(ConfigJson& j, const char* width_key, int d_co
   b.conv_bias = j.boolean("conv_bias", true);
   b.hidden_act = mamba_activation(j);
   return b;
+}
+
+void mamba_block_to_json(nlohmann::ordered_json& j, const MambaBlockConfig& b, const char* width_key) {
+  j[width_key] = b.d_model;
+  j["d_inner"] = b.d_inner;
+  j["d_state"] = b.d_state;
+  j["d_conv"] = b.d_conv;
+  j["dt_rank"] = b.dt_rank;
+  j["in_proj_bias"] = b.in_proj_bias;
+  j["conv_bias"] = b.conv_bias;
+  j["out_proj_bias"] = b.out_proj_bias;
+  j["hidden_act"] = to_string(b.hidden_act);
+}
+
+void residual_in_fp32_key(ConfigJson& j) {
+  j.fixed_bool("residual_in_fp32", true, "(ssmkit keeps the residual in the compute type, float32 or float64)");
 }
 
 }  // namespace ssm::layers_detail
