@@ -23,7 +23,9 @@ namespace detail {
 /// x_proj and out_proj (dt_proj runs inside rt::mamba_scan_t on dt_t_).
 struct MambaStepWeights {
   layers_detail::rt::PackedLinear in, xproj, out;
-  std::vector<float> A2t;  // A log2 e transposed (d_state, d_inner), for rt::mamba_scan_t
+  // for rt::conv_silu and rt::mamba_scan_t: conv1d weight (d_conv, d_inner) and bias, dt_proj
+  // weight (dt_rank, d_inner) and bias, A log2 e (d_state, d_inner), D: transposed, aligned
+  AlignedVector<float> conv, conv_bias, dt, dt_bias, A2t, D;
 };
 }  // namespace detail
 
@@ -168,6 +170,11 @@ MambaBlock<T>::MambaBlock(const MambaBlockConfig& c, MambaBlockParams<T> p)
     w->in = rt::pack_linear(p_.in_proj_weight, p_.in_proj_bias, 2 * sdi, sdm);
     w->xproj = rt::pack_linear(p_.x_proj_weight, {}, XD, sdi);
     w->out = rt::pack_linear(p_.out_proj_weight, p_.out_proj_bias, sdm, sdi);
+    w->conv.assign(conv_t_.begin(), conv_t_.end());
+    w->conv_bias.assign(p_.conv1d_bias.begin(), p_.conv1d_bias.end());
+    w->dt.assign(dt_t_.begin(), dt_t_.end());
+    w->dt_bias.assign(p_.dt_proj_bias.begin(), p_.dt_proj_bias.end());
+    w->D.assign(p_.D.begin(), p_.D.end());
     w->A2t.resize(A_.size());
     for (std::size_t d = 0; d < di; ++d)
       for (std::size_t n = 0; n < N; ++n)
@@ -404,8 +411,7 @@ void MambaBlock<T>::step_block(const T* x, int n, T* y, int b, MambaBlockState<T
     }
     float* ct = s.convT_.data() + std::ptrdiff_t(b) * K * di;  // the last K conv inputs, oldest first
     rt::linear(w.in, x, n, dm, xz, 2 * di);
-    rt::conv_silu(ct, xz, 2 * di, conv_t_.data(), p_.conv1d_bias.empty() ? nullptr : p_.conv1d_bias.data(), K, di,
-                  n, xc);
+    rt::conv_silu(ct, xz, 2 * di, w.conv.data(), w.conv_bias.empty() ? nullptr : w.conv_bias.data(), K, di, n, xc);
     // the conv state becomes the last K inputs: rows n .. n + K - 1 of [state | block]
     for (std::ptrdiff_t j = 0; j < K; ++j) {
       const std::ptrdiff_t r = n + j;
@@ -413,8 +419,8 @@ void MambaBlock<T>::step_block(const T* x, int n, T* y, int b, MambaBlockState<T
       else std::copy_n(xz + (r - K) * 2 * di, di, ct + j * di);
     }
     rt::linear(w.xproj, xc, n, di, xd, XD);
-    rt::mamba_scan_t(xd, XD, R, dt_t_.data(), p_.dt_proj_bias.data(), xc, xz + di, 2 * di, w.A2t.data(),
-                     p_.D.data(), di, N, n, s.hT_.data() + std::ptrdiff_t(b) * di * N, ys, s.dt_.data());
+    rt::mamba_scan_t(xd, XD, R, w.dt.data(), w.dt_bias.data(), xc, xz + di, 2 * di, w.A2t.data(), w.D.data(), di,
+                     N, n, s.hT_.data() + std::ptrdiff_t(b) * di * N, ys, s.dt_.data());
     rt::linear(w.out, ys, n, di, y, dm);
   } else {
     (void)x, (void)n, (void)y, (void)b, (void)s;
@@ -493,7 +499,13 @@ void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s, Device device)
   s.sync_public();
   s.transposed_current_ = false;
   step_front(x, s);
-  DeviceBuffer<T> dstate(s.ssm_), dx(s.xc_), ddt(s.dt_), dB(s.B_), dC(s.C_), dz(s.z_), dout(s.y_.size());
+  auto up = [](const AlignedVector<T>& v) {
+    DeviceBuffer<T> d(v.size());
+    d.upload(v.data(), v.size());
+    return d;
+  };
+  DeviceBuffer<T> dstate(s.ssm_), dx = up(s.xc_), ddt = up(s.dt_), dB = up(s.B_), dC = up(s.C_), dz = up(s.z_),
+                  dout(s.y_.size());
   SelectiveStateUpdateArgs<T> a;
   a.batch = s.batch_;
   a.dim = cfg_.d_inner;

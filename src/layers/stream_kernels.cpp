@@ -412,11 +412,62 @@ HWY_INLINE void S4DChannels(const float* ar, const float* ai, const float* wr, c
     store(hn::MulAdd(Dv, load(z + t * H), hn::Add(load(y + t * H), load(y + t * H))), y + t * H);
 }
 
+// One frame (per-sample streaming): the read-out of a channel is one chain of 2 FMAs per mode, so
+// kG vectors of channels advance together (kG independent chains in registers; the mode-major
+// rows are read in order, kG vectors at a time). Same arithmetic per channel as S4DGroup's.
+template <int kG, bool kMasked>
+HWY_INLINE void S4DFrame(const float* ar, const float* ai, const float* wr, const float* wi, const float* Dp,
+                         std::ptrdiff_t H, std::ptrdiff_t M, float* sr, float* si, const float* z, float* y,
+                         std::size_t valid) {
+  const D d;
+  const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
+  const auto msk = hn::FirstN(d, valid);
+  V u[kG], acc[kG];
+  for (int g = 0; g < kG; ++g) {
+    u[g] = LoadM<kMasked>(d, msk, z + g * L);
+    acc[g] = hn::Zero(d);
+  }
+  for (std::ptrdiff_t k = 0; k < M; ++k) {
+    const std::ptrdiff_t o = k * H;
+    for (int g = 0; g < kG; ++g) {
+      const std::ptrdiff_t c = o + g * L;
+      const V a_r = LoadM<kMasked>(d, msk, ar + c), a_i = LoadM<kMasked>(d, msk, ai + c);
+      const V s_r = LoadM<kMasked>(d, msk, sr + c), s_i = LoadM<kMasked>(d, msk, si + c);
+      const V r = hn::MulAdd(a_r, s_r, hn::NegMulAdd(a_i, s_i, u[g]));
+      const V i = hn::MulAdd(a_r, s_i, hn::Mul(a_i, s_r));
+      StoreM<kMasked>(d, msk, r, sr + c);
+      StoreM<kMasked>(d, msk, i, si + c);
+      acc[g] = hn::MulAdd(LoadM<kMasked>(d, msk, wr + c), r, hn::NegMulAdd(LoadM<kMasked>(d, msk, wi + c), i, acc[g]));
+    }
+  }
+  for (int g = 0; g < kG; ++g)
+    StoreM<kMasked>(d, msk, hn::MulAdd(LoadM<kMasked>(d, msk, Dp + g * L), u[g], hn::Add(acc[g], acc[g])), y + g * L);
+}
+
+constexpr int kFrameVecs = kRegs >= 32 ? 8 : 4;  // read-out chains of S4DFrame
+
 void S4DRecurrenceImpl(const float* ad_re, const float* ad_im, const float* w_re, const float* w_im,
                        const float* Dp, std::ptrdiff_t H, std::ptrdiff_t M, float* s_re, float* s_im,
                        const float* z, float* y, std::ptrdiff_t n) {
   const D d;
   const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
+  if (n < 4) {  // a few frames: frame after frame, kFrameVecs vectors of channels at a time
+    for (std::ptrdiff_t t = 0; t < n; ++t) {
+      const float* zt = z + t * H;
+      float* yt = y + t * H;
+      std::ptrdiff_t c = 0;
+      for (; c + kFrameVecs * L <= H; c += kFrameVecs * L)
+        S4DFrame<kFrameVecs, false>(ad_re + c, ad_im + c, w_re + c, w_im + c, Dp + c, H, M, s_re + c, s_im + c,
+                                    zt + c, yt + c, static_cast<std::size_t>(L));
+      for (; c + L <= H; c += L)
+        S4DFrame<1, false>(ad_re + c, ad_im + c, w_re + c, w_im + c, Dp + c, H, M, s_re + c, s_im + c, zt + c,
+                           yt + c, static_cast<std::size_t>(L));
+      if (c < H)
+        S4DFrame<1, true>(ad_re + c, ad_im + c, w_re + c, w_im + c, Dp + c, H, M, s_re + c, s_im + c, zt + c,
+                          yt + c, static_cast<std::size_t>(H - c));
+    }
+    return;
+  }
   std::ptrdiff_t c = 0;
   for (; c + L <= H; c += L)
     S4DChannels<false>(ad_re + c, ad_im + c, w_re + c, w_im + c, Dp + c, H, M, s_re + c, s_im + c, z + c, y + c, n,

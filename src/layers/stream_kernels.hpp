@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "ssm/core/aligned.hpp"
 #include "ssm/layers/activation.hpp"
 
 namespace ssm::layers_detail::rt {
@@ -32,7 +33,7 @@ inline constexpr std::ptrdiff_t padded(std::ptrdiff_t n) noexcept { return (n + 
 /// (out_pad, zeros where absent). Made for the target dispatched in this process.
 struct PackedLinear {
   std::ptrdiff_t in = 0, out = 0, out_pad = 0, panel = 0;
-  std::vector<float> wt, b;
+  AlignedVector<float> wt, b;
 };
 /// W (out, in) row-major (PyTorch's nn.Linear layout), bias (out) or empty.
 PackedLinear pack_linear(const std::vector<float>& W, const std::vector<float>& bias, std::ptrdiff_t out,

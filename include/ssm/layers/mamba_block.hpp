@@ -48,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include "ssm/core/aligned.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/io/safetensors.hpp"
@@ -154,10 +155,10 @@ private:
   int batch_ = 0, max_tokens_ = 1, d_inner_ = 0, d_state_ = 0, d_conv_ = 0;
   mutable std::vector<T> conv_, ssm_;
   // float: the states transposed, convT_ (batch, d_conv, d_inner), hT_ (batch, d_state, d_inner)
-  std::vector<T> convT_, hT_;
+  AlignedVector<T> convT_, hT_;
   bool transposed_current_ = false;  // convT_ and hT_ hold the state (conv_ and ssm_ are stale)
-  // step scratch, (max(batch, max_tokens), width) rows
-  std::vector<T> xz_, xc_, xdbl_, dt_, z_, B_, C_, y_;
+  // step scratch, (max(batch, max_tokens), width) rows (aligned: the vector kernels stream them)
+  AlignedVector<T> xz_, xc_, xdbl_, dt_, z_, B_, C_, y_;
 };
 
 template <class T>
