@@ -16,7 +16,7 @@ namespace ssm::detail::math::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 namespace sm = ssm::detail::HWY_NAMESPACE;
 
-enum class Op { exp, softplus, sigmoid, silu, tanh, gelu };
+enum class Op { exp, softplus, sigmoid, silu, tanh, gelu, exp2_decay };
 
 template <Op op, class D, class V>
 HWY_INLINE V apply(D d, V x) {
@@ -25,7 +25,8 @@ HWY_INLINE V apply(D d, V x) {
   else if constexpr (op == Op::sigmoid) return sm::SigmoidV(d, x);
   else if constexpr (op == Op::silu) return sm::SiluV(d, x);
   else if constexpr (op == Op::tanh) return sm::TanhV(d, x);
-  else return sm::GeluV(d, x);  // float32 only
+  else if constexpr (op == Op::gelu) return sm::GeluV(d, x);  // float32 only
+  else return sm::Exp2DecayV(d, x);                             // float32 only
 }
 
 // Whole vectors, then the remainder through a zero-padded vector (same formulas in every lane).
@@ -53,6 +54,7 @@ SSM_ACT(Silu, silu)
 SSM_ACT(Tanh, tanh)
 #undef SSM_ACT
 void GeluF32(const float* x, float* y, std::size_t n) { map<Op::gelu>(x, y, n); }
+void Exp2DecayF32(const float* x, float* y, std::size_t n) { map<Op::exp2_decay>(x, y, n); }
 
 }  // namespace ssm::detail::math::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -75,6 +77,8 @@ SSM_ACT(Tanh, tanh_n)
 // (the precision path; Highway has no vector erfc).
 HWY_EXPORT(GeluF32);
 void gelu_n(const float* x, float* y, std::size_t n) noexcept { HWY_DYNAMIC_DISPATCH(GeluF32)(x, y, n); }
+HWY_EXPORT(Exp2DecayF32);
+void exp2_decay_n(const float* x, float* y, std::size_t n) noexcept { HWY_DYNAMIC_DISPATCH(Exp2DecayF32)(x, y, n); }
 void gelu_n(const double* x, double* y, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i) y[i] = gelu(x[i]);
 }

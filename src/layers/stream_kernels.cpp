@@ -24,16 +24,31 @@ using V = hn::Vec<D>;
 
 // ---- elementwise ----------------------------------------------------------------------------
 
-// Whole vectors load and store plainly; masked loads and stores (slow on some x86 cores: AVX2's
-// masked store is microcoded on AMD) only for the one partial vector at the end of a row.
+// Whole vectors load and store plainly; the one partial vector at the end of a row goes through
+// a zero-padded buffer (its first n lanes; the memory past the row is never touched). Not
+// Highway's MaskedLoad / BlendedStore: before AVX2 those read and write the whole vector (and
+// the 1.0 SSE4 MaskedLoad requires an aligned address), and AVX2's masked store is microcoded
+// on AMD cores.
+constexpr std::size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
+HWY_INLINE V LoadPartial(D d, const float* p, std::size_t n) {
+  HWY_ALIGN float buf[kMaxLanes] = {};
+  for (std::size_t i = 0; i < n; ++i) buf[i] = p[i];
+  return hn::Load(d, buf);
+}
+HWY_INLINE void StorePartial(D d, V v, float* p, std::size_t n) {
+  HWY_ALIGN float buf[kMaxLanes];
+  hn::Store(v, d, buf);
+  for (std::size_t i = 0; i < n; ++i) p[i] = buf[i];
+}
+// kMasked: the first CountTrue(m) lanes (m = FirstN), else the whole vector.
 template <bool kMasked>
 HWY_INLINE V LoadM(D d, hn::Mask<D> m, const float* p) {
-  if constexpr (kMasked) return hn::MaskedLoad(m, d, p);
+  if constexpr (kMasked) return LoadPartial(d, p, hn::CountTrue(d, m));
   else return hn::LoadU(d, p);
 }
 template <bool kMasked>
 HWY_INLINE void StoreM(D d, hn::Mask<D> m, V v, float* p) {
-  if constexpr (kMasked) hn::BlendedStore(v, m, d, p);
+  if constexpr (kMasked) StorePartial(d, v, p, hn::CountTrue(d, m));
   else hn::StoreU(v, d, p);
 }
 
@@ -61,8 +76,8 @@ HWY_INLINE void Map(float* x, std::ptrdiff_t n, F f) {
   std::ptrdiff_t i = 0;
   for (; i + L <= n; i += L) hn::StoreU(f(d, hn::LoadU(d, x + i)), d, x + i);
   if (i < n) {
-    const auto m = hn::FirstN(d, static_cast<std::size_t>(n - i));
-    hn::BlendedStore(f(d, hn::MaskedLoad(m, d, x + i)), m, d, x + i);
+    const std::size_t k = static_cast<std::size_t>(n - i);
+    StorePartial(d, f(d, LoadPartial(d, x + i, k)), x + i, k);
   }
 }
 
@@ -86,10 +101,9 @@ void GluResidualImpl(float* x, const float* g, std::ptrdiff_t gs, std::ptrdiff_t
     for (; c + L <= H; c += L)
       hn::StoreU(hn::MulAdd(hn::LoadU(d, a + c), SigmoidV(d, hn::LoadU(d, b + c)), hn::LoadU(d, xr + c)), d, xr + c);
     if (c < H) {
-      const auto m = hn::FirstN(d, static_cast<std::size_t>(H - c));
-      const V v = hn::MulAdd(hn::MaskedLoad(m, d, a + c), SigmoidV(d, hn::MaskedLoad(m, d, b + c)),
-                             hn::MaskedLoad(m, d, xr + c));
-      hn::BlendedStore(v, m, d, xr + c);
+      const std::size_t k = static_cast<std::size_t>(H - c);
+      const V v = hn::MulAdd(LoadPartial(d, a + c, k), SigmoidV(d, LoadPartial(d, b + c, k)), LoadPartial(d, xr + c, k));
+      StorePartial(d, v, xr + c, k);
     }
   }
 }
@@ -106,8 +120,8 @@ HWY_INLINE float RowSum(D d, const float* x, std::ptrdiff_t n, float shift, bool
     acc1 = squares ? hn::MulAdd(b, b, acc1) : hn::Add(acc1, b);
   }
   for (; i < n; i += L) {
-    const auto m = hn::FirstN(d, static_cast<std::size_t>(std::min(L, n - i)));
-    const V a = hn::IfThenElseZero(m, hn::Sub(hn::MaskedLoad(m, d, x + i), s));
+    const std::size_t k = static_cast<std::size_t>(std::min(L, n - i));
+    const V a = hn::IfThenElseZero(hn::FirstN(d, k), hn::Sub(LoadPartial(d, x + i, k), s));
     acc0 = squares ? hn::MulAdd(a, a, acc0) : hn::Add(acc0, a);
   }
   return hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
@@ -167,7 +181,7 @@ constexpr int kR1 = kRegs >= 32 ? 8 : 6;
 HWY_INLINE void StoreCols(D d, V v, float* y, std::ptrdiff_t col, std::ptrdiff_t out) {
   const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
   if (col + L <= out) hn::StoreU(v, d, y + col);
-  else if (col < out) hn::BlendedStore(v, hn::FirstN(d, static_cast<std::size_t>(out - col)), d, y + col);
+  else if (col < out) StorePartial(d, v, y + col, static_cast<std::size_t>(out - col));
 }
 
 /// kR rows x kC vectors of outputs: columns [o0, o0 + kC L) of Y, weights wp (in, ws) (a panel,
@@ -317,7 +331,7 @@ void MambaScanTImpl(const float* xd, std::ptrdiff_t xds, std::ptrdiff_t R, const
                     std::ptrdiff_t di, std::ptrdiff_t N, std::ptrdiff_t n, float* hT, float* y, float* work) {
   const D d;
   const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d));
-  const std::ptrdiff_t full = di / L * L, P = padded(di);  // work rows: P >= di rounded to vectors
+  const std::ptrdiff_t full = di / L * L, P = (di + L - 1) / L * L;  // work rows: di rounded up to vectors
   const auto all = hn::FirstN(d, static_cast<std::size_t>(L));
   const auto tail = hn::FirstN(d, static_cast<std::size_t>(di - full));
   for (std::ptrdiff_t t = 0; t < n; ++t) {
@@ -357,11 +371,8 @@ HWY_INLINE void S4DGroup(const float* ar, const float* ai, const float* wr, cons
                          float* sr, float* si, const float* z, float* y, std::ptrdiff_t n, std::size_t valid) {
   const D d;
   const auto m = hn::FirstN(d, valid);
-  auto load = [&](const float* p) { return kMasked ? hn::MaskedLoad(m, d, p) : hn::LoadU(d, p); };
-  auto store = [&](V v, float* p) {
-    if (kMasked) hn::BlendedStore(v, m, d, p);
-    else hn::StoreU(v, d, p);
-  };
+  auto load = [&](const float* p) { return LoadM<kMasked>(d, m, p); };
+  auto store = [&](V v, float* p) { StoreM<kMasked>(d, m, v, p); };
   V a_r[kU], a_i[kU], w_r[kU], w_i[kU], s_r[kU], s_i[kU];
   for (int j = 0; j < kU; ++j) {
     a_r[j] = load(ar + j * H);
@@ -395,11 +406,8 @@ HWY_INLINE void S4DChannels(const float* ar, const float* ai, const float* wr, c
                             std::ptrdiff_t n, std::size_t valid) {
   const D d;
   const auto msk = hn::FirstN(d, valid);
-  auto load = [&](const float* p) { return kMasked ? hn::MaskedLoad(msk, d, p) : hn::LoadU(d, p); };
-  auto store = [&](V v, float* p) {
-    if (kMasked) hn::BlendedStore(v, msk, d, p);
-    else hn::StoreU(v, d, p);
-  };
+  auto load = [&](const float* p) { return LoadM<kMasked>(d, msk, p); };
+  auto store = [&](V v, float* p) { StoreM<kMasked>(d, msk, v, p); };
   for (std::ptrdiff_t t = 0; t < n; ++t) store(hn::Zero(d), y + t * H);
   std::ptrdiff_t k = 0;
   for (; k + kModes <= M; k += kModes)
@@ -516,6 +524,11 @@ PackedLinear pack_linear(const std::vector<float>& W, const std::vector<float>& 
   p.b.assign(static_cast<std::size_t>(p.out_pad), 0.0f);
   std::copy(bias.begin(), bias.end(), p.b.begin());
   return p;
+}
+
+std::ptrdiff_t scan_work_floats(std::ptrdiff_t di) noexcept {
+  const std::ptrdiff_t L = HWY_DYNAMIC_DISPATCH(LanesImpl)();
+  return 3 * ((di + L - 1) / L * L);
 }
 
 void linear(const PackedLinear& w, const float* X, std::ptrdiff_t rows, std::ptrdiff_t xs, float* Y,

@@ -26,9 +26,6 @@
 
 namespace ssm::layers_detail::rt {
 
-inline constexpr std::ptrdiff_t kPad = 16;  // floats: a multiple of every x86/NEON vector length
-inline constexpr std::ptrdiff_t padded(std::ptrdiff_t n) noexcept { return (n + kPad - 1) / kPad * kPad; }
-
 /// A linear map Y = X W^T + b packed for linear(): wt the panels (in x out_pad floats), b
 /// (out_pad, zeros where absent). Made for the target dispatched in this process.
 struct PackedLinear {
@@ -76,8 +73,9 @@ void conv_silu(const float* prev, const float* cur, std::ptrdiff_t cs, const flo
 void mamba_scan_t(const float* xd, std::ptrdiff_t xds, std::ptrdiff_t R, const float* Wdt, const float* bdt,
                   const float* x, const float* z, std::ptrdiff_t zs, const float* A2t, const float* D,
                   std::ptrdiff_t di, std::ptrdiff_t N, std::ptrdiff_t n, float* hT, float* y, float* work) noexcept;
-/// Scratch floats mamba_scan_t needs for d_inner = di: three rows padded to whole vectors.
-inline constexpr std::ptrdiff_t scan_work_floats(std::ptrdiff_t di) noexcept { return 3 * padded(di); }
+/// Scratch floats mamba_scan_t needs for d_inner = di: three rows padded to whole vectors of the
+/// dispatched target.
+std::ptrdiff_t scan_work_floats(std::ptrdiff_t di) noexcept;
 
 /// The S4D layer's recurrence over `n` frames (zoh with Bd folded into w, s = h / Bd):
 ///   s[m, c] = ad[m, c] s[m, c] + z[t, c],   y[t, c] = 2 Re(sum_m w[m, c] s[m, c]) + D[c] z[t, c]
