@@ -4,7 +4,7 @@
 // same data, so that the table can be trusted on a busy or unknown machine:
 //   streaming diagonal filter (H=64, N2=32; blocks of 64 and one frame per call)
 //                              vs a plain std::complex<float> loop and vs the FMA peak of one
-//                              core (an FMA-bound loop at the native vector width)
+//                              core (an FMA-bound loop on the library's SIMD target)
 //   dense HiPPO-LegT filter (N=64, SISO, blocks of 64)
 //                              vs a plain float matrix-vector loop and vs the FMA peak
 //   fftconv (B=1, H=64, L=Lk=65536)
@@ -32,7 +32,9 @@
 // about a minute; --quick uses smaller shapes and one short repetition (a smoke test of a few
 // seconds; its ratios are indicative only).
 //
-// Usage: bench_summary_summary [--quick] [--markdown FILE] [--plot FILE.png] [--sweep-max P]
+// Usage: ssmkit-bench [--quick] [--only SECTIONS] [--markdown FILE] [--plot FILE.png] [--sweep-max P]
+//   --only runs some sections of the table: diag, dense, conv, scan, gpu, models (comma-separated;
+//   the FMA peak row is always measured), e.g. --only diag,models for the real-time rows
 //   --plot also measures cost per sample vs sequence length L = 2^8 .. 2^P (default P = 20)
 //   for stream (DiagFilter, blocks of 64), conv (FFTConv::apply with the kernel spectra made
 //   once beforehand; that setup is listed apart) and scan (diag_scan), one thread each,
@@ -66,6 +68,7 @@
 #include "ssm/conv/diag_kernel.hpp"
 #include "common/baselines.hpp"
 #include "common/compare.hpp"
+#include "common/fma_peak.hpp"
 #include "ssm/conv/fftconv.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
@@ -263,36 +266,10 @@ std::string machine_markdown(const Settings& set) {
 
 // ---- baselines: FMA peak, copy bandwidth ----------------------------------------------------
 
-#if defined(__AVX512F__)
-constexpr int kLanes = 16;
-#elif defined(__AVX__)
-constexpr int kLanes = 8;
-#else
-constexpr int kLanes = 4;
-#endif
-typedef float vecf __attribute__((vector_size(kLanes * sizeof(float))));
-
-/// Scalar FMA slots per second of one core: 12 independent chains of native-width vector FMAs
-/// (enough to cover the FMA latency times the number of FMA ports).
-double fma_peak(const Budget& b) {
-  constexpr int kChains = 12, kIters = 4096;
-  vecf acc[kChains];
-  vecf mul, add;
-  for (int l = 0; l < kLanes; ++l) {
-    mul[l] = 0.999999f;
-    add[l] = 1e-7f;
-  }
-  for (int c = 0; c < kChains; ++c)
-    for (int l = 0; l < kLanes; ++l) acc[c][l] = 1.0f + 0.01f * static_cast<float>(c);
-  const double s = seconds_per_call([&] {
-    for (int i = 0; i < kIters; ++i) {
-#pragma GCC unroll 12
-      for (int c = 0; c < kChains; ++c) acc[c] = acc[c] * mul + add;
-    }
-    benchmark::DoNotOptimize(acc);
-  }, b);
-  return static_cast<double>(kChains) * kIters * kLanes / s;
-}
+// The FMA peak is bench/common's (fma_peak.hpp): 12 independent FMA chains on the SIMD target
+// the library dispatches to in this process (SSM_CPU_ISA honoured), in thread CPU time. So with
+// SSM_CPU_ISA=avx2 on an AVX-512 machine every fraction below is of the AVX2 peak the kernels
+// can reach, as on an AVX2 machine.
 
 // ---- streaming diagonal filter --------------------------------------------------------------
 
@@ -787,7 +764,10 @@ void plot(const std::vector<SweepPoint>& pts, const std::string& path) {
 // ---- main -----------------------------------------------------------------------------------
 
 int usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s [--quick] [--markdown FILE] [--plot FILE.png] [--sweep-max P (8..24)]\n", argv0);
+  std::fprintf(stderr,
+               "usage: %s [--quick] [--only SECTIONS] [--markdown FILE] [--plot FILE.png] [--sweep-max P (8..24)]\n"
+               "  SECTIONS: comma-separated of diag, dense, conv, scan, gpu, models (default: all)\n",
+               argv0);
   return 2;
 }
 
@@ -795,7 +775,7 @@ int usage(const char* argv0) {
 
 int main(int argc, char** argv) {
   Settings set;
-  std::string markdown_path, plot_path;
+  std::string markdown_path, plot_path, only;
   int sweep_max = 20;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -803,6 +783,14 @@ int main(int argc, char** argv) {
       set.quick = true;
     } else if (a == "--markdown" && i + 1 < argc) {
       markdown_path = argv[++i];
+    } else if (a == "--only" && i + 1 < argc) {
+      only = argv[++i];
+      for (std::size_t p = 0, q; p <= only.size(); p = q + 1) {
+        q = std::min(only.find(',', p), only.size());
+        const std::string name = only.substr(p, q - p);
+        if (name != "diag" && name != "dense" && name != "conv" && name != "scan" && name != "gpu" && name != "models")
+          return usage(argv[0]);
+      }
     } else if (a == "--plot" && i + 1 < argc) {
       plot_path = argv[++i];
     } else if (a == "--sweep-max" && i + 1 < argc) {
@@ -821,15 +809,16 @@ int main(int argc, char** argv) {
     const auto t0 = Clock::now();
     Table t;
     std::fprintf(stderr, "ssmkit-bench%s: measuring (progress on stderr, table on stdout)\n", set.quick ? " --quick" : "");
-    const double peak = fma_peak(set.fast);
-    t.add({"FMA peak, 1 core (FMA-bound loop, " + std::to_string(kLanes) + " float lanes)",
+    const double peak = ssm::bench::fma_peak_slots_per_s();
+    t.add({"FMA peak, 1 core (FMA-bound loop on the library's SIMD target: CPU path above)",
            fmt("%.1f GFMA/s", peak / 1e9), "", "reference for the rows below"});
-    bench_diag_filter(set, peak, t);
-    bench_dense_filter(set, peak, t);
-    bench_conv(set, t);
-    bench_scan_cpu(set, t);
-    bench_scan_gpu(set, t);
-    bench_models(set, peak, t);
+    auto on = [&](const char* section) { return only.empty() || ("," + only + ",").find(std::string(",") + section + ",") != std::string::npos; };
+    if (on("diag")) bench_diag_filter(set, peak, t);
+    if (on("dense")) bench_dense_filter(set, peak, t);
+    if (on("conv")) bench_conv(set, t);
+    if (on("scan")) bench_scan_cpu(set, t);
+    if (on("gpu")) bench_scan_gpu(set, t);
+    if (on("models")) bench_models(set, peak, t);
     std::string md = "## Machine\n\n" + machine_markdown(set) + "\n## Ratios (all measured in this run)\n\n" + t.markdown();
     if (!plot_path.empty()) {
       const auto pts = sweep(sweep_max, set);

@@ -20,9 +20,13 @@
 //               kernel (kernels/scan/selective_scan_fast.cuh) keeps its own MUFU
 //               approximations of softplus/silu on purpose: their error bounds are stated there.
 // Array forms (y[i] = f(x[i]) for i < n; y == x allowed), float and double, vectorized per SIMD
-// target and dispatched (src/core/activations_simd.cpp, core/simd_math-inl.hpp has the error
-// bounds): exp_n, softplus_n, sigmoid_n, silu_n, tanh_n; gelu_n runs the C library's erf per
-// element (Highway has no vector erf).
+// target and dispatched (src/core/activations_simd.cpp, core/simd_math-inl.hpp has the
+// formulas and error bounds): exp_n, softplus_n, sigmoid_n, silu_n, tanh_n, gelu_n (float: the
+// vector erfc form GeluV, relative error < 1e-6 where normal; double: the C library's erfc per
+// element), and exp2_decay_n (float only: 2^y for y <= 0, the Mamba stream's decay, Exp2DecayV).
+// These vector forms (core/simd_math-inl.hpp) are the one implementation of each activation on
+// the CPU: the array forms, the selective scan and the models' streaming kernels
+// (src/layers/stream_kernels.cpp) all call them.
 // Every function is noexcept and allocation-free (real-time safe).
 #include <cmath>
 #include <cstddef>
@@ -125,6 +129,7 @@ void tanh_n(const float* x, float* y, std::size_t n) noexcept;
 void tanh_n(const double* x, double* y, std::size_t n) noexcept;
 void gelu_n(const float* x, float* y, std::size_t n) noexcept;
 void gelu_n(const double* x, double* y, std::size_t n) noexcept;
+void exp2_decay_n(const float* x, float* y, std::size_t n) noexcept;
 #endif
 
 #if defined(__CUDACC__)

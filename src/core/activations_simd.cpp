@@ -16,7 +16,7 @@ namespace ssm::detail::math::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 namespace sm = ssm::detail::HWY_NAMESPACE;
 
-enum class Op { exp, softplus, sigmoid, silu, tanh };
+enum class Op { exp, softplus, sigmoid, silu, tanh, gelu, exp2_decay };
 
 template <Op op, class D, class V>
 HWY_INLINE V apply(D d, V x) {
@@ -24,7 +24,9 @@ HWY_INLINE V apply(D d, V x) {
   else if constexpr (op == Op::softplus) return sm::SoftplusV(d, x);
   else if constexpr (op == Op::sigmoid) return sm::SigmoidV(d, x);
   else if constexpr (op == Op::silu) return sm::SiluV(d, x);
-  else return sm::TanhV(d, x);
+  else if constexpr (op == Op::tanh) return sm::TanhV(d, x);
+  else if constexpr (op == Op::gelu) return sm::GeluV(d, x);  // float32 only
+  else return sm::Exp2DecayV(d, x);                             // float32 only
 }
 
 // Whole vectors, then the remainder through a zero-padded vector (same formulas in every lane).
@@ -51,6 +53,8 @@ SSM_ACT(Sigmoid, sigmoid)
 SSM_ACT(Silu, silu)
 SSM_ACT(Tanh, tanh)
 #undef SSM_ACT
+void GeluF32(const float* x, float* y, std::size_t n) { map<Op::gelu>(x, y, n); }
+void Exp2DecayF32(const float* x, float* y, std::size_t n) { map<Op::exp2_decay>(x, y, n); }
 
 }  // namespace ssm::detail::math::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -69,10 +73,12 @@ SSM_ACT(Silu, silu_n)
 SSM_ACT(Tanh, tanh_n)
 #undef SSM_ACT
 
-// GELU's exact erf has no vector form in Highway: the C library per element.
-void gelu_n(const float* x, float* y, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) y[i] = gelu(x[i]);
-}
+// GELU: float32 on the vector erfc form (GeluV); float64 on the C library's erfc per element
+// (the precision path; Highway has no vector erfc).
+HWY_EXPORT(GeluF32);
+void gelu_n(const float* x, float* y, std::size_t n) noexcept { HWY_DYNAMIC_DISPATCH(GeluF32)(x, y, n); }
+HWY_EXPORT(Exp2DecayF32);
+void exp2_decay_n(const float* x, float* y, std::size_t n) noexcept { HWY_DYNAMIC_DISPATCH(Exp2DecayF32)(x, y, n); }
 void gelu_n(const double* x, double* y, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i) y[i] = gelu(x[i]);
 }

@@ -21,10 +21,12 @@ namespace ssm {
 
 namespace detail {
 /// The float step's projections packed for the vector kernels (stream_kernels.hpp): in_proj,
-/// x_proj, dt_proj (with the dt bias: delta + bias in one pass) and out_proj.
+/// x_proj and out_proj (dt_proj runs inside rt::mamba_scan_t on dt_t_).
 struct MambaStepWeights {
-  layers_detail::rt::PackedLinear in, xproj, dt, out;
-  std::vector<float> At;  // A transposed (d_state, d_inner), for blocks (rt::mamba_scan_t)
+  layers_detail::rt::PackedLinear in, xproj, out;
+  // for rt::conv_silu and rt::mamba_scan_t: conv1d weight (d_conv, d_inner) and bias, dt_proj
+  // weight (dt_rank, d_inner) and bias, A log2 e (d_state, d_inner), D: transposed, aligned
+  AlignedVector<float> conv, conv_bias, dt, dt_bias, A2t, D;
 };
 }  // namespace detail
 
@@ -95,18 +97,23 @@ void MambaBlockState<T>::reset() noexcept {
   std::fill(conv_.begin(), conv_.end(), T(0));
   std::fill(ssm_.begin(), ssm_.end(), T(0));
   std::fill(hT_.begin(), hT_.end(), T(0));
+  std::fill(convT_.begin(), convT_.end(), T(0));
   transposed_current_ = false;
 }
 
 template <class T>
 void MambaBlockState<T>::sync_public() const noexcept {
   if (!transposed_current_) return;
-  const std::ptrdiff_t di = d_inner_, N = d_state_;
+  const std::ptrdiff_t di = d_inner_, N = d_state_, K = d_conv_;
   for (std::ptrdiff_t b = 0; b < batch_; ++b) {
     const T* t = hT_.data() + b * di * N;
     T* h = ssm_.data() + b * di * N;
     for (std::ptrdiff_t c = 0; c < di; ++c)
       for (std::ptrdiff_t k = 0; k < N; ++k) h[c * N + k] = t[k * di + c];
+    const T* ct = convT_.data() + b * K * di;
+    T* cv = conv_.data() + b * di * K;
+    for (std::ptrdiff_t c = 0; c < di; ++c)
+      for (std::ptrdiff_t j = 0; j < K; ++j) cv[c * K + j] = ct[j * di + c];
   }
 }
 
@@ -145,11 +152,16 @@ MambaBlock<T>::MambaBlock(const MambaBlockConfig& c, MambaBlockParams<T> p)
     const std::ptrdiff_t sdm = dm, sdi = di, XD = R + 2 * N;
     w->in = rt::pack_linear(p_.in_proj_weight, p_.in_proj_bias, 2 * sdi, sdm);
     w->xproj = rt::pack_linear(p_.x_proj_weight, {}, XD, sdi);
-    w->dt = rt::pack_linear(p_.dt_proj_weight, p_.dt_proj_bias, sdi, std::ptrdiff_t(R));
     w->out = rt::pack_linear(p_.out_proj_weight, p_.out_proj_bias, sdm, sdi);
-    w->At.resize(A_.size());
+    w->conv.assign(conv_t_.begin(), conv_t_.end());
+    w->conv_bias.assign(p_.conv1d_bias.begin(), p_.conv1d_bias.end());
+    w->dt.assign(dt_t_.begin(), dt_t_.end());
+    w->dt_bias.assign(p_.dt_proj_bias.begin(), p_.dt_proj_bias.end());
+    w->D.assign(p_.D.begin(), p_.D.end());
+    w->A2t.resize(A_.size());
     for (std::size_t d = 0; d < di; ++d)
-      for (std::size_t n = 0; n < N; ++n) w->At[n * di + d] = A_[d * N + n];
+      for (std::size_t n = 0; n < N; ++n)
+        w->A2t[n * di + d] = float(double(A_[d * N + n]) * 1.44269504088896340736);  // A log2 e
     step_w_ = std::move(w);
   }
 }
@@ -165,18 +177,21 @@ MambaBlockState<T> MambaBlock<T>::make_state(int batch, int max_tokens) const {
   s.max_tokens_ = max_tokens;
   s.d_inner_ = cfg_.d_inner;
   s.d_state_ = cfg_.d_state;
-  if constexpr (std::is_same_v<T, float>) s.hT_.assign(b * di * N, T(0));
+  s.d_conv_ = cfg_.d_conv;
+  if constexpr (std::is_same_v<T, float>) {
+    s.hT_.assign(b * di * N, T(0));
+    s.convT_.assign(b * K * di, T(0));
+  }
   s.conv_.assign(b * di * K, T(0));
   s.ssm_.assign(b * di * N, T(0));
   s.xz_.assign(rows * 2 * di, T(0));
   s.xc_.assign(rows * di, T(0));
   s.xdbl_.assign(rows * (R + 2 * N), T(0));
-  s.dt_.assign(rows * di, T(0));
+  s.dt_.assign(std::max<std::size_t>(rows * di, std::size_t(layers_detail::rt::scan_work_floats(di))), T(0));
   s.z_.assign(b * di, T(0));
   s.B_.assign(b * N, T(0));
   s.C_.assign(b * N, T(0));
   s.y_.assign(rows * di, T(0));
-  s.hist_.assign((std::size_t(max_tokens) + K - 1) * di, T(0));
   return s;
 }
 
@@ -361,34 +376,34 @@ void MambaBlock<T>::step_block(const T* x, int n, T* y, int b, MambaBlockState<T
     const std::ptrdiff_t dm = cfg_.d_model, di = cfg_.d_inner, N = cfg_.d_state, K = cfg_.d_conv,
                          R = cfg_.dt_rank, XD = R + 2 * N;
     float* xz = s.xz_.data();
-    float* hist = s.hist_.data();
     float* xc = s.xc_.data();
     float* xd = s.xdbl_.data();
-    float* delta = s.dt_.data();
     float* ys = s.y_.data();
-    float* cs = s.conv_.data() + std::ptrdiff_t(b) * di * K;
-    rt::linear(w.in, x, n, dm, xz, 2 * di);
-    // conv inputs: the last K - 1 of the state (cs[c K + 1 + j]), then the block's x half
-    for (std::ptrdiff_t j = 0; j + 1 < K; ++j)
-      for (std::ptrdiff_t c = 0; c < di; ++c) hist[j * di + c] = cs[c * K + 1 + j];
-    for (std::ptrdiff_t t = 0; t < n; ++t) std::copy_n(xz + t * 2 * di, di, hist + (K - 1 + t) * di);
-    rt::conv_silu(hist, di, conv_t_.data(), p_.conv1d_bias.empty() ? nullptr : p_.conv1d_bias.data(), K, di, n, xc);
-    // the conv state becomes the last K inputs (hist rows n - 1 .. n + K - 2), oldest first
-    for (std::ptrdiff_t c = 0; c < di; ++c)
-      for (std::ptrdiff_t j = 0; j < K; ++j) cs[c * K + j] = hist[(n - 1 + j) * di + c];
-    rt::linear(w.xproj, xc, n, di, xd, XD);
-    rt::linear(w.dt, xd, n, XD, delta, di);  // dt_proj(dt) + dt bias
-    if (!s.transposed_current_) {  // the state was read, written or scanned: bring hT_ up to date
+    if (!s.transposed_current_) {  // the state was read, written or scanned: bring the transposes up to date
       for (std::ptrdiff_t bb = 0; bb < s.batch_; ++bb) {
         const float* h = s.ssm_.data() + bb * di * N;
         float* t = s.hT_.data() + bb * di * N;
         for (std::ptrdiff_t c = 0; c < di; ++c)
           for (std::ptrdiff_t k = 0; k < N; ++k) t[k * di + c] = h[c * N + k];
+        const float* cv = s.conv_.data() + bb * di * K;
+        float* ct = s.convT_.data() + bb * K * di;
+        for (std::ptrdiff_t c = 0; c < di; ++c)
+          for (std::ptrdiff_t j = 0; j < K; ++j) ct[j * di + c] = cv[c * K + j];
       }
       s.transposed_current_ = true;
     }
-    rt::mamba_scan_t(delta, xc, xz + di, 2 * di, xd + R, XD, w.At.data(), p_.D.data(), di, N, n,
-                     s.hT_.data() + std::ptrdiff_t(b) * di * N, ys);
+    float* ct = s.convT_.data() + std::ptrdiff_t(b) * K * di;  // the last K conv inputs, oldest first
+    rt::linear(w.in, x, n, dm, xz, 2 * di);
+    rt::conv_silu(ct, xz, 2 * di, w.conv.data(), w.conv_bias.empty() ? nullptr : w.conv_bias.data(), K, di, n, xc);
+    // the conv state becomes the last K inputs: rows n .. n + K - 1 of [state | block]
+    for (std::ptrdiff_t j = 0; j < K; ++j) {
+      const std::ptrdiff_t r = n + j;
+      if (r < K) std::copy_n(ct + r * di, di, ct + j * di);  // forward copy: reads ahead of writes
+      else std::copy_n(xz + (r - K) * 2 * di, di, ct + j * di);
+    }
+    rt::linear(w.xproj, xc, n, di, xd, XD);
+    rt::mamba_scan_t(xd, XD, R, w.dt.data(), w.dt_bias.data(), xc, xz + di, 2 * di, w.A2t.data(), w.D.data(), di,
+                     N, n, s.hT_.data() + std::ptrdiff_t(b) * di * N, ys, s.dt_.data());
     rt::linear(w.out, ys, n, di, y, dm);
   } else {
     (void)x, (void)n, (void)y, (void)b, (void)s;
@@ -467,7 +482,13 @@ void MambaBlock<T>::step(const T* x, T* y, MambaBlockState<T>& s, Device device)
   s.sync_public();
   s.transposed_current_ = false;
   step_front(x, s);
-  DeviceBuffer<T> dstate(s.ssm_), dx(s.xc_), ddt(s.dt_), dB(s.B_), dC(s.C_), dz(s.z_), dout(s.y_.size());
+  auto up = [](const AlignedVector<T>& v) {
+    DeviceBuffer<T> d(v.size());
+    d.upload(v.data(), v.size());
+    return d;
+  };
+  DeviceBuffer<T> dstate(s.ssm_), dx = up(s.xc_), ddt = up(s.dt_), dB = up(s.B_), dC = up(s.C_), dz = up(s.z_),
+                  dout(s.y_.size());
   SelectiveStateUpdateArgs<T> a;
   a.batch = s.batch_;
   a.dim = cfg_.d_inner;

@@ -396,7 +396,14 @@ void MambaModel<T>::process_block(const T* in, T* out, int n) noexcept {
       norm(res, n, w, b, hn);
     }
   };
-  linear_rows(in, n, di, p_.encoder_weight.data(), p_.encoder_bias.data(), dm, h);
+  if (di == 1) {  // a mono signal: h = w u + b, the same arithmetic as the dot product of one term
+    const T* w = p_.encoder_weight.data();
+    const T* b = p_.encoder_bias.data();
+    for (int t = 0; t < n; ++t)
+      for (std::ptrdiff_t c = 0; c < dm; ++c) h[t * dm + c] = w[c] * in[t] + b[c];
+  } else {
+    linear_rows(in, n, di, p_.encoder_weight.data(), p_.encoder_bias.data(), dm, h);
+  }
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
     if (i == 0) std::copy_n(h, m, res);
     else for (std::ptrdiff_t k = 0; k < m; ++k) res[k] += h[k];

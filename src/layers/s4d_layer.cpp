@@ -27,6 +27,7 @@ namespace detail {
 /// The float stream's output_linear packed for the vector kernels (stream_kernels.hpp).
 struct S4DStreamWeights {
   layers_detail::rt::PackedLinear out;
+  AlignedVector<float> D;  // the skip term, aligned for rt::s4d_recurrence
 };
 }  // namespace detail
 
@@ -146,6 +147,7 @@ S4DLayer<T>::S4DLayer(const S4DLayerConfig& c, S4DLayerParams<T> p, int index)
   if constexpr (std::is_same_v<T, float>) {
     auto w = std::make_shared<detail::S4DStreamWeights>();
     w->out = layers_detail::rt::pack_linear(p_.out_weight, p_.out_bias, 2 * std::ptrdiff_t(H), std::ptrdiff_t(H));
+    w->D.assign(p_.D.begin(), p_.D.end());
     fast_ = std::move(w);
   }
 }
@@ -315,8 +317,8 @@ void S4DLayer<T>::process(T* x, int n) noexcept {
       rt::layer_norm(x, n, H, p_.norm_weight.data(), p_.norm_bias.data(), float(cfg_.norm_eps), z);
     else
       std::copy_n(x, n * H, z);
-    rt::s4d_recurrence(ad_re_.data(), ad_im_.data(), w_re_.data(), w_im_.data(), p_.D.data(), H, N2, s_re_.data(),
-                       s_im_.data(), z, y_.data(), n);
+    rt::s4d_recurrence(ad_re_.data(), ad_im_.data(), w_re_.data(), w_im_.data(), fast_->D.data(), H, N2,
+                       s_re_.data(), s_im_.data(), z, y_.data(), n);
   } else {
     if (cfg_.prenorm)
       layers_detail::layer_norm(x, n, H, p_.norm_weight.data(), p_.norm_bias.data(), cfg_.norm_eps, z);

@@ -161,10 +161,65 @@ BOOST_AUTO_TEST_CASE(vector_activations_match_the_c_library) {
   // NaN propagates through every form; in place works.
   std::vector<float> n{std::numeric_limits<float>::quiet_NaN(), 1.0f};
   using Fn = void (*)(const float*, float*, std::size_t) noexcept;
-  for (Fn f : {Fn(m::softplus_n), Fn(m::sigmoid_n), Fn(m::silu_n), Fn(m::tanh_n)}) {
+  for (Fn f : {Fn(m::softplus_n), Fn(m::sigmoid_n), Fn(m::silu_n), Fn(m::tanh_n), Fn(m::gelu_n)}) {
     std::vector<float> v = n;
     f(v.data(), v.data(), v.size());
     BOOST_TEST(std::isnan(v[0]));
     BOOST_TEST(std::isfinite(v[1]));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(vector_gelu_keeps_the_tails) {
+  // The float gelu_n is the vector erfc form (core/simd_math-inl.hpp GeluV): the deep negative
+  // tail keeps its relative precision into the subnormal range (absolute error far below the
+  // smallest normal), the positive side goes to x, and the clamp of |x| gives exact limits.
+  const std::vector<float> x{-14.0f, -13.0f, -10.0f, -5.5f, -1e-3f, 0.0f, 1e-30f, 5.5f, 15.0f, 100.0f, 1e30f};
+  std::vector<float> y(x.size());
+  m::gelu_n(x.data(), y.data(), x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double r = 0.5 * double(x[i]) * std::erfc(-double(x[i]) / std::sqrt(2.0));
+    BOOST_TEST(std::fabs(double(y[i]) - r) <= 2e-6 * std::max(std::fabs(r), 1.1754943508222875e-38),
+               "gelu(" << x[i] << ") = " << y[i] << ", expected " << r);
+  }
+  BOOST_TEST(y[5] == 0.0f);
+  BOOST_TEST(y[9] == 100.0f);
+  BOOST_TEST(y[10] == 1e30f);
+  BOOST_TEST(y[0] < 0.0f);  // -7 erfc(9.9) ~ -1e-43: a subnormal, not flushed by the form itself
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> e{inf};
+  m::gelu_n(e.data(), e.data(), 1);
+  BOOST_TEST(e[0] == inf);
+}
+
+BOOST_AUTO_TEST_CASE(decay_exp2_within_2_ulp_and_never_below_its_floor) {
+  // 2^y for y <= 0 (the Mamba stream's e^{dt A} = 2^{dt A log2 e}): within 2 ulp of the double
+  // result on [-125, 0], exactly 1 at 0, and clamped at 2^-125 below (a normal number, never 0,
+  // negative or a NaN pattern from the exponent arithmetic).
+  const auto x = sweep(-125.0f, 0.0f, 200003);
+  std::vector<float> y(x.size());
+  m::exp2_decay_n(x.data(), y.data(), x.size());
+  double worst = 0;
+  float at = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double e = ulps(y[i], static_cast<float>(std::exp2(static_cast<double>(x[i]))));
+    if (e > worst) worst = e, at = x[i];
+  }
+  BOOST_TEST_MESSAGE("exp2 decay worst error " << worst << " ulp at y = " << at);
+  BOOST_TEST(worst <= 2.0);
+  // near 0 (the decays that matter for a long memory) the relative error is a rounding of ~1
+  auto small = sweep(-1e-3f, 0.0f, 1001);
+  std::vector<float> ys(small.size());
+  m::exp2_decay_n(small.data(), ys.data(), small.size());
+  for (std::size_t i = 0; i < small.size(); ++i)
+    BOOST_TEST(std::fabs(double(ys[i]) / std::exp2(double(small[i])) - 1.0) <= 6e-8);
+  const std::vector<float> edge{0.0f, -0.0f, -125.0f, -126.0f, -1000.0f, -std::numeric_limits<float>::infinity()};
+  std::vector<float> ye(edge.size());
+  m::exp2_decay_n(edge.data(), ye.data(), edge.size());
+  BOOST_TEST(ye[0] == 1.0f);
+  BOOST_TEST(ye[1] == 1.0f);
+  for (std::size_t i = 2; i < edge.size(); ++i) {
+    BOOST_TEST(std::isnormal(ye[i]));
+    BOOST_TEST(ye[i] > 0.0f);
+    BOOST_TEST(ye[i] <= std::exp2(-124.0f));
   }
 }

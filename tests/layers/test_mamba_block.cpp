@@ -191,6 +191,62 @@ BOOST_AUTO_TEST_CASE(step_tokens_equals_steps_in_blocks_and_is_real_time_safe) {
   check(double{});
 }
 
+BOOST_AUTO_TEST_CASE(float_stream_kernels_at_odd_sizes) {
+  // Sizes that are no multiple of any vector length (partial vectors in every kernel: the
+  // panels of the linear maps, the conv, the three passes of the fused scan), an odd state
+  // count, d_conv 1 (no history) to 4: float step_tokens in uneven blocks equals float steps bit
+  // for bit, and both follow the float64 scan; the states read back through the transposes.
+  for (int K : {1, 2, 4}) {
+    MambaBlockConfig cfg;
+    cfg.d_model = 13;
+    cfg.d_inner = 37;
+    cfg.d_state = 5;
+    cfg.d_conv = K;
+    cfg.dt_rank = 3;
+    cfg.in_proj_bias = cfg.out_proj_bias = true;
+    const int L = 29;
+    const auto pd = random_mamba_block<double>(cfg, 40 + std::uint64_t(K));
+    MambaBlock<double> bd(cfg, pd);
+    const auto x = input<double>(std::size_t(L) * cfg.d_model, 12);
+    std::vector<double> y_scan(x.size());
+    auto s_scan = bd.make_state(1);
+    bd.forward(x.data(), 1, L, y_scan.data(), &s_scan);
+    auto cvt = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
+    MambaBlockParams<float> pf;
+    pf.in_proj_weight = cvt(pd.in_proj_weight); pf.in_proj_bias = cvt(pd.in_proj_bias);
+    pf.conv1d_weight = cvt(pd.conv1d_weight); pf.conv1d_bias = cvt(pd.conv1d_bias);
+    pf.x_proj_weight = cvt(pd.x_proj_weight); pf.dt_proj_weight = cvt(pd.dt_proj_weight);
+    pf.dt_proj_bias = cvt(pd.dt_proj_bias); pf.A_log = cvt(pd.A_log); pf.D = cvt(pd.D);
+    pf.out_proj_weight = cvt(pd.out_proj_weight); pf.out_proj_bias = cvt(pd.out_proj_bias);
+    MambaBlock<float> bf(cfg, pf);
+    const auto xf = cvt(x);
+    auto s1 = bf.make_state(1);
+    const auto y1 = run_steps(bf, xf, 1, L, s1);
+    auto sb = bf.make_state(1, 8);
+    std::vector<float> yb(xf.size());
+    int t = 0;
+    for (int n : {2, 1, 8, 5, 13}) {  // 13 > max_tokens: two blocks
+      bf.step_tokens(xf.data() + t * cfg.d_model, n, yb.data() + t * cfg.d_model, sb);
+      t += n;
+    }
+    BOOST_TEST(t == L);
+    BOOST_TEST((yb == y1), "d_conv " << K);
+    BOOST_TEST((sb.conv() == s1.conv()));
+    BOOST_TEST((sb.ssm() == s1.ssm()));
+    BOOST_TEST(rel_err(dbl(y1), y_scan) < 1e-4, "d_conv " << K);
+    BOOST_TEST(rel_err(dbl(s1.conv()), s_scan.conv()) < 1e-5);
+    BOOST_TEST(rel_err(dbl(s1.ssm()), s_scan.ssm()) < 1e-4);
+    // a state written through the public layouts is what the next step continues from
+    auto sw = bf.make_state(1, 8);
+    std::copy(s1.conv().begin(), s1.conv().end(), sw.conv().begin());
+    std::copy(s1.ssm().begin(), s1.ssm().end(), sw.ssm().begin());
+    std::vector<float> ya(cfg.d_model), yc(cfg.d_model);
+    bf.step(xf.data(), ya.data(), s1);
+    bf.step_tokens(xf.data(), 1, yc.data(), sw);
+    BOOST_TEST((ya == yc));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(invalid_arguments_throw) {
   auto cfg = config(false);
   auto p = random_mamba_block<float>(cfg, 1);

@@ -34,9 +34,10 @@
 //                         block of audio frames. Same outputs and state as n calls of step()
 //                         bit for bit. Real-time safe; blocks of up to make_state()'s max_tokens.
 // CPU float steps run on vector kernels picked at run time for the CPU (Highway:
-// src/layers/stream_kernels.hpp): weights packed once at construction, the selective-state
-// update on the transposed state (d_state, d_inner), vectorized over channels with vector
-// exp/softplus/SiLU, no per-token branching. The arithmetic of a token does not depend on the
+// src/layers/stream_kernels.hpp): weights packed once at construction, the conv and selective
+// states transposed (d_conv, d_inner) and (d_state, d_inner), dt_proj, the softplus, the
+// selective-state update and the gate fused in one pass vectorized over channels (vector
+// exp/softplus/SiLU), no per-token branching. The arithmetic of a token does not depend on the
 // block it comes in (a block of n tokens gives the outputs of n steps bit for bit).
 //   step(..., Device::cuda) runs the state update on the GPU with the same resident weights
 //                         (state uploaded and downloaded per call: a conformance/debug path).
@@ -47,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include "ssm/core/aligned.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/io/safetensors.hpp"
@@ -119,12 +121,20 @@ public:
   int batch() const noexcept { return batch_; }
   /// The most tokens one step_tokens() call runs as one block (longer calls run in pieces).
   int max_tokens() const noexcept { return max_tokens_; }
-  /// (batch, d_inner, d_conv), oldest first.
-  std::vector<T>& conv() noexcept { return conv_; }
-  const std::vector<T>& conv() const noexcept { return conv_; }
-  /// (batch, d_inner, d_state). (The float step keeps the state transposed, (batch, d_state,
-  /// d_inner), while it streams; these accessors bring this layout up to date first: no
-  /// allocation, real-time safe; not for concurrent use from several threads.)
+  /// (batch, d_inner, d_conv), oldest first. (The float step keeps both states transposed,
+  /// conv as (batch, d_conv, d_inner) and ssm as (batch, d_state, d_inner), while it streams;
+  /// these accessors bring the public layouts up to date first: no allocation, real-time safe;
+  /// not for concurrent use from several threads.)
+  std::vector<T>& conv() noexcept {
+    sync_public();
+    transposed_current_ = false;  // the caller may write through the reference
+    return conv_;
+  }
+  const std::vector<T>& conv() const noexcept {
+    sync_public();
+    return conv_;
+  }
+  /// (batch, d_inner, d_state) (see conv()).
   std::vector<T>& ssm() noexcept {
     sync_public();
     transposed_current_ = false;  // the caller may write through the reference
@@ -140,15 +150,15 @@ public:
 private:
   template <class>
   friend class MambaBlock;
-  void sync_public() const noexcept;  // ssm_ <- hT_ transposed, when hT_ is the current one
-  int batch_ = 0, max_tokens_ = 1, d_inner_ = 0, d_state_ = 0;
-  std::vector<T> conv_;
-  mutable std::vector<T> ssm_;
-  std::vector<T> hT_;                // float: the state transposed (batch, d_state, d_inner)
-  bool transposed_current_ = false;  // hT_ holds the state (ssm_ is stale)
-  // step scratch, (max(batch, max_tokens), width) rows; hist_: the conv inputs of a block
-  // ((max_tokens + d_conv - 1, d_inner))
-  std::vector<T> xz_, xc_, xdbl_, dt_, z_, B_, C_, y_, hist_;
+  // conv_, ssm_ <- convT_, hT_ transposed, when those are the current ones
+  void sync_public() const noexcept;
+  int batch_ = 0, max_tokens_ = 1, d_inner_ = 0, d_state_ = 0, d_conv_ = 0;
+  mutable std::vector<T> conv_, ssm_;
+  // float: the states transposed, convT_ (batch, d_conv, d_inner), hT_ (batch, d_state, d_inner)
+  AlignedVector<T> convT_, hT_;
+  bool transposed_current_ = false;  // convT_ and hT_ hold the state (conv_ and ssm_ are stale)
+  // step scratch, (max(batch, max_tokens), width) rows (aligned: the vector kernels stream them)
+  AlignedVector<T> xz_, xc_, xdbl_, dt_, z_, B_, C_, y_;
 };
 
 template <class T>

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "ssm/continuous/diagonal.hpp"
+#include "ssm/core/aligned.hpp"
 #include "ssm/core/device.hpp"
 #include "ssm/core/mode.hpp"
 #include "ssm/layers/activation.hpp"
@@ -112,8 +113,8 @@ private:
   // streaming: Ad and W = C Bd split complex and the state s, mode-major (N2, H): one vector
   // holds one mode of a run of channels
   int max_block_ = 0;
-  std::vector<T> ad_re_, ad_im_, w_re_, w_im_, s_re_, s_im_;
-  std::vector<T> z_, y_, glu_;  // (max_block, H), (max_block, H), (max_block, 2H)
+  AlignedVector<T> ad_re_, ad_im_, w_re_, w_im_, s_re_, s_im_;
+  AlignedVector<T> z_, y_, glu_;  // (max_block, H), (max_block, H), (max_block, 2H)
   // float: output_linear packed for the vector kernels
   std::shared_ptr<const detail::S4DStreamWeights> fast_;
   // A, B (interleaved complex, as diag_scan takes them), C and D on the GPU, per device,
