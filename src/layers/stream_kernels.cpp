@@ -164,44 +164,53 @@ HWY_INLINE void StoreCols(D d, V v, float* y, std::ptrdiff_t col, std::ptrdiff_t
   else if (col < out) hn::BlendedStore(v, hn::FirstN(d, static_cast<std::size_t>(out - col)), d, y + col);
 }
 
-/// kR rows x kC vectors of outputs starting at column o0.
+// Register blocks are named variables, not arrays: SVE vectors are sizeless types, which cannot
+// be array elements. SSM_SLOTS4/8(M) expand M(0) .. M(3) / M(7); a kernel guards slot s with
+// `if constexpr (s < its count)`, so unused slots compile to nothing.
+#define SSM_SLOTS4(M) M(0) M(1) M(2) M(3)
+#define SSM_SLOTS8(M) SSM_SLOTS4(M) M(4) M(5) M(6) M(7)
+
+/// kR rows x kC vectors of outputs starting at column o0. Accumulator slot s: row s / kC,
+/// column vector s % kC (at most 8 slots, AVX-512's 4 x 2).
 template <int kR, int kC>
 HWY_INLINE void Tile(const PackedLinear& w, const float* X, std::ptrdiff_t xs, float* Y, std::ptrdiff_t ys,
                      std::ptrdiff_t o0) {
+  constexpr int kS = kR * kC;
+  static_assert(kS <= 8, "at most 8 accumulator pairs");
   const D d;
   const std::ptrdiff_t L = static_cast<std::ptrdiff_t>(hn::Lanes(d)), op = w.out_pad, in = w.in;
   const float* wt = w.wt.data() + o0;
-  V even[kR][kC], odd[kR][kC];
-  for (int c = 0; c < kC; ++c) {
-    const V bv = hn::LoadU(d, w.b.data() + o0 + c * L);
-    for (int r = 0; r < kR; ++r) {
-      even[r][c] = bv;
-      odd[r][c] = hn::Zero(d);
-    }
-  }
+  const float* bias = w.b.data() + o0;
+#define SSM_INIT(s)                          \
+  V even##s = hn::Zero(d), odd##s = hn::Zero(d); \
+  if constexpr (s < kS) even##s = hn::LoadU(d, bias + s % kC * L);
+  SSM_SLOTS8(SSM_INIT)
+#undef SSM_INIT
+  // Slot s's inputs: x(s, i) the input i of its row, w(s, i) its column vector of weights i.
+#define SSM_X(s, i) hn::Set(d, X[(s) / kC * xs + (i)])
+#define SSM_W(s, i) hn::LoadU(d, wt + (i) * op + (s) % kC * L)
   std::ptrdiff_t i = 0;
   for (; i + 2 <= in; i += 2) {
-    V w0[kC], w1[kC];
-    for (int c = 0; c < kC; ++c) {
-      w0[c] = hn::LoadU(d, wt + i * op + c * L);
-      w1[c] = hn::LoadU(d, wt + (i + 1) * op + c * L);
-    }
-    for (int r = 0; r < kR; ++r) {
-      const V x0 = hn::Set(d, X[r * xs + i]), x1 = hn::Set(d, X[r * xs + i + 1]);
-      for (int c = 0; c < kC; ++c) {
-        even[r][c] = hn::MulAdd(x0, w0[c], even[r][c]);
-        odd[r][c] = hn::MulAdd(x1, w1[c], odd[r][c]);
-      }
-    }
+#define SSM_STEP(s)                                                \
+  if constexpr (s < kS) {                                          \
+    even##s = hn::MulAdd(SSM_X(s, i), SSM_W(s, i), even##s);       \
+    odd##s = hn::MulAdd(SSM_X(s, i + 1), SSM_W(s, i + 1), odd##s); \
+  }
+    SSM_SLOTS8(SSM_STEP)
+#undef SSM_STEP
   }
   if (i < in) {
-    for (int r = 0; r < kR; ++r) {
-      const V x0 = hn::Set(d, X[r * xs + i]);
-      for (int c = 0; c < kC; ++c) even[r][c] = hn::MulAdd(x0, hn::LoadU(d, wt + i * op + c * L), even[r][c]);
-    }
+#define SSM_LAST(s) \
+  if constexpr (s < kS) even##s = hn::MulAdd(SSM_X(s, i), SSM_W(s, i), even##s);
+    SSM_SLOTS8(SSM_LAST)
+#undef SSM_LAST
   }
-  for (int r = 0; r < kR; ++r)
-    for (int c = 0; c < kC; ++c) StoreCols(d, hn::Add(even[r][c], odd[r][c]), Y + r * ys, o0 + c * L, w.out);
+#undef SSM_W
+#undef SSM_X
+#define SSM_STORE(s) \
+  if constexpr (s < kS) StoreCols(d, hn::Add(even##s, odd##s), Y + s / kC * ys, o0 + s % kC * L, w.out);
+  SSM_SLOTS8(SSM_STORE)
+#undef SSM_STORE
 }
 
 /// Columns [o0, o0 + kC vectors) for `rows` rows at a time (4 or 1): the weight tile (in x kC
@@ -262,30 +271,38 @@ HWY_INLINE void ScanChannels(const float* delta, const float* x, const float* z,
     if (kMasked) hn::BlendedStore(v, m, d, p);
     else hn::StoreU(v, d, p);
   };
-  V dt[kV], dx[kV], acc[kV];
-  for (int j = 0; j < kV; ++j) {
-    const std::ptrdiff_t c = c0 + j * L;
-    dt[j] = SoftplusV(d, load(delta + c));
-    dx[j] = hn::Mul(dt[j], load(x + c));
-    acc[j] = hn::Zero(d);
+  static_assert(kV <= 4, "at most 4 vectors of channels");
+#define SSM_INIT(j)                                                 \
+  V dt##j = hn::Zero(d), dx##j = hn::Zero(d), acc##j = hn::Zero(d); \
+  if constexpr (j < kV) {                                           \
+    dt##j = SoftplusV(d, load(delta + c0 + j * L));                 \
+    dx##j = hn::Mul(dt##j, load(x + c0 + j * L));                   \
   }
+  SSM_SLOTS4(SSM_INIT)
+#undef SSM_INIT
   for (std::ptrdiff_t k = 0; k < N; ++k) {
     const V b = hn::Set(d, Bt[k]), cv = hn::Set(d, Ct[k]);
     const float* Ak = At + k * di + c0;
     float* hk = hT + k * di + c0;
-    for (int j = 0; j < kV; ++j) {
-      // exp(dt A) with dt A kept inside Exp's valid range (below -104 the result is 0 in float)
-      const V e = hn::Exp(d, hn::Max(hn::Mul(dt[j], load(Ak + j * L)), hn::Set(d, -104.0f)));
-      const V hv = hn::MulAdd(e, load(hk + j * L), hn::Mul(dx[j], b));
-      store(hv, hk + j * L);
-      acc[j] = hn::MulAdd(cv, hv, acc[j]);
-    }
+    // exp(dt A) with dt A kept inside Exp's valid range (below -104 the result is 0 in float)
+#define SSM_STEP(j)                                                                         \
+  if constexpr (j < kV) {                                                                   \
+    const V e = hn::Exp(d, hn::Max(hn::Mul(dt##j, load(Ak + j * L)), hn::Set(d, -104.0f))); \
+    const V hv = hn::MulAdd(e, load(hk + j * L), hn::Mul(dx##j, b));                        \
+    store(hv, hk + j * L);                                                                  \
+    acc##j = hn::MulAdd(cv, hv, acc##j);                                                    \
   }
-  for (int j = 0; j < kV; ++j) {
-    const std::ptrdiff_t c = c0 + j * L;
-    const V v = hn::MulAdd(load(Dp + c), load(x + c), acc[j]);
-    store(hn::Mul(v, SiluV(d, load(z + c))), y + c);
+    SSM_SLOTS4(SSM_STEP)
+#undef SSM_STEP
   }
+#define SSM_OUT(j)                                             \
+  if constexpr (j < kV) {                                      \
+    const std::ptrdiff_t c = c0 + j * L;                       \
+    const V v = hn::MulAdd(load(Dp + c), load(x + c), acc##j); \
+    store(hn::Mul(v, SiluV(d, load(z + c))), y + c);           \
+  }
+  SSM_SLOTS4(SSM_OUT)
+#undef SSM_OUT
 }
 
 void MambaScanTImpl(const float* delta, const float* x, const float* z, std::ptrdiff_t zs, const float* bc,
@@ -329,31 +346,42 @@ HWY_INLINE void S4DGroup(const float* ar, const float* ai, const float* wr, cons
     if (kMasked) hn::BlendedStore(v, m, d, p);
     else hn::StoreU(v, d, p);
   };
-  V a_r[kU], a_i[kU], w_r[kU], w_i[kU], s_r[kU], s_i[kU];
-  for (int j = 0; j < kU; ++j) {
-    a_r[j] = load(ar + j * H);
-    a_i[j] = load(ai + j * H);
-    w_r[j] = load(wr + j * H);
-    w_i[j] = load(wi + j * H);
-    s_r[j] = load(sr + j * H);
-    s_i[j] = load(si + j * H);
+  static_assert(kU <= 4, "at most 4 modes in registers");
+#define SSM_INIT(j)                                                                         \
+  V a_r##j = hn::Zero(d), a_i##j = hn::Zero(d), w_r##j = hn::Zero(d), w_i##j = hn::Zero(d); \
+  V s_r##j = hn::Zero(d), s_i##j = hn::Zero(d);                                             \
+  if constexpr (j < kU) {                                                                   \
+    a_r##j = load(ar + j * H);                                                              \
+    a_i##j = load(ai + j * H);                                                              \
+    w_r##j = load(wr + j * H);                                                              \
+    w_i##j = load(wi + j * H);                                                              \
+    s_r##j = load(sr + j * H);                                                              \
+    s_i##j = load(si + j * H);                                                              \
   }
+  SSM_SLOTS4(SSM_INIT)
+#undef SSM_INIT
   for (std::ptrdiff_t t = 0; t < n; ++t) {
     const V u = load(z + t * H);
     V acc = load(y + t * H);
-    for (int j = 0; j < kU; ++j) {
-      const V r = hn::MulAdd(a_r[j], s_r[j], hn::NegMulAdd(a_i[j], s_i[j], u));
-      const V i = hn::MulAdd(a_r[j], s_i[j], hn::Mul(a_i[j], s_r[j]));
-      s_r[j] = r;
-      s_i[j] = i;
-      acc = hn::MulAdd(w_r[j], r, hn::NegMulAdd(w_i[j], i, acc));
-    }
+#define SSM_STEP(j)                                                           \
+  if constexpr (j < kU) {                                                     \
+    const V r = hn::MulAdd(a_r##j, s_r##j, hn::NegMulAdd(a_i##j, s_i##j, u)); \
+    const V i = hn::MulAdd(a_r##j, s_i##j, hn::Mul(a_i##j, s_r##j));          \
+    s_r##j = r;                                                               \
+    s_i##j = i;                                                               \
+    acc = hn::MulAdd(w_r##j, r, hn::NegMulAdd(w_i##j, i, acc));               \
+  }
+    SSM_SLOTS4(SSM_STEP)
+#undef SSM_STEP
     store(acc, y + t * H);
   }
-  for (int j = 0; j < kU; ++j) {
-    store(s_r[j], sr + j * H);
-    store(s_i[j], si + j * H);
+#define SSM_SAVE(j)            \
+  if constexpr (j < kU) {      \
+    store(s_r##j, sr + j * H); \
+    store(s_i##j, si + j * H); \
   }
+  SSM_SLOTS4(SSM_SAVE)
+#undef SSM_SAVE
 }
 
 template <bool kMasked>
@@ -394,6 +422,9 @@ void S4DRecurrenceImpl(const float* ad_re, const float* ad_im, const float* w_re
 }
 
 const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
+
+#undef SSM_SLOTS8
+#undef SSM_SLOTS4
 
 }  // namespace HWY_NAMESPACE
 }  // namespace ssm::layers_detail::rt
