@@ -312,9 +312,9 @@ void check_blocked_against_direct(double tol) {
   std::uint64_t seed = 600;
   for (const BlockCase& c : kBlockCases) {
     const ForceBlock force(c.P);
-    const auto u = rnd<T>(static_cast<std::size_t>(c.B * c.H * c.L), ++seed);
+    const auto u = ssm::test::randn_as<T>(static_cast<std::size_t>(c.B * c.H * c.L), ++seed);
     const auto k = kernel<T>(c.H, c.Lk, ++seed, 100.0);
-    const auto D = rnd<T>(static_cast<std::size_t>(c.H), ++seed);
+    const auto D = ssm::test::randn_as<T>(static_cast<std::size_t>(c.H), ++seed);
     std::vector<T> y(u.size()), yo(u.size()), ref(u.size());
     const View3<const T> uv(u.data(), c.B, c.H, c.L);
     ssm::fftconv<T>(uv, k.data(), c.Lk, D.data(), View3<T>(y.data(), c.B, c.H, c.L));
@@ -337,9 +337,9 @@ BOOST_AUTO_TEST_CASE(blocked_layout_equals_direct_f32) { check_blocked_against_d
 BOOST_AUTO_TEST_CASE(blocked_layout_strided_in_place_and_shorter_inputs) {
   const ForceBlock force(64);
   const std::ptrdiff_t B = 2, H = 3, L = 400, Lk = 250;
-  const auto u = rnd<double>(static_cast<std::size_t>(B * H * L), 71);
+  const auto u = ssm::test::randn_as<double>(static_cast<std::size_t>(B * H * L), 71);
   const auto k = kernel<double>(H, Lk, 72, 80.0);
-  const auto D = rnd<double>(static_cast<std::size_t>(H), 73);
+  const auto D = ssm::test::randn_as<double>(static_cast<std::size_t>(H), 73);
   std::vector<double> ref(u.size());
   ssm::direct_conv<double>(View3<const double>(u.data(), B, H, L), k.data(), Lk, D.data(),
                            View3<double>(ref.data(), B, H, L));
@@ -386,9 +386,9 @@ BOOST_AUTO_TEST_CASE(first_second_and_cached_calls_give_the_same_bits) {
     const ForceBlock force(P);
     for (const std::ptrdiff_t H : {std::ptrdiff_t{1}, std::ptrdiff_t{5}}) {
       const std::ptrdiff_t B = 3, L = 900, Lk = 700;
-      const auto u = rnd<float>(static_cast<std::size_t>(B * H * L), 80 + static_cast<std::uint64_t>(H));
+      const auto u = ssm::test::randn_as<float>(static_cast<std::size_t>(B * H * L), 80 + static_cast<std::uint64_t>(H));
       auto k = kernel<float>(H, Lk, 90 + static_cast<std::uint64_t>(H + P));
-      const auto D = rnd<float>(static_cast<std::size_t>(H), 91);
+      const auto D = ssm::test::randn_as<float>(static_cast<std::size_t>(H), 91);
       const View3<const float> uv(u.data(), B, H, L);
       std::vector<std::vector<float>> ys;
       for (const int threads : {1, 4}) {
@@ -503,7 +503,7 @@ BOOST_AUTO_TEST_CASE(planning_efforts_and_wisdom_files) {
   }
   // Patient, then measured plans of small sizes (quick), saved and loaded back.
   const std::ptrdiff_t H = 2, L = 96, Lk = 40;
-  const auto u = rnd<double>(static_cast<std::size_t>(H * L), 95);
+  const auto u = ssm::test::randn_as<double>(static_cast<std::size_t>(H * L), 95);
   const auto k = kernel<double>(H, Lk, 96);
   std::vector<double> ref(u.size());
   ssm::direct_conv<double>(View3<const double>(u.data(), 1, H, L), k.data(), Lk, nullptr,
