@@ -22,6 +22,61 @@ namespace hn = hwy::HWY_NAMESPACE;
 using D = hn::ScalableTag<float>;
 using V = hn::Vec<D>;
 
+#if HWY_HAVE_SCALABLE && HWY_ARCH_ARM_A64
+// SVE targets: the tiles keep arrays of vectors in registers, which sizeless SVE vectors cannot
+// be; these targets run the NEON kernels (same lanes, same packing, same arithmetic).
+}  // namespace HWY_NAMESPACE
+namespace N_NEON {
+void ActivateImpl(Activation, float*, std::ptrdiff_t);
+void GluResidualImpl(float*, const float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t);
+void LayerNormImpl(const float*, std::ptrdiff_t, std::ptrdiff_t, const float*, const float*, float, float*);
+void RmsNormImpl(const float*, std::ptrdiff_t, std::ptrdiff_t, const float*, float, float*);
+void LinearImpl(const PackedLinear&, const float*, std::ptrdiff_t, std::ptrdiff_t, float*, std::ptrdiff_t);
+std::ptrdiff_t LanesImpl();
+std::ptrdiff_t PanelImpl();
+void ConvSiluImpl(const float*, const float*, std::ptrdiff_t, const float*, const float*, std::ptrdiff_t,
+                  std::ptrdiff_t, std::ptrdiff_t, float*);
+void MambaScanTImpl(const float*, std::ptrdiff_t, std::ptrdiff_t, const float*, const float*, const float*,
+                    const float*, std::ptrdiff_t, const float*, const float*, std::ptrdiff_t, std::ptrdiff_t,
+                    std::ptrdiff_t, float*, float*, float*);
+void S4DRecurrenceImpl(const float*, const float*, const float*, const float*, const float*, std::ptrdiff_t,
+                       std::ptrdiff_t, float*, float*, const float*, float*, std::ptrdiff_t);
+const char* TargetNameImpl();
+}  // namespace N_NEON
+namespace HWY_NAMESPACE {
+void ActivateImpl(Activation act, float* x, std::ptrdiff_t n) { N_NEON::ActivateImpl(act, x, n); }
+void GluResidualImpl(float* x, const float* g, std::ptrdiff_t gs, std::ptrdiff_t rows, std::ptrdiff_t H) {
+  N_NEON::GluResidualImpl(x, g, gs, rows, H);
+}
+void LayerNormImpl(const float* x, std::ptrdiff_t rows, std::ptrdiff_t n, const float* w, const float* b, float eps,
+                   float* y) {
+  N_NEON::LayerNormImpl(x, rows, n, w, b, eps, y);
+}
+void RmsNormImpl(const float* x, std::ptrdiff_t rows, std::ptrdiff_t n, const float* w, float eps, float* y) {
+  N_NEON::RmsNormImpl(x, rows, n, w, eps, y);
+}
+void LinearImpl(const PackedLinear& w, const float* X, std::ptrdiff_t rows, std::ptrdiff_t xs, float* Y,
+                std::ptrdiff_t ys) {
+  N_NEON::LinearImpl(w, X, rows, xs, Y, ys);
+}
+std::ptrdiff_t LanesImpl() { return N_NEON::LanesImpl(); }
+std::ptrdiff_t PanelImpl() { return N_NEON::PanelImpl(); }
+void ConvSiluImpl(const float* prev, const float* cur, std::ptrdiff_t cs, const float* wk, const float* bias,
+                  std::ptrdiff_t K, std::ptrdiff_t di, std::ptrdiff_t n, float* xc) {
+  N_NEON::ConvSiluImpl(prev, cur, cs, wk, bias, K, di, n, xc);
+}
+void MambaScanTImpl(const float* xd, std::ptrdiff_t xds, std::ptrdiff_t R, const float* Wdt, const float* bdt,
+                    const float* x, const float* z, std::ptrdiff_t zs, const float* At, const float* Dp,
+                    std::ptrdiff_t di, std::ptrdiff_t N, std::ptrdiff_t n, float* hT, float* y, float* work) {
+  N_NEON::MambaScanTImpl(xd, xds, R, Wdt, bdt, x, z, zs, At, Dp, di, N, n, hT, y, work);
+}
+void S4DRecurrenceImpl(const float* ad_re, const float* ad_im, const float* w_re, const float* w_im,
+                       const float* Dp, std::ptrdiff_t H, std::ptrdiff_t M, float* s_re, float* s_im,
+                       const float* z, float* y, std::ptrdiff_t n) {
+  N_NEON::S4DRecurrenceImpl(ad_re, ad_im, w_re, w_im, Dp, H, M, s_re, s_im, z, y, n);
+}
+const char* TargetNameImpl() { return N_NEON::TargetNameImpl(); }
+#else
 // ---- elementwise ----------------------------------------------------------------------------
 
 // Whole vectors load and store plainly; the one partial vector at the end of a row goes through
@@ -486,6 +541,8 @@ void S4DRecurrenceImpl(const float* ad_re, const float* ad_im, const float* w_re
 }
 
 const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
+
+#endif  // HWY_HAVE_SCALABLE && HWY_ARCH_ARM_A64
 
 }  // namespace HWY_NAMESPACE
 }  // namespace ssm::layers_detail::rt

@@ -44,6 +44,18 @@ std::vector<T> run_steps(const MambaBlock<T>& blk, const std::vector<T>& x, int 
 template <class T>
 std::vector<double> dbl(const std::vector<T>& v) { return {v.begin(), v.end()}; }
 
+std::vector<float> to_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
+// The same block rounded to float32.
+MambaBlockParams<float> to_float(const MambaBlockParams<double>& p) {
+  MambaBlockParams<float> f;
+  f.in_proj_weight = to_float(p.in_proj_weight), f.in_proj_bias = to_float(p.in_proj_bias);
+  f.conv1d_weight = to_float(p.conv1d_weight), f.conv1d_bias = to_float(p.conv1d_bias);
+  f.x_proj_weight = to_float(p.x_proj_weight), f.dt_proj_weight = to_float(p.dt_proj_weight);
+  f.dt_proj_bias = to_float(p.dt_proj_bias), f.A_log = to_float(p.A_log), f.D = to_float(p.D);
+  f.out_proj_weight = to_float(p.out_proj_weight), f.out_proj_bias = to_float(p.out_proj_bias);
+  return f;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(step_equals_scan_f64_and_f32) {
@@ -65,15 +77,8 @@ BOOST_AUTO_TEST_CASE(step_equals_scan_f64_and_f32) {
     BOOST_TEST(*std::max_element(y_scan.begin(), y_scan.end()) > 1e-3);
 
     // float32: same model rounded, compared with the float64 result
-    MambaBlockParams<float> pf;
-    auto cvt = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
-    pf.in_proj_weight = cvt(pd.in_proj_weight); pf.in_proj_bias = cvt(pd.in_proj_bias);
-    pf.conv1d_weight = cvt(pd.conv1d_weight); pf.conv1d_bias = cvt(pd.conv1d_bias);
-    pf.x_proj_weight = cvt(pd.x_proj_weight); pf.dt_proj_weight = cvt(pd.dt_proj_weight);
-    pf.dt_proj_bias = cvt(pd.dt_proj_bias); pf.A_log = cvt(pd.A_log); pf.D = cvt(pd.D);
-    pf.out_proj_weight = cvt(pd.out_proj_weight); pf.out_proj_bias = cvt(pd.out_proj_bias);
-    MambaBlock<float> bf(cfg, pf);
-    const auto xf = cvt(x);
+    MambaBlock<float> bf(cfg, to_float(pd));
+    const auto xf = to_float(x);
     std::vector<float> yf(xf.size());
     auto sf = bf.make_state(batch);
     bf.forward(xf.data(), batch, L, yf.data(), &sf);
@@ -211,15 +216,8 @@ BOOST_AUTO_TEST_CASE(float_stream_kernels_at_odd_sizes) {
     std::vector<double> y_scan(x.size());
     auto s_scan = bd.make_state(1);
     bd.forward(x.data(), 1, L, y_scan.data(), &s_scan);
-    auto cvt = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
-    MambaBlockParams<float> pf;
-    pf.in_proj_weight = cvt(pd.in_proj_weight); pf.in_proj_bias = cvt(pd.in_proj_bias);
-    pf.conv1d_weight = cvt(pd.conv1d_weight); pf.conv1d_bias = cvt(pd.conv1d_bias);
-    pf.x_proj_weight = cvt(pd.x_proj_weight); pf.dt_proj_weight = cvt(pd.dt_proj_weight);
-    pf.dt_proj_bias = cvt(pd.dt_proj_bias); pf.A_log = cvt(pd.A_log); pf.D = cvt(pd.D);
-    pf.out_proj_weight = cvt(pd.out_proj_weight); pf.out_proj_bias = cvt(pd.out_proj_bias);
-    MambaBlock<float> bf(cfg, pf);
-    const auto xf = cvt(x);
+    MambaBlock<float> bf(cfg, to_float(pd));
+    const auto xf = to_float(x);
     auto s1 = bf.make_state(1);
     const auto y1 = run_steps(bf, xf, 1, L, s1);
     auto sb = bf.make_state(1, 8);

@@ -54,6 +54,18 @@ std::vector<T> stream(S4DModel<T>& m, const std::vector<T>& u, std::size_t L, do
   return y;
 }
 
+// The same model with its float32 parameters in float64.
+S4DModelParams<double> to_double(const S4DModelParams<float>& pf) {
+  auto d = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
+  S4DModelParams<double> pd;
+  pd.encoder_weight = d(pf.encoder_weight), pd.encoder_bias = d(pf.encoder_bias);
+  pd.decoder_weight = d(pf.decoder_weight), pd.decoder_bias = d(pf.decoder_bias);
+  for (const auto& l : pf.layers)
+    pd.layers.push_back({d(l.log_dt), d(l.log_A_real), d(l.A_imag), d(l.C), d(l.D), d(l.out_weight),
+                         d(l.out_bias), d(l.norm_weight), d(l.norm_bias)});
+  return pd;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_double) {
@@ -104,15 +116,7 @@ BOOST_AUTO_TEST_CASE(stream_conv_scan_agree_float_4x64x32) {
   BOOST_TEST(test::max_rel_diff(y1, y64) < 1e-5);
 
   // float32 vs a float64 model with the same (rounded) parameters
-  S4DModelParams<double> pd;
-  const auto& pf = mf.params();
-  auto d = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
-  pd.encoder_weight = d(pf.encoder_weight); pd.encoder_bias = d(pf.encoder_bias);
-  pd.decoder_weight = d(pf.decoder_weight); pd.decoder_bias = d(pf.decoder_bias);
-  for (const auto& l : pf.layers)
-    pd.layers.push_back({d(l.log_dt), d(l.log_A_real), d(l.A_imag), d(l.C), d(l.D), d(l.out_weight),
-                         d(l.out_bias), d(l.norm_weight), d(l.norm_bias)});
-  S4DModel<double> md(cfg, pd);
+  S4DModel<double> md(cfg, to_double(mf.params()));
   const std::vector<double> ud(u.begin(), u.end());
   std::vector<double> yd(L);
   md.forward(ud.data(), 1, L, yd.data(), Mode::conv);
@@ -134,15 +138,7 @@ BOOST_AUTO_TEST_CASE(float_stream_at_odd_sizes_is_block_independent) {
     const auto yr = stream(mf, u, L, 48000, 64, 11);  // random block sizes 1..64
     BOOST_TEST((y1 == y3));
     BOOST_TEST((y1 == yr));
-    S4DModelParams<double> pd;
-    const auto& pf = mf.params();
-    auto d = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
-    pd.encoder_weight = d(pf.encoder_weight); pd.encoder_bias = d(pf.encoder_bias);
-    pd.decoder_weight = d(pf.decoder_weight); pd.decoder_bias = d(pf.decoder_bias);
-    for (const auto& l : pf.layers)
-      pd.layers.push_back({d(l.log_dt), d(l.log_A_real), d(l.A_imag), d(l.C), d(l.D), d(l.out_weight),
-                           d(l.out_bias), d(l.norm_weight), d(l.norm_bias)});
-    S4DModel<double> md(cfg, pd);
+    S4DModel<double> md(cfg, to_double(mf.params()));
     const std::vector<double> ud(u.begin(), u.end());
     const auto yd = stream(md, ud, L, 48000, 64, 0);
     BOOST_TEST(test::max_rel_diff(y1, yd) < 1e-4);

@@ -125,25 +125,11 @@ public:
   /// conv as (batch, d_conv, d_inner) and ssm as (batch, d_state, d_inner), while it streams;
   /// these accessors bring the public layouts up to date first: no allocation, real-time safe;
   /// not for concurrent use from several threads.)
-  std::vector<T>& conv() noexcept {
-    sync_public();
-    transposed_current_ = false;  // the caller may write through the reference
-    return conv_;
-  }
-  const std::vector<T>& conv() const noexcept {
-    sync_public();
-    return conv_;
-  }
+  std::vector<T>& conv() noexcept { return writable(conv_); }
+  const std::vector<T>& conv() const noexcept { return readable(conv_); }
   /// (batch, d_inner, d_state) (see conv()).
-  std::vector<T>& ssm() noexcept {
-    sync_public();
-    transposed_current_ = false;  // the caller may write through the reference
-    return ssm_;
-  }
-  const std::vector<T>& ssm() const noexcept {
-    sync_public();
-    return ssm_;
-  }
+  std::vector<T>& ssm() noexcept { return writable(ssm_); }
+  const std::vector<T>& ssm() const noexcept { return readable(ssm_); }
   /// Zeroes both states (no allocation).
   void reset() noexcept;
 
@@ -152,6 +138,15 @@ private:
   friend class MambaBlock;
   // conv_, ssm_ <- convT_, hT_ transposed, when those are the current ones
   void sync_public() const noexcept;
+  const std::vector<T>& readable(const std::vector<T>& v) const noexcept {
+    sync_public();
+    return v;
+  }
+  std::vector<T>& writable(std::vector<T>& v) noexcept {
+    sync_public();
+    transposed_current_ = false;  // the caller may write through the reference
+    return v;
+  }
   int batch_ = 0, max_tokens_ = 1, d_inner_ = 0, d_state_ = 0, d_conv_ = 0;
   mutable std::vector<T> conv_, ssm_;
   // float: the states transposed, convT_ (batch, d_conv, d_inner), hT_ (batch, d_state, d_inner)
