@@ -11,6 +11,12 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
+# pkg-config reads the arm64 .pc files only (fftw3, fftw3f): the host's would name x86-64 paths.
 set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
+# qemu without -L: the arm64 multiarch packages bring libc6:arm64, so the loader
+# (/lib/ld-linux-aarch64.so.1) and every library are at their usual paths. With
+# -L /usr/aarch64-linux-gnu the loader would be the cross toolchain's glibc (libc6-arm64-cross)
+# and libc.so.6 the multiarch one, two builds of glibc whose private structures differ: the
+# first pthread_create (every OpenMP region) then never returns.
 find_program(SSM_QEMU_AARCH64 NAMES qemu-aarch64-static qemu-aarch64 REQUIRED)
-set(CMAKE_CROSSCOMPILING_EMULATOR ${SSM_QEMU_AARCH64} -L /usr/aarch64-linux-gnu)
+set(CMAKE_CROSSCOMPILING_EMULATOR ${SSM_QEMU_AARCH64})

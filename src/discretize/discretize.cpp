@@ -90,7 +90,14 @@ DiscreteSystem discretize(const ContinuousSystem& sys, double dt, const Discreti
       const Eigen::MatrixXd I = Eigen::MatrixXd::Identity(n, n);
       const Eigen::MatrixXd ima = I - alpha * dt * sys.A;
       Eigen::FullPivLU<Eigen::MatrixXd> lu(ima);
-      require(lu.isInvertible() && lu.rcond() > 1e-14, "discretize", "A",
+      // Singular also when (I - alpha dt A) is small against the terms that cancelled in it:
+      // rcond ||M||_1 (about its smallest singular value) below 1e-14 (1 + alpha dt ||A||_1).
+      // An exact pole gives M = 0 only where 1 - alpha dt a is rounded twice; fused into one
+      // FMA (aarch64, any FMA build) it gives a tiny multiple of I, whose rcond is 1.
+      auto norm1 = [](const Eigen::MatrixXd& m) { return m.cwiseAbs().colwise().sum().maxCoeff(); };
+      const double smallest = lu.isInvertible() ? lu.rcond() * norm1(ima) : 0.0;
+      require(lu.isInvertible() && lu.rcond() > 1e-14 && smallest > 1e-14 * (1.0 + alpha * dt * norm1(sys.A)),
+              "discretize", "A",
               "gives a singular (I - alpha dt A) for ", to_string(how.method), " with dt = ", dt,
               " (an eigenvalue of A equals 1/(alpha dt))");
       d.Ad = lu.solve(I + (1.0 - alpha) * dt * sys.A);

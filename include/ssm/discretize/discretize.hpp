@@ -46,7 +46,9 @@ struct DiscreteSystem {
 };
 
 /// Discretizes a dense system. Throws ssm::Error for invalid shapes, non-finite entries,
-/// dt <= 0, alpha outside [0, 1], foh with the ssm convention, or a singular (I - alpha dt A).
+/// dt <= 0, alpha outside [0, 1], foh with the ssm convention, or a singular (I - alpha dt A):
+/// rcond < 1e-14, or its smallest singular value (about rcond ||.||_1) below
+/// 1e-14 (1 + alpha dt ||A||_1), singular to working precision however it was rounded.
 DiscreteSystem discretize(const ContinuousSystem& sys, double dt, const Discretization& how);
 
 /// Closed forms for one complex diagonal mode (S4D): returns (Ad, Bd) for scalar a, b.
