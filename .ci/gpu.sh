@@ -7,7 +7,7 @@
 #     libboost1.74-dev nlohmann-json3-dev libbenchmark-dev libbenchmark1debian libcli11-dev libhwy-dev libhwy1
 # and unpacked into a private prefix. Builds Release with CUDA (no audio: the machine has
 # no sound server), then runs what the phases name:
-#   bash .ci/gpu.sh [build] [test] [conformance] [bench <regex>] [sanitize <ctest-regex>]
+#   [GPU_PYTHON=1] bash .ci/gpu.sh [build] [test] [python] [conformance] [bench <regex>] [sanitize <ctest-regex>]
 # Logs go to $OUT (or ./gpu-out) as files, the summary to stdout.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,11 +32,22 @@ DEADLINE=${DEADLINE:-100000}  # seconds: later bench/sanitize steps are skipped 
 while [ $# -gt 0 ]; do
   case "$1" in
     build)
-      # No Python module: the machine has no PyPI (nanobind) and no PyTorch.
+      # The Python module with GPU_PYTHON=1: the image's python3 (PyTorch with CUDA, nanobind,
+      # pytest, safetensors, numpy) stands in for the tests' venv (no PyPI there): a venv folder
+      # whose bin/python is that interpreter and whose stamp says its requirements are met.
+      PY=(-DSSM_BUILD_PYTHON=OFF)
+      if [ "${GPU_PYTHON:-0}" = 1 ]; then
+        for v in python-venv python-venv-ray; do
+          mkdir -p $B/$v/bin && printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v python3)" > $B/$v/bin/python
+          chmod +x $B/$v/bin/python
+        done
+        sha256sum tests/python/requirements.txt | cut -d' ' -f1 > $B/python-venv/.ssmkit-requirements.txt
+        PY=(-DSSM_BUILD_PYTHON=ON)
+      fi
       # The image's g++ links libstdc++ statically (nvcc adds its library folder first, so even
       # another g++ gets the static one): the test guard then cannot interpose __cxa_throw.
       CXX_FLAGS=(-DSSM_RT_GUARD_STATIC_LIBSTDCXX=ON)
-      cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DSSM_WITH_CUDA=ON -DSSM_WITH_AUDIO=OFF -DSSM_BUILD_PYTHON=OFF "${CXX_FLAGS[@]}" >"$OUTDIR/configure.log" 2>&1 \
+      cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DSSM_WITH_CUDA=ON -DSSM_WITH_AUDIO=OFF "${PY[@]}" "${CXX_FLAGS[@]}" >"$OUTDIR/configure.log" 2>&1 \
         || { echo "configure failed"; tail -30 "$OUTDIR/configure.log"; exit 1; }
       cmake --build $B -j"$(nproc)" >"$OUTDIR/build.log" 2>&1 \
         || { echo "build failed"; grep -E "error|Error" -A3 "$OUTDIR/build.log" | head -60; exit 1; }
@@ -45,6 +56,12 @@ while [ $# -gt 0 ]; do
       # python: the lent machine has no PyTorch and no PyPI (the Python tests run in CI).
       (cd $B && ctest -LE "slow|audio|python" -j8 --output-on-failure --timeout 300) >"$OUTDIR/ctest.log" 2>&1 || rc=1
       grep -E "tests passed|tests failed|Failed|\*\*\*Failed|Not Run|Skipped" "$OUTDIR/ctest.log" | tail -25 ;;
+    python)
+      # The package on torch CUDA tensors (test_package_cuda.py) and the API/conformance tests,
+      # then the GPU binding bench against torch's selective_scan_ref.
+      (cd $B && ctest -R "python.package" --output-on-failure --timeout 300) >"$OUTDIR/python.log" 2>&1 || rc=1
+      grep -E "tests passed|tests failed|Failed|passed|failed|skipped" "$OUTDIR/python.log" | tail -12
+      PYTHONPATH=$B/python timeout 200 python3 bench/python/bench_binding.py --gpu 2>&1 | tail -6 ;;
     conformance)
       SSM_DEVICE=all $B/tests/conformance_runner >"$OUTDIR/conformance.log" 2>&1 || rc=1
       grep -E "^FAIL|conformance:" "$OUTDIR/conformance.log" | tail -30 ;;
