@@ -2,7 +2,6 @@
 
 #include <bit>
 #include <cstring>
-#include <sstream>
 
 #include "ssm/core/device.hpp"
 
@@ -261,13 +260,14 @@ std::string Call::describe_dtype(const Arr& a) {
   return std::string(kind) + std::to_string(d.bits);
 }
 
+// Messages are built with std::string, not iostreams: the GPU image's toolchain links libstdc++
+// statically into the module, and its iostream locale facets crashed there (numeric insertion
+// segfaulted in an error path; python.package_api on the H200 machine).
 std::string Call::describe_shape(const Arr& a) {
-  std::ostringstream os;
-  os << '(';
-  for (std::size_t i = 0; i < a.ndim(); ++i) os << (i ? ", " : "") << a.shape(i);
-  if (a.ndim() == 1) os << ',';
-  os << ')';
-  return os.str();
+  std::string s = "(";
+  for (std::size_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  if (a.ndim() == 1) s += ',';
+  return s + ')';
 }
 
 void Call::ndim(const Arr& a, const char* name, std::size_t n) const {
@@ -279,12 +279,10 @@ void Call::shape(const Arr& a, const char* name, const Dims& shape) const {
   bool ok = a.ndim() == shape.size();
   for (std::size_t i = 0; ok && i < shape.size(); ++i) ok = static_cast<std::int64_t>(a.shape(i)) == shape[i];
   if (!ok) {
-    std::ostringstream os;
-    os << "must have shape (";
-    for (std::size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
-    if (shape.size() == 1) os << ',';
-    os << "), got " << describe_shape(a);
-    value_error(name, os.str());
+    std::string want = "must have shape (";
+    for (std::size_t i = 0; i < shape.size(); ++i) want += (i ? ", " : "") + std::to_string(shape[i]);
+    if (shape.size() == 1) want += ',';
+    value_error(name, want + "), got " + describe_shape(a));
   }
 }
 

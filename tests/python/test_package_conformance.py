@@ -1,4 +1,4 @@
-"""Every conformance case (../shared/conformance/cases, or $SSMKIT_CASES_DIR) through the Python
+"""Every conformance case (../shared/conformance/cases, or $SSM_CONFORMANCE_DIR as for the C++ runner, or $SSMKIT_CASES_DIR) through the Python
 API of the package: NumPy on the CPU in float64 and float32, and, on a machine with a GPU, the
 ops that take tensors through torch CUDA tensors (layers with device='cuda').
 
@@ -15,7 +15,7 @@ import ssmkit  # noqa: E402  (CTest registers these files only when the module i
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 from safetensors import safe_open  # noqa: E402
 
-CASES_DIR = os.environ.get("SSMKIT_CASES_DIR") or os.path.join(os.path.dirname(__file__), "../../../shared/conformance/cases")
+CASES_DIR = os.environ.get("SSM_CONFORMANCE_DIR") or os.environ.get("SSMKIT_CASES_DIR") or os.path.join(os.path.dirname(__file__), "../../../shared/conformance/cases")
 CASES = sorted(glob.glob(os.path.join(CASES_DIR, "*.safetensors")))
 
 # Ops whose Python entry takes device tensors (the rest are host-only APIs or run layers with
