@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ssmkit needs, only those missing. Used by `make` and CI.
 set -euo pipefail
-PKGS=(cmake g++ make ninja-build pkg-config libeigen3-dev libfftw3-dev libboost-test-dev nlohmann-json3-dev libhwy-dev
+PKGS=(cmake g++ make ninja-build ccache pkg-config libeigen3-dev libfftw3-dev libboost-test-dev nlohmann-json3-dev libhwy-dev
       portaudio19-dev libsndfile1-dev libbenchmark-dev libcli11-dev jackd2 clang libclang-rt-14-dev libomp-14-dev
       # The LV2 plugin (plugins/lv2): headers, and the hosts its tests run (lv2ls/lv2info,
       # sord_validate, lv2file, jalv).
