@@ -5,8 +5,12 @@
 //   fft_cached   CudaFFTConv::apply alone, spectra kept (the cuFFT baseline);
 //   recurrence   no FFT: diag_scan's register-resident sequential scan of the same system, exact
 //                (O(L N2) a channel, no kernel materialized);
-// with the fraction of the copy bandwidth (u read, y written) measured in the same run, and the
-// largest difference of the recurrence to fft_cached relative to max |y|.
+//   gemm_T<n>    no FFT: the chunked-GEMM formulation (kernels/scan/diag_scan_gemm.cuh), chunks of
+//                n samples: Toeplitz product within a chunk, modes carried across chunks, FP32
+//                SGEMM (what diag_scan picks on its own for these shapes: T = 128);
+// with the fraction of the FP32 FMA rate for the recurrence's 4 N2 real multiply-adds a sample
+// (the work of the op, whichever path does it), both rates measured in the same run,
+// the fraction of the copy bandwidth (u read, y written), and the largest difference of the recurrence to fft_cached relative to max |y|.
 // `python3 bench/conv/torch_fftconv_ref.py LOG` adds the ratio of each path to torch.fft.
 #include <cuda_runtime.h>
 
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include "backend/fill.hpp"
+#include "backend/scan_cuda.hpp"
 #include "common/compare.hpp"
 #include "common/cuda_timing.hpp"
 #include "common/gpu_peaks.cuh"
@@ -42,16 +47,21 @@ int main() {
   }
   std::printf("device: %s\n", ssm::cuda_description().c_str());
   const double copy_bw = ssm::bench::copy_bytes_per_second();
-  std::printf("copy bandwidth %.3g B/s (measured now)\n\n", copy_bw);
+  const double fma_rate = ssm::bench::fma_per_second();
+  std::printf("copy bandwidth %.3g B/s, FP32 FMA rate %.3g /s (both measured now)\n\n", copy_bw, fma_rate);
   struct P {
     const char* name;
     int B, H, N2;
     long long L;
   };
+  // N8_ / N64_: the same problem with 8 and 64 modes (where the recurrence's cost moves).
   const P problems[] = {{"B8_H768_L64K", 8, 768, 32, 1LL << 16},
+                        {"N8_B8_H768_L64K", 8, 768, 8, 1LL << 16},
+                        {"N64_B8_H768_L64K", 8, 768, 64, 1LL << 16},
                         {"B1_H768_L1M", 1, 768, 32, 1LL << 20},
                         {"B8_H768_L1M", 8, 768, 32, 1LL << 20}};
-  std::printf("%-14s %-12s %10s %9s %12s %10s\n", "problem", "path", "ms", "copy fr", "vs fft_cached", "max diff");
+  std::printf("%-14s %-12s %10s %9s %9s %12s %10s\n", "problem", "path", "ms", "copy fr", "FMA fr", "vs fft_cached",
+              "max diff");
   for (const P& pr : problems) {
     const int H = pr.H, N2 = pr.N2;
     const long long L = pr.L;
@@ -96,8 +106,9 @@ int main() {
     const std::size_t probe = std::min<std::size_t>(n, std::size_t(1) << 24);
     std::vector<float> ref(probe), got(probe);
     auto row = [&](const char* path, double ms, double base_ms, double diff) {
-      std::printf("%-14s %-12s %10.3f %9.3f %11.2fx %10.2e\n", pr.name, path, ms, bytes / (ms * 1e-3) / copy_bw,
-                  base_ms / ms, diff);
+      const double fma = 4.0 * double(n) * N2;
+      std::printf("%-14s %-12s %10.3f %9.3f %9.3f %11.2fx %10.2e\n", pr.name, path, ms, bytes / (ms * 1e-3) / copy_bw,
+                  fma / (ms * 1e-3) / fma_rate, base_ms / ms, diff);
       std::printf("SUMMARY fftconv %s_%s ms=%.4f\n", path, pr.name, ms);
     };
     double cached_ms = 0;
@@ -128,9 +139,18 @@ int main() {
     a.dt = ddt.data();
     a.u = u.data();
     a.y = y.data();
-    const double rec_ms = ssm::bench::median_event_ms([&] { ssm::diag_scan(a, ssm::Device::cuda); }, reps, 1);
+    ssm::detail::DiagScanCudaConfig rec_cfg;
+    rec_cfg.gemm_chunk = -1;
+    const double rec_ms = ssm::bench::median_event_ms([&] { ssm::detail::diag_scan_cuda(a, rec_cfg); }, reps, 1);
     check(cudaMemcpy(got.data(), y.data(), probe * sizeof(float), cudaMemcpyDeviceToHost), "download");
     row("recurrence", rec_ms, cached_ms, max_rel_diff(got, ref));
+    for (int T : {64, 128, 256}) {
+      ssm::detail::DiagScanCudaConfig cfg;
+      cfg.gemm_chunk = T;
+      const double ms = ssm::bench::median_event_ms([&] { ssm::detail::diag_scan_cuda(a, cfg); }, reps, 1);
+      check(cudaMemcpy(got.data(), y.data(), probe * sizeof(float), cudaMemcpyDeviceToHost), "download");
+      row(("gemm_T" + std::to_string(T)).c_str(), ms, cached_ms, max_rel_diff(got, ref));
+    }
   }
   return 0;
 }

@@ -29,10 +29,14 @@ void diag_scan_cuda(const DiagScanArgs<double>& args, const CudaStream& stream);
 
 /// Kernel choice of the CUDA diag_scan, for tests and the bench (0 = automatic). `legacy` runs
 /// the chunked warp scan of scan_kernel.cuh instead of the register-resident sequential scan.
+/// `gemm_chunk`: the chunked-GEMM formulation of kernels/scan/diag_scan_gemm.cu with chunks of
+/// that many samples (16..1024); -1 never; 0 automatic: chosen when every other field is at its
+/// default, the time strides of u and y are 1 and the problem is long enough (diag_scan.cu).
 struct DiagScanCudaConfig {
   int modes_per_thread = 0;  // 4, 8 or 16
   int chunks = 0;            // time chunks
   bool legacy = false;
+  int gemm_chunk = 0;
 };
 void diag_scan_cuda(const DiagScanArgs<float>& args, const DiagScanCudaConfig& config);
 void diag_scan_cuda(const DiagScanArgs<double>& args, const DiagScanCudaConfig& config);

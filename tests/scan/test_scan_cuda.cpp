@@ -551,10 +551,14 @@ void diag_scan_kernels_case(int Bt, int H, int N2, int L, bool chlast, bool with
   std::vector<detail::DiagScanCudaConfig> cfgs = {{0, 0, true}, {0, 0, false}};
   for (int m : {4, 8, 16})
     for (int c : {1, 3, 0}) cfgs.push_back({m, c, false});
+  // The chunked-GEMM path (unit time strides only): chunks that leave a tail for the recurrence,
+  // that divide L, and that are longer than L (then the recurrence alone).
+  if (!chlast)
+    for (int g : {16, 64, 128}) cfgs.push_back({0, 0, false, g});
   for (const auto& cfg : cfgs) {
     BOOST_TEST_CONTEXT("B=" << Bt << " H=" << H << " N2=" << N2 << " L=" << L << " chlast=" << chlast
                             << " h0=" << with_h0 << " mpt=" << cfg.modes_per_thread << " chunks=" << cfg.chunks
-                            << " legacy=" << cfg.legacy) {
+                            << " legacy=" << cfg.legacy << " gemm_chunk=" << cfg.gemm_chunk) {
       dy.upload(std::vector<T>(u.size(), T(-777)));
       detail::diag_scan_cuda(a, cfg);
       BOOST_TEST(worst(dy.to_host(), y_cpu, tol, tol) <= 1.0);
@@ -572,6 +576,7 @@ BOOST_AUTO_TEST_CASE(diag_scan_every_kernel_matches_cpu) {
     diag_scan_kernels_case<float>(2, 4, 64, 2049, chlast, false, false, seed += 10);
     diag_scan_kernels_case<double>(2, 7, 24, 517, chlast, true, true, seed += 10);
     diag_scan_kernels_case<double>(1, 3, 5, 4096, chlast, false, true, seed += 10);
+    diag_scan_kernels_case<float>(2, 6, 8, 4096, chlast, true, true, seed += 10);  // no tail at 16/64/128
   }
 }
 
