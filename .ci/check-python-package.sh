@@ -18,6 +18,12 @@ VENV=$(mktemp -d)/venv
 cuda=${SSM_PIP_CUDA:-$([ -n "${SSM_CI_CUDA_GENCODE:-}" ] && command -v nvcc >/dev/null 2>&1 && echo ON || echo OFF)}
 settings=(--config-settings=cmake.define.SSM_WITH_CUDA="$cuda" --config-settings=build-dir="$PWD/build-pip")
 [ "$cuda" = ON ] && [ -n "${SSM_CI_CUDA_GENCODE:-}" ] && settings+=(--config-settings=cmake.define.SSM_CUDA_GENCODE="$SSM_CI_CUDA_GENCODE")
+# The compilers of build/ by the same paths (ccache keys on the compiler's path: scikit-build-core
+# would name /usr/bin/x86_64-linux-gnu-g++, Python's own, where CMake found /usr/bin/c++).
+for lang in C CXX; do
+  c=$(sed -n "s/^CMAKE_${lang}_COMPILER:FILEPATH=//p" build/CMakeCache.txt 2>/dev/null)
+  [ -n "$c" ] && settings+=(--config-settings=cmake.define.CMAKE_${lang}_COMPILER="$c")
+done
 rm -rf build-pip
 ! command -v ccache >/dev/null 2>&1 || [ -z "${CMAKE_CXX_COMPILER_LAUNCHER:-}" ] || ccache -z >/dev/null
 start=$(date +%s)

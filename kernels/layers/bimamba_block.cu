@@ -5,6 +5,8 @@
 // (batch, dim, length) views with strides (L dim, 1, dim) the scan reads directly.
 #include <cublas_v2.h>
 
+#include "kernels/core/cublas_check.cuh"
+
 #include <algorithm>
 #include <cmath>
 
@@ -16,22 +18,6 @@
 namespace ssm::detail {
 
 namespace {
-const char* cublas_name(cublasStatus_t s) {
-  switch (s) {
-    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
-    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
-    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-    default: return "unknown cuBLAS status";
-  }
-}
-void cublas_check(cublasStatus_t s, const char* where, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS) throw Error(concat(where, ": cuBLAS error ", cublas_name(s), " in ", what));
-}
 constexpr const char* kWhere = "BiMambaBlock (cuda)";
 
 cublasStatus_t gemm(cublasHandle_t h, int m, int n, int k, const float* A, int lda, const float* B, int ldb,
@@ -122,7 +108,7 @@ std::shared_ptr<const BiMambaDevice<T>> bimamba_upload(const BiMambaBlockConfig&
   auto w = std::make_shared<BiMambaDevice<T>>();
   w->cfg = c;
   w->device = current_device(kWhere);
-  cublas_check(cublasCreate(&w->handle), kWhere, "cublasCreate");
+  SSM_CUBLAS_CHECK(cublasCreate(&w->handle), kWhere);
   const std::size_t di = c.d_inner, K = c.d_conv;
   auto tr = [&](const std::vector<T>& cw) {
     std::vector<T> t(K * di);
@@ -161,12 +147,12 @@ void bimamba_forward_cuda(const BiMambaDevice<T>& w, const T* x, int batch, int 
   require(M <= (1LL << 31) - 1, kWhere, "batch", "times length must fit in int for cuBLAS, got ", M);
   const int Mi = static_cast<int>(M);
   cublasHandle_t h = w.handle;
-  cublas_check(cublasSetStream(h, nullptr), kWhere, "cublasSetStream");
+  SSM_CUBLAS_CHECK(cublasSetStream(h, nullptr), kWhere);
   const std::size_t Ms = static_cast<std::size_t>(M);
   DeviceBuffer<T> xz(Ms * 2 * di), xcf(Ms * di), xcb(Ms * di), xdbl(Ms * XD), dlf(Ms * di), dlb(Ms * di),
       Bf(Ms * N), Cf(Ms * N), Bb(Ms * N), Cb(Ms * N), ys(Ms * di);
   // in_proj
-  cublas_check(gemm(h, 2 * di, Mi, dm, w.in_w.data(), dm, x, dm, xz.data(), 2 * di), kWhere, "in_proj gemm");
+  SSM_CUBLAS_CHECK(gemm(h, 2 * di, Mi, dm, w.in_w.data(), dm, x, dm, xz.data(), 2 * di), kWhere);
   if (!w.in_b.empty()) {
     add_bias_kernel<T><<<blocks_for(M * 2 * di), 256>>>(xz.data(), M, 2 * di, w.in_b.data());
     SSM_CUDA_CHECK_LAUNCH(kWhere);
@@ -178,8 +164,8 @@ void bimamba_forward_cuda(const BiMambaDevice<T>& w, const T* x, int batch, int 
   // per branch: x_proj, dt_proj (reading the dt columns of x_dbl), B/C relayout
   auto branch = [&](const DeviceBuffer<T>& xc, const DeviceBuffer<T>& xw, const DeviceBuffer<T>& dtw,
                     DeviceBuffer<T>& delta, DeviceBuffer<T>& B, DeviceBuffer<T>& C) {
-    cublas_check(gemm(h, XD, Mi, di, xw.data(), di, xc.data(), di, xdbl.data(), XD), kWhere, "x_proj gemm");
-    cublas_check(gemm(h, di, Mi, R, dtw.data(), R, xdbl.data(), XD, delta.data(), di), kWhere, "dt_proj gemm");
+    SSM_CUBLAS_CHECK(gemm(h, XD, Mi, di, xw.data(), di, xc.data(), di, xdbl.data(), XD), kWhere);
+    SSM_CUBLAS_CHECK(gemm(h, di, Mi, R, dtw.data(), R, xdbl.data(), XD, delta.data(), di), kWhere);
     split_bc_kernel<T><<<blocks_for(M * N), 256>>>(xdbl.data(), batch, L, XD, R, N, B.data(), C.data());
     SSM_CUDA_CHECK_LAUNCH(kWhere);
   };
@@ -207,7 +193,7 @@ void bimamba_forward_cuda(const BiMambaDevice<T>& w, const T* x, int batch, int 
   a.validate();
   bidirectional_scan_cuda(a, /*synchronize=*/false);
   // out_proj
-  cublas_check(gemm(h, dm, Mi, di, w.out_w.data(), di, ys.data(), di, y, dm), kWhere, "out_proj gemm");
+  SSM_CUBLAS_CHECK(gemm(h, dm, Mi, di, w.out_w.data(), di, ys.data(), di, y, dm), kWhere);
   if (!w.out_b.empty()) {
     add_bias_kernel<T><<<blocks_for(M * dm), 256>>>(y, M, dm, w.out_b.data());
     SSM_CUDA_CHECK_LAUNCH(kWhere);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/diag_kernel_cuda.hpp"
+#include "kernels/core/cublas_check.cuh"
 #include "kernels/core/cuda_check.cuh"
 #include "ssm/conv/fftconv_cuda.hpp"
 #include "ssm/core/device_buffer.hpp"
@@ -22,28 +23,6 @@ namespace {
 
 constexpr const char* kWhere = "CudaBSTLayer";
 
-const char* cublas_status_name(cublasStatus_t s) noexcept {
-  switch (s) {
-    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED (out of device memory)";
-    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
-    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
-    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-    default: return "unknown cuBLAS status";
-  }
-}
-
-#define SSM_CUBLAS_CHECK(expr)                                                                    \
-  do {                                                                                            \
-    const cublasStatus_t ssm_cublas_st_ = (expr);                                                 \
-    if (ssm_cublas_st_ != CUBLAS_STATUS_SUCCESS)                                                  \
-      throw ::ssm::Error(::ssm::detail::concat(kWhere, ": cuBLAS error ", int(ssm_cublas_st_), " (", \
-                                               cublas_status_name(ssm_cublas_st_), ") in ", #expr)); \
-  } while (0)
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
@@ -190,7 +169,7 @@ struct CudaBSTLayer::Impl {
   void linear(const float* X, long long rows, int in, const float* Wt, int out, float* Y) const {
     const float one = 1.f, zero = 0.f;
     SSM_CUBLAS_CHECK(cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, static_cast<int>(rows), in, &one, Wt, in, X,
-                                 in, &zero, Y, out));
+                                 in, &zero, Y, out), kWhere);
   }
   void run(const float* x, int batch, int L, float* y, float* ctx) const;
 };
@@ -222,8 +201,8 @@ CudaBSTLayer::CudaBSTLayer(const BSTLayer<float>& layer) : impl_(std::make_uniqu
   m.w_im = DeviceBuffer<double>(wi);
   m.la_re = DeviceBuffer<double>(dd.log_Ad.re);
   m.la_im = DeviceBuffer<double>(dd.log_Ad.im);
-  SSM_CUBLAS_CHECK(cublasCreate(&m.handle));
-  SSM_CUBLAS_CHECK(cublasSetStream(m.handle, nullptr));
+  SSM_CUBLAS_CHECK(cublasCreate(&m.handle), kWhere);
+  SSM_CUBLAS_CHECK(cublasSetStream(m.handle, nullptr), kWhere);
 }
 
 CudaBSTLayer::~CudaBSTLayer() = default;
@@ -285,7 +264,7 @@ void CudaBSTLayer::Impl::run(const float* x, int batch, int L, float* y, float* 
                                                Kc.data() + h * dh, d, KR * d, Q.data() + h * dh, d,
                                                static_cast<long long>(W) * d, &zero, P.data() + h * W * KR,
                                                static_cast<int>(KR), static_cast<long long>(H) * W * KR,
-                                               static_cast<int>(NB)));
+                                               static_cast<int>(NB)), kWhere);
   const long long prow = NB * H * W;
   masked_softmax<<<warp_grid(prow), 32 * kWarpsPerBlock>>>(P.data(), prow, static_cast<int>(nb), H, W, S);
   SSM_CUDA_CHECK_LAUNCH(kWhere);
@@ -295,7 +274,7 @@ void CudaBSTLayer::Impl::run(const float* x, int batch, int L, float* y, float* 
                                                Vc.data() + h * dh, d, KR * d, P.data() + h * W * KR,
                                                static_cast<int>(KR), static_cast<long long>(H) * W * KR, &zero,
                                                att.data() + h * dh, d, static_cast<long long>(W) * d,
-                                               static_cast<int>(NB)));
+                                               static_cast<int>(NB)), kWhere);
 
   // h = x + out_proj(att) (into Q); z = LayerNorm2(h) (into xn); y = h + fc2(gelu(fc1(z)))
   float* hres = Q.data();

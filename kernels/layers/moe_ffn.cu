@@ -24,19 +24,12 @@
 #include <mutex>
 #include <vector>
 
+#include "kernels/core/cublas_check.cuh"
 #include "kernels/core/cuda_check.cuh"
 #include "backend/moe_ffn_cuda.hpp"
 #include "ssm/core/device_buffer.hpp"
 #include "ssm/core/error.hpp"
 
-#define SSM_CUBLAS_CHECK(expr, where)                                                          \
-  do {                                                                                         \
-    const cublasStatus_t ssm_cublas_st_ = (expr);                                              \
-    if (ssm_cublas_st_ != CUBLAS_STATUS_SUCCESS)                                               \
-      throw ::ssm::Error(::ssm::detail::concat((where), ": cuBLAS error ", int(ssm_cublas_st_), \
-                                               " (", cublasGetStatusString(ssm_cublas_st_),    \
-                                               ") in ", #expr));                               \
-  } while (0)
 
 namespace ssm::detail {
 

@@ -8,35 +8,18 @@
 #include <cmath>
 #include <type_traits>
 
+#include "kernels/core/cublas_check.cuh"
 #include "kernels/core/cuda_check.cuh"
 
 namespace ssm::detail {
 namespace {
-
-const char* cublas_status_name(cublasStatus_t s) {
-  switch (s) {
-    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
-    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
-    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-    default: return "cuBLAS error";
-  }
-}
-
-void cublas_ok(cublasStatus_t s, const char* where, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS) throw Error(concat(where, ": ", cublas_status_name(s), " in ", what));
-}
 
 /// One cuBLAS handle per host thread and device, created on first use and kept (creating one
 /// costs far more than a scan of a short signal; handles are not thread-safe to share).
 cublasHandle_t handle_for(int device, const char* where) {
   static thread_local std::vector<cublasHandle_t> handles;
   if (device >= static_cast<int>(handles.size())) handles.resize(static_cast<std::size_t>(device) + 1, nullptr);
-  if (!handles[device]) cublas_ok(cublasCreate(&handles[device]), where, "cublasCreate");
+  if (!handles[device]) SSM_CUBLAS_CHECK(cublasCreate(&handles[device]), where);
   return handles[device];
 }
 
@@ -200,7 +183,7 @@ void diag_scan_gemm(const DiagScanArgs<T>& a, const std::vector<std::complex<dou
   int device = 0;
   SSM_CUDA_CHECK(cudaGetDevice(&device), where);
   cublasHandle_t h = handle_for(device, where);
-  cublas_ok(cublasSetStream(h, st), where, "cublasSetStream");
+  SSM_CUBLAS_CHECK(cublasSetStream(h, st), where);
   const Strides3 su = a.u_strides.resolved(a.channels, a.length);
   const Strides3 sy = a.y_strides.resolved(a.channels, a.length);
   const long long sS = static_cast<long long>(M) * (seg + 1);
@@ -210,14 +193,14 @@ void diag_scan_gemm(const DiagScanArgs<T>& a, const std::vector<std::complex<dou
       const int nc = static_cast<int>(std::min(seg, full - c0));
       const T* U = a.u + b * su.b + c0 * Tc;
       T* Y = a.y + b * sy.b + c0 * Tc;
-      cublas_ok(gemm_batched(h, Tc, nc, Tc, Tm, Tc, static_cast<long long>(Tc) * Tc, U, Tc, su.d, T(0), Y, Tc, sy.d, H),
-                where, "Toeplitz gemm");
-      cublas_ok(gemm_batched(h, M, nc, Tc, W, M, static_cast<long long>(M) * Tc, U, Tc, su.d, T(0), S + M, M, sS, H),
-                where, "chunk-state gemm");
+      SSM_CUBLAS_CHECK(gemm_batched(h, Tc, nc, Tc, Tm, Tc, static_cast<long long>(Tc) * Tc, U, Tc, su.d, T(0), Y, Tc, sy.d, H),
+                where);
+      SSM_CUBLAS_CHECK(gemm_batched(h, M, nc, Tc, W, M, static_cast<long long>(M) * Tc, U, Tc, su.d, T(0), S + M, M, sS, H),
+                where);
       carry_chunks<T><<<static_cast<unsigned>((HN + 127) / 128), 128, 0, st>>>(H, N2, nc, P, S, st_b);
       SSM_CUDA_CHECK(cudaGetLastError(), where);
-      cublas_ok(gemm_batched(h, Tc, nc, M, R, Tc, static_cast<long long>(Tc) * M, S, M, sS, T(1), Y, Tc, sy.d, H),
-                where, "read-out gemm");
+      SSM_CUBLAS_CHECK(gemm_batched(h, Tc, nc, M, R, Tc, static_cast<long long>(Tc) * M, S, M, sS, T(1), Y, Tc, sy.d, H),
+                where);
     }
   }
 }

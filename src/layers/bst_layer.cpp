@@ -6,6 +6,8 @@
 #include <limits>
 #include <type_traits>
 
+#include <Eigen/Dense>
+
 #include "core/complex_diag_step.hpp"
 #include "layers/model_io.hpp"
 #include "layers/nn_ops.hpp"
@@ -24,7 +26,8 @@ using layers_detail::gelu;
 using layers_detail::layer_norm;
 using layers_detail::linear_gemm;
 using layers_detail::linear_rows_t;
-using layers_detail::RowMat;
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 namespace {
 template <class T>

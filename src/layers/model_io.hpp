@@ -25,7 +25,6 @@
 #include <cstdint>
 #include <functional>
 #include <random>
-#include <ranges>
 #include <string>
 #include <utility>
 #include <vector>
@@ -254,10 +253,43 @@ void write_model_file(const std::string& path, const std::string& arch, const st
   out.save(path, arch, config_json);
 }
 
-/// A view of the params() of a range of layer objects (for a model's tensor list when writing).
+/// A random-access view of `project(e)` for the elements e of a vector (size(), [i], begin/end):
+/// what the tensor lists iterate when the tensors live inside layer objects. Written out rather
+/// than std::views::transform, which clang 14 (the fuzz build) cannot compile against
+/// libstdc++ 12's ranges.
+template <class Vec, class Project>
+class ProjectedView {
+public:
+  ProjectedView(Vec& v, Project project) : v_(&v), project_(project) {}
+  std::size_t size() const noexcept { return v_->size(); }
+  decltype(auto) operator[](std::size_t i) const { return project_((*v_)[i]); }
+  class iterator {
+  public:
+    iterator(const ProjectedView* view, std::size_t i) : view_(view), i_(i) {}
+    decltype(auto) operator*() const { return (*view_)[i_]; }
+    iterator& operator++() noexcept {
+      ++i_;
+      return *this;
+    }
+    bool operator!=(const iterator& o) const noexcept { return i_ != o.i_; }
+
+  private:
+    const ProjectedView* view_;
+    std::size_t i_;
+  };
+  iterator begin() const { return iterator(this, 0); }
+  iterator end() const { return iterator(this, size()); }
+
+private:
+  Vec* v_;
+  Project project_;
+};
+
+/// A view of the params() of a vector of layer objects (for a model's tensor list when writing).
 template <class Layers>
 auto params_of(const Layers& layers) {
-  return std::views::transform(layers, [](const auto& l) -> const auto& { return l.params(); });
+  auto project = [](const auto& l) -> const auto& { return l.params(); };
+  return ProjectedView<const Layers, decltype(project)>(layers, project);
 }
 
 /// Builds a stack's layers from their params (moved from), `make(params, index)` one layer;

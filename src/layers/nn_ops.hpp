@@ -5,7 +5,6 @@
 //   linear_rows  real-time (one dot product per output; never allocates, runs on the caller)
 // Both compute Y[r, o] = sum_i X[r, i] W[o, i] + b[o] with W row-major (out, in) as PyTorch's
 // nn.Linear stores it (b may be null).
-#include <Eigen/Dense>
 #include <cmath>
 #include <cstddef>
 #include <vector>
@@ -15,35 +14,24 @@
 
 namespace ssm::layers_detail {
 
-template <class T>
-using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
-
+// Defined once in nn_ops.cpp for float and double: Eigen's GEMM kernels are instantiated in that
+// one translation unit instead of in every layer and model file that calls them (each copy cost
+// seconds of compile time).
 template <class T>
 void linear_gemm(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* W, const T* b,
-                 std::ptrdiff_t out, T* Y, std::ptrdiff_t y_stride = -1, std::ptrdiff_t x_stride = -1) {
-  if (y_stride < 0) y_stride = out;
-  if (x_stride < 0) x_stride = in;
-  Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> x(X, rows, in, Eigen::OuterStride<>(x_stride));
-  Eigen::Map<const RowMat<T>> w(W, out, in);
-  Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>> y(Y, rows, out, Eigen::OuterStride<>(y_stride));
-  y.noalias() = x * w.transpose();
-  if (b) y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b, out);
-}
+                 std::ptrdiff_t out, T* Y, std::ptrdiff_t y_stride = -1, std::ptrdiff_t x_stride = -1);
+extern template void linear_gemm<float>(const float*, std::ptrdiff_t, std::ptrdiff_t, const float*, const float*,
+                                        std::ptrdiff_t, float*, std::ptrdiff_t, std::ptrdiff_t);
+extern template void linear_gemm<double>(const double*, std::ptrdiff_t, std::ptrdiff_t, const double*,
+                                         const double*, std::ptrdiff_t, double*, std::ptrdiff_t, std::ptrdiff_t);
 
 template <class T>
 void linear_rows(const T* X, std::ptrdiff_t rows, std::ptrdiff_t in, const T* W, const T* b,
-                 std::ptrdiff_t out, T* Y) noexcept {
-  for (std::ptrdiff_t r = 0; r < rows; ++r) {
-    Eigen::Map<const Vec<T>> x(X + r * in, in);
-    T* y = Y + r * out;
-    for (std::ptrdiff_t o = 0; o < out; ++o) {
-      const T acc = Eigen::Map<const Vec<T>>(W + o * in, in).dot(x);
-      y[o] = b ? acc + b[o] : acc;
-    }
-  }
-}
+                 std::ptrdiff_t out, T* Y) noexcept;
+extern template void linear_rows<float>(const float*, std::ptrdiff_t, std::ptrdiff_t, const float*, const float*,
+                                        std::ptrdiff_t, float*) noexcept;
+extern template void linear_rows<double>(const double*, std::ptrdiff_t, std::ptrdiff_t, const double*,
+                                         const double*, std::ptrdiff_t, double*) noexcept;
 
 /// Real-time linear map with the weight stored transposed, Wt (in, out) row-major:
 /// Y[r, o] = b[o] + sum_i X[r, i] Wt[i, o]. Outputs are computed in tiles of 64 bytes x 4

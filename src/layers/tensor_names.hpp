@@ -26,7 +26,6 @@
 #include <string>
 
 #include "layers/model_io.hpp"
-#include <ranges>
 
 #include "ssm/layers/bimamba_block.hpp"
 #include "ssm/layers/bst_layer.hpp"
@@ -207,7 +206,7 @@ void mamba_model_tensors(Map& m, const MambaModelConfig& c, P& p, Mixers&& mixer
   m.items("norm_bias", p.norm_bias, L);
   for (std::size_t i = 0; i < L; ++i) {
     const std::string pre = stack + "layers." + std::to_string(i) + ".";
-    if (i < std::ranges::size(mixers)) mamba_block_tensors(m, pre + "mixer.", c.block, mixers[i]);
+    if (i < mixers.size()) mamba_block_tensors(m, pre + "mixer.", c.block, mixers[i]);
     m.tensor(pre + "norm.weight", {dm}, p.norm_weight[i]);
     m.flagged(ln, pre + "norm.bias", {dm}, p.norm_bias[i]);
   }
@@ -246,7 +245,7 @@ void vim_model_tensors(Map& m, const VimModelConfig& c, P& p, Mixers&& mixers) {
   m.items("layers.norm", p.norm_weight, L, "depth");
   for (std::size_t i = 0; i < L; ++i) {
     const std::string pre = "layers." + std::to_string(i) + ".";
-    if (i < std::ranges::size(mixers)) bimamba_block_tensors(m, pre + "mixer.", c.block, mixers[i]);
+    if (i < mixers.size()) bimamba_block_tensors(m, pre + "mixer.", c.block, mixers[i]);
     m.tensor(pre + "norm.weight", {D}, p.norm_weight[i]);
   }
   m.tensor("norm_f.weight", {D}, p.norm_f_weight);
@@ -266,7 +265,7 @@ void vmamba_model_tensors(Map& m, const VMambaModelConfig& c, P& p, Blocks&& blo
     auto& l = p.layers[i];
     m.tensor(pre + "ln_1.weight", {dm}, l.ln_1_weight);
     m.tensor(pre + "ln_1.bias", {dm}, l.ln_1_bias);
-    if (i < std::ranges::size(blocks)) ss2d_block_tensors(m, pre + "self_attention.", c.block, blocks[i]);
+    if (i < blocks.size()) ss2d_block_tensors(m, pre + "self_attention.", c.block, blocks[i]);
     m.flagged(ff > 0, pre + "ln_2.weight", {dm}, l.ln_2_weight);
     m.flagged(ff > 0, pre + "ln_2.bias", {dm}, l.ln_2_bias);
     m.linear_if(ff > 0, pre + "mlp.fc1", ff, dm, l.fc1_weight, l.fc1_bias);

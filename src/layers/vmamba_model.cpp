@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <ranges>
 
 #include "layers/config_json.hpp"
 #include "layers/nn_ops.hpp"
@@ -116,8 +115,8 @@ VMambaModel<T> VMambaModel<T>::from_file(const io::SafeTensors& f) {
   auto [c, p] = layers_detail::read_model_file<T, VMambaModelConfig, VMambaModelParams<T>>(
       f, "vmamba", "VMambaModel", [](auto& m, const auto& c, auto& p) {
         p.layers.resize(std::size_t(c.n_layers));
-        auto attention = std::views::transform(
-            p.layers, [](auto& l) -> auto& { return l.self_attention; });
+        auto project = [](auto& l) -> auto& { return l.self_attention; };
+        layers_detail::ProjectedView<decltype(p.layers), decltype(project)> attention(p.layers, project);
         layers_detail::vmamba_model_tensors(m, c, p, attention);
       });
   return VMambaModel(c, std::move(p));
