@@ -23,7 +23,7 @@ JOBS=${JOBS:-2}
 # AVX-512 code only where this CPU runs it: on a machine without AVX-512 (CI's AMD EPYC) those
 # copies of every SIMD file would be compiled with ASan and never executed.
 hwy_disabled="HWY_SSSE3|HWY_SSE4"
-grep -qw avx512f /proc/cpuinfo 2>/dev/null || hwy_disabled+="|HWY_AVX3|HWY_AVX3_DL|HWY_AVX3_ZEN4|HWY_AVX3_SPR"
+grep -qw avx512f /proc/cpuinfo 2>/dev/null || hwy_disabled+="|HWY_AVX3|HWY_AVX3_DL"
 compilers=()
 [ -f "$BUILD/CMakeCache.txt" ] || compilers=(-DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++)
 # Ninja (from .ci/deps.sh) schedules the two cores better than Makefiles; a new tree only.

@@ -184,10 +184,11 @@ void run_lti(const DiagScanArgs<T>& a, const std::vector<T>& Ad, const std::vect
 
 /// The chunk length of the chunked-GEMM path, or 0 for the recurrence kernels. Automatic (the
 /// whole config at its defaults): 128 samples when u and y have unit time strides, the signal is
-/// at least 4 chunks long and there are 32 to 256 modes. bench_conv_ssm_conv_cuda on the H200
-/// (docs/cuda.md): 4-14 % faster than the recurrence at 32 modes, 10 % at 64, and 5x more
-/// accurate in float32; at 8 modes the recurrence is 1.4x faster (the GEMMs' flops, T + 4 N2 a
-/// sample, do not shrink with the modes as fast as the recurrence's do).
+/// at least 4 chunks long and there are 64 to 256 modes, or 32 or more at L >= 2^18. H200
+/// (docs/cuda.md): 10-14 % faster than the recurrence at 64 modes and at 32 modes with L = 1M;
+/// at 32 modes and L = 64K the two are within run-to-run spread (-9 % .. +4 %); at 8 modes the
+/// recurrence is 1.4x faster (the GEMMs' T + 4 N2 multiply-adds a sample do not shrink with the
+/// modes as the recurrence's 4 N2 do).
 template <class T>
 int choose_gemm_chunk(const DiagScanArgs<T>& a, const DiagScanCudaConfig& cfg) {
   const Strides3 su = a.u_strides.resolved(a.channels, a.length);
@@ -201,7 +202,8 @@ int choose_gemm_chunk(const DiagScanArgs<T>& a, const DiagScanCudaConfig& cfg) {
   }
   const bool defaults = cfg.gemm_chunk == 0 && cfg.modes_per_thread == 0 && cfg.chunks == 0 && !cfg.legacy;
   constexpr int kChunk = 128;
-  return defaults && unit && a.length >= 4 * kChunk && a.modes >= 32 && a.modes <= 256 ? kChunk : 0;
+  const bool long_enough = a.modes >= 64 || (a.modes >= 32 && a.length >= (1 << 18));
+  return defaults && unit && a.length >= 4 * kChunk && long_enough && a.modes <= 256 ? kChunk : 0;
 }
 
 /// The whole chunks by diag_scan_gemm.cu, then the tail (length % chunk samples) by the
