@@ -94,11 +94,21 @@ void dispatch_mpt(const lti::Params<T>& p, int mpt, int G, cudaStream_t st, cons
   return launch_lti<T, 16, kUnit>(p, G, st, where);
 }
 
+/// C (channels, modes, 2) read back to the host and checked finite: the recurrence and GEMM paths
+/// fold it into their coefficients on the host.
+template <class T>
+std::vector<T> host_C(const DiagScanArgs<T>& a, const char* where) {
+  std::vector<T> C(2 * static_cast<std::size_t>(a.channels) * a.modes);
+  SSM_CUDA_CHECK(cudaMemcpy(C.data(), a.C, C.size() * sizeof(T), cudaMemcpyDeviceToHost), where);
+  for (const T c : C) require(std::isfinite(static_cast<double>(c)), "diag_scan", "C", "must be finite");
+  return C;
+}
+
 /// The register-resident sequential scan of diag_scan_lti.cuh. Modes a thread: the config's or
 /// 8 (16 above 128 modes); lanes a channel G = next power of two of modes / MPT; time chunks so
 /// that about 2048 threads an SM run (each chunk at least 4 tiles long).
 template <class T>
-void run_lti(const DiagScanArgs<T>& a, const std::vector<T>& Ad, const std::vector<T>& Bd,
+void run_lti(const DiagScanArgs<T>& a, const std::vector<T>& Ad, const std::vector<T>& Bd, const std::vector<T>& C,
              const DiagScanCudaConfig& cfg, cudaStream_t st, const char* where) {
   const bool unit = a.h0 == nullptr;  // folded coordinates need no h0
   // 4 modes a thread measured fastest on the H200 at 8 and 32 modes, both layouts (docs/cuda.md).
@@ -123,8 +133,6 @@ void run_lti(const DiagScanArgs<T>& a, const std::vector<T>& Ad, const std::vect
 
   // Host: coefficients in float64, rounded once: Ad, Bc (Bd), Cc (C Bd folded, else C), P = Ad^len.
   const std::size_t HN = static_cast<std::size_t>(a.channels) * a.modes;
-  std::vector<T> C(2 * HN);
-  SSM_CUDA_CHECK(cudaMemcpy(C.data(), a.C, C.size() * sizeof(T), cudaMemcpyDeviceToHost), where);
   std::vector<T> host(8 * HN);
   T* hAd = host.data();
   T* hBc = hAd + 2 * HN;
@@ -134,7 +142,6 @@ void run_lti(const DiagScanArgs<T>& a, const std::vector<T>& Ad, const std::vect
     const std::complex<double> ad{double(Ad[2 * i]), double(Ad[2 * i + 1])};
     const std::complex<double> bd{double(Bd[2 * i]), double(Bd[2 * i + 1])};
     const std::complex<double> c{double(C[2 * i]), double(C[2 * i + 1])};
-    require(std::isfinite(c.real()) && std::isfinite(c.imag()), "diag_scan", "C", "must be finite");
     const std::complex<double> cc = unit ? c * bd : c;
     std::complex<double> pw(1.0, 0.0), base = ad;
     for (long long e = len; e > 0; e >>= 1) {  // Ad^len by squaring
@@ -209,14 +216,10 @@ int choose_gemm_chunk(const DiagScanArgs<T>& a, const DiagScanCudaConfig& cfg) {
 /// The whole chunks by diag_scan_gemm.cu, then the tail (length % chunk samples) by the
 /// recurrence kernel from the state the GEMM path leaves.
 template <class T>
-void run_gemm(const DiagScanArgs<T>& a, const std::vector<T>& Ad, const std::vector<T>& Bd,
+void run_gemm(const DiagScanArgs<T>& a, const std::vector<T>& Ad, const std::vector<T>& Bd, const std::vector<T>& C,
               const std::vector<std::complex<double>>& Ad64, const std::vector<std::complex<double>>& Bd64,
               int chunk, cudaStream_t st, const char* where) {
   const std::size_t HN = static_cast<std::size_t>(a.channels) * a.modes;
-  std::vector<T> C(2 * HN);
-  SSM_CUDA_CHECK(cudaMemcpy(C.data(), a.C, C.size() * sizeof(T), cudaMemcpyDeviceToHost), where);
-  for (std::size_t i = 0; i < C.size(); ++i)
-    require(std::isfinite(static_cast<double>(C[i])), "diag_scan", "C", "must be finite");
   const std::size_t state_elems = 2 * static_cast<std::size_t>(a.batch) * HN;
   const StreamScratch ws(state_elems * sizeof(T), st, where);
   T* state = static_cast<T*>(ws.get());
@@ -230,7 +233,7 @@ void run_gemm(const DiagScanArgs<T>& a, const std::vector<T>& Ad, const std::vec
     t.y = a.y + done;
     t.length = static_cast<int>(a.length - done);
     t.h0 = state;
-    run_lti(t, Ad, Bd, DiagScanCudaConfig{}, st, where);
+    run_lti(t, Ad, Bd, C, DiagScanCudaConfig{}, st, where);
   } else if (a.last_state) {
     SSM_CUDA_CHECK(cudaMemcpyAsync(a.last_state, state, state_elems * sizeof(T), cudaMemcpyDeviceToDevice, st), where);
   }
@@ -276,11 +279,11 @@ void run(const DiagScanArgs<T>& a, const CudaStream* stream, const DiagScanCudaC
     }
   const int gemm_chunk = choose_gemm_chunk(a, cfg);
   if (gemm_chunk > 0) {
-    run_gemm(a, Ad, Bd, Ad64, Bd64, gemm_chunk, st, where);
+    run_gemm(a, Ad, Bd, host_C(a, where), Ad64, Bd64, gemm_chunk, st, where);
   } else if (cfg.legacy || a.modes > kMaxLtiModes) {
     run_legacy(a, Ad, Bd, st, where);
   } else {
-    run_lti(a, Ad, Bd, cfg, st, where);
+    run_lti(a, Ad, Bd, host_C(a, where), cfg, st, where);
   }
   if (!stream) SSM_CUDA_CHECK(cudaStreamSynchronize(st), where);  // Device::cuda: return when done
 }

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
 
 #include "kernels/core/cublas_check.cuh"
 #include "kernels/core/cuda_check.cuh"
@@ -139,7 +138,7 @@ void diag_scan_gemm(const DiagScanArgs<T>& a, const std::vector<std::complex<dou
                     cudaStream_t st, const char* where) {
   const int H = a.channels, N2 = a.modes, Tc = chunk, M = 2 * N2;
   const long long full = a.length / Tc;
-  require(full >= 1 && Tc >= 1, where, "length", "must hold at least one chunk of ", Tc, " samples");
+  require(full >= 1, where, "length", "must hold at least one chunk of ", Tc, " samples");
   const std::size_t HN = static_cast<std::size_t>(H) * N2;
   // Time segments of at most `seg` chunks bound the carry workspace S to H x 2N2 x (seg + 1).
   const long long seg = std::min<long long>(full, std::max<long long>(1, (1LL << 16) / Tc));
@@ -193,14 +192,16 @@ void diag_scan_gemm(const DiagScanArgs<T>& a, const std::vector<std::complex<dou
       const int nc = static_cast<int>(std::min(seg, full - c0));
       const T* U = a.u + b * su.b + c0 * Tc;
       T* Y = a.y + b * sy.b + c0 * Tc;
-      SSM_CUBLAS_CHECK(gemm_batched(h, Tc, nc, Tc, Tm, Tc, static_cast<long long>(Tc) * Tc, U, Tc, su.d, T(0), Y, Tc, sy.d, H),
-                where);
-      SSM_CUBLAS_CHECK(gemm_batched(h, M, nc, Tc, W, M, static_cast<long long>(M) * Tc, U, Tc, su.d, T(0), S + M, M, sS, H),
-                where);
+      SSM_CUBLAS_CHECK(
+          gemm_batched(h, Tc, nc, Tc, Tm, Tc, static_cast<long long>(Tc) * Tc, U, Tc, su.d, T(0), Y, Tc, sy.d, H),
+          where);
+      SSM_CUBLAS_CHECK(
+          gemm_batched(h, M, nc, Tc, W, M, static_cast<long long>(M) * Tc, U, Tc, su.d, T(0), S + M, M, sS, H),
+          where);
       carry_chunks<T><<<static_cast<unsigned>((HN + 127) / 128), 128, 0, st>>>(H, N2, nc, P, S, st_b);
       SSM_CUDA_CHECK(cudaGetLastError(), where);
-      SSM_CUBLAS_CHECK(gemm_batched(h, Tc, nc, M, R, Tc, static_cast<long long>(Tc) * M, S, M, sS, T(1), Y, Tc, sy.d, H),
-                where);
+      SSM_CUBLAS_CHECK(
+          gemm_batched(h, Tc, nc, M, R, Tc, static_cast<long long>(Tc) * M, S, M, sS, T(1), Y, Tc, sy.d, H), where);
     }
   }
 }
