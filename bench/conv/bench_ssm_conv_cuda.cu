@@ -151,6 +151,13 @@ int main() {
       check(cudaMemcpy(got.data(), y.data(), probe * sizeof(float), cudaMemcpyDeviceToHost), "download");
       row(("gemm_T" + std::to_string(T)).c_str(), ms, cached_ms, max_rel_diff(got, ref));
     }
+    {
+      ssm::detail::DiagScanCudaConfig cfg;
+      cfg.tensor_core = 1;
+      const double ms = ssm::bench::median_event_ms([&] { ssm::detail::diag_scan_cuda(a, cfg); }, reps, 1);
+      check(cudaMemcpy(got.data(), y.data(), probe * sizeof(float), cudaMemcpyDeviceToHost), "download");
+      row("tc_fp64", ms, cached_ms, max_rel_diff(got, ref));
+    }
   }
   return 0;
 }

@@ -20,6 +20,7 @@
 #include "kernels/scan/scan_kernel.cuh"
 #include "kernels/scan/diag_scan_lti.cuh"
 #include "kernels/scan/diag_scan_gemm.cuh"
+#include "kernels/scan/diag_scan_tc.cuh"
 
 namespace ssm::detail {
 namespace {
@@ -207,23 +208,48 @@ int choose_gemm_chunk(const DiagScanArgs<T>& a, const DiagScanCudaConfig& cfg) {
     require(unit, "diag_scan_cuda", "gemm_chunk", "needs unit time strides of u and y");
     return a.length >= cfg.gemm_chunk ? cfg.gemm_chunk : 0;
   }
-  const bool defaults = cfg.gemm_chunk == 0 && cfg.modes_per_thread == 0 && cfg.chunks == 0 && !cfg.legacy;
+  const bool defaults = cfg.gemm_chunk == 0 && cfg.modes_per_thread == 0 && cfg.chunks == 0 && !cfg.legacy &&
+                        cfg.tensor_core == 0;
   constexpr int kChunk = 128;
   const bool long_enough = a.modes >= 64 || (a.modes >= 32 && a.length >= (1 << 18));
   return defaults && unit && a.length >= 4 * kChunk && long_enough && a.modes <= 256 ? kChunk : 0;
 }
 
-/// The whole chunks by diag_scan_gemm.cu, then the tail (length % chunk samples) by the
-/// recurrence kernel from the state the GEMM path leaves.
+/// Whether the fused FP64 tensor-core kernel runs: forced (an error where it cannot), never, or
+/// automatically where it applies (unit time strides, at least 4 chunks, <= 64 modes, compute
+/// capability 8.0+) with the rest of the config at its defaults. H200 (bench_conv_ssm_conv_cuda,
+/// docs/cuda.md): faster than the recurrence and the cuBLAS GEMMs at 8, 32 and 64 modes.
 template <class T>
-void run_gemm(const DiagScanArgs<T>& a, const std::vector<T>& Ad, const std::vector<T>& Bd, const std::vector<T>& C,
-              const std::vector<std::complex<double>>& Ad64, const std::vector<std::complex<double>>& Bd64,
-              int chunk, cudaStream_t st, const char* where) {
+bool choose_tensor_core(const DiagScanArgs<T>& a, const DiagScanCudaConfig& cfg, const char* where) {
+  const Strides3 su = a.u_strides.resolved(a.channels, a.length);
+  const Strides3 sy = a.y_strides.resolved(a.channels, a.length);
+  const bool unit = su.l == 1 && sy.l == 1;
+  if (cfg.tensor_core > 0) {
+    require(unit, "diag_scan_cuda", "tensor_core", "needs unit time strides of u and y");
+    require(diag_scan_tc_available(a.modes, where), "diag_scan_cuda", "tensor_core",
+            "needs compute capability 8.0+ and at most ", kTcMaxModes, " modes, got ", a.modes);
+    return a.length >= kTcChunk;
+  }
+  const bool defaults = cfg.tensor_core == 0 && cfg.gemm_chunk == 0 && cfg.modes_per_thread == 0 &&
+                        cfg.chunks == 0 && !cfg.legacy;
+  return defaults && unit && a.length >= 4 * kTcChunk && diag_scan_tc_available(a.modes, where);
+}
+
+/// The whole chunks by one of the chunked formulations (the cuBLAS GEMMs of diag_scan_gemm.cu with
+/// chunks of `chunk` samples, or with chunk = kTcChunk and `tensor`, diag_scan_tc.cu), then the
+/// tail (length % chunk samples) by the recurrence kernel from the state they leave.
+template <class T>
+void run_chunked(const DiagScanArgs<T>& a, const std::vector<T>& Ad, const std::vector<T>& Bd, const std::vector<T>& C,
+                 const std::vector<std::complex<double>>& Ad64, const std::vector<std::complex<double>>& Bd64,
+                 int chunk, bool tensor, cudaStream_t st, const char* where) {
   const std::size_t HN = static_cast<std::size_t>(a.channels) * a.modes;
   const std::size_t state_elems = 2 * static_cast<std::size_t>(a.batch) * HN;
   const StreamScratch ws(state_elems * sizeof(T), st, where);
   T* state = static_cast<T*>(ws.get());
-  diag_scan_gemm(a, Ad64, Bd64, C, chunk, state, st, where);
+  if (tensor)
+    diag_scan_tc(a, Ad64, Bd64, C, state, st, where);
+  else
+    diag_scan_gemm(a, Ad64, Bd64, C, chunk, state, st, where);
   const long long done = static_cast<long long>(a.length) / chunk * chunk;
   if (done < a.length) {
     DiagScanArgs<T> t = a;
@@ -277,9 +303,12 @@ void run(const DiagScanArgs<T>& a, const CudaStream* stream, const DiagScanCudaC
       Bd[2 * i] = static_cast<T>(bd.real());
       Bd[2 * i + 1] = static_cast<T>(bd.imag());
     }
-  const int gemm_chunk = choose_gemm_chunk(a, cfg);
-  if (gemm_chunk > 0) {
-    run_gemm(a, Ad, Bd, host_C(a, where), Ad64, Bd64, gemm_chunk, st, where);
+  const bool tensor = cfg.tensor_core >= 0 && choose_tensor_core(a, cfg, where);
+  const int gemm_chunk = tensor ? 0 : choose_gemm_chunk(a, cfg);
+  if (tensor) {
+    run_chunked(a, Ad, Bd, host_C(a, where), Ad64, Bd64, kTcChunk, true, st, where);
+  } else if (gemm_chunk > 0) {
+    run_chunked(a, Ad, Bd, host_C(a, where), Ad64, Bd64, gemm_chunk, false, st, where);
   } else if (cfg.legacy || a.modes > kMaxLtiModes) {
     run_legacy(a, Ad, Bd, st, where);
   } else {

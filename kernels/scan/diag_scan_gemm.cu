@@ -1,6 +1,7 @@
 // The chunked-GEMM diag_scan (kernels/scan/diag_scan_gemm.cuh has the math): coefficient
 // kernels, the carry kernel and the cuBLAS calls.
 #include "kernels/scan/diag_scan_gemm.cuh"
+#include "kernels/scan/diag_scan_coef.cuh"
 
 #include <cublas_v2.h>
 
@@ -35,55 +36,6 @@ cublasStatus_t gemm_batched(cublasHandle_t h, int m, int n, int k, const double*
   const double one = 1.0;
   return cublasDgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &one, A, lda, sA, B, ldb, sB, &beta, C,
                                    ldc, sC, count);
-}
-
-/// Block h, threads over l = 0..T: z = Ad^l from (log|Ad|, arg Ad) in float64, then
-///   k[h][l]               = 2 Re(sum_n C z Bd) (+ D at l = 0)          l < T
-///   W[h][2n(+1), T-1-l]   = Re, Im of z Bd                               l < T
-///   R[h][l-1, 2n(+1)]     = 2 Re(C z), -2 Im(C z)                        l >= 1
-///   P[h][n]               = z                                            l = T
-/// coef: per (h, n) six doubles: log|Ad| (-inf for Ad = 0), arg Ad, Bd re/im, C re/im.
-template <class T>
-__global__ void build_coefficients(int N2, int Tc, const double* __restrict__ coef, const T* __restrict__ D,
-                                   T* __restrict__ k, T* __restrict__ W, T* __restrict__ R, T* __restrict__ P) {
-  const int h = blockIdx.x;
-  const int M = 2 * N2;
-  for (int l = threadIdx.x; l <= Tc; l += blockDim.x) {
-    double acc = 0;
-    for (int n = 0; n < N2; ++n) {
-      const double* c = coef + 6 * (static_cast<long long>(h) * N2 + n);
-      double zr = 1, zi = 0;
-      if (l > 0) {
-        if (isinf(c[0])) {
-          zr = 0;
-        } else {
-          const double m = exp(l * c[0]);
-          double s, co;
-          sincos(l * c[1], &s, &co);
-          zr = m * co;
-          zi = m * s;
-        }
-      }
-      if (l < Tc) {
-        const double br = zr * c[2] - zi * c[3], bi = zr * c[3] + zi * c[2];
-        acc += 2 * (c[4] * br - c[5] * bi);
-        T* w = W + static_cast<long long>(h) * M * Tc + static_cast<long long>(Tc - 1 - l) * M + 2 * n;
-        w[0] = static_cast<T>(br);
-        w[1] = static_cast<T>(bi);
-      }
-      if (l >= 1) {
-        const double cr = c[4] * zr - c[5] * zi, ci = c[4] * zi + c[5] * zr;
-        T* r = R + static_cast<long long>(h) * Tc * M + (l - 1);
-        r[static_cast<long long>(2 * n) * Tc] = static_cast<T>(2 * cr);
-        r[static_cast<long long>(2 * n + 1) * Tc] = static_cast<T>(-2 * ci);
-      }
-      if (l == Tc) {
-        P[2 * (static_cast<long long>(h) * N2 + n)] = static_cast<T>(zr);
-        P[2 * (static_cast<long long>(h) * N2 + n) + 1] = static_cast<T>(zi);
-      }
-    }
-    if (l < Tc) k[static_cast<long long>(h) * Tc + l] = static_cast<T>(acc + (l == 0 && D ? double(D[h]) : 0.0));
-  }
 }
 
 /// Tm[h] (T x T, column-major): Tm(i, j) = k[h][i - j] for i >= j, else 0.
@@ -143,16 +95,7 @@ void diag_scan_gemm(const DiagScanArgs<T>& a, const std::vector<std::complex<dou
   // Time segments of at most `seg` chunks bound the carry workspace S to H x 2N2 x (seg + 1).
   const long long seg = std::min<long long>(full, std::max<long long>(1, (1LL << 16) / Tc));
 
-  std::vector<double> coef(6 * HN);
-  for (std::size_t i = 0; i < HN; ++i) {
-    const double r = std::abs(Ad[i]);
-    coef[6 * i] = r > 0 ? std::log(r) : -INFINITY;
-    coef[6 * i + 1] = std::arg(Ad[i]);
-    coef[6 * i + 2] = Bd[i].real();
-    coef[6 * i + 3] = Bd[i].imag();
-    coef[6 * i + 4] = double(C[2 * i]);
-    coef[6 * i + 5] = double(C[2 * i + 1]);
-  }
+  const std::vector<double> coef = chunk_coef_inputs(Ad, Bd, C);
   const std::size_t nTm = static_cast<std::size_t>(H) * Tc * Tc, nW = static_cast<std::size_t>(H) * M * Tc,
                     nk = static_cast<std::size_t>(H) * Tc, nP = 2 * HN,
                     nS = static_cast<std::size_t>(H) * M * static_cast<std::size_t>(seg + 1);
@@ -168,7 +111,9 @@ void diag_scan_gemm(const DiagScanArgs<T>& a, const std::vector<std::complex<dou
   T* S = P + nP;
   double* dcoef = reinterpret_cast<double*>(static_cast<char*>(ws.get()) + coef_off);
   SSM_CUDA_CHECK(cudaMemcpyAsync(dcoef, coef.data(), coef_bytes, cudaMemcpyHostToDevice, st), where);
-  build_coefficients<T><<<H, 128, 0, st>>>(N2, Tc, dcoef, a.D, k, W, R, P);
+  // W (2N2 x T) and R (T x 2N2) column-major, as the GEMMs read them.
+  const ChunkCoefLayout lay{Tc, static_cast<long long>(M) * Tc, 1, M, static_cast<long long>(Tc) * M, 1, Tc, M};
+  build_chunk_coefficients<T, T><<<H, 128, 0, st>>>(N2, Tc, dcoef, a.D, lay, k, W, R, P);
   SSM_CUDA_CHECK(cudaGetLastError(), where);
   fill_toeplitz<T><<<std::min<long long>((static_cast<long long>(nTm) + 255) / 256, 65535), 256, 0, st>>>(H, Tc, k, Tm);
   SSM_CUDA_CHECK(cudaGetLastError(), where);

@@ -32,11 +32,15 @@ void diag_scan_cuda(const DiagScanArgs<double>& args, const CudaStream& stream);
 /// `gemm_chunk`: the chunked-GEMM formulation of kernels/scan/diag_scan_gemm.cu with chunks of
 /// that many samples (16..1024); -1 never; 0 automatic: chosen when every other field is at its
 /// default, the time strides of u and y are 1 and the problem is long enough (diag_scan.cu).
+/// `tensor_core`: the fused FP64 tensor-core chunked kernel (kernels/scan/diag_scan_tc.cuh, chunks
+/// of 64 samples, compute capability 8.0+, <= 64 modes): 1 forced, -1 never, 0 automatic (the
+/// first choice where it applies, with every other field at its default).
 struct DiagScanCudaConfig {
   int modes_per_thread = 0;  // 4, 8 or 16
   int chunks = 0;            // time chunks
   bool legacy = false;
   int gemm_chunk = 0;
+  int tensor_core = 0;
 };
 void diag_scan_cuda(const DiagScanArgs<float>& args, const DiagScanCudaConfig& config);
 void diag_scan_cuda(const DiagScanArgs<double>& args, const DiagScanCudaConfig& config);

@@ -553,12 +553,15 @@ void diag_scan_kernels_case(int Bt, int H, int N2, int L, bool chlast, bool with
     for (int c : {1, 3, 0}) cfgs.push_back({m, c, false});
   // The chunked-GEMM path (unit time strides only): chunks that leave a tail for the recurrence,
   // that divide L, and that are longer than L (then the recurrence alone).
-  if (!chlast)
+  if (!chlast) {
     for (int g : {16, 64, 128}) cfgs.push_back({0, 0, false, g});
+    cfgs.push_back({0, 0, false, 0, 1});  // the FP64 tensor-core kernel (chunks of 64)
+  }
   for (const auto& cfg : cfgs) {
     BOOST_TEST_CONTEXT("B=" << Bt << " H=" << H << " N2=" << N2 << " L=" << L << " chlast=" << chlast
                             << " h0=" << with_h0 << " mpt=" << cfg.modes_per_thread << " chunks=" << cfg.chunks
-                            << " legacy=" << cfg.legacy << " gemm_chunk=" << cfg.gemm_chunk) {
+                            << " legacy=" << cfg.legacy << " gemm_chunk=" << cfg.gemm_chunk
+                            << " tensor_core=" << cfg.tensor_core) {
       dy.upload(std::vector<T>(u.size(), T(-777)));
       detail::diag_scan_cuda(a, cfg);
       BOOST_TEST(worst(dy.to_host(), y_cpu, tol, tol) <= 1.0);
@@ -574,6 +577,7 @@ BOOST_AUTO_TEST_CASE(diag_scan_every_kernel_matches_cpu) {
     diag_scan_kernels_case<float>(1, 37, 32, 1000, chlast, false, true, seed += 10);
     diag_scan_kernels_case<float>(3, 9, 17, 333, chlast, true, true, seed += 10);
     diag_scan_kernels_case<float>(2, 4, 64, 2049, chlast, false, false, seed += 10);
+    diag_scan_kernels_case<float>(2, 3, 12, 700, chlast, true, true, seed += 10);  // 24 state rows: 32 padded
     diag_scan_kernels_case<double>(2, 7, 24, 517, chlast, true, true, seed += 10);
     diag_scan_kernels_case<double>(1, 3, 5, 4096, chlast, false, true, seed += 10);
     diag_scan_kernels_case<float>(2, 6, 8, 4096, chlast, true, true, seed += 10);  // no tail at 16/64/128
